@@ -1,0 +1,133 @@
+/*
+ * Internal messages between localai processes: THE one enum of message types
+ * and their fixed payload structs.
+ *
+ * Every message is a 16-byte header {type, len, peerid, pid} followed by
+ * len bytes of payload, optionally with one file descriptor (SCM_RIGHTS).
+ * A receiver checks the exact payload size of every type it accepts; an
+ * unknown type or a bad size is a protocol bug and fatal for that
+ * connection (msg_check_len()).  Payloads are at most MSG_MAX_PAYLOAD bytes
+ * unless msg_max_len() says otherwise for a type.
+ *
+ * Structs here are plain data: fixed-size strings are NUL-terminated and a
+ * receiver forces termination before use (MSG_TERMINATE).
+ */
+#ifndef LOCALAI_MSG_H
+#define LOCALAI_MSG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "supervisor/config.h"
+
+#define MSG_HDR_LEN		16
+#define MSG_MAX_PAYLOAD		(16 * 1024)
+#define MSG_MAX_LARGE		(8 * 1024 * 1024)	/* relayed HTTP bodies */
+
+struct msg_hdr {
+	uint32_t	type;
+	uint32_t	len;		/* payload bytes after the header */
+	uint32_t	peerid;		/* request or child id, per type */
+	uint32_t	pid;		/* sender's pid */
+};
+
+enum msg_type {
+	MSG_NONE = 0,
+
+	/* Control: supervisor <-> every child. */
+	MSG_CTL_READY,		/* child: initialised and serving */
+	MSG_CTL_PING,		/* supervisor: are you alive? */
+	MSG_CTL_PONG,		/* child: yes (same seq) */
+	MSG_CTL_STATUS,		/* child: one line for systemd STATUS= */
+	MSG_CTL_SHUTDOWN,	/* supervisor: finish and exit 0 */
+	MSG_CTL_VERBOSE,	/* supervisor: new log verbosity */
+
+	/* Configuration: supervisor -> child, on start and on SIGHUP. */
+	MSG_CFG_MAIN,		/* struct conf */
+	MSG_CFG_MODEL,		/* struct conf_model, one per model */
+	MSG_CFG_DONE,		/* struct msg_cfg_done: the set is complete */
+	MSG_CFG_ACK,		/* child: applied generation N */
+
+	/* Supervisor -> router/agent: a socket to a peer process (fd). */
+	MSG_PEER_FD,		/* struct msg_peer */
+
+	/* Worker: agent <-> supervisor, backend processes. */
+	MSG_BE_START,		/* struct msg_be_start */
+	MSG_BE_STOP,		/* struct msg_be_id */
+	MSG_BE_STATE,		/* struct msg_be_state */
+
+	MSG_TYPE_MAX
+};
+
+/* MSG_CTL_PING / MSG_CTL_PONG */
+struct msg_ctl_ping {
+	uint64_t	seq;
+};
+
+/* MSG_CTL_STATUS */
+struct msg_ctl_status {
+	char		text[240];
+};
+
+/* MSG_CTL_VERBOSE */
+struct msg_ctl_verbose {
+	int32_t		verbose;
+};
+
+/* MSG_CFG_DONE / MSG_CFG_ACK */
+struct msg_cfg_done {
+	uint32_t	generation;
+	uint32_t	n_models;
+};
+
+/* MSG_PEER_FD: which process the passed socket leads to. */
+enum msg_peer_kind {
+	PEER_API = 1,
+	PEER_ROUTER,
+	PEER_AGENT,
+};
+
+struct msg_peer {
+	uint32_t	kind;		/* enum msg_peer_kind */
+	uint32_t	instance;	/* api process index */
+};
+
+/* MSG_BE_START: run <run_path> --addr <addr> as backend process <id>. */
+struct msg_be_start {
+	char		id[128];	/* model id (or backend name) */
+	char		backend[CONF_NAME_MAX];
+	char		run_path[512];
+	char		addr[128];	/* host:port or unix:path */
+	char		token[128];	/* LOCALAI_GRPC_AUTH_TOKEN */
+	char		workdir[256];
+};
+
+/* MSG_BE_STOP */
+struct msg_be_id {
+	char		id[128];
+};
+
+/* Backend process states, as the supervisor's child state machine. */
+enum msg_be_phase {
+	BE_STARTING = 1,	/* spawned, pid known */
+	BE_EXITED,		/* died; exit status or signal given */
+	BE_BACKOFF,		/* waiting next_retry_ms before respawn */
+	BE_FAILED,		/* crash loop or exit 78; retried every 300 s */
+	BE_STOPPED,		/* stopped on request; gone for good */
+};
+
+/* MSG_BE_STATE: supervisor -> agent on every transition. */
+struct msg_be_state {
+	char		id[128];
+	int32_t		phase;		/* enum msg_be_phase */
+	int32_t		pid;
+	int32_t		exit_status;	/* -1 when killed by a signal */
+	int32_t		signal;
+	uint32_t	restarts;
+	uint32_t	next_retry_ms;
+};
+
+/* Force NUL termination of a received fixed-size string field. */
+#define MSG_TERMINATE(field) ((field)[sizeof(field) - 1] = '\0')
+
+#endif
