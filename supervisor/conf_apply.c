@@ -351,12 +351,16 @@ store_labels(struct conf_ctx *x, size_t idx, const char *const *names,
 		return -1;
 	}
 	for (i = 0; i < n; i++) {
-		if (!conf_valid_name(names[i]) ||
-		    !conf_valid_label_value(values[i])) {
-			conf_ctx_error(x, where, "setting \"%s\": label \"%s\" "
-			    "must be a name of A-Z a-z 0-9 . _ - with a value "
-			    "of at most 63 printable characters without ',' "
-			    "or '='", k->path, names[i]);
+		if (!conf_valid_name(names[i])) {
+			conf_ctx_error(x, where, "setting \"%s\": label name "
+			    "\"%s\" must be 1 to 63 characters of A-Z a-z 0-9 "
+			    ". _ -", k->path, names[i]);
+			return -1;
+		}
+		if (!conf_valid_label_value(values[i])) {
+			conf_ctx_error(x, where, "setting \"%s\": the value of "
+			    "label \"%s\" must be at most 63 printable "
+			    "characters without ',' or '='", k->path, names[i]);
 			return -1;
 		}
 		for (j = 0; j < i; j++) {
@@ -416,26 +420,15 @@ is_int(int type)
 	return type == CONFIG_TYPE_INT || type == CONFIG_TYPE_INT64;
 }
 
-/* A size or a duration from the file: a number, or a string with units. */
+/* A size or a duration given as a string, from any source. */
 static int
-apply_measure(struct conf_ctx *x, size_t idx, const config_setting_t *s,
+apply_measure_string(struct conf_ctx *x, size_t idx, const char *str,
     const char *where)
 {
 	const struct conf_key *k = &x->keys[idx];
-	const char *str;
 	uint64_t v;
 	int rc;
 
-	if (is_int(config_setting_type(s))) {
-		long long n = config_setting_get_int64(s);
-
-		if (n < 0)
-			return range_error(x, k, where);
-		return store_unsigned(x, idx, (uint64_t)n, where);
-	}
-	if (config_setting_type(s) != CONFIG_TYPE_STRING)
-		return type_error(x, k, where);
-	str = config_setting_get_string(s);
 	rc = k->kind == CK_SIZE ? conf_parse_size(str, &v) :
 	    conf_parse_duration(str, &v);
 	if (rc == -1) {
@@ -447,6 +440,27 @@ apply_measure(struct conf_ctx *x, size_t idx, const config_setting_t *s,
 		return -1;
 	}
 	return store_unsigned(x, idx, v, where);
+}
+
+/* A size or a duration from the file: a number, or a string with units. */
+static int
+apply_measure(struct conf_ctx *x, size_t idx, const config_setting_t *s,
+    const char *where)
+{
+	const struct conf_key *k = &x->keys[idx];
+	const char *str;
+
+	if (is_int(config_setting_type(s))) {
+		long long n = config_setting_get_int64(s);
+
+		if (n < 0)
+			return range_error(x, k, where);
+		return store_unsigned(x, idx, (uint64_t)n, where);
+	}
+	if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		return type_error(x, k, where);
+	str = config_setting_get_string(s);
+	return apply_measure_string(x, idx, str, where);
 }
 
 /* A list of strings from the file: one string, an array or a list. */
@@ -602,7 +616,6 @@ conf_apply_string(struct conf_ctx *x, size_t idx, const char *value,
 	char buf[4096];
 	const char *items[CONF_MAX_API_KEYS + 1];
 	int64_t i64;
-	uint64_t u64;
 	int b, rc;
 
 	switch (k->kind) {
@@ -635,11 +648,7 @@ conf_apply_string(struct conf_ctx *x, size_t idx, const char *value,
 	}
 	case CK_SIZE:
 	case CK_DURATION:
-		rc = k->kind == CK_SIZE ? conf_parse_size(value, &u64) :
-		    conf_parse_duration(value, &u64);
-		if (rc == -1)
-			return type_error(x, k, where);
-		rc = store_unsigned(x, idx, u64, where);
+		rc = apply_measure_string(x, idx, value, where);
 		break;
 	case CK_KEYS:
 	case CK_STRLIST:
@@ -700,21 +709,36 @@ last_component(const char *path)
 	return dot != NULL ? dot + 1 : path;
 }
 
-/* The known key closest to an unknown name, or NULL when none is close. */
-static const char *
-suggest(const struct conf_ctx *x, const char *path)
+/*
+ * The known key or group closest to an unknown name, into out: 1 when
+ * one is close enough to be a likely typo, else 0.
+ */
+static int
+suggest(const struct conf_ctx *x, const char *path, char *out, size_t len)
 {
-	const char *best = NULL, *name = last_component(path);
-	size_t bestd = 3, d, i;
+	const char *name = last_component(path);
+	size_t bestd = 3, d, i, glen;
 
 	for (i = 0; i < x->nkeys; i++) {
-		d = distance(name, last_component(x->keys[i].path));
-		if (d < bestd) {
+		const char *p = x->keys[i].path, *dot = strchr(p, '.');
+
+		if ((d = distance(name, last_component(p))) < bestd) {
 			bestd = d;
-			best = x->keys[i].path;
+			snprintf(out, len, "%s", p);
+		}
+		/* A misspelled group: "parameter = { ... }". */
+		glen = dot != NULL ? (size_t)(dot - p) : 0;
+		if (glen > 0 && glen < CONF_NAME_MAX) {
+			char group[CONF_NAME_MAX];
+
+			snprintf(group, sizeof(group), "%.*s", (int)glen, p);
+			if ((d = distance(name, group)) < bestd) {
+				bestd = d;
+				snprintf(out, len, "%s", group);
+			}
 		}
 	}
-	return bestd < 3 && bestd * 3 <= strlen(name) + 2 ? best : NULL;
+	return bestd < 3 && bestd * 3 <= strlen(name) + 2;
 }
 
 static int
@@ -750,8 +774,7 @@ void
 conf_walk(struct conf_ctx *x, const config_setting_t *group,
     const char *prefix)
 {
-	char path[256], where[CONF_WHERE_MAX];
-	const char *hint;
+	char path[256], where[CONF_WHERE_MAX], hint[256];
 	int n = config_setting_length(group), i, idx;
 
 	for (i = 0; i < n; i++) {
@@ -777,7 +800,7 @@ conf_walk(struct conf_ctx *x, const config_setting_t *group,
 			}
 			strncat(path, ".", sizeof(path) - strlen(path) - 1);
 			conf_walk(x, s, path);
-		} else if ((hint = suggest(x, path)) != NULL)
+		} else if (suggest(x, path, hint, sizeof(hint)))
 			conf_ctx_error(x, where, "unknown setting \"%s\" "
 			    "(did you mean \"%s\"?)", path, hint);
 		else
@@ -939,6 +962,12 @@ print_quoted(FILE *fp, const char *s)
 	for (; *s != '\0'; s++) {
 		if (*s == '"' || *s == '\\')
 			fprintf(fp, "\\%c", *s);
+		else if (*s == '\n')
+			fputs("\\n", fp);
+		else if (*s == '\t')
+			fputs("\\t", fp);
+		else if (*s == '\r')
+			fputs("\\r", fp);
 		else if ((unsigned char)*s < 0x20 || *s == 0x7f)
 			fprintf(fp, "\\x%02x", (unsigned char)*s);
 		else

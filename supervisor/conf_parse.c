@@ -310,36 +310,65 @@ conf_addr_split(const char *addr, char *host, size_t hostlen,
 	return 0;
 }
 
+/* Append n bytes of s to out (length *o, size len), always terminated. */
+static void
+append(char *out, size_t len, size_t *o, const char *s, size_t n)
+{
+	if (*o + 1 >= len)
+		return;
+	if (n > len - 1 - *o)
+		n = len - 1 - *o;
+	memcpy(out + *o, s, n);
+	*o += n;
+	out[*o] = '\0';
+}
+
 /*
- * Mask the password of a URL ("scheme://user:pass@host" and
- * "?password=…") or of a libpq conninfo ("password=…"), so -nv can show
- * where a service is without showing how to log in.
+ * Mask every password in a URL or a list of URLs ("scheme://user:pass@
+ * host", "?password=...") or in a libpq conninfo ("password=..."), so -nv
+ * can show where a service is without showing how to log in.
  */
 void
 conf_mask_url(const char *in, char *out, size_t len)
 {
-	const char *scheme = strstr(in, "://"), *at, *colon, *pw, *end;
-	size_t n;
+	const char *p = in, *scheme, *at, *colon, *key = "password=";
+	size_t o = 0, alen, klen = strlen(key);
 
-	snprintf(out, len, "%s", in);
-	if (scheme != NULL) {
-		at = strchr(scheme + 3, '@');
-		colon = strchr(scheme + 3, ':');
-		if (at != NULL && colon != NULL && colon < at &&
-		    memchr(scheme + 3, '/', (size_t)(at - scheme - 3)) == NULL) {
-			n = (size_t)(colon + 1 - in);
-			snprintf(out, len, "%.*s********%s", (int)n, in, at);
+	if (len == 0)
+		return;
+	out[0] = '\0';
+	while (*p != '\0') {
+		scheme = strstr(p, "://");
+		if (scheme == NULL) {
+			append(out, len, &o, p, strlen(p));
+			break;
+		}
+		append(out, len, &o, p, (size_t)(scheme + 3 - p));
+		p = scheme + 3;
+		alen = strcspn(p, "/?#,");
+		at = memrchr(p, '@', alen);
+		colon = at != NULL ? memchr(p, ':', (size_t)(at - p)) : NULL;
+		if (colon != NULL) {
+			append(out, len, &o, p, (size_t)(colon + 1 - p));
+			append(out, len, &o, "********", 8);
+			p = at;
 		}
 	}
-	pw = strstr(out, "password=");
-	if (pw != NULL) {
+	/* Then every "password=value" (conninfo or query string). */
+	for (p = out; (p = strstr(p, key)) != NULL; ) {
 		char tmp[1024];
+		size_t vlen;
 
-		pw += strlen("password=");
-		end = pw + strcspn(pw, " &");
-		snprintf(tmp, sizeof(tmp), "%.*s********%s", (int)(pw - out),
-		    out, end);
-		snprintf(out, len, "%s", tmp);
+		size_t start;
+
+		p += klen;
+		vlen = strcspn(p, " &");
+		snprintf(tmp, sizeof(tmp), "%s", p + vlen);
+		o = start = (size_t)(p - out);
+		out[o] = '\0';
+		append(out, len, &o, "********", 8);
+		append(out, len, &o, tmp, strlen(tmp));
+		p = start + 8 <= o ? out + start + 8 : out + o;
 	}
 }
 

@@ -342,7 +342,8 @@ cross_check(const struct conf *c, struct conf_ctx *x)
 		if ((uint32_t)base + w->port_count - 1 > 65535)
 			conf_ctx_error(x, blame(x, "worker.port_count",
 			    "worker.serve_addr"), "worker.port_count: backend "
-			    "ports %u + %u exceed 65535", base, w->port_count);
+			    "ports %u-%u go beyond 65535", base,
+			    base + w->port_count - 1);
 		if (conf_addr_split(w->http_addr, host, sizeof(host),
 		    &http) == 0 && http >= base &&
 		    (uint32_t)http < (uint32_t)base + w->port_count)

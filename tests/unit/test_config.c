@@ -257,6 +257,16 @@ test_mask_url(void **state)
 	    sizeof(out));
 	assert_string_equal(out,
 	    "postgres://db/x?user=u&password=********&sslmode=disable");
+	conf_mask_url("nats://a:1@n1:4222,nats://n2,tls://b:2@n3", out,
+	    sizeof(out));
+	assert_string_equal(out,
+	    "nats://a:********@n1:4222,nats://n2,tls://b:********@n3");
+	conf_mask_url("http://user@host/x:y@z", out, sizeof(out));
+	assert_string_equal(out, "http://user@host/x:y@z");
+	conf_mask_url("password=a password=b", out, sizeof(out));
+	assert_string_equal(out, "password=******** password=********");
+	conf_mask_url("postgresql://u:p@h/db", out, 20);
+	assert_string_equal(out, "postgresql://u:****");
 	conf_mask_url("nats://127.0.0.1:4222", out, sizeof(out));
 	assert_string_equal(out, "nats://127.0.0.1:4222");
 	assert_null(strstr(out, "********"));
