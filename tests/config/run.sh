@@ -11,8 +11,9 @@
 #
 # Every successful -nv output is also fed back to localai: the printed
 # configuration must parse and print the same again.  A few checks at the
-# end cover what a .conf file cannot: a missing or unreadable -f FILE, and
-# that etc/localai.conf is the defaults, written out.
+# end cover what a .conf file cannot: a missing or unreadable -f FILE,
+# that etc/localai.conf is the defaults, written out, and that the
+# example model configs in etc/models.d load.
 #
 # Runs from tests/config so that file names in messages are relative.
 # BUILD names the build directory (default build), TOP the repository.
@@ -45,8 +46,12 @@ run() {	# envfile args...
 			unset "$v"
 		done
 		if [ -n "$envfile" ] && [ -f "$envfile" ]; then
+			case $envfile in
+			/*) ;;
+			*) envfile=./$envfile ;;
+			esac
 			set -a
-			. "./$envfile"
+			. "$envfile"
 			set +a
 		fi
 		exec "$bin" "$@"
@@ -172,6 +177,22 @@ if [ "$(cat "$tmp/rc")" = 0 ] &&
 else
 	echo "FAIL example-config: exit $(cat "$tmp/rc"): $(cat "$tmp/stderr")"
 	result example-config 1
+fi
+
+# The example model configs (etc/models.d, llm.conf.example too) load.
+mkdir -p "$tmp/models.d"
+cp ../../etc/models.d/*.conf "$tmp/models.d/"
+cp ../../etc/models.d/llm.conf.example "$tmp/models.d/llm.conf"
+printf 'LOCALAI_MODELS_CONFIG_DIR=%s\nLOCALAI_MODELS_PATH=%s\n' \
+    "$tmp/models.d" "$tmp/none" >"$tmp/models.env"
+run "$tmp/models.env" -nv -f 001-defaults.conf
+n=$(sed -n '/^models = (/,$p' "$tmp/stdout" | grep -c '^        name = ')
+if [ "$(cat "$tmp/rc")" = 0 ] && [ "$n" = 3 ]; then
+	result example-models 0
+else
+	echo "FAIL example-models: exit $(cat "$tmp/rc"), $n models"
+	sed 's/^/    /' "$tmp/stderr"
+	result example-models 1
 fi
 
 echo "config: $pass passed, $fail failed"
