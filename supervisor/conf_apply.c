@@ -19,7 +19,7 @@
 
 #include "supervisor/conf_impl.h"
 
-#define CONF_FILE_MAX	(16 * 1024 * 1024)	/* larger is not a config */
+#define CONF_FILE_MAX (16 * 1024 * 1024) /* larger is not a config */
 
 void
 conf_ctx_init(struct conf_ctx *x, const struct conf_key *keys, size_t nkeys,
@@ -103,8 +103,8 @@ conf_setting_where(const config_setting_t *s, char *buf, size_t len)
 {
 	char name[CONF_WHERE_MAX - 16];
 
-	source_name(s->config, config_setting_source_file(s), name,
-	    sizeof(name));
+	source_name(
+	    s->config, config_setting_source_file(s), name, sizeof(name));
 	snprintf(buf, len, "%s:%u", name, config_setting_source_line(s));
 }
 
@@ -126,8 +126,7 @@ set_aux(struct conf_ctx *x, const struct conf_key *k, uint32_t v)
 {
 	if (k->aux == CONF_NOAUX)
 		return;
-	if (k->kind == CK_KEYS || k->kind == CK_LABELS ||
-	    k->kind == CK_STRLIST)
+	if (k->kind == CK_KEYS || k->kind == CK_LABELS || k->kind == CK_STRLIST)
 		*(uint32_t *)field(x, k->aux) = v;
 	else
 		*(int *)field(x, k->aux) = (int)v;
@@ -164,8 +163,8 @@ store_sha256(struct conf_ctx *x, const struct conf_key *k, const char *v,
 	set_aux(x, k, 1);
 	return 0;
 bad:
-	conf_ctx_error(x, where, "setting \"%s\" must be 64 hexadecimal digits",
-	    k->path);
+	conf_ctx_error(
+	    x, where, "setting \"%s\" must be 64 hexadecimal digits", k->path);
 	return -1;
 }
 
@@ -173,7 +172,7 @@ static int
 store_loglevel(struct conf_ctx *x, const struct conf_key *k, const char *v,
     const char *where)
 {
-	static const char *levels[] = { "info", "verbose", "debug" };
+	static const char *levels[] = {"info", "verbose", "debug"};
 	int i;
 
 	for (i = 0; i < 3; i++) {
@@ -303,25 +302,30 @@ store_list(struct conf_ctx *x, size_t idx, const char *const *v, size_t n,
 	size_t i;
 
 	if (n > (size_t)k->max) {
-		conf_ctx_error(x, where, "setting \"%s\" has %zu entries "
-		    "(at most %" PRId64 ")", k->path, n, k->max);
+		conf_ctx_error(x, where,
+		    "setting \"%s\" has %zu entries "
+		    "(at most %" PRId64 ")",
+		    k->path, n, k->max);
 		return -1;
 	}
 	for (i = 0; i < n; i++) {
 		if (*v[i] == '\0') {
-			conf_ctx_error(x, where, "setting \"%s\" must not "
-			    "contain empty strings", k->path);
+			conf_ctx_error(x, where,
+			    "setting \"%s\" must not "
+			    "contain empty strings",
+			    k->path);
 			return -1;
 		}
 		if (k->kind == CK_KEYS && (why = conf_check_token(v[i]))) {
-			conf_ctx_error(x, where, "setting \"%s\" %s", k->path,
-			    why);
+			conf_ctx_error(
+			    x, where, "setting \"%s\" %s", k->path, why);
 			return -1;
 		}
 		if (k->kind == CK_STRLIST && strlen(v[i]) >= k->size) {
-			conf_ctx_error(x, where, "setting \"%s\": entry %zu is "
-			    "too long (at most %zu bytes)", k->path, i + 1,
-			    k->size - 1);
+			conf_ctx_error(x, where,
+			    "setting \"%s\": entry %zu is "
+			    "too long (at most %zu bytes)",
+			    k->path, i + 1, k->size - 1);
 			return -1;
 		}
 	}
@@ -346,28 +350,35 @@ store_labels(struct conf_ctx *x, size_t idx, const char *const *names,
 	size_t i, j;
 
 	if (n > (size_t)k->max) {
-		conf_ctx_error(x, where, "setting \"%s\" has %zu labels "
-		    "(at most %" PRId64 ")", k->path, n, k->max);
+		conf_ctx_error(x, where,
+		    "setting \"%s\" has %zu labels "
+		    "(at most %" PRId64 ")",
+		    k->path, n, k->max);
 		return -1;
 	}
 	for (i = 0; i < n; i++) {
 		if (!conf_valid_name(names[i])) {
-			conf_ctx_error(x, where, "setting \"%s\": label name "
+			conf_ctx_error(x, where,
+			    "setting \"%s\": label name "
 			    "\"%s\" must be 1 to 63 characters of A-Z a-z 0-9 "
-			    ". _ -", k->path, names[i]);
+			    ". _ -",
+			    k->path, names[i]);
 			return -1;
 		}
 		if (!conf_valid_label_value(values[i])) {
-			conf_ctx_error(x, where, "setting \"%s\": the value of "
+			conf_ctx_error(x, where,
+			    "setting \"%s\": the value of "
 			    "label \"%s\" must be at most 63 printable "
-			    "characters without ',' or '='", k->path, names[i]);
+			    "characters without ',' or '='",
+			    k->path, names[i]);
 			return -1;
 		}
 		for (j = 0; j < i; j++) {
 			if (strcmp(names[i], names[j]) == 0) {
-				conf_ctx_error(x, where, "setting \"%s\": "
-				    "label \"%s\" given twice", k->path,
-				    names[i]);
+				conf_ctx_error(x, where,
+				    "setting \"%s\": "
+				    "label \"%s\" given twice",
+				    k->path, names[i]);
 				return -1;
 			}
 		}
@@ -409,8 +420,8 @@ type_name(enum conf_kind kind)
 static int
 type_error(struct conf_ctx *x, const struct conf_key *k, const char *where)
 {
-	conf_ctx_error(x, where, "setting \"%s\" must be %s", k->path,
-	    type_name(k->kind));
+	conf_ctx_error(
+	    x, where, "setting \"%s\" must be %s", k->path, type_name(k->kind));
 	return -1;
 }
 
@@ -422,21 +433,25 @@ is_int(int type)
 
 /* A size or a duration given as a string, from any source. */
 static int
-apply_measure_string(struct conf_ctx *x, size_t idx, const char *str,
-    const char *where)
+apply_measure_string(
+    struct conf_ctx *x, size_t idx, const char *str, const char *where)
 {
 	const struct conf_key *k = &x->keys[idx];
 	uint64_t v;
 	int rc;
 
-	rc = k->kind == CK_SIZE ? conf_parse_size(str, &v) :
-	    conf_parse_duration(str, &v);
+	rc = k->kind == CK_SIZE ? conf_parse_size(str, &v)
+	                        : conf_parse_duration(str, &v);
 	if (rc == -1) {
-		conf_ctx_error(x, where, "setting \"%s\": invalid %s \"%s\" "
-		    "(%s)", k->path, k->kind == CK_SIZE ? "size" : "duration",
-		    str, k->kind == CK_SIZE ? "bytes, or units B, KiB, MiB, "
-		    "GiB, TiB" : "milliseconds, or units ms, s, m, h as in "
-		    "\"1m30s\"");
+		conf_ctx_error(x, where,
+		    "setting \"%s\": invalid %s \"%s\" "
+		    "(%s)",
+		    k->path, k->kind == CK_SIZE ? "size" : "duration", str,
+		    k->kind == CK_SIZE
+		        ? "bytes, or units B, KiB, MiB, "
+		          "GiB, TiB"
+		        : "milliseconds, or units ms, s, m, h as in "
+		          "\"1m30s\"");
 		return -1;
 	}
 	return store_unsigned(x, idx, v, where);
@@ -479,14 +494,15 @@ apply_strlist(struct conf_ctx *x, size_t idx, const config_setting_t *s,
 		return type_error(x, &x->keys[idx], where);
 	n = config_setting_length(s);
 	for (i = 0; i < n && i <= CONF_MAX_API_KEYS; i++) {
-		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		const config_setting_t *e =
+		    config_setting_get_elem(s, (unsigned)i);
 
 		if (config_setting_type(e) != CONFIG_TYPE_STRING)
 			return type_error(x, &x->keys[idx], where);
 		v[i] = config_setting_get_string(e);
 	}
-	return store_list(x, idx, v, (size_t)i < (size_t)n ? (size_t)n :
-	    (size_t)i, where);
+	return store_list(
+	    x, idx, v, (size_t)i < (size_t)n ? (size_t)n : (size_t)i, where);
 }
 
 static int
@@ -500,12 +516,14 @@ apply_labels(struct conf_ctx *x, size_t idx, const config_setting_t *s,
 		return type_error(x, &x->keys[idx], where);
 	n = config_setting_length(s);
 	for (i = 0; i < n && i <= CONF_MAX_LABELS; i++) {
-		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		const config_setting_t *e =
+		    config_setting_get_elem(s, (unsigned)i);
 		char ew[CONF_WHERE_MAX];
 
 		if (config_setting_type(e) != CONFIG_TYPE_STRING) {
 			conf_setting_where(e, ew, sizeof(ew));
-			conf_ctx_error(x, ew, "label \"%s.%s\" must be a string",
+			conf_ctx_error(x, ew,
+			    "label \"%s.%s\" must be a string",
 			    x->keys[idx].path, config_setting_name(e));
 			return -1;
 		}
@@ -513,7 +531,7 @@ apply_labels(struct conf_ctx *x, size_t idx, const config_setting_t *s,
 		values[i] = config_setting_get_string(e);
 	}
 	if (n > i)
-		i = n;		/* store_labels reports the count */
+		i = n; /* store_labels reports the count */
 	return store_labels(x, idx, names, values, (size_t)i, where);
 }
 
@@ -538,8 +556,8 @@ apply_setting(struct conf_ctx *x, size_t idx, const config_setting_t *s,
 		return store_number(x, idx, config_setting_get_int64(s), where);
 	case CK_FLOAT:
 		if (is_int(type))
-			return store_float(x, idx,
-			    (double)config_setting_get_int64(s), where);
+			return store_float(
+			    x, idx, (double)config_setting_get_int64(s), where);
 		if (type != CONFIG_TYPE_FLOAT)
 			return type_error(x, k, where);
 		return store_float(x, idx, config_setting_get_float(s), where);
@@ -554,7 +572,8 @@ apply_setting(struct conf_ctx *x, size_t idx, const config_setting_t *s,
 	default:
 		if (type != CONFIG_TYPE_STRING)
 			return type_error(x, k, where);
-		return store_string(x, idx, config_setting_get_string(s), where);
+		return store_string(
+		    x, idx, config_setting_get_string(s), where);
 	}
 }
 
@@ -582,8 +601,8 @@ split_commas(char *buf, const char **out, size_t max)
 }
 
 static int
-apply_string_labels(struct conf_ctx *x, size_t idx, char *buf,
-    const char *where)
+apply_string_labels(
+    struct conf_ctx *x, size_t idx, char *buf, const char *where)
 {
 	const char *items[CONF_MAX_LABELS + 1];
 	const char *values[CONF_MAX_LABELS + 1];
@@ -593,7 +612,8 @@ apply_string_labels(struct conf_ctx *x, size_t idx, char *buf,
 		char *eq = strchr(items[i], '=');
 
 		if (eq == NULL) {
-			conf_ctx_error(x, where, "setting \"%s\" must be "
+			conf_ctx_error(x, where,
+			    "setting \"%s\" must be "
 			    "name=value pairs separated by commas",
 			    x->keys[idx].path);
 			return -1;
@@ -609,8 +629,8 @@ apply_string_labels(struct conf_ctx *x, size_t idx, char *buf,
  * kind parses its string form, lists split on commas.
  */
 int
-conf_apply_string(struct conf_ctx *x, size_t idx, const char *value,
-    const char *where)
+conf_apply_string(
+    struct conf_ctx *x, size_t idx, const char *value, const char *where)
 {
 	const struct conf_key *k = &x->keys[idx];
 	char buf[4096];
@@ -621,7 +641,8 @@ conf_apply_string(struct conf_ctx *x, size_t idx, const char *value,
 	switch (k->kind) {
 	case CK_BOOL:
 		if (conf_parse_bool(value, &b) == -1) {
-			conf_ctx_error(x, where, "setting \"%s\" must be a "
+			conf_ctx_error(x, where,
+			    "setting \"%s\" must be a "
 			    "boolean (true/false, yes/no, on/off, 1/0)",
 			    k->path);
 			return -1;
@@ -654,16 +675,17 @@ conf_apply_string(struct conf_ctx *x, size_t idx, const char *value,
 	case CK_STRLIST:
 	case CK_LABELS:
 		if (strlen(value) >= sizeof(buf)) {
-			conf_ctx_error(x, where, "setting \"%s\" is too long",
-			    k->path);
+			conf_ctx_error(
+			    x, where, "setting \"%s\" is too long", k->path);
 			return -1;
 		}
 		snprintf(buf, sizeof(buf), "%s", value);
 		if (k->kind == CK_LABELS)
 			rc = apply_string_labels(x, idx, buf, where);
 		else
-			rc = store_list(x, idx, items, split_commas(buf, items,
-			    CONF_MAX_API_KEYS + 1), where);
+			rc = store_list(x, idx, items,
+			    split_commas(buf, items, CONF_MAX_API_KEYS + 1),
+			    where);
 		break;
 	default:
 		rc = store_string(x, idx, value, where);
@@ -771,18 +793,17 @@ was_wrapped(const struct conf_ctx *x, const char *where)
  * known groups are walked, anything else is an unknown setting.
  */
 void
-conf_walk(struct conf_ctx *x, const config_setting_t *group,
-    const char *prefix)
+conf_walk(struct conf_ctx *x, const config_setting_t *group, const char *prefix)
 {
 	char path[256], where[CONF_WHERE_MAX], hint[256];
 	int n = config_setting_length(group), i, idx;
 
 	for (i = 0; i < n; i++) {
-		const config_setting_t *s = config_setting_get_elem(group,
-		    (unsigned)i);
+		const config_setting_t *s =
+		    config_setting_get_elem(group, (unsigned)i);
 
-		snprintf(path, sizeof(path), "%s%s", prefix,
-		    config_setting_name(s));
+		snprintf(
+		    path, sizeof(path), "%s%s", prefix, config_setting_name(s));
 		conf_setting_where(s, where, sizeof(where));
 		if ((idx = conf_key_index(x, path)) >= 0) {
 			x->seen[idx] = 1;
@@ -794,17 +815,22 @@ conf_walk(struct conf_ctx *x, const config_setting_t *group,
 				mark(x, (size_t)idx, where);
 		} else if (is_group(x, path)) {
 			if (config_setting_type(s) != CONFIG_TYPE_GROUP) {
-				conf_ctx_error(x, where, "setting \"%s\" must "
-				    "be a group: %s = { ... };", path, path);
+				conf_ctx_error(x, where,
+				    "setting \"%s\" must "
+				    "be a group: %s = { ... };",
+				    path, path);
 				continue;
 			}
 			strncat(path, ".", sizeof(path) - strlen(path) - 1);
 			conf_walk(x, s, path);
 		} else if (suggest(x, path, hint, sizeof(hint)))
-			conf_ctx_error(x, where, "unknown setting \"%s\" "
-			    "(did you mean \"%s\"?)", path, hint);
+			conf_ctx_error(x, where,
+			    "unknown setting \"%s\" "
+			    "(did you mean \"%s\"?)",
+			    path, hint);
 		else
-			conf_ctx_error(x, where, "unknown setting \"%s\"", path);
+			conf_ctx_error(
+			    x, where, "unknown setting \"%s\"", path);
 	}
 }
 
@@ -885,17 +911,18 @@ conf_scan_sources(struct conf_ctx *x, const config_t *cfg)
 	collect_files(config_root_setting(cfg), files, &n, 32);
 	for (i = 0; i < n; i++) {
 		if ((text = slurp(files[i], &len)) == NULL)
-			continue;	/* libconfig read it; nothing to add */
+			continue; /* libconfig read it; nothing to add */
 		base = 0;
-		for (off = 0; off < len; ) {
-			size_t used = conf_scan_ints(text + off, len - off,
-			    &line, lit, sizeof(lit));
+		for (off = 0; off < len;) {
+			size_t used = conf_scan_ints(
+			    text + off, len - off, &line, lit, sizeof(lit));
 
 			if (used == 0)
 				break;
 			snprintf(where, sizeof(where), "%.280s:%u", files[i],
 			    base + line);
-			conf_ctx_error(x, where, "integer %s does not fit in 32 "
+			conf_ctx_error(x, where,
+			    "integer %s does not fit in 32 "
 			    "bits: write %sL, or a size or duration string",
 			    lit, lit);
 			if (x->nwrapped < 8)
@@ -941,218 +968,19 @@ conf_read_file(struct conf_ctx *x, config_t *cfg, const char *path)
 		char where[CONF_WHERE_MAX], name[CONF_WHERE_MAX - 16];
 		const char *msg = config_error_text(cfg);
 
-		source_name(cfg, config_error_file(cfg) != NULL ?
-		    config_error_file(cfg) : path, name, sizeof(name));
+		source_name(cfg,
+		    config_error_file(cfg) != NULL ? config_error_file(cfg)
+		                                   : path,
+		    name, sizeof(name));
 		snprintf(where, sizeof(where), "%s:%d", name,
 		    config_error_line(cfg));
 		if (strcmp(msg, "cannot open include file") == 0)
-			conf_ctx_error(x, where, "%s (include paths are "
-			    "relative to %s)", msg, dir);
+			conf_ctx_error(x, where,
+			    "%s (include paths are "
+			    "relative to %s)",
+			    msg, dir);
 		else
 			conf_ctx_error(x, where, "%s", msg);
 	}
 	return -1;
-}
-
-/* A string in libconfig syntax, escaped. */
-static void
-print_quoted(FILE *fp, const char *s)
-{
-	fputc('"', fp);
-	for (; *s != '\0'; s++) {
-		if (*s == '"' || *s == '\\')
-			fprintf(fp, "\\%c", *s);
-		else if (*s == '\n')
-			fputs("\\n", fp);
-		else if (*s == '\t')
-			fputs("\\t", fp);
-		else if (*s == '\r')
-			fputs("\\r", fp);
-		else if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			fprintf(fp, "\\x%02x", (unsigned char)*s);
-		else
-			fputc(*s, fp);
-	}
-	fputc('"', fp);
-}
-
-static void
-print_float(FILE *fp, float f)
-{
-	char buf[64];
-
-	snprintf(buf, sizeof(buf), "%.6g", (double)f);
-	if (strpbrk(buf, ".en") == NULL)
-		strncat(buf, ".0", sizeof(buf) - strlen(buf) - 1);
-	fputs(buf, fp);
-}
-
-/* Sizes as "8MiB" when a unit divides them, else plain (L beyond 32 bits). */
-static void
-print_measure(FILE *fp, const struct conf_key *k, uint64_t v)
-{
-	char buf[64];
-
-	if (k->kind == CK_DURATION) {
-		conf_format_duration(v, buf, sizeof(buf));
-		print_quoted(fp, buf);
-	} else if (v != 0 && v % 1024 == 0) {
-		conf_format_size(v, buf, sizeof(buf));
-		print_quoted(fp, buf);
-	} else
-		fprintf(fp, "%" PRIu64 "%s", v, v > INT32_MAX ? "L" : "");
-}
-
-static void
-print_list(FILE *fp, const struct conf_key *k, const void *base)
-{
-	uint32_t n = *(const uint32_t *)((const char *)base + k->aux), i;
-
-	fputs("[", fp);
-	for (i = 0; i < n; i++) {
-		fputs(i == 0 ? " " : ", ", fp);
-		if (k->kind == CK_KEYS)
-			print_quoted(fp, "********");
-		else
-			print_quoted(fp, (const char *)base + k->off +
-			    i * k->size);
-	}
-	fputs(n > 0 ? " ]" : "]", fp);
-}
-
-static void
-print_labels(FILE *fp, const struct conf_key *k, const void *base, int indent)
-{
-	uint32_t n = *(const uint32_t *)((const char *)base + k->aux), i;
-	const struct conf_label *l = (const void *)((const char *)base + k->off);
-
-	fputs("{", fp);
-	for (i = 0; i < n; i++) {
-		fprintf(fp, "\n%*s%s = ", (indent + 1) * 4, "", l[i].key);
-		print_quoted(fp, l[i].value);
-		fputs(";", fp);
-	}
-	if (n > 0)
-		fprintf(fp, "\n%*s", indent * 4, "");
-	fputs("}", fp);
-}
-
-static void
-print_string(FILE *fp, const struct conf_key *k, const char *v)
-{
-	char masked[1024];
-
-	if ((k->flags & CKF_SECRET) && *v != '\0')
-		print_quoted(fp, "********");
-	else if (k->flags & CKF_MASKURL) {
-		conf_mask_url(v, masked, sizeof(masked));
-		print_quoted(fp, masked);
-	} else
-		print_quoted(fp, v);
-}
-
-static void
-print_sha256(FILE *fp, const uint8_t *h)
-{
-	int i;
-
-	fputc('"', fp);
-	for (i = 0; i < CONF_SHA256_LEN; i++)
-		fprintf(fp, "%02x", h[i]);
-	fputc('"', fp);
-}
-
-static void
-print_value(FILE *fp, const struct conf_key *k, const void *base, int indent)
-{
-	static const char *levels[] = { "info", "verbose", "debug" };
-	const char *p = (const char *)base + k->off;
-
-	switch (k->kind) {
-	case CK_BOOL:
-		fputs(*(const int *)p ? "true" : "false", fp);
-		break;
-	case CK_UINT:
-		fprintf(fp, "%" PRIu32, *(const uint32_t *)p);
-		break;
-	case CK_INT:
-		fprintf(fp, "%" PRId32, *(const int32_t *)p);
-		break;
-	case CK_FLOAT:
-		print_float(fp, *(const float *)p);
-		break;
-	case CK_SIZE:
-	case CK_DURATION:
-		print_measure(fp, k, k->size == sizeof(uint64_t) ?
-		    *(const uint64_t *)p : *(const uint32_t *)p);
-		break;
-	case CK_KEYS:
-	case CK_STRLIST:
-		print_list(fp, k, base);
-		break;
-	case CK_LABELS:
-		print_labels(fp, k, base, indent);
-		break;
-	case CK_HASHED:
-		print_quoted(fp, *(const int *)((const char *)base + k->aux) ?
-		    "********" : "");
-		break;
-	case CK_LOGLEVEL:
-		print_quoted(fp, levels[*(const int *)p >= 0 &&
-		    *(const int *)p <= 2 ? *(const int *)p : 0]);
-		break;
-	case CK_SHA256:
-		print_sha256(fp, (const uint8_t *)p);
-		break;
-	default:
-		print_string(fp, k, p);
-		break;
-	}
-}
-
-static int
-is_shown(const struct conf_key *k, const void *base)
-{
-	if (!(k->flags & CKF_OPTIONAL) || k->aux == CONF_NOAUX)
-		return 1;
-	return *(const int *)((const char *)base + k->aux) != 0;
-}
-
-/*
- * Print a table in libconfig syntax, in table order; members of a group
- * ("frontend.listen") go inside "frontend = { ... };", and a group whose
- * members are all unset optional values is left out.
- */
-void
-conf_print_table(FILE *fp, const struct conf_key *keys, size_t nkeys,
-    const void *base, int indent)
-{
-	char group[64] = "";
-	int open = 0;
-	size_t i, glen;
-
-	for (i = 0; i < nkeys; i++) {
-		const struct conf_key *k = &keys[i];
-		const char *dot = strrchr(k->path, '.');
-
-		glen = dot != NULL ? (size_t)(dot - k->path) : 0;
-		if (strlen(group) != glen || strncmp(group, k->path, glen) != 0) {
-			if (open)
-				fprintf(fp, "%*s};\n", indent * 4, "");
-			open = 0;
-			snprintf(group, sizeof(group), "%.*s", (int)glen, k->path);
-		}
-		if (!is_shown(k, base))
-			continue;
-		if (glen > 0 && !open) {
-			fprintf(fp, "%*s%s = {\n", indent * 4, "", group);
-			open = 1;
-		}
-		fprintf(fp, "%*s%s = ", (indent + open) * 4, "",
-		    dot != NULL ? dot + 1 : k->path);
-		print_value(fp, k, base, indent + open);
-		fputs(";\n", fp);
-	}
-	if (open)
-		fprintf(fp, "%*s};\n", indent * 4, "");
 }

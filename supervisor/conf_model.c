@@ -19,56 +19,73 @@
 #include "proto/log.h"
 #include "supervisor/conf_impl.h"
 
-#define MOFF(f)	offsetof(struct conf_model, f)
-#define MSZ(f)	sizeof(((struct conf_model *)0)->f)
-#define MSTR(p, f, chk, fl) { .path = p, .kind = CK_STRING, .flags = fl, \
-	.off = MOFF(f), .size = MSZ(f), .aux = CONF_NOAUX, .check = chk }
-#define MNUM(p, k, f, fl, have, lo, hi) { .path = p, .kind = k, \
-	.flags = fl, .off = MOFF(f), .size = MSZ(f), .aux = have, \
-	.min = lo, .max = hi }
-#define MFLT(p, f, have, lo, hi) { .path = p, .kind = CK_FLOAT, \
-	.flags = CKF_OPTIONAL, .off = MOFF(f), .size = MSZ(f), \
-	.aux = MOFF(have), .fmin = lo, .fmax = hi }
+#define MOFF(f) offsetof(struct conf_model, f)
+#define MSZ(f) sizeof(((struct conf_model *)0)->f)
+#define MSTR(p, f, chk, fl)                                                    \
+	{                                                                      \
+		.path = p, .kind = CK_STRING, .flags = fl, .off = MOFF(f),     \
+		.size = MSZ(f), .aux = CONF_NOAUX, .check = chk                \
+	}
+#define MNUM(p, k, f, fl, have, lo, hi)                                        \
+	{                                                                      \
+		.path = p, .kind = k, .flags = fl, .off = MOFF(f),             \
+		.size = MSZ(f), .aux = have, .min = lo, .max = hi              \
+	}
+#define MFLT(p, f, have, lo, hi)                                               \
+	{                                                                      \
+		.path = p, .kind = CK_FLOAT, .flags = CKF_OPTIONAL,            \
+		.off = MOFF(f), .size = MSZ(f), .aux = MOFF(have), .fmin = lo, \
+		.fmax = hi                                                     \
+	}
 
 /* The fixed keys of a model config (issue 5), in the order -nv prints. */
 const struct conf_key conf_model_keys[] = {
-	MSTR("name", name, conf_check_name, CKF_REQUIRED),
-	MSTR("backend", backend, conf_check_name, CKF_REQUIRED),
-	MSTR("model", model, conf_check_relpath, CKF_REQUIRED),
-	{ .path = "sha256", .kind = CK_SHA256, .flags = CKF_OPTIONAL,
-	  .off = MOFF(sha256), .size = MSZ(sha256),
-	  .aux = MOFF(have_sha256) },
-	MSTR("url", url, conf_check_http_url, CKF_MASKURL),
-	MNUM("context_size", CK_UINT, context_size, 0, CONF_NOAUX, 0,
-	    1 << 24),
-	MNUM("threads", CK_UINT, threads, 0, CONF_NOAUX, 0, 1024),
-	MSTR("template", template, conf_check_name_opt, 0),
-	{ .path = "use_tokenizer_template", .kind = CK_BOOL,
-	  .off = MOFF(use_tokenizer_template),
-	  .size = MSZ(use_tokenizer_template), .aux = CONF_NOAUX },
-	{ .path = "stop", .kind = CK_STRLIST, .off = MOFF(stop),
-	  .size = sizeof(((struct conf_model *)0)->stop[0]),
-	  .aux = MOFF(n_stop), .max = CONF_MAX_STOP },
-	MFLT("parameters.temperature", temperature, have_temperature, 0, 2),
-	MFLT("parameters.top_p", top_p, have_top_p, 0, 1),
-	MNUM("parameters.top_k", CK_INT, top_k, CKF_OPTIONAL,
-	    MOFF(have_top_k), 0, 1000000),
-	MNUM("parameters.max_tokens", CK_INT, max_tokens, CKF_OPTIONAL,
-	    MOFF(have_max_tokens), 1, INT32_MAX),
-	MNUM("parameters.seed", CK_INT, seed, CKF_OPTIONAL, MOFF(have_seed),
-	    INT32_MIN, INT32_MAX),
-	MNUM("resources.ram", CK_SIZE, ram, 0, CONF_NOAUX, 0, 1LL << 50),
-	MNUM("resources.vram", CK_SIZE, vram, 0, CONF_NOAUX, 0, 1LL << 50),
-	MNUM("replicas.min", CK_UINT, replicas_min, 0, CONF_NOAUX, 0, 64),
-	MNUM("replicas.max", CK_UINT, replicas_max, 0, CONF_NOAUX, 1, 64),
-	{ .path = "selector", .kind = CK_LABELS, .off = MOFF(selector),
-	  .size = sizeof(struct conf_label), .aux = MOFF(n_selector),
-	  .max = CONF_MAX_LABELS },
-	MNUM("max_concurrency", CK_UINT, max_concurrency, 0, CONF_NOAUX, 1,
-	    1024),
+    MSTR("name", name, conf_check_name, CKF_REQUIRED),
+    MSTR("backend", backend, conf_check_name, CKF_REQUIRED),
+    MSTR("model", model, conf_check_relpath, CKF_REQUIRED),
+    {.path = "sha256",
+        .kind = CK_SHA256,
+        .flags = CKF_OPTIONAL,
+        .off = MOFF(sha256),
+        .size = MSZ(sha256),
+        .aux = MOFF(have_sha256)},
+    MSTR("url", url, conf_check_http_url, CKF_MASKURL),
+    MNUM("context_size", CK_UINT, context_size, 0, CONF_NOAUX, 0, 1 << 24),
+    MNUM("threads", CK_UINT, threads, 0, CONF_NOAUX, 0, 1024),
+    MSTR("template", template, conf_check_name_opt, 0),
+    {.path = "use_tokenizer_template",
+        .kind = CK_BOOL,
+        .off = MOFF(use_tokenizer_template),
+        .size = MSZ(use_tokenizer_template),
+        .aux = CONF_NOAUX},
+    {.path = "stop",
+        .kind = CK_STRLIST,
+        .off = MOFF(stop),
+        .size = sizeof(((struct conf_model *)0)->stop[0]),
+        .aux = MOFF(n_stop),
+        .max = CONF_MAX_STOP},
+    MFLT("parameters.temperature", temperature, have_temperature, 0, 2),
+    MFLT("parameters.top_p", top_p, have_top_p, 0, 1),
+    MNUM("parameters.top_k", CK_INT, top_k, CKF_OPTIONAL, MOFF(have_top_k), 0,
+        1000000),
+    MNUM("parameters.max_tokens", CK_INT, max_tokens, CKF_OPTIONAL,
+        MOFF(have_max_tokens), 1, INT32_MAX),
+    MNUM("parameters.seed", CK_INT, seed, CKF_OPTIONAL, MOFF(have_seed),
+        INT32_MIN, INT32_MAX),
+    MNUM("resources.ram", CK_SIZE, ram, 0, CONF_NOAUX, 0, 1LL << 50),
+    MNUM("resources.vram", CK_SIZE, vram, 0, CONF_NOAUX, 0, 1LL << 50),
+    MNUM("replicas.min", CK_UINT, replicas_min, 0, CONF_NOAUX, 0, 64),
+    MNUM("replicas.max", CK_UINT, replicas_max, 0, CONF_NOAUX, 1, 64),
+    {.path = "selector",
+        .kind = CK_LABELS,
+        .off = MOFF(selector),
+        .size = sizeof(struct conf_label),
+        .aux = MOFF(n_selector),
+        .max = CONF_MAX_LABELS},
+    MNUM("max_concurrency", CK_UINT, max_concurrency, 0, CONF_NOAUX, 1, 1024),
 };
-const size_t conf_model_nkeys = sizeof(conf_model_keys) /
-    sizeof(conf_model_keys[0]);
+const size_t conf_model_nkeys =
+    sizeof(conf_model_keys) / sizeof(conf_model_keys[0]);
 
 /* The model block of -nv, also what the revision hashes. */
 void
@@ -76,8 +93,8 @@ conf_print_model(FILE *fp, const struct conf_model *mod, int indent)
 {
 	fprintf(fp, "%*s{\n%*s# %s, revision %08x\n", indent * 4, "",
 	    (indent + 1) * 4, "", mod->source, mod->revision);
-	conf_print_table(fp, conf_model_keys, conf_model_nkeys, mod,
-	    indent + 1);
+	conf_print_table(
+	    fp, conf_model_keys, conf_model_nkeys, mod, indent + 1);
 	fprintf(fp, "%*s}", indent * 4, "");
 }
 
@@ -95,8 +112,8 @@ model_revision(const struct conf_model *mod)
 	FILE *fp;
 
 	if ((fp = open_memstream(&buf, &len)) == NULL)
-		return conf_fnv1a(mod, offsetof(struct conf_model, source),
-		    2166136261U);
+		return conf_fnv1a(
+		    mod, offsetof(struct conf_model, source), 2166136261U);
 	conf_print_table(fp, conf_model_keys, conf_model_nkeys, mod, 0);
 	fclose(fp);
 	h = conf_fnv1a(buf, len, 2166136261U);
@@ -106,8 +123,8 @@ model_revision(const struct conf_model *mod)
 
 /* resources default to the model file's size when the file exists. */
 static void
-default_resources(const struct conf *c, struct conf_model *mod,
-    const struct conf_ctx *x)
+default_resources(
+    const struct conf *c, struct conf_model *mod, const struct conf_ctx *x)
 {
 	char path[PATH_MAX];
 	struct stat st;
@@ -115,8 +132,8 @@ default_resources(const struct conf *c, struct conf_model *mod,
 	if (conf_is_set(x, "resources.ram") && conf_is_set(x, "resources.vram"))
 		return;
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", c->models_path,
-	    mod->model) >= sizeof(path) || stat(path, &st) == -1 ||
-	    !S_ISREG(st.st_mode))
+	        mod->model) >= sizeof(path) ||
+	    stat(path, &st) == -1 || !S_ISREG(st.st_mode))
 		return;
 	if (!conf_is_set(x, "resources.ram"))
 		mod->ram = (uint64_t)st.st_size;
@@ -125,15 +142,14 @@ default_resources(const struct conf *c, struct conf_model *mod,
 }
 
 static void
-model_checks(const char *path, struct conf_model *mod,
-    struct conf_ctx *x)
+model_checks(const char *path, struct conf_model *mod, struct conf_ctx *x)
 {
 	size_t i;
 
 	for (i = 0; i < x->nkeys; i++) {
 		if ((x->keys[i].flags & CKF_REQUIRED) && !x->seen[i])
-			conf_ctx_error(x, path, "missing setting \"%s\"",
-			    x->keys[i].path);
+			conf_ctx_error(
+			    x, path, "missing setting \"%s\"", x->keys[i].path);
 	}
 	if (mod->replicas_min > mod->replicas_max)
 		conf_ctx_error(x, conf_where(x, "replicas.min"),
@@ -150,13 +166,17 @@ model_add(struct conf_models *m, size_t *cap, struct conf_model *mod,
 	struct conf_model *p;
 
 	if (dup != NULL) {
-		conf_ctx_error(x, conf_where(x, "name"), "duplicate model "
-		    "\"%s\" (first defined at %s)", mod->name, dup->source);
+		conf_ctx_error(x, conf_where(x, "name"),
+		    "duplicate model "
+		    "\"%s\" (first defined at %s)",
+		    mod->name, dup->source);
 		return 0;
 	}
 	if (m->n >= CONF_MAX_MODELS) {
-		conf_ctx_error(x, conf_where(x, "name"), "too many models "
-		    "(at most %d)", CONF_MAX_MODELS);
+		conf_ctx_error(x, conf_where(x, "name"),
+		    "too many models "
+		    "(at most %d)",
+		    CONF_MAX_MODELS);
 		return 0;
 	}
 	if (m->n == *cap) {
@@ -220,8 +240,8 @@ is_conf_name(const char *name)
 
 /* The *.conf files of dir, sorted; a missing dir has none. */
 static int
-list_dir(const char *dir, char ***out, size_t *n, conf_report_fn *report,
-    void *arg)
+list_dir(
+    const char *dir, char ***out, size_t *n, conf_report_fn *report, void *arg)
 {
 	char **names = NULL, **p, buf[600];
 	struct dirent *de;
@@ -280,8 +300,8 @@ load_dir(const struct conf *c, const char *dir, struct conf_models *m,
 	if ((rc = list_dir(dir, &names, &n, report, arg)) != 0)
 		return rc;
 	for (i = 0; i < n; i++) {
-		if (bad >= 0 && (rc = model_load_one(c, names[i], m, cap,
-		    report, arg)) == -1)
+		if (bad >= 0 && (rc = model_load_one(
+		                     c, names[i], m, cap, report, arg)) == -1)
 			bad = -1;
 		else if (bad >= 0)
 			bad += rc;
@@ -299,7 +319,7 @@ same_dir(const char *a, const char *b)
 	if (strcmp(a, b) == 0)
 		return 1;
 	return realpath(a, ra) != NULL && realpath(b, rb) != NULL &&
-	    strcmp(ra, rb) == 0;
+	       strcmp(ra, rb) == 0;
 }
 
 int

@@ -42,7 +42,7 @@ parse_scaled(const char **sp, uint64_t unit, uint64_t *out)
 		s++;
 		while (isdigit((unsigned char)*s)) {
 			if (scale >= 1000000000000ULL)
-				return -1;	/* absurd precision */
+				return -1; /* absurd precision */
 			frac = frac * 10 + (uint64_t)(*s - '0');
 			scale *= 10;
 			s++;
@@ -145,14 +145,14 @@ conf_parse_duration(const char *s, uint64_t *ms)
 }
 
 static const struct {
-	const char	*name;
-	uint64_t	 mult;
+	const char *name;
+	uint64_t mult;
 } size_units[] = {
-	{ "TiB", 1ULL << 40 },
-	{ "GiB", 1ULL << 30 },
-	{ "MiB", 1ULL << 20 },
-	{ "KiB", 1ULL << 10 },
-	{ "B", 1 },
+    {"TiB", 1ULL << 40},
+    {"GiB", 1ULL << 30},
+    {"MiB", 1ULL << 20},
+    {"KiB", 1ULL << 10},
+    {"B", 1},
 };
 
 /* Bytes, or <number>[ ]<unit> with binary units ("8MiB", "1.5 GiB"). */
@@ -184,8 +184,8 @@ conf_parse_size(const char *s, uint64_t *bytes)
 int
 conf_parse_bool(const char *s, int *v)
 {
-	static const char *yes[] = { "1", "true", "yes", "on" };
-	static const char *no[] = { "0", "false", "no", "off" };
+	static const char *yes[] = {"1", "true", "yes", "on"};
+	static const char *no[] = {"0", "false", "no", "off"};
 	size_t i;
 
 	for (i = 0; i < 4; i++) {
@@ -291,8 +291,7 @@ valid_host(const char *h, size_t n)
 }
 
 int
-conf_addr_split(const char *addr, char *host, size_t hostlen,
-    uint16_t *port)
+conf_addr_split(const char *addr, char *host, size_t hostlen, uint16_t *port)
 {
 	const char *colon = strrchr(addr, ':');
 	uint64_t p;
@@ -355,7 +354,7 @@ conf_mask_url(const char *in, char *out, size_t len)
 		}
 	}
 	/* Then every "password=value" (conninfo or query string). */
-	for (p = out; (p = strstr(p, key)) != NULL; ) {
+	for (p = out; (p = strstr(p, key)) != NULL;) {
 		char tmp[1024];
 		size_t vlen;
 
@@ -372,6 +371,89 @@ conf_mask_url(const char *in, char *out, size_t len)
 	}
 }
 
+/* Skip a comment or a string at p, counting the newlines inside. */
+static const char *
+skip_text(const char *p, const char *e, unsigned *ln)
+{
+	if (*p == '#' || (*p == '/' && p + 1 < e && p[1] == '/')) {
+		while (p < e && *p != '\n')
+			p++;
+	} else if (*p == '/' && p + 1 < e && p[1] == '*') {
+		for (p += 2; p < e && !(*p == '*' && p + 1 < e && p[1] == '/');
+		     p++)
+			*ln += *p == '\n';
+		p += 2;
+	} else if (*p == '"') {
+		for (p++; p < e && *p != '"'; p++) {
+			if (*p == '\\' && p + 1 < e)
+				p++;
+			*ln += *p == '\n';
+		}
+		p++;
+	}
+	return p < e ? p : e;
+}
+
+static int
+digit_value(int c)
+{
+	return isdigit(c) ? c - '0' : tolower(c) - 'a' + 10;
+}
+
+/*
+ * Scan the number at p (optional sign, decimal or 0x hex, a float's
+ * fraction and exponent, the L suffix) and return its end; *bad is set
+ * when it is a plain integer outside the int32 range.
+ */
+static const char *
+scan_number(const char *p, const char *e, int *bad)
+{
+	int neg = *p == '-', hex, big = 0;
+	uint64_t v = 0;
+
+	if (*p == '-' || *p == '+')
+		p++;
+	hex = p + 1 < e && p[0] == '0' && (p[1] == 'x' || p[1] == 'X');
+	if (hex)
+		p += 2;
+	for (; p < e &&
+	       (hex ? isxdigit((unsigned char)*p) : isdigit((unsigned char)*p));
+	     p++) {
+		if (v > (UINT64_MAX >> 4))
+			big = 1;
+		else
+			v = v * (hex ? 16 : 10) +
+			    (uint64_t)digit_value((unsigned char)*p);
+	}
+	*bad = 0;
+	if (!hex && p < e && (*p == '.' || *p == 'e' || *p == 'E')) {
+		/* A float: skip its fraction and exponent. */
+		while (p < e && (isdigit((unsigned char)*p) || *p == '.' ||
+		                    *p == 'e' || *p == 'E' ||
+		                    ((*p == '-' || *p == '+') &&
+		                        (p[-1] == 'e' || p[-1] == 'E'))))
+			p++;
+		return p;
+	}
+	if (p < e && *p == 'L')
+		return p;
+	*bad = big || (hex && v > 0x7fffffffULL) || (!neg && v > INT32_MAX) ||
+	       (neg && v > (uint64_t)INT32_MAX + 1);
+	return p;
+}
+
+static int
+starts_name(int c)
+{
+	return isalpha(c) || c == '*' || c == '_' || c == '@';
+}
+
+static int
+in_name(int c)
+{
+	return isalnum(c) || c == '_' || c == '-' || c == '*' || c == '@';
+}
+
 /*
  * Find the first integer literal without the L suffix that does not fit
  * in 32 bits.  libconfig 1.5 reads such a literal modulo 2^32 without a
@@ -382,79 +464,36 @@ conf_mask_url(const char *in, char *out, size_t len)
  * and lit set, or 0 when there is none.
  */
 size_t
-conf_scan_ints(const char *text, size_t len, unsigned *line, char *lit,
-    size_t litlen)
+conf_scan_ints(
+    const char *text, size_t len, unsigned *line, char *lit, size_t litlen)
 {
 	const char *p = text, *e = text + len, *start;
 	unsigned ln = 1;
+	int bad;
 
 	while (p < e) {
-		if (*p == '\n') {
+		unsigned char c = (unsigned char)*p;
+
+		if (c == '\n') {
 			ln++;
 			p++;
-		} else if (*p == '#' || (*p == '/' && p + 1 < e && p[1] == '/')) {
-			while (p < e && *p != '\n')
-				p++;
-		} else if (*p == '/' && p + 1 < e && p[1] == '*') {
-			for (p += 2; p < e && !(*p == '*' && p + 1 < e &&
-			    p[1] == '/'); p++)
-				ln += *p == '\n';
-			p += 2;
-		} else if (*p == '"') {
-			for (p++; p < e && *p != '"'; p++) {
-				if (*p == '\\' && p + 1 < e)
-					p++;
-				ln += *p == '\n';
-			}
-			p++;
-		} else if (isalpha((unsigned char)*p) || *p == '*' || *p == '_' ||
-		    *p == '@') {
-			while (p < e && (isalnum((unsigned char)*p) ||
-			    *p == '_' || *p == '-' || *p == '*' || *p == '@'))
-				p++;
-		} else if (isdigit((unsigned char)*p) ||
-		    ((*p == '-' || *p == '+') && p + 1 < e &&
-		    isdigit((unsigned char)p[1]))) {
-			int hex, neg = *p == '-';
-			uint64_t v = 0;
-			int big = 0;
-
+		} else if (c == '#' || c == '/' || c == '"') {
 			start = p;
-			if (*p == '-' || *p == '+')
+			p = skip_text(p, e, &ln);
+			if (p == start)
+				p++; /* a lone '/' */
+		} else if (starts_name(c)) {
+			while (p < e && in_name((unsigned char)*p))
 				p++;
-			hex = p + 1 < e && p[0] == '0' &&
-			    (p[1] == 'x' || p[1] == 'X');
-			if (hex)
-				p += 2;
-			for (; p < e && (hex ? isxdigit((unsigned char)*p) :
-			    isdigit((unsigned char)*p)); p++) {
-				unsigned d = isdigit((unsigned char)*p) ?
-				    (unsigned)(*p - '0') :
-				    (unsigned)(tolower((unsigned char)*p) - 'a' + 10);
-
-				if (v > (UINT64_MAX >> 4))
-					big = 1;
-				else
-					v = v * (hex ? 16 : 10) + d;
-			}
-			if (p < e && (*p == '.' || *p == 'e' || *p == 'E') &&
-			    !hex) {
-				/* A float: skip its fraction and exponent. */
-				while (p < e && (isdigit((unsigned char)*p) ||
-				    *p == '.' || *p == 'e' || *p == 'E' ||
-				    ((*p == '-' || *p == '+') &&
-				    (p[-1] == 'e' || p[-1] == 'E'))))
-					p++;
-				continue;
-			}
-			if (p < e && *p == 'L')
-				continue;
-			if (big || (hex && v > 0x7fffffffULL) ||
-			    (!neg && v > INT32_MAX) ||
-			    (neg && v > (uint64_t)INT32_MAX + 1)) {
+		} else if (isdigit(c) || ((c == '-' || c == '+') && p + 1 < e &&
+		                             isdigit((unsigned char)p[1]))) {
+			start = p;
+			p = scan_number(p, e, &bad);
+			if (bad) {
 				*line = ln;
 				snprintf(lit, litlen, "%.*s",
-				    (int)(p - start < 40 ? p - start : 40), start);
+				    (int)(p - start < 40 ? p - start : 40),
+				    start);
 				return (size_t)(p - text);
 			}
 		} else
@@ -576,7 +615,7 @@ url_has_scheme(const char *s, const char *const *schemes)
 const char *
 conf_check_http_url(const char *s)
 {
-	static const char *const schemes[] = { "http://", "https://", NULL };
+	static const char *const schemes[] = {"http://", "https://", NULL};
 
 	if (*s == '\0' || url_has_scheme(s, schemes))
 		return NULL;
@@ -587,7 +626,7 @@ conf_check_http_url(const char *s)
 const char *
 conf_check_nats_url(const char *s)
 {
-	static const char *const schemes[] = { "nats://", "tls://", NULL };
+	static const char *const schemes[] = {"nats://", "tls://", NULL};
 	char buf[512], *p, *tok, *save = NULL;
 
 	if (*s == '\0')
@@ -596,7 +635,7 @@ conf_check_nats_url(const char *s)
 	for (p = buf; (tok = strtok_r(p, ",", &save)) != NULL; p = NULL) {
 		if (!url_has_scheme(tok, schemes))
 			return "must be nats:// or tls:// URLs, "
-			    "separated by commas";
+			       "separated by commas";
 	}
 	return NULL;
 }
@@ -605,8 +644,8 @@ conf_check_nats_url(const char *s)
 const char *
 conf_check_db_url(const char *s)
 {
-	static const char *const schemes[] = { "postgres://",
-		"postgresql://", NULL };
+	static const char *const schemes[] = {
+	    "postgres://", "postgresql://", NULL};
 
 	if (*s == '\0' || url_has_scheme(s, schemes) ||
 	    (strchr(s, '=') != NULL && !has_control(s)))
@@ -639,7 +678,7 @@ conf_check_token(const char *s)
 	for (; *s != '\0'; s++) {
 		if (!isgraph((unsigned char)*s))
 			return "must contain only printable characters "
-			    "without spaces";
+			       "without spaces";
 	}
 	return NULL;
 }
@@ -649,7 +688,7 @@ conf_check_name(const char *s)
 {
 	if (!conf_valid_name(s))
 		return "must be 1 to 63 characters of A-Z a-z 0-9 . _ - "
-		    "and must not contain \"..\"";
+		       "and must not contain \"..\"";
 	return NULL;
 }
 
@@ -673,8 +712,10 @@ conf_check_relpath(const char *s)
 	if (*s == '/')
 		return "must be relative to models_path";
 	for (c = s; *c != '\0'; c++) {
-		if (!isalnum((unsigned char)*c) && strchr("._-/+@=", *c) == NULL)
-			return "must contain only A-Z a-z 0-9 and . _ - / + @ =";
+		if (!isalnum((unsigned char)*c) &&
+		    strchr("._-/+@=", *c) == NULL)
+			return "must contain only A-Z a-z 0-9 and . _ - / + @ "
+			       "=";
 	}
 	if (strcmp(s, "..") == 0 || strncmp(s, "../", 3) == 0 ||
 	    strstr(s, "/../") != NULL ||

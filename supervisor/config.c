@@ -27,23 +27,31 @@ _Static_assert(sizeof(struct conf) <= 16 * 1024,
 _Static_assert(sizeof(struct conf_model) <= 16 * 1024,
     "struct conf_model must fit one IPC payload (MSG_MAX_PAYLOAD)");
 
-#define KiB	(1LL << 10)
-#define MiB	(1LL << 20)
-#define GiB	(1LL << 30)
-#define TiB	(1LL << 40)
-#define SEC	1000LL
-#define MIN	(60 * SEC)
-#define HOUR	(60 * MIN)
+#define KiB (1LL << 10)
+#define MiB (1LL << 20)
+#define GiB (1LL << 30)
+#define TiB (1LL << 40)
+#define SEC 1000LL
+#define MIN (60 * SEC)
+#define HOUR (60 * MIN)
 
-#define OFF(f)	offsetof(struct conf, f)
-#define SZ(f)	sizeof(((struct conf *)0)->f)
-#define STR(p, e, f, chk, fl) { .path = p, .env = e, .kind = CK_STRING, \
-	.flags = fl, .off = OFF(f), .size = SZ(f), .aux = CONF_NOAUX, \
-	.check = chk }
-#define NUM(p, e, k, f, lo, hi) { .path = p, .env = e, .kind = k, \
-	.off = OFF(f), .size = SZ(f), .aux = CONF_NOAUX, .min = lo, .max = hi }
-#define BOOL(p, e, f) { .path = p, .env = e, .kind = CK_BOOL, \
-	.off = OFF(f), .size = SZ(f), .aux = CONF_NOAUX }
+#define OFF(f) offsetof(struct conf, f)
+#define SZ(f) sizeof(((struct conf *)0)->f)
+#define STR(p, e, f, chk, fl)                                                  \
+	{                                                                      \
+		.path = p, .env = e, .kind = CK_STRING, .flags = fl,           \
+		.off = OFF(f), .size = SZ(f), .aux = CONF_NOAUX, .check = chk  \
+	}
+#define NUM(p, e, k, f, lo, hi)                                                \
+	{                                                                      \
+		.path = p, .env = e, .kind = k, .off = OFF(f), .size = SZ(f),  \
+		.aux = CONF_NOAUX, .min = lo, .max = hi                        \
+	}
+#define BOOL(p, e, f)                                                          \
+	{                                                                      \
+		.path = p, .env = e, .kind = CK_BOOL, .off = OFF(f),           \
+		.size = SZ(f), .aux = CONF_NOAUX                               \
+	}
 
 /*
  * Every setting of localai.conf, in the order -nv prints them.  The
@@ -53,103 +61,116 @@ _Static_assert(sizeof(struct conf_model) <= 16 * 1024,
  * docs/configuration.md.
  */
 const struct conf_key conf_main_keys[] = {
-	{ .path = "log_level", .env = "LOCALAI_LOG_LEVEL", .kind = CK_LOGLEVEL,
-	  .off = OFF(verbose), .size = SZ(verbose), .aux = CONF_NOAUX },
-	BOOL("insecure", "LOCALAI_INSECURE", insecure),
-	STR("state_dir", "LOCALAI_STATE_DIR", state_dir, conf_check_path, 0),
-	STR("models_path", "LOCALAI_MODELS_PATH", models_path,
-	    conf_check_path, 0),
-	STR("models_config_dir", "LOCALAI_MODELS_CONFIG_DIR",
-	    models_config_dir, conf_check_path, 0),
-	STR("backends_path", "LOCALAI_BACKENDS_PATH", backends_path,
-	    conf_check_path, 0),
-	STR("instance_id", "LOCALAI_INSTANCE_ID", instance_id, conf_check_id,
-	    0),
-	STR("nats_url", "LOCALAI_NATS_URL", nats_url, conf_check_nats_url,
-	    CKF_MASKURL),
-	STR("registration_token", "LOCALAI_REGISTRATION_TOKEN",
-	    frontend.registration_token, conf_check_token, CKF_SECRET),
+    {.path = "log_level",
+        .env = "LOCALAI_LOG_LEVEL",
+        .kind = CK_LOGLEVEL,
+        .off = OFF(verbose),
+        .size = SZ(verbose),
+        .aux = CONF_NOAUX},
+    BOOL("insecure", "LOCALAI_INSECURE", insecure),
+    STR("state_dir", "LOCALAI_STATE_DIR", state_dir, conf_check_path, 0),
+    STR("models_path", "LOCALAI_MODELS_PATH", models_path, conf_check_path, 0),
+    STR("models_config_dir", "LOCALAI_MODELS_CONFIG_DIR", models_config_dir,
+        conf_check_path, 0),
+    STR("backends_path", "LOCALAI_BACKENDS_PATH", backends_path,
+        conf_check_path, 0),
+    STR("instance_id", "LOCALAI_INSTANCE_ID", instance_id, conf_check_id, 0),
+    STR("nats_url", "LOCALAI_NATS_URL", nats_url, conf_check_nats_url,
+        CKF_MASKURL),
+    STR("registration_token", "LOCALAI_REGISTRATION_TOKEN",
+        frontend.registration_token, conf_check_token, CKF_SECRET),
 
-	STR("frontend.listen", "LOCALAI_ADDRESS", frontend.listen,
-	    conf_check_addr, 0),
-	NUM("frontend.api_workers", "LOCALAI_API_WORKERS", CK_UINT,
-	    frontend.api_workers, 1, 256),
-	STR("frontend.database_url", "LOCALAI_DATABASE_URL",
-	    frontend.database_url, conf_check_db_url, CKF_MASKURL),
-	BOOL("frontend.auto_approve_nodes", "LOCALAI_AUTO_APPROVE_NODES",
-	    frontend.auto_approve_nodes),
-	{ .path = "frontend.api_keys", .env = "LOCALAI_API_KEYS",
-	  .kind = CK_KEYS, .off = OFF(frontend.api_keys),
-	  .size = CONF_SHA256_LEN, .aux = OFF(frontend.n_api_keys),
-	  .max = CONF_MAX_API_KEYS },
-	{ .path = "frontend.admin_key", .env = "LOCALAI_ADMIN_KEY",
-	  .kind = CK_HASHED, .off = OFF(frontend.admin_key),
-	  .size = CONF_SHA256_LEN, .aux = OFF(frontend.have_admin_key) },
-	STR("frontend.gallery_dir", "LOCALAI_GALLERY_DIR",
-	    frontend.gallery_dir, conf_check_path, 0),
-	NUM("frontend.body_max", "LOCALAI_BODY_MAX", CK_SIZE,
-	    frontend.body_max, KiB, GiB),
-	NUM("frontend.upload_max", "LOCALAI_UPLOAD_MAX", CK_SIZE,
-	    frontend.upload_max, KiB, TiB),
-	NUM("frontend.json_depth_max", "LOCALAI_JSON_DEPTH_MAX", CK_UINT,
-	    frontend.json_depth_max, 2, 1024),
-	NUM("frontend.string_max", "LOCALAI_STRING_MAX", CK_SIZE,
-	    frontend.string_max, 64, GiB),
-	NUM("frontend.header_max", "LOCALAI_HEADER_MAX", CK_SIZE,
-	    frontend.header_max, KiB, MiB),
-	NUM("frontend.max_concurrent", "LOCALAI_MAX_CONCURRENT", CK_UINT,
-	    frontend.max_concurrent, 1, 100000),
-	NUM("frontend.queue_wait", "LOCALAI_QUEUE_WAIT", CK_DURATION,
-	    frontend.queue_wait_ms, 0, HOUR),
-	NUM("frontend.first_token", "LOCALAI_FIRST_TOKEN", CK_DURATION,
-	    frontend.first_token_ms, SEC, HOUR),
-	NUM("frontend.request_timeout", "LOCALAI_REQUEST_TIMEOUT",
-	    CK_DURATION, frontend.request_timeout_ms, SEC, 24 * HOUR),
-	NUM("frontend.body_timeout", "LOCALAI_BODY_TIMEOUT", CK_DURATION,
-	    frontend.body_timeout_ms, SEC, HOUR),
-	NUM("frontend.load_wait", "LOCALAI_LOAD_WAIT", CK_DURATION,
-	    frontend.load_wait_ms, 0, HOUR),
-	NUM("frontend.offline_after", "LOCALAI_OFFLINE_AFTER", CK_DURATION,
-	    frontend.offline_after_ms, SEC, HOUR),
-	NUM("frontend.retries", "LOCALAI_RETRIES", CK_UINT, frontend.retries,
-	    0, 10),
-	NUM("frontend.queue_max", "LOCALAI_QUEUE_MAX", CK_UINT,
-	    frontend.queue_max, 0, 100000),
+    STR("frontend.listen", "LOCALAI_ADDRESS", frontend.listen, conf_check_addr,
+        0),
+    NUM("frontend.api_workers", "LOCALAI_API_WORKERS", CK_UINT,
+        frontend.api_workers, 1, 256),
+    STR("frontend.database_url", "LOCALAI_DATABASE_URL", frontend.database_url,
+        conf_check_db_url, CKF_MASKURL),
+    BOOL("frontend.auto_approve_nodes", "LOCALAI_AUTO_APPROVE_NODES",
+        frontend.auto_approve_nodes),
+    {.path = "frontend.api_keys",
+        .env = "LOCALAI_API_KEYS",
+        .kind = CK_KEYS,
+        .off = OFF(frontend.api_keys),
+        .size = CONF_SHA256_LEN,
+        .aux = OFF(frontend.n_api_keys),
+        .max = CONF_MAX_API_KEYS},
+    {.path = "frontend.admin_key",
+        .env = "LOCALAI_ADMIN_KEY",
+        .kind = CK_HASHED,
+        .off = OFF(frontend.admin_key),
+        .size = CONF_SHA256_LEN,
+        .aux = OFF(frontend.have_admin_key)},
+    STR("frontend.gallery_dir", "LOCALAI_GALLERY_DIR", frontend.gallery_dir,
+        conf_check_path, 0),
+    NUM("frontend.body_max", "LOCALAI_BODY_MAX", CK_SIZE, frontend.body_max,
+        KiB, GiB),
+    NUM("frontend.upload_max", "LOCALAI_UPLOAD_MAX", CK_SIZE,
+        frontend.upload_max, KiB, TiB),
+    NUM("frontend.json_depth_max", "LOCALAI_JSON_DEPTH_MAX", CK_UINT,
+        frontend.json_depth_max, 2, 1024),
+    NUM("frontend.string_max", "LOCALAI_STRING_MAX", CK_SIZE,
+        frontend.string_max, 64, GiB),
+    NUM("frontend.header_max", "LOCALAI_HEADER_MAX", CK_SIZE,
+        frontend.header_max, KiB, MiB),
+    NUM("frontend.max_concurrent", "LOCALAI_MAX_CONCURRENT", CK_UINT,
+        frontend.max_concurrent, 1, 100000),
+    NUM("frontend.queue_wait", "LOCALAI_QUEUE_WAIT", CK_DURATION,
+        frontend.queue_wait_ms, 0, HOUR),
+    NUM("frontend.first_token", "LOCALAI_FIRST_TOKEN", CK_DURATION,
+        frontend.first_token_ms, SEC, HOUR),
+    NUM("frontend.request_timeout", "LOCALAI_REQUEST_TIMEOUT", CK_DURATION,
+        frontend.request_timeout_ms, SEC, 24 * HOUR),
+    NUM("frontend.body_timeout", "LOCALAI_BODY_TIMEOUT", CK_DURATION,
+        frontend.body_timeout_ms, SEC, HOUR),
+    NUM("frontend.load_wait", "LOCALAI_LOAD_WAIT", CK_DURATION,
+        frontend.load_wait_ms, 0, HOUR),
+    NUM("frontend.offline_after", "LOCALAI_OFFLINE_AFTER", CK_DURATION,
+        frontend.offline_after_ms, SEC, HOUR),
+    NUM("frontend.retries", "LOCALAI_RETRIES", CK_UINT, frontend.retries, 0,
+        10),
+    NUM("frontend.queue_max", "LOCALAI_QUEUE_MAX", CK_UINT, frontend.queue_max,
+        0, 100000),
 
-	STR("worker.register_to", "LOCALAI_REGISTER_TO", worker.register_to,
-	    conf_check_http_url, CKF_MASKURL),
-	STR("worker.serve_addr", "LOCALAI_SERVE_ADDR", worker.serve_addr,
-	    conf_check_addr, 0),
-	STR("worker.advertise_addr", "LOCALAI_ADVERTISE_ADDR",
-	    worker.advertise_addr, conf_check_addr_opt, 0),
-	STR("worker.http_addr", "LOCALAI_HTTP_ADDR", worker.http_addr,
-	    conf_check_addr, 0),
-	STR("worker.advertise_http_addr", "LOCALAI_ADVERTISE_HTTP_ADDR",
-	    worker.advertise_http_addr, conf_check_addr_opt, 0),
-	STR("worker.node_name", "LOCALAI_NODE_NAME", worker.node_name,
-	    conf_check_node_name, 0),
-	NUM("worker.heartbeat_interval", "LOCALAI_HEARTBEAT_INTERVAL",
-	    CK_DURATION, worker.heartbeat_interval_ms, 100, 10 * MIN),
-	NUM("worker.max_concurrency", "LOCALAI_MAX_CONCURRENCY", CK_UINT,
-	    worker.max_concurrency, 1, 100000),
-	NUM("worker.port_count", "LOCALAI_PORT_COUNT", CK_UINT,
-	    worker.port_count, 1, 10000),
-	NUM("worker.drain_timeout", "LOCALAI_DRAIN_TIMEOUT", CK_DURATION,
-	    worker.drain_timeout_ms, 0, 24 * HOUR),
-	NUM("worker.file_ttl", "LOCALAI_FILE_TTL", CK_DURATION,
-	    worker.file_ttl_ms, SEC, 24 * HOUR),
-	NUM("worker.file_max", "LOCALAI_FILE_MAX", CK_SIZE, worker.file_max,
-	    KiB, TiB),
-	STR("worker.gallery_url", "LOCALAI_GALLERY_URL", worker.gallery_url,
-	    conf_check_http_url, CKF_MASKURL),
-	{ .path = "worker.labels", .env = "LOCALAI_LABELS", .kind = CK_LABELS,
-	  .off = OFF(worker.labels), .size = sizeof(struct conf_label),
-	  .aux = OFF(worker.n_labels), .max = CONF_MAX_LABELS },
+    STR("worker.register_to", "LOCALAI_REGISTER_TO", worker.register_to,
+        conf_check_http_url, CKF_MASKURL),
+    STR("worker.serve_addr", "LOCALAI_SERVE_ADDR", worker.serve_addr,
+        conf_check_addr, 0),
+    STR("worker.advertise_addr", "LOCALAI_ADVERTISE_ADDR",
+        worker.advertise_addr, conf_check_addr_opt, 0),
+    STR("worker.http_addr", "LOCALAI_HTTP_ADDR", worker.http_addr,
+        conf_check_addr, 0),
+    STR("worker.advertise_http_addr", "LOCALAI_ADVERTISE_HTTP_ADDR",
+        worker.advertise_http_addr, conf_check_addr_opt, 0),
+    STR("worker.node_name", "LOCALAI_NODE_NAME", worker.node_name,
+        conf_check_node_name, 0),
+    NUM("worker.heartbeat_interval", "LOCALAI_HEARTBEAT_INTERVAL", CK_DURATION,
+        worker.heartbeat_interval_ms, 100, 10 * MIN),
+    NUM("worker.max_concurrency", "LOCALAI_MAX_CONCURRENCY", CK_UINT,
+        worker.max_concurrency, 1, 100000),
+    NUM("worker.port_count", "LOCALAI_PORT_COUNT", CK_UINT, worker.port_count,
+        1, 10000),
+    NUM("worker.drain_timeout", "LOCALAI_DRAIN_TIMEOUT", CK_DURATION,
+        worker.drain_timeout_ms, 0, 24 * HOUR),
+    NUM("worker.file_ttl", "LOCALAI_FILE_TTL", CK_DURATION, worker.file_ttl_ms,
+        SEC, 24 * HOUR),
+    NUM("worker.file_max", "LOCALAI_FILE_MAX", CK_SIZE, worker.file_max, KiB,
+        TiB),
+    STR("worker.gallery_url", "LOCALAI_GALLERY_URL", worker.gallery_url,
+        conf_check_http_url, CKF_MASKURL),
+    {.path = "worker.labels",
+        .env = "LOCALAI_LABELS",
+        .kind = CK_LABELS,
+        .off = OFF(worker.labels),
+        .size = sizeof(struct conf_label),
+        .aux = OFF(worker.n_labels),
+        .max = CONF_MAX_LABELS},
 };
-const size_t conf_main_nkeys = sizeof(conf_main_keys) /
-    sizeof(conf_main_keys[0]);
-_Static_assert(sizeof(conf_main_keys) / sizeof(conf_main_keys[0]) <=
-    CONF_KEYS_MAX, "raise CONF_KEYS_MAX");
+const size_t conf_main_nkeys =
+    sizeof(conf_main_keys) / sizeof(conf_main_keys[0]);
+_Static_assert(
+    sizeof(conf_main_keys) / sizeof(conf_main_keys[0]) <= CONF_KEYS_MAX,
+    "raise CONF_KEYS_MAX");
 
 /* api_workers' default: the CPUs this process may run on. */
 static uint32_t
@@ -186,8 +207,10 @@ derive_str(struct conf_ctx *x, char *dst, size_t len, const char *src,
 {
 	if (strlen(src) >= len) {
 		if (x != NULL)
-			conf_ctx_error(x, conf_where(x, path), "setting \"%s\" "
-			    "derived as \"%s\" is too long", path, src);
+			conf_ctx_error(x, conf_where(x, path),
+			    "setting \"%s\" "
+			    "derived as \"%s\" is too long",
+			    path, src);
 		return;
 	}
 	snprintf(dst, len, "%s", src);
@@ -207,8 +230,8 @@ derive_http_addr(struct conf *c, struct conf_ctx *x)
 	uint16_t port;
 
 	if (given(x, "worker.http_addr") ||
-	    conf_addr_split(c->worker.serve_addr, host, sizeof(host),
-	    &port) == -1)
+	    conf_addr_split(c->worker.serve_addr, host, sizeof(host), &port) ==
+	        -1)
 		return;
 	if (port <= 1) {
 		if (x != NULL)
@@ -230,8 +253,8 @@ derive_advertise_http(struct conf *c, struct conf_ctx *x)
 
 	if (given(x, "worker.advertise_http_addr") ||
 	    c->worker.advertise_addr[0] == '\0' ||
-	    conf_addr_split(c->worker.advertise_addr, host, sizeof(host),
-	    &port) == -1 ||
+	    conf_addr_split(
+	        c->worker.advertise_addr, host, sizeof(host), &port) == -1 ||
 	    conf_addr_split(c->worker.http_addr, h2, sizeof(h2), &p2) == -1)
 		return;
 	snprintf(buf, sizeof(buf), "%s:%u", host, p2);
@@ -248,13 +271,13 @@ static void
 derive(struct conf *c, struct conf_ctx *x)
 {
 	static const struct {
-		const char	*path;
-		size_t		 off;
-		const char	*sub;
+		const char *path;
+		size_t off;
+		const char *sub;
 	} under_state[] = {
-		{ "models_path", OFF(models_path), "models" },
-		{ "backends_path", OFF(backends_path), "backends" },
-		{ "frontend.gallery_dir", OFF(frontend.gallery_dir), "gallery" },
+	    {"models_path", OFF(models_path), "models"},
+	    {"backends_path", OFF(backends_path), "backends"},
+	    {"frontend.gallery_dir", OFF(frontend.gallery_dir), "gallery"},
 	};
 	char buf[1024];
 	size_t i, n;
@@ -288,8 +311,8 @@ conf_defaults(struct conf *c)
 
 	memset(c, 0, sizeof(*c));
 	snprintf(c->path, sizeof(c->path), "%s", CONF_PATH_DEFAULT);
-	snprintf(c->state_dir, sizeof(c->state_dir), "%s",
-	    CONF_STATE_DIR_DEFAULT);
+	snprintf(
+	    c->state_dir, sizeof(c->state_dir), "%s", CONF_STATE_DIR_DEFAULT);
 	snprintf(c->models_config_dir, sizeof(c->models_config_dir), "%s",
 	    CONF_MODELS_DIR_DEFAULT);
 	snprintf(c->nats_url, sizeof(c->nats_url), "nats://127.0.0.1:4222");
@@ -340,25 +363,31 @@ cross_check(const struct conf *c, struct conf_ctx *x)
 
 	if (conf_addr_split(w->serve_addr, host, sizeof(host), &base) == 0) {
 		if ((uint32_t)base + w->port_count - 1 > 65535)
-			conf_ctx_error(x, blame(x, "worker.port_count",
-			    "worker.serve_addr"), "worker.port_count: backend "
-			    "ports %u-%u go beyond 65535", base,
-			    base + w->port_count - 1);
-		if (conf_addr_split(w->http_addr, host, sizeof(host),
-		    &http) == 0 && http >= base &&
+			conf_ctx_error(x,
+			    blame(x, "worker.port_count", "worker.serve_addr"),
+			    "worker.port_count: backend "
+			    "ports %u-%u go beyond 65535",
+			    base, base + w->port_count - 1);
+		if (conf_addr_split(w->http_addr, host, sizeof(host), &http) ==
+		        0 &&
+		    http >= base &&
 		    (uint32_t)http < (uint32_t)base + w->port_count)
-			conf_ctx_error(x, blame(x, "worker.http_addr",
-			    "worker.serve_addr"), "worker.http_addr port %u "
-			    "lies in the backend ports %u-%u", http, base,
-			    base + w->port_count - 1);
+			conf_ctx_error(x,
+			    blame(x, "worker.http_addr", "worker.serve_addr"),
+			    "worker.http_addr port %u "
+			    "lies in the backend ports %u-%u",
+			    http, base, base + w->port_count - 1);
 	}
 	if (f->string_max > f->body_max)
-		conf_ctx_error(x, blame(x, "frontend.string_max",
-		    "frontend.body_max"), "frontend.string_max must not "
+		conf_ctx_error(x,
+		    blame(x, "frontend.string_max", "frontend.body_max"),
+		    "frontend.string_max must not "
 		    "exceed frontend.body_max");
 	if (f->first_token_ms > f->request_timeout_ms)
-		conf_ctx_error(x, blame(x, "frontend.first_token",
-		    "frontend.request_timeout"), "frontend.first_token must "
+		conf_ctx_error(x,
+		    blame(
+		        x, "frontend.first_token", "frontend.request_timeout"),
+		    "frontend.first_token must "
 		    "not exceed frontend.request_timeout");
 }
 
@@ -388,8 +417,9 @@ apply_flags(struct conf *c, struct conf_ctx *x, const struct conf_flags *fl)
 		c->verbose = fl->verbose > 2 ? 2 : fl->verbose;
 	for (i = 0; i < fl->n_set && i < CONF_MAX_FLAG_SETS; i++) {
 		eq = strchr(fl->set[i], '=');
-		snprintf(key, sizeof(key), "%.*s", eq != NULL ?
-		    (int)(eq - fl->set[i]) : (int)strlen(fl->set[i]),
+		snprintf(key, sizeof(key), "%.*s",
+		    eq != NULL ? (int)(eq - fl->set[i])
+		               : (int)strlen(fl->set[i]),
 		    fl->set[i]);
 		snprintf(where, sizeof(where), "flag %s", key);
 		if (eq == NULL)
@@ -403,8 +433,7 @@ apply_flags(struct conf *c, struct conf_ctx *x, const struct conf_flags *fl)
 
 /* The file stage: a missing default file means defaults. */
 static void
-apply_file(struct conf *c, struct conf_ctx *x, const char *path,
-    int path_given)
+apply_file(struct conf *c, struct conf_ctx *x, const char *path, int path_given)
 {
 	struct stat st;
 	config_t cfg;
@@ -468,8 +497,8 @@ conf_load_flags(const char *path, int path_given,
 }
 
 int
-conf_load(const char *path, int path_given, struct conf *c,
-    struct conf_error *err)
+conf_load(
+    const char *path, int path_given, struct conf *c, struct conf_error *err)
 {
 	return conf_load_flags(path, path_given, NULL, c, err, NULL, NULL);
 }
@@ -491,21 +520,21 @@ conf_flags_add(struct conf_flags *f, const char *keyvalue)
 }
 
 int
-conf_check_role(const struct conf *c, enum conf_role role,
-    struct conf_error *err)
+conf_check_role(
+    const struct conf *c, enum conf_role role, struct conf_error *err)
 {
 	const char *missing = NULL;
 
 	if (role == ROLE_FRONTEND && c->frontend.database_url[0] == '\0')
 		missing = "the frontend role needs frontend.database_url "
-		    "(LOCALAI_DATABASE_URL)";
+		          "(LOCALAI_DATABASE_URL)";
 	else if (role == ROLE_WORKER && c->worker.register_to[0] == '\0')
 		missing = "the worker role needs worker.register_to "
-		    "(LOCALAI_REGISTER_TO)";
+		          "(LOCALAI_REGISTER_TO)";
 	else if ((role == ROLE_FRONTEND || role == ROLE_WORKER) &&
-	    c->frontend.registration_token[0] == '\0' && !c->insecure)
+	         c->frontend.registration_token[0] == '\0' && !c->insecure)
 		missing = "distributed mode needs registration_token "
-		    "(LOCALAI_REGISTRATION_TOKEN), or insecure = true";
+		          "(LOCALAI_REGISTRATION_TOKEN), or insecure = true";
 	if (missing == NULL)
 		return 0;
 	snprintf(err->text, sizeof(err->text), "%s: %s", c->path, missing);
@@ -523,9 +552,11 @@ conf_random_uuid(char *buf, size_t len)
 		return -1;
 	r[6] = (uint8_t)((r[6] & 0x0f) | 0x40);
 	r[8] = (uint8_t)((r[8] & 0x3f) | 0x80);
-	snprintf(buf, len, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-	    "%02x%02x%02x%02x%02x%02x", r[0], r[1], r[2], r[3], r[4], r[5],
-	    r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], r[15]);
+	snprintf(buf, len,
+	    "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+	    "%02x%02x%02x%02x%02x%02x",
+	    r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10],
+	    r[11], r[12], r[13], r[14], r[15]);
 	return 0;
 }
 
@@ -561,11 +592,11 @@ conf_check_command(const char *path, int path_given, int print)
 {
 	struct conf c;
 	struct conf_error err;
-	struct conf_models m = { 0, NULL };
+	struct conf_models m = {0, NULL};
 	int bad;
 
-	if (conf_load_flags(path, path_given, NULL, &c, &err, report_stderr,
-	    NULL) == -1)
+	if (conf_load_flags(
+	        path, path_given, NULL, &c, &err, report_stderr, NULL) == -1)
 		return CONF_EXIT_CONFIG;
 	bad = conf_load_models_report(&c, &m, report_stderr, NULL);
 	if (bad == -1) {

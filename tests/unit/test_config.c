@@ -173,8 +173,8 @@ test_size_format(void **state)
 static void
 test_bool(void **state)
 {
-	const char *yes[] = { "1", "true", "TRUE", "yes", "on" };
-	const char *no[] = { "0", "false", "No", "off" };
+	const char *yes[] = {"1", "true", "TRUE", "yes", "on"};
+	const char *no[] = {"0", "false", "No", "off"};
 	size_t i;
 	int v;
 
@@ -223,23 +223,23 @@ test_addr(void **state)
 	char host[64];
 	uint16_t port;
 
-	assert_int_equal(conf_addr_split(":8080", host, sizeof(host), &port),
-	    0);
+	assert_int_equal(
+	    conf_addr_split(":8080", host, sizeof(host), &port), 0);
 	assert_string_equal(host, "");
 	assert_int_equal(port, 8080);
-	assert_int_equal(conf_addr_split("0.0.0.0:50051", host, sizeof(host),
-	    &port), 0);
+	assert_int_equal(
+	    conf_addr_split("0.0.0.0:50051", host, sizeof(host), &port), 0);
 	assert_string_equal(host, "0.0.0.0");
-	assert_int_equal(conf_addr_split("[::1]:80", host, sizeof(host),
-	    &port), 0);
+	assert_int_equal(
+	    conf_addr_split("[::1]:80", host, sizeof(host), &port), 0);
 	assert_string_equal(host, "[::1]");
 	assert_int_equal(conf_addr_split("h:0", host, sizeof(host), &port), -1);
-	assert_int_equal(conf_addr_split("h:65536", host, sizeof(host), &port),
-	    -1);
-	assert_int_equal(conf_addr_split("host", host, sizeof(host), &port),
-	    -1);
-	assert_int_equal(conf_addr_split("a b:80", host, sizeof(host), &port),
-	    -1);
+	assert_int_equal(
+	    conf_addr_split("h:65536", host, sizeof(host), &port), -1);
+	assert_int_equal(
+	    conf_addr_split("host", host, sizeof(host), &port), -1);
+	assert_int_equal(
+	    conf_addr_split("a b:80", host, sizeof(host), &port), -1);
 }
 
 static void
@@ -247,20 +247,21 @@ test_mask_url(void **state)
 {
 	char out[256];
 
-	conf_mask_url("postgresql://localai:s3cret@db:5432/localai", out,
-	    sizeof(out));
-	assert_string_equal(out, "postgresql://localai:********@db:5432/localai");
-	conf_mask_url("host=db user=x password=s3cret dbname=y", out,
-	    sizeof(out));
+	conf_mask_url(
+	    "postgresql://localai:s3cret@db:5432/localai", out, sizeof(out));
+	assert_string_equal(
+	    out, "postgresql://localai:********@db:5432/localai");
+	conf_mask_url(
+	    "host=db user=x password=s3cret dbname=y", out, sizeof(out));
 	assert_string_equal(out, "host=db user=x password=******** dbname=y");
 	conf_mask_url("postgres://db/x?user=u&password=p&sslmode=disable", out,
 	    sizeof(out));
-	assert_string_equal(out,
-	    "postgres://db/x?user=u&password=********&sslmode=disable");
-	conf_mask_url("nats://a:1@n1:4222,nats://n2,tls://b:2@n3", out,
-	    sizeof(out));
-	assert_string_equal(out,
-	    "nats://a:********@n1:4222,nats://n2,tls://b:********@n3");
+	assert_string_equal(
+	    out, "postgres://db/x?user=u&password=********&sslmode=disable");
+	conf_mask_url(
+	    "nats://a:1@n1:4222,nats://n2,tls://b:2@n3", out, sizeof(out));
+	assert_string_equal(
+	    out, "nats://a:********@n1:4222,nats://n2,tls://b:********@n3");
 	conf_mask_url("http://user@host/x:y@z", out, sizeof(out));
 	assert_string_equal(out, "http://user@host/x:y@z");
 	conf_mask_url("password=a password=b", out, sizeof(out));
@@ -276,26 +277,26 @@ static void
 test_scan_ints(void **state)
 {
 	static const struct {
-		const char	*text;
-		unsigned	 line;	/* 0: nothing found */
+		const char *text;
+		unsigned line; /* 0: nothing found */
 	} cases[] = {
-		{ "a = 5000000000;", 1 },
-		{ "a = 5000000000L;", 0 },
-		{ "a = 2147483647;", 0 },
-		{ "a = 2147483648;", 1 },
-		{ "a = -2147483648;", 0 },
-		{ "a = -2147483649;", 1 },
-		{ "a = 0x7FFFFFFF;", 0 },
-		{ "a = 0xFFFFFFFF;", 1 },
-		{ "# 5000000000\nb = 1;", 0 },
-		{ "// 5000000000\nb = 1;", 0 },
-		{ "/* 5000000000\n */ b = 5000000000;", 2 },
-		{ "s = \"5000000000\";", 0 },
-		{ "s = \"a\\\"5000000000\";", 0 },
-		{ "f = 5000000000.0;", 0 },
-		{ "f = 5e10;", 0 },
-		{ "top_k5000000000 = 1;", 0 },
-		{ "a = 1;\n\n\nb = 99999999999999999999999;", 4 },
+	    {"a = 5000000000;", 1},
+	    {"a = 5000000000L;", 0},
+	    {"a = 2147483647;", 0},
+	    {"a = 2147483648;", 1},
+	    {"a = -2147483648;", 0},
+	    {"a = -2147483649;", 1},
+	    {"a = 0x7FFFFFFF;", 0},
+	    {"a = 0xFFFFFFFF;", 1},
+	    {"# 5000000000\nb = 1;", 0},
+	    {"// 5000000000\nb = 1;", 0},
+	    {"/* 5000000000\n */ b = 5000000000;", 2},
+	    {"s = \"5000000000\";", 0},
+	    {"s = \"a\\\"5000000000\";", 0},
+	    {"f = 5000000000.0;", 0},
+	    {"f = 5e10;", 0},
+	    {"top_k5000000000 = 1;", 0},
+	    {"a = 1;\n\n\nb = 99999999999999999999999;", 4},
 	};
 	unsigned line;
 	char lit[48];
@@ -318,10 +319,38 @@ static void
 test_hash_key(void **state)
 {
 	static const uint8_t abc[CONF_SHA256_LEN] = {
-		0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea, 0x41, 0x41,
-		0x40, 0xde, 0x5d, 0xae, 0x22, 0x23, 0xb0, 0x03, 0x61, 0xa3,
-		0x96, 0x17, 0x7a, 0x9c, 0xb4, 0x10, 0xff, 0x61, 0xf2, 0x00,
-		0x15, 0xad,
+	    0xba,
+	    0x78,
+	    0x16,
+	    0xbf,
+	    0x8f,
+	    0x01,
+	    0xcf,
+	    0xea,
+	    0x41,
+	    0x41,
+	    0x40,
+	    0xde,
+	    0x5d,
+	    0xae,
+	    0x22,
+	    0x23,
+	    0xb0,
+	    0x03,
+	    0x61,
+	    0xa3,
+	    0x96,
+	    0x17,
+	    0x7a,
+	    0x9c,
+	    0xb4,
+	    0x10,
+	    0xff,
+	    0x61,
+	    0xf2,
+	    0x00,
+	    0x15,
+	    0xad,
 	};
 	uint8_t h[CONF_SHA256_LEN];
 	struct conf c;
@@ -332,7 +361,7 @@ test_hash_key(void **state)
 	assert_memory_equal(h, abc, sizeof(h));
 
 	path = write_file("keys.conf", "frontend = { api_keys = [ \"k1\" ]; "
-	    "admin_key = \"adm\"; };\n");
+	                               "admin_key = \"adm\"; };\n");
 	setenv("LOCALAI_API_KEYS", " sk-one , sk-two,", 1);
 	assert_int_equal(conf_load(path, 1, &c, &err), 0);
 	assert_int_equal(c.frontend.n_api_keys, 2);
@@ -359,9 +388,10 @@ test_precedence(void **state)
 	struct conf_flags fl;
 	const char *path;
 
-	path = write_file("p.conf", "frontend = { body_max = \"2MiB\"; "
-	    "listen = \"127.0.0.1:9000\"; };\n"
-	    "worker = { heartbeat_interval = 5000; };\n");
+	path =
+	    write_file("p.conf", "frontend = { body_max = \"2MiB\"; "
+	                         "listen = \"127.0.0.1:9000\"; };\n"
+	                         "worker = { heartbeat_interval = 5000; };\n");
 	conf_flags_init(&fl);
 	assert_int_equal(conf_flags_add(&fl, "frontend.body_max=6MiB"), 0);
 	fl.verbose = 2;
@@ -370,8 +400,8 @@ test_precedence(void **state)
 	setenv("LOCALAI_LOG_LEVEL", "verbose", 1);
 
 	/* flag > environment > file > default */
-	assert_int_equal(conf_load_flags(path, 1, &fl, &c, &err, NULL, NULL),
-	    0);
+	assert_int_equal(
+	    conf_load_flags(path, 1, &fl, &c, &err, NULL, NULL), 0);
 	assert_int_equal(c.frontend.body_max, 6 << 20);
 	assert_int_equal(c.verbose, 2);
 	assert_int_equal(conf_load(path, 1, &c, &err), 0);
@@ -402,25 +432,28 @@ test_env_errors(void **state)
 	struct conf_flags fl;
 
 	setenv("LOCALAI_API_WORKERS", "many", 1);
-	assert_int_equal(conf_load("/nonexistent/localai.conf", 0, &c, &err),
-	    -1);
-	assert_string_equal(err.text, "LOCALAI_API_WORKERS: setting "
+	assert_int_equal(
+	    conf_load("/nonexistent/localai.conf", 0, &c, &err), -1);
+	assert_string_equal(err.text,
+	    "LOCALAI_API_WORKERS: setting "
 	    "\"frontend.api_workers\" must be an integer");
 	setenv("LOCALAI_API_WORKERS", "0", 1);
 	setenv("LOCALAI_AUTO_APPROVE_NODES", "maybe", 1);
-	assert_int_equal(conf_load("/nonexistent/localai.conf", 0, &c, &err),
-	    -1);
+	assert_int_equal(
+	    conf_load("/nonexistent/localai.conf", 0, &c, &err), -1);
 	assert_int_equal(err.count, 2);
-	assert_string_equal(err.text, "LOCALAI_API_WORKERS: setting "
+	assert_string_equal(err.text,
+	    "LOCALAI_API_WORKERS: setting "
 	    "\"frontend.api_workers\" must be between 1 and 256");
 	clear_env();
 
 	conf_flags_init(&fl);
 	conf_flags_add(&fl, "frontend.nope=1");
-	assert_int_equal(conf_load_flags("/nonexistent/x", 0, &fl, &c, &err,
-	    NULL, NULL), -1);
-	assert_string_equal(err.text,
-	    "flag frontend.nope: unknown setting \"frontend.nope\"");
+	assert_int_equal(
+	    conf_load_flags("/nonexistent/x", 0, &fl, &c, &err, NULL, NULL),
+	    -1);
+	assert_string_equal(
+	    err.text, "flag frontend.nope: unknown setting \"frontend.nope\"");
 }
 
 static void
@@ -431,13 +464,13 @@ test_files(void **state)
 	const char *path;
 
 	/* A missing default file means defaults; a missing given one fails. */
-	assert_int_equal(conf_load("/nonexistent/localai.conf", 0, &c, &err),
-	    0);
+	assert_int_equal(
+	    conf_load("/nonexistent/localai.conf", 0, &c, &err), 0);
 	assert_int_equal(c.have_file, 0);
-	assert_int_equal(conf_load("/nonexistent/localai.conf", 1, &c, &err),
-	    -1);
-	assert_string_equal(err.text,
-	    "/nonexistent/localai.conf: No such file or directory");
+	assert_int_equal(
+	    conf_load("/nonexistent/localai.conf", 1, &c, &err), -1);
+	assert_string_equal(
+	    err.text, "/nonexistent/localai.conf: No such file or directory");
 
 	/* A failed load leaves the running configuration untouched. */
 	path = write_file("good.conf", "frontend = { retries = 5; };\n");
@@ -446,8 +479,9 @@ test_files(void **state)
 	memcpy(&before, &c, sizeof(c));
 	path = write_file("bad.conf", "frontend = { retries = \"5\"; };\n");
 	assert_int_equal(conf_load(path, 1, &c, &err), -1);
-	assert_non_null(strstr(err.text, "bad.conf:1: setting "
-	    "\"frontend.retries\" must be an integer"));
+	assert_non_null(
+	    strstr(err.text, "bad.conf:1: setting "
+	                     "\"frontend.retries\" must be an integer"));
 	assert_memory_equal(&before, &c, sizeof(c));
 }
 
@@ -489,24 +523,25 @@ test_derived(void **state)
 	assert_string_equal(c.models_path, "/var/lib/localai/models");
 	assert_true(c.frontend.api_workers >= 1);
 
-	path = write_file("d.conf", "state_dir = \"/srv/l\";\n"
+	path = write_file("d.conf",
+	    "state_dir = \"/srv/l\";\n"
 	    "worker = { register_to = \"http://fe:8080/\"; "
 	    "advertise_addr = \"w1:6000\"; };\n");
 	conf_flags_init(&fl);
 	conf_flags_add(&fl, "worker.serve_addr=10.0.0.1:6000");
-	assert_int_equal(conf_load_flags(path, 1, &fl, &c, &err, NULL, NULL),
-	    0);
+	assert_int_equal(
+	    conf_load_flags(path, 1, &fl, &c, &err, NULL, NULL), 0);
 	assert_string_equal(c.models_path, "/srv/l/models");
 	assert_string_equal(c.backends_path, "/srv/l/backends");
 	assert_string_equal(c.worker.http_addr, "10.0.0.1:5999");
 	assert_string_equal(c.worker.advertise_http_addr, "w1:5999");
-	assert_string_equal(c.worker.gallery_url,
-	    "http://fe:8080/api/gallery");
+	assert_string_equal(c.worker.gallery_url, "http://fe:8080/api/gallery");
 
 	/* The HTTP port must not fall among the backend ports. */
 	setenv("LOCALAI_HTTP_ADDR", "0.0.0.0:50060", 1);
 	assert_int_equal(conf_load(path, 1, &c, &err), -1);
-	assert_string_equal(err.text, "LOCALAI_HTTP_ADDR: worker.http_addr "
+	assert_string_equal(err.text,
+	    "LOCALAI_HTTP_ADDR: worker.http_addr "
 	    "port 50060 lies in the backend ports 50051-50150");
 }
 
@@ -559,8 +594,8 @@ load_models(struct conf_models *m, char *errors)
 	struct conf c;
 
 	conf_defaults(&c);
-	snprintf(c.models_config_dir, sizeof(c.models_config_dir), "%s/md",
-	    tmpdir);
+	snprintf(
+	    c.models_config_dir, sizeof(c.models_config_dir), "%s/md", tmpdir);
 	snprintf(c.models_path, sizeof(c.models_path), "%s/mp", tmpdir);
 	errors[0] = '\0';
 	return conf_load_models_report(&c, m, collect, errors);
@@ -578,15 +613,17 @@ test_models(void **state)
 	assert_int_equal(mkdir(dir, 0755), 0);
 	snprintf(dir, sizeof(dir), "%s/mp", tmpdir);
 	assert_int_equal(mkdir(dir, 0755), 0);
-	write_file("md/a-voice.conf", "name = \"voice\"; backend = \"espeak\";"
+	write_file("md/a-voice.conf",
+	    "name = \"voice\"; backend = \"espeak\";"
 	    " model = \"en-us\";\nparameters = { temperature = 0.5; };\n");
 	write_file("md/b-bad.conf", "name = \"bad\"; backend = \"espeak\";\n"
-	    "model = \"en\"; colour = \"red\";\n");
+	                            "model = \"en\"; colour = \"red\";\n");
 	write_file("mp/c-dup.conf", "name = \"voice\"; backend = \"x\"; "
-	    "model = \"y\";\n");
+	                            "model = \"y\";\n");
 	write_file("mp/d-path.conf", "name = \"../etc\"; backend = \"x\"; "
-	    "model = \"y\";\n");
-	write_file("mp/e-llm.conf", "name = \"llm\"; backend = \"llama\"; "
+	                             "model = \"y\";\n");
+	write_file("mp/e-llm.conf",
+	    "name = \"llm\"; backend = \"llama\"; "
 	    "model = \"tiny.bin\";\nresources = { vram = \"1GiB\"; };\n");
 	write_file("mp/tiny.bin", "0123456789");
 	write_file("mp/notes.txt", "not a config");
@@ -594,9 +631,9 @@ test_models(void **state)
 	assert_int_equal(load_models(&m, errors), 3);
 	assert_int_equal(m.n, 2);
 	assert_non_null(strstr(errors, "md/b-bad.conf:2: unknown setting "
-	    "\"colour\""));
+	                               "\"colour\""));
 	assert_non_null(strstr(errors, "mp/c-dup.conf:1: duplicate model "
-	    "\"voice\" (first defined at "));
+	                               "\"voice\" (first defined at "));
 	assert_non_null(strstr(errors, "mp/d-path.conf:1: setting \"name\""));
 	mod = conf_model_find(&m, "voice");
 	assert_non_null(mod);
@@ -608,8 +645,8 @@ test_models(void **state)
 	rev = mod->revision;
 	mod = conf_model_find(&m, "llm");
 	assert_non_null(mod);
-	assert_int_equal(mod->ram, 10);		/* the file's size */
-	assert_int_equal(mod->vram, 1 << 30);	/* as configured */
+	assert_int_equal(mod->ram, 10); /* the file's size */
+	assert_int_equal(mod->vram, 1 << 30); /* as configured */
 	assert_null(conf_model_find(&m, "bad"));
 	conf_models_free(&m);
 
@@ -617,7 +654,8 @@ test_models(void **state)
 	assert_int_equal(load_models(&m, errors), 3);
 	assert_int_equal(conf_model_find(&m, "voice")->revision, rev);
 	conf_models_free(&m);
-	write_file("md/a-voice.conf", "name = \"voice\"; backend = \"espeak\";"
+	write_file("md/a-voice.conf",
+	    "name = \"voice\"; backend = \"espeak\";"
 	    " model = \"en-us\";\nparameters = { temperature = 0.6; };\n");
 	assert_int_equal(load_models(&m, errors), 3);
 	assert_int_not_equal(conf_model_find(&m, "voice")->revision, rev);
@@ -632,7 +670,8 @@ test_model_values(void **state)
 
 	snprintf(dir, sizeof(dir), "%s/md", tmpdir);
 	assert_int_equal(mkdir(dir, 0755), 0);
-	write_file("md/a.conf", "name = \"a\"; backend = \"b\"; model = \"m\";\n"
+	write_file("md/a.conf",
+	    "name = \"a\"; backend = \"b\"; model = \"m\";\n"
 	    "parameters = { top_p = 1.5; top_k = -1; };\n"
 	    "replicas = { min = 3; max = 2; };\n"
 	    "sha256 = \"abc\";\n"
@@ -641,18 +680,18 @@ test_model_values(void **state)
 	assert_int_equal(load_models(&m, errors), 2);
 	assert_int_equal(m.n, 0);
 	assert_non_null(strstr(errors, "a.conf:2: setting \"parameters.top_p\" "
-	    "must be between 0 and 1"));
+	                               "must be between 0 and 1"));
 	assert_non_null(strstr(errors, "a.conf:2: setting \"parameters.top_k\" "
-	    "must be between 0 and 1000000"));
+	                               "must be between 0 and 1000000"));
 	assert_non_null(strstr(errors, "a.conf:3: replicas.min (3) must not "
-	    "exceed replicas.max (2)"));
+	                               "exceed replicas.max (2)"));
 	assert_non_null(strstr(errors, "a.conf:4: setting \"sha256\" must be "
-	    "64 hexadecimal digits"));
+	                               "64 hexadecimal digits"));
 	assert_non_null(strstr(errors, "a.conf:5: setting \"stop\" must not "
-	    "contain empty strings"));
+	                               "contain empty strings"));
 	assert_non_null(strstr(errors, "b.conf: missing setting \"name\""));
 	assert_non_null(strstr(errors, "b.conf:1: setting \"model\" must be "
-	    "relative to models_path"));
+	                               "relative to models_path"));
 	conf_models_free(&m);
 }
 
@@ -660,28 +699,25 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_duration_parse),
-		cmocka_unit_test(test_duration_format),
-		cmocka_unit_test(test_size_parse),
-		cmocka_unit_test(test_size_format),
-		cmocka_unit_test(test_bool),
-		cmocka_unit_test(test_names),
-		cmocka_unit_test(test_addr),
-		cmocka_unit_test(test_mask_url),
-		cmocka_unit_test(test_scan_ints),
-		cmocka_unit_test_setup_teardown(test_hash_key, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_precedence, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_env_errors, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_files, setup, teardown),
-		cmocka_unit_test(test_env_names),
-		cmocka_unit_test_setup_teardown(test_derived, setup, teardown),
-		cmocka_unit_test(test_check_role),
-		cmocka_unit_test(test_uuid),
-		cmocka_unit_test_setup_teardown(test_models, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_model_values, setup,
-		    teardown),
+	    cmocka_unit_test(test_duration_parse),
+	    cmocka_unit_test(test_duration_format),
+	    cmocka_unit_test(test_size_parse),
+	    cmocka_unit_test(test_size_format),
+	    cmocka_unit_test(test_bool),
+	    cmocka_unit_test(test_names),
+	    cmocka_unit_test(test_addr),
+	    cmocka_unit_test(test_mask_url),
+	    cmocka_unit_test(test_scan_ints),
+	    cmocka_unit_test_setup_teardown(test_hash_key, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_precedence, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_env_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_files, setup, teardown),
+	    cmocka_unit_test(test_env_names),
+	    cmocka_unit_test_setup_teardown(test_derived, setup, teardown),
+	    cmocka_unit_test(test_check_role),
+	    cmocka_unit_test(test_uuid),
+	    cmocka_unit_test_setup_teardown(test_models, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_model_values, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
