@@ -1,4 +1,7 @@
 # The localai binary: supervisor, and (in their own module.mk files) the
 # api, router and agent processes it re-executes itself as.
-LOCALAI_SRCS += supervisor/main.c proto/log.c
+LOCALAI_SRCS += supervisor/main.c proto/log.c proto/msgbuf.c
 LOCALAI_LIBS += $(call libs,libsystemd)
+
+# IPC framing, over real socketpairs.
+$(eval $(call unit_test,test_msgbuf,tests/unit/test_msgbuf.c proto/msgbuf.c proto/log.c,$(call libs,libsystemd)))
