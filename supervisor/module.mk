@@ -5,3 +5,6 @@ LOCALAI_LIBS += $(call libs,libsystemd)
 
 # IPC framing, over real socketpairs.
 $(eval $(call unit_test,test_msgbuf,tests/unit/test_msgbuf.c proto/msgbuf.c proto/log.c,$(call libs,libsystemd)))
+
+# The child state machine (restart backoff, crash loops): pure logic.
+$(eval $(call unit_test,test_child,tests/unit/test_child.c supervisor/child.c,))
