@@ -66,13 +66,6 @@ stale(const struct rt_nodestate *s, const struct rt_health_conf *c,
 	return now > s->last_heartbeat && now - s->last_heartbeat > limit;
 }
 
-int
-rt_nodestate_suspect(const struct rt_nodestate *s,
-    const struct rt_health_conf *c, uint64_t now)
-{
-	return s->conn_suspect || stale(s, c, now);
-}
-
 enum rt_health_change
 rt_nodestate_register(struct rt_nodestate *s, const struct rt_health_conf *c,
     uint32_t interval_ms, uint64_t now)
@@ -188,14 +181,6 @@ rt_nodestate_status(const struct rt_nodestate *s)
 	if (s->draining)
 		return RT_NODE_DRAINING;
 	return RT_NODE_HEALTHY;
-}
-
-int
-rt_nodestate_routable(const struct rt_nodestate *s,
-    const struct rt_health_conf *c, uint64_t now)
-{
-	return s->approved && !s->offline && !s->draining &&
-	    !rt_nodestate_suspect(s, c, now);
 }
 
 const char *

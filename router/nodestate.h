@@ -121,11 +121,27 @@ int rt_nodestate_drain(struct rt_nodestate *s);
 int rt_nodestate_resume(struct rt_nodestate *s);
 
 enum rt_node_status rt_nodestate_status(const struct rt_nodestate *s);
-int rt_nodestate_suspect(const struct rt_nodestate *s,
-    const struct rt_health_conf *c, uint64_t now);
+
+/*
+ * Suspect: a connection failure not yet cleared, or silent for more than
+ * suspect_missed intervals.  Inline: placement asks this of every node.
+ */
+static inline int
+rt_nodestate_suspect(const struct rt_nodestate *s,
+    const struct rt_health_conf *c, uint64_t now)
+{
+	return s->conn_suspect || (now > s->last_heartbeat &&
+	    now - s->last_heartbeat > (uint64_t)s->interval_ms * c->suspect_missed);
+}
+
 /* May new work go to this node?  Healthy, approved and not suspect. */
-int rt_nodestate_routable(const struct rt_nodestate *s,
-    const struct rt_health_conf *c, uint64_t now);
+static inline int
+rt_nodestate_routable(const struct rt_nodestate *s,
+    const struct rt_health_conf *c, uint64_t now)
+{
+	return s->approved && !s->offline && !s->draining &&
+	    !rt_nodestate_suspect(s, c, now);
+}
 /* "pending", "healthy", "draining", "offline". */
 const char *rt_node_status_name(enum rt_node_status st);
 /* The reverse, for database rows.  Returns 0, or -1 for an unknown name. */

@@ -71,7 +71,7 @@ rt_place_warm(struct rt_view *v, uint32_t model, uint32_t exclude_node,
 	const struct rt_model *m;
 	const struct rt_replica *r, *best = NULL;
 	const struct rt_node *n;
-	uint32_t i, slot, inflight, cap, best_if = 0, best_cap = 1;
+	uint32_t i, slot, inflight, cap, best_if = 0, best_cap = 1, mcap;
 
 	memset(out, 0, sizeof(*out));
 	out->replica = RT_NONE;
@@ -79,6 +79,7 @@ rt_place_warm(struct rt_view *v, uint32_t model, uint32_t exclude_node,
 	if ((m = rt_view_model(v, model)) == NULL)
 		return out->status;
 	rt_view_snapshot_expire(v, now);
+	mcap = m->max_concurrency;
 	for (i = 0; i < m->replicas.n; i++) {
 		slot = m->replicas.v[i];
 		r = REPLICA(v, slot);
@@ -97,7 +98,7 @@ rt_place_warm(struct rt_view *v, uint32_t model, uint32_t exclude_node,
 		out->ready++;
 		out->live++;
 		inflight = r->own + r->other;
-		cap = rt_view_replica_cap(v, slot);
+		cap = mcap != 0 ? mcap : node_cap(v, n); /* rt_view_replica_cap() */
 		out->capacity += cap;
 		if (inflight >= cap) {
 			out->at_cap++;
@@ -199,12 +200,6 @@ candidate(const struct rt_view *v, const struct rt_model *m, uint32_t slot,
 	return CAND_YES;
 }
 
-static int
-fits(const struct cand *c)
-{
-	return c->avail >= 0 && (uint64_t)c->avail >= c->est;
-}
-
 /* Could the node ever hold the model (were everything else gone)? */
 static int
 could_fit(const struct cand *c)
@@ -243,34 +238,66 @@ cold_better(const struct rt_view *v, const struct cand *a,
 	return a->slot < b->slot;
 }
 
-/* Running state of one cold decision. */
-struct cold_scan {
-	struct cand best;
-	int have_best;
-	uint32_t later;	   /* candidates that could hold it some day */
-	uint32_t n_cands;
-	uint32_t skip_tag; /* selector tag whose node list is iterated */
-};
-
-static void
-scan_node(struct rt_view *v, const struct rt_model *m, uint32_t slot,
-    uint32_t exclude, uint64_t now, struct cold_scan *cs)
+/*
+ * Is node a strictly worse than node b on the ranking items that need
+ * nothing but the node's own fields (idle, no models, load)?  Lets the
+ * scan skip the label and backend look-ups for most nodes.
+ */
+static int
+cheap_worse(const struct rt_view *v, const struct rt_node *a,
+    const struct rt_node *b)
 {
-	enum cand_verdict verdict;
-	struct cand c;
+	uint64_t la, lb;
 
-	verdict = candidate(v, m, slot, exclude, cs->skip_tag, now, &c);
-	if (verdict == CAND_NO)
-		return;
-	if (could_fit(&c))
-		cs->later++;
-	if (verdict == CAND_LATER)
-		return;
-	cs->n_cands++;
-	if (fits(&c) && (!cs->have_best || cold_better(v, &c, &cs->best))) {
-		cs->best = c;
-		cs->have_best = 1;
+	if ((a->inflight == 0) != (b->inflight == 0))
+		return b->inflight == 0;
+	if ((a->n_loaded == 0) != (b->n_loaded == 0))
+		return b->n_loaded == 0;
+	la = (uint64_t)a->inflight * node_cap(v, b);
+	lb = (uint64_t)b->inflight * node_cap(v, a);
+	return la > lb;
+}
+
+/*
+ * The best fitting candidate among `count` nodes (set->v, or every slot
+ * when set is NULL).  Cheap tests first (health, host stamp, memory fit,
+ * rank against the best so far); selector and backend only for nodes
+ * that could win.  Every candidate seen here has the same `cached` value
+ * (phase 1 scans only cached nodes; in phase 2 no cached node fits), so
+ * pruning on the items after it is exact.
+ */
+static int
+scan_fit(struct rt_view *v, const struct rt_model *m, const struct rt_slots *set,
+    uint32_t skip_tag, uint32_t exclude, uint64_t now, struct cand *best)
+{
+	uint32_t i, slot, count = set != NULL ? set->n : v->nodes.n;
+	const struct rt_node *n;
+	enum rt_mem mem;
+	struct cand c;
+	int64_t avail;
+	int have = 0;
+
+	for (i = 0; i < count; i++) {
+		slot = set != NULL ? set->v[i] : i;
+		n = NODE(v, slot);
+		if (!n->used || slot == exclude || n->stamp == v->stamp ||
+		    !rt_nodestate_routable(&n->state, &v->health, now))
+			continue;
+		mem = rt_view_model_mem(n, m);
+		avail = (int64_t)n->free[mem] - (int64_t)n->reserved[mem];
+		if (avail < 0 || (uint64_t)avail < m->estimate[mem])
+			continue;
+		if (have && cheap_worse(v, n, best->n))
+			continue;
+		if (candidate(v, m, slot, exclude, skip_tag, now, &c) !=
+		    CAND_YES)
+			continue;
+		if (!have || cold_better(v, &c, best)) {
+			*best = c;
+			have = 1;
+		}
 	}
+	return have;
 }
 
 /* The nodes to scan: the rarest selector label's, or NULL for all. */
@@ -300,15 +327,22 @@ struct plan {
 	int cached;
 };
 
-static uint32_t
-ready_replicas(const struct rt_view *v, const struct rt_model *m)
+/*
+ * Does the model keep more READY replicas than its replicas_min?  Counts
+ * only as far as it must: models without a minimum cost nothing.
+ */
+static int
+above_min(const struct rt_view *v, const struct rt_model *m)
 {
 	uint32_t i, n = 0;
 
+	if (m->replicas_min == 0)
+		return 1;
 	for (i = 0; i < m->replicas.n; i++)
-		if (REPLICA(v, m->replicas.v[i])->state == RT_REPLICA_READY)
-			n++;
-	return n;
+		if (REPLICA(v, m->replicas.v[i])->state == RT_REPLICA_READY &&
+		    ++n > m->replicas_min)
+			return 1;
+	return 0;
 }
 
 static int
@@ -319,7 +353,7 @@ evictable(const struct rt_view *v, const struct rt_replica *r,
 
 	return r->state == RT_REPLICA_READY && r->own + r->other == 0 &&
 	    r->model != model && r->mem == mem && r->reservation == 0 &&
-	    ready_replicas(v, owner) > owner->replicas_min;
+	    above_min(v, owner);
 }
 
 /*
@@ -373,13 +407,19 @@ plan_better(const struct plan *a, const struct plan *b)
 	return a->node < b->node;
 }
 
-/* Nothing fits anywhere: look for the best eviction among candidates. */
+/*
+ * Nothing fits anywhere: the best eviction among the candidates.  Also
+ * counts the candidates (or suspect nodes) that could hold the model
+ * some day, which tells WAIT from NONE.
+ */
 static int
 plan_eviction(struct rt_view *v, uint32_t model, const struct rt_slots *set,
-    uint32_t skip_tag, uint32_t exclude, uint64_t now, struct plan *best)
+    uint32_t skip_tag, uint32_t exclude, uint64_t now, struct plan *best,
+    uint32_t *later)
 {
 	const struct rt_model *m = MODEL(v, model);
 	uint32_t i, slot, count;
+	enum cand_verdict verdict;
 	struct plan p;
 	struct cand c;
 	int found = 0;
@@ -387,8 +427,11 @@ plan_eviction(struct rt_view *v, uint32_t model, const struct rt_slots *set,
 	count = set != NULL ? set->n : v->nodes.n;
 	for (i = 0; i < count; i++) {
 		slot = set != NULL ? set->v[i] : i;
-		if (candidate(v, m, slot, exclude, skip_tag, now, &c) !=
-		    CAND_YES || c.n->replicas.n == 0 || !could_fit(&c))
+		verdict = candidate(v, m, slot, exclude, skip_tag, now, &c);
+		if (verdict == CAND_NO || !could_fit(&c))
+			continue;
+		(*later)++;
+		if (verdict != CAND_YES || c.n->replicas.n == 0)
 			continue;
 		if (plan_node(v, model, &c, &p) &&
 		    (!found || plan_better(&p, best))) {
@@ -410,38 +453,15 @@ cold_set(struct rt_cold *out, const struct cand *c, enum rt_cold_status st)
 	out->install = !c->installed;
 }
 
-/* Phase 1: only the nodes that have the model's files. */
-static int
-cold_cached(struct rt_view *v, const struct rt_model *m, uint32_t exclude,
-    uint64_t now, struct rt_cold *out)
-{
-	const struct rt_slots *set;
-	struct cold_scan cs;
-	uint32_t i;
-
-	if (m->file_tag == RT_NONE)
-		return 0;
-	memset(&cs, 0, sizeof(cs));
-	cs.skip_tag = RT_NONE;
-	set = &v->tags[m->file_tag].nodes;
-	for (i = 0; i < set->n; i++)
-		scan_node(v, m, set->v[i], exclude, now, &cs);
-	if (!cs.have_best)
-		return 0;
-	cold_set(out, &cs.best, RT_COLD_PLACE);
-	out->candidates = cs.n_cands;
-	return 1;
-}
-
 enum rt_cold_status
 rt_place_cold(struct rt_view *v, uint32_t model, uint32_t exclude_node,
     uint64_t now, struct rt_cold *out)
 {
 	const struct rt_model *m;
 	const struct rt_slots *set;
-	struct cold_scan cs;
+	uint32_t skip_tag, later = 0;
+	struct cand best;
 	struct plan p;
-	uint32_t i, count;
 
 	memset(out, 0, sizeof(*out));
 	out->node = RT_NONE;
@@ -450,29 +470,32 @@ rt_place_cold(struct rt_view *v, uint32_t model, uint32_t exclude_node,
 		return out->status;
 	rt_view_snapshot_expire(v, now);
 	mark_hosts(v, m, now);
-	if (cold_cached(v, m, exclude_node, now, out))
-		return out->status;
-	memset(&cs, 0, sizeof(cs));
-	set = scan_set(v, m, &cs.skip_tag);
-	count = set != NULL ? set->n : v->nodes.n;
-	for (i = 0; i < count; i++)
-		scan_node(v, m, set != NULL ? set->v[i] : i, exclude_node, now,
-		    &cs);
-	out->candidates = cs.n_cands;
-	if (cs.have_best) {
-		cold_set(out, &cs.best, RT_COLD_PLACE);
+	/* Phase 1: only the nodes that have the model's files. */
+	if (m->file_tag != RT_NONE) {
+		set = &v->tags[m->file_tag].nodes;
+		out->scanned = set->n;
+		if (scan_fit(v, m, set, RT_NONE, exclude_node, now, &best)) {
+			cold_set(out, &best, RT_COLD_PLACE);
+			return out->status;
+		}
+	}
+	/* Phase 2: every matching node. */
+	set = scan_set(v, m, &skip_tag);
+	out->scanned += set != NULL ? set->n : v->nodes.count;
+	if (scan_fit(v, m, set, skip_tag, exclude_node, now, &best)) {
+		cold_set(out, &best, RT_COLD_PLACE);
 		return out->status;
 	}
-	if (plan_eviction(v, model, set, cs.skip_tag, exclude_node, now, &p)) {
-		struct cand c;
-
-		candidate(v, m, p.node, exclude_node, RT_NONE, now, &c);
-		cold_set(out, &c, RT_COLD_EVICT);
+	/* Phase 3: evict, wait, or give up. */
+	if (plan_eviction(v, model, set, skip_tag, exclude_node, now, &p,
+	    &later)) {
+		candidate(v, m, p.node, exclude_node, RT_NONE, now, &best);
+		cold_set(out, &best, RT_COLD_EVICT);
 		out->n_victims = p.n;
 		memcpy(out->victims, p.victims, p.n * sizeof(p.victims[0]));
 		return out->status;
 	}
-	out->status = cs.later > 0 ? RT_COLD_WAIT : RT_COLD_NONE;
+	out->status = later > 0 ? RT_COLD_WAIT : RT_COLD_NONE;
 	return out->status;
 }
 

@@ -68,7 +68,7 @@ struct rt_cold {
 	int install;	  /* the backend must be installed first */
 	uint32_t n_victims;
 	uint32_t victims[RT_EVICT_MAX]; /* replica slots, oldest first */
-	uint32_t candidates; /* routable matching nodes considered */
+	uint32_t scanned; /* nodes the decision walked (index sizes) */
 };
 
 /*
@@ -91,7 +91,9 @@ struct rt_cold {
  * suspect node that may recover) could hold the model, NONE otherwise.
  * Cached nodes are looked at first through the file index; only if none
  * fits are all matching nodes scanned (the rarest selector label's nodes
- * when there is a selector).  Fills *out and returns out->status.
+ * when there is a selector), cheap per-node tests first.  O(nodes) when
+ * nothing is cached, O(cached nodes) otherwise.  Fills *out and returns
+ * out->status.
  */
 enum rt_cold_status rt_place_cold(struct rt_view *v, uint32_t model,
     uint32_t exclude_node, uint64_t now, struct rt_cold *out);

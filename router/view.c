@@ -495,18 +495,6 @@ rt_view_health_check(struct rt_view *v, uint64_t now,
 	}
 }
 
-enum rt_mem
-rt_view_model_mem(const struct rt_node *n, const struct rt_model *m)
-{
-	/*
-	 * A model with no VRAM estimate runs from RAM even on a GPU node
-	 * (CPU-only backends); count it where it will actually live.
-	 */
-	if (n->has_gpu && m->estimate[RT_MEM_VRAM] > 0)
-		return RT_MEM_VRAM;
-	return RT_MEM_RAM;
-}
-
 int64_t
 rt_view_node_available(const struct rt_view *v, uint32_t slot,
     enum rt_mem mem)

@@ -51,19 +51,19 @@ struct rt_slots {
 };
 
 struct rt_node {
-	/* Read by placement scans: keep these first. */
+	/* Read by every placement scan: kept together at the start. */
 	uint8_t used;
 	uint8_t has_gpu;
 	uint8_t can_install; /* the worker installs backends on request */
 	uint32_t stamp;	     /* placement scratch */
-	uint32_t max_concurrency;
-	uint32_t inflight; /* all replicas, own and other frontends' */
-	uint32_t n_loaded; /* replicas loading or ready ("models loaded") */
-	uint32_t n_settled; /* settled reservations awaiting heartbeats */
 	struct rt_nodestate state;
-	uint64_t total[RT_MEM_KINDS];	 /* capacity (registration) */
 	uint64_t free[RT_MEM_KINDS];	 /* from the last heartbeat */
 	uint64_t reserved[RT_MEM_KINDS]; /* cold loads not yet in `free` */
+	uint32_t inflight; /* all replicas, own and other frontends' */
+	uint32_t n_loaded; /* replicas loading or ready ("models loaded") */
+	uint32_t max_concurrency;
+	uint32_t n_settled; /* settled reservations awaiting heartbeats */
+	uint64_t total[RT_MEM_KINDS]; /* capacity (registration) */
 	struct rt_slots replicas;
 	/* Tag ids, sorted: labels, installed backends, cached files. */
 	struct rt_slots labels;
@@ -251,10 +251,16 @@ int64_t rt_view_node_available(const struct rt_view *v, uint32_t slot,
     enum rt_mem mem);
 /*
  * Which memory a model takes on a node: VRAM on a GPU node (unless the
- * model has no VRAM estimate: CPU-only), RAM otherwise.
+ * model has no VRAM estimate: it runs from RAM, CPU-only backends), RAM
+ * otherwise.  Inline: placement asks this of every node it scans.
  */
-enum rt_mem rt_view_model_mem(const struct rt_node *n,
-    const struct rt_model *m);
+static inline enum rt_mem
+rt_view_model_mem(const struct rt_node *n, const struct rt_model *m)
+{
+	if (n->has_gpu && m->estimate[RT_MEM_VRAM] > 0)
+		return RT_MEM_VRAM;
+	return RT_MEM_RAM;
+}
 
 /*
  * Backends the gallery can install; a backend that is neither installed
