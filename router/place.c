@@ -100,7 +100,9 @@ rt_place_warm(struct rt_view *v, uint32_t model, uint32_t exclude_node,
 		inflight = r->own + r->other;
 		cap = mcap != 0 ? mcap : node_cap(v, n); /* rt_view_replica_cap() */
 		out->capacity += cap;
-		if (inflight >= cap) {
+		/* The node's own limit covers all its replicas together. */
+		if (inflight >= cap || (n->max_concurrency != 0 &&
+		    n->inflight >= n->max_concurrency)) {
 			out->at_cap++;
 			continue;
 		}

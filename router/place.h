@@ -43,9 +43,10 @@ struct rt_warm {
  * Warm placement.  Among the model's replicas that are READY, at the
  * model's current config revision, on a routable matching node other
  * than exclude_node (RT_NONE for none: a retry passes the node that just
- * failed), and below their cap: the lowest in-flight relative to the
- * cap (idle first), ties to the most recently used (warm caches), then
- * the lowest slot.  In-flight is ours plus other frontends' unexpired
+ * failed), below their cap (rt_view_replica_cap()) and on a node below
+ * its max_concurrency (all its replicas together): the lowest in-flight
+ * relative to the cap (idle first), ties to the most recently used (warm
+ * caches), then the lowest slot.  In-flight is ours plus other frontends' unexpired
  * snapshots.  Fills *out and returns out->status.  O(replicas of the
  * model).  The caller then counts the request: rt_view_inflight_add().
  */

@@ -177,6 +177,26 @@ test_warm_relative_to_cap(void **state)
 }
 
 static void
+test_warm_node_limit(void **state)
+{
+	struct rt_view *v = rt_view_new();
+	uint32_t a = model_full(v, "a", GiB, 0, 4, 0, 1);
+	uint32_t b = model_full(v, "b", GiB, 0, 4, 0, 1), n, ra;
+	struct rt_warm w;
+
+	/* The node takes 3 requests in all, whatever each replica's cap. */
+	n = node_full(v, "n1", 0, 8 * GiB, 0, 3);
+	ra = ready(v, a, n, 1);
+	load(v, ready(v, b, n, 1), 2);
+	assert_int_equal(rt_place_warm(v, a, RT_NONE, NOW, &w), RT_WARM_OK);
+	assert_int_equal(w.replica, ra);
+	load(v, ra, 1);
+	assert_int_equal(rt_place_warm(v, a, RT_NONE, NOW, &w), RT_WARM_BUSY);
+	assert_int_equal(w.at_cap, 1);
+	rt_view_free(v);
+}
+
+static void
 test_warm_ties_most_recent(void **state)
 {
 	struct rt_view *v = rt_view_new();
@@ -770,6 +790,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_warm_idle_first),
 		cmocka_unit_test(test_warm_relative_to_cap),
+		cmocka_unit_test(test_warm_node_limit),
 		cmocka_unit_test(test_warm_ties_most_recent),
 		cmocka_unit_test(test_warm_busy_and_scale_out),
 		cmocka_unit_test(test_warm_none),
