@@ -9,13 +9,13 @@
 /* Replicas examined per node when planning an eviction. */
 #define EVICT_SCAN_MAX 64
 
-#define NODE(v, s)	(&((struct rt_node *)(v)->nodes.v)[s])
-#define MODEL(v, s)	(&((struct rt_model *)(v)->models.v)[s])
-#define REPLICA(v, s)	(&((struct rt_replica *)(v)->replicas.v)[s])
+#define NODE(v, s) (&((struct rt_node *)(v)->nodes.v)[s])
+#define MODEL(v, s) (&((struct rt_model *)(v)->models.v)[s])
+#define REPLICA(v, s) (&((struct rt_replica *)(v)->replicas.v)[s])
 
 static int
-node_matches(const struct rt_node *n, const struct rt_model *m,
-    uint32_t skip_tag)
+node_matches(
+    const struct rt_node *n, const struct rt_model *m, uint32_t skip_tag)
 {
 	uint32_t i;
 
@@ -38,9 +38,8 @@ node_cap(const struct rt_view *v, const struct rt_node *n)
 
 /* Is replica a (in-flight ia, cap ca) a better pick than b? */
 static int
-warm_better(const struct rt_replica *a, uint32_t ia, uint32_t ca,
-    uint32_t sa, const struct rt_replica *b, uint32_t ib, uint32_t cb,
-    uint32_t sb)
+warm_better(const struct rt_replica *a, uint32_t ia, uint32_t ca, uint32_t sa,
+    const struct rt_replica *b, uint32_t ib, uint32_t cb, uint32_t sb)
 {
 	uint64_t la = (uint64_t)ia * cb, lb = (uint64_t)ib * ca;
 
@@ -72,6 +71,7 @@ rt_place_warm(struct rt_view *v, uint32_t model, uint32_t exclude_node,
 	const struct rt_replica *r, *best = NULL;
 	const struct rt_node *n;
 	uint32_t i, slot, inflight, cap, best_if = 0, best_cap = 1, mcap;
+	int node_full;
 
 	memset(out, 0, sizeof(*out));
 	out->replica = RT_NONE;
@@ -92,22 +92,24 @@ rt_place_warm(struct rt_view *v, uint32_t model, uint32_t exclude_node,
 			out->live++;
 			continue;
 		}
-		if (r->state != RT_REPLICA_READY || r->revision != m->revision ||
-		    !node_matches(n, m, RT_NONE))
+		if (r->state != RT_REPLICA_READY ||
+		    r->revision != m->revision || !node_matches(n, m, RT_NONE))
 			continue;
 		out->ready++;
 		out->live++;
 		inflight = r->own + r->other;
-		cap = mcap != 0 ? mcap : node_cap(v, n); /* rt_view_replica_cap() */
+		/* rt_view_replica_cap(), without the look-ups. */
+		cap = mcap != 0 ? mcap : node_cap(v, n);
 		out->capacity += cap;
 		/* The node's own limit covers all its replicas together. */
-		if (inflight >= cap || (n->max_concurrency != 0 &&
-		    n->inflight >= n->max_concurrency)) {
+		node_full = n->max_concurrency != 0 &&
+		            n->inflight >= n->max_concurrency;
+		if (inflight >= cap || node_full) {
 			out->at_cap++;
 			continue;
 		}
 		if (best == NULL || warm_better(r, inflight, cap, slot, best,
-		    best_if, best_cap, out->replica)) {
+		                        best_if, best_cap, out->replica)) {
 			best = r;
 			best_if = inflight;
 			best_cap = cap;
@@ -136,9 +138,9 @@ struct cand {
 };
 
 enum cand_verdict {
-	CAND_NO = 0,	/* not for this model */
-	CAND_YES,	/* a candidate */
-	CAND_LATER,	/* would be, but it is suspect right now */
+	CAND_NO = 0, /* not for this model */
+	CAND_YES, /* a candidate */
+	CAND_LATER, /* would be, but it is suspect right now */
 };
 
 /*
@@ -188,15 +190,16 @@ candidate(const struct rt_view *v, const struct rt_model *m, uint32_t slot,
 		return CAND_NO;
 	if (!s->approved || s->offline || s->draining)
 		return CAND_NO;
-	if (!node_matches(n, m, skip_tag) || !backend_ok(v, n, m, &c->installed))
+	if (!node_matches(n, m, skip_tag) ||
+	    !backend_ok(v, n, m, &c->installed))
 		return CAND_NO;
 	c->slot = slot;
 	c->n = n;
 	c->mem = rt_view_model_mem(n, m);
 	c->est = m->estimate[c->mem];
 	c->avail = (int64_t)n->free[c->mem] - (int64_t)n->reserved[c->mem];
-	c->cached = m->file_tag != RT_NONE &&
-	    rt_slots_has(&n->files, m->file_tag);
+	c->cached =
+	    m->file_tag != RT_NONE && rt_slots_has(&n->files, m->file_tag);
 	if (rt_nodestate_suspect(s, &v->health, now))
 		return CAND_LATER;
 	return CAND_YES;
@@ -215,14 +218,15 @@ could_fit(const struct cand *c)
 
 /* The cold ranking, items 1-5 of place.h: is a better than b? */
 static int
-cold_better(const struct rt_view *v, const struct cand *a,
-    const struct cand *b)
+cold_better(const struct rt_view *v, const struct cand *a, const struct cand *b)
 {
 	uint64_t la, lb;
 	int64_t ha, hb;
 
-	if (a->cached != b->cached)
-		return a->cached;
+	/*
+	 * No `cached` item: the scans compare only nodes that agree on it
+	 * (phase 1 walks the cached nodes, and in phase 2 none of them fits).
+	 */
 	if ((a->n->inflight == 0) != (b->n->inflight == 0))
 		return a->n->inflight == 0;
 	if ((a->n->n_loaded == 0) != (b->n->n_loaded == 0))
@@ -246,8 +250,8 @@ cold_better(const struct rt_view *v, const struct cand *a,
  * scan skip the label and backend look-ups for most nodes.
  */
 static int
-cheap_worse(const struct rt_view *v, const struct rt_node *a,
-    const struct rt_node *b)
+cheap_worse(
+    const struct rt_view *v, const struct rt_node *a, const struct rt_node *b)
 {
 	uint64_t la, lb;
 
@@ -269,8 +273,9 @@ cheap_worse(const struct rt_view *v, const struct rt_node *a,
  * pruning on the items after it is exact.
  */
 static int
-scan_fit(struct rt_view *v, const struct rt_model *m, const struct rt_slots *set,
-    uint32_t skip_tag, uint32_t exclude, uint64_t now, struct cand *best)
+scan_fit(struct rt_view *v, const struct rt_model *m,
+    const struct rt_slots *set, uint32_t skip_tag, uint32_t exclude,
+    uint64_t now, struct cand *best)
 {
 	uint32_t i, slot, count = set != NULL ? set->n : v->nodes.n;
 	const struct rt_node *n;
@@ -348,14 +353,13 @@ above_min(const struct rt_view *v, const struct rt_model *m)
 }
 
 static int
-evictable(const struct rt_view *v, const struct rt_replica *r,
-    uint32_t model, enum rt_mem mem)
+evictable(const struct rt_view *v, const struct rt_replica *r, enum rt_mem mem)
 {
 	const struct rt_model *owner = MODEL(v, r->model);
 
+	/* Nodes holding the model being placed are never candidates. */
 	return r->state == RT_REPLICA_READY && r->own + r->other == 0 &&
-	    r->model != model && r->mem == mem && r->reservation == 0 &&
-	    above_min(v, owner);
+	       r->mem == mem && r->reservation == 0 && above_min(v, owner);
 }
 
 /*
@@ -363,8 +367,7 @@ evictable(const struct rt_view *v, const struct rt_replica *r,
  * first, until enough is free.  Returns 1 with *p filled, or 0.
  */
 static int
-plan_node(const struct rt_view *v, uint32_t model, const struct cand *c,
-    struct plan *p)
+plan_node(const struct rt_view *v, const struct cand *c, struct plan *p)
 {
 	uint32_t pick[EVICT_SCAN_MAX], i, j, k, n = 0;
 	const struct rt_replica *r;
@@ -372,11 +375,12 @@ plan_node(const struct rt_view *v, uint32_t model, const struct cand *c,
 
 	for (i = 0; i < c->n->replicas.n && n < EVICT_SCAN_MAX; i++) {
 		r = REPLICA(v, c->n->replicas.v[i]);
-		if (!evictable(v, r, model, c->mem))
+		if (!evictable(v, r, c->mem))
 			continue;
 		/* Insertion sort by last_used, oldest first. */
-		for (j = n; j > 0 && REPLICA(v, pick[j - 1])->last_used >
-		    r->last_used; j--)
+		for (j = n;
+		     j > 0 && REPLICA(v, pick[j - 1])->last_used > r->last_used;
+		     j--)
 			pick[j] = pick[j - 1];
 		pick[j] = c->n->replicas.v[i];
 		n++;
@@ -435,8 +439,7 @@ plan_eviction(struct rt_view *v, uint32_t model, const struct rt_slots *set,
 		(*later)++;
 		if (verdict != CAND_YES || c.n->replicas.n == 0)
 			continue;
-		if (plan_node(v, model, &c, &p) &&
-		    (!found || plan_better(&p, best))) {
+		if (plan_node(v, &c, &p) && (!found || plan_better(&p, best))) {
 			*best = p;
 			found = 1;
 		}
@@ -489,8 +492,8 @@ rt_place_cold(struct rt_view *v, uint32_t model, uint32_t exclude_node,
 		return out->status;
 	}
 	/* Phase 3: evict, wait, or give up. */
-	if (plan_eviction(v, model, set, skip_tag, exclude_node, now, &p,
-	    &later)) {
+	if (plan_eviction(
+	        v, model, set, skip_tag, exclude_node, now, &p, &later)) {
 		candidate(v, m, p.node, exclude_node, RT_NONE, now, &best);
 		cold_set(out, &best, RT_COLD_EVICT);
 		out->n_victims = p.n;
@@ -502,8 +505,8 @@ rt_place_cold(struct rt_view *v, uint32_t model, uint32_t exclude_node,
 }
 
 uint32_t
-rt_place_cold_commit(struct rt_view *v, uint32_t model,
-    const struct rt_cold *c, uint64_t now)
+rt_place_cold_commit(
+    struct rt_view *v, uint32_t model, const struct rt_cold *c, uint64_t now)
 {
 	const struct rt_model *m;
 	struct rt_replica *r;
@@ -516,7 +519,8 @@ rt_place_cold_commit(struct rt_view *v, uint32_t model,
 		return RT_NONE;
 	}
 	for (i = 0; i < c->n_victims && i < RT_EVICT_MAX; i++)
-		rt_view_replica_event(v, c->victims[i], RT_REPLICA_EV_STOP, now);
+		rt_view_replica_event(
+		    v, c->victims[i], RT_REPLICA_EV_STOP, now);
 	slot = rt_view_replica_find(v, model, c->node);
 	if (slot != RT_NONE) {
 		/* A replica that failed here earlier: try it again. */
@@ -525,7 +529,8 @@ rt_place_cold_commit(struct rt_view *v, uint32_t model,
 		r->revision = m->revision;
 		rt_view_replica_event(v, slot, RT_REPLICA_EV_LOADING, now);
 	} else if ((slot = rt_view_replica_add(v, model, c->node,
-	    RT_REPLICA_LOADING, m->revision, NULL, now)) == RT_NONE) {
+	                RT_REPLICA_LOADING, m->revision, NULL, now)) ==
+	           RT_NONE) {
 		return RT_NONE;
 	}
 	REPLICA(v, slot)->mem = c->mem;

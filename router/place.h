@@ -18,17 +18,17 @@
 
 enum rt_warm_status {
 	RT_WARM_OK = 0, /* out->replica chosen */
-	RT_WARM_BUSY,	/* ready replicas exist, every one at its cap */
-	RT_WARM_NONE,	/* no usable ready replica */
+	RT_WARM_BUSY, /* ready replicas exist, every one at its cap */
+	RT_WARM_NONE, /* no usable ready replica */
 };
 
 struct rt_warm {
 	enum rt_warm_status status;
-	uint32_t replica;  /* RT_WARM_OK: the chosen replica */
-	uint32_t ready;	   /* usable ready replicas */
-	uint32_t at_cap;   /* of those, at their cap */
-	uint32_t loading;  /* replicas loading on routable nodes */
-	uint32_t live;	   /* loading + usable ready: counts toward max */
+	uint32_t replica; /* RT_WARM_OK: the chosen replica */
+	uint32_t ready; /* usable ready replicas */
+	uint32_t at_cap; /* of those, at their cap */
+	uint32_t loading; /* replicas loading on routable nodes */
+	uint32_t live; /* loading + usable ready: counts toward max */
 	uint32_t capacity; /* sum of the usable replicas' caps */
 	/*
 	 * Start a cold load now (rt_place_cold()): nothing is loading, and
@@ -55,18 +55,18 @@ enum rt_warm_status rt_place_warm(struct rt_view *v, uint32_t model,
 
 enum rt_cold_status {
 	RT_COLD_PLACE = 0, /* load on out->node */
-	RT_COLD_EVICT,	   /* stop out->victims on out->node, then load there */
-	RT_COLD_WAIT,	   /* nodes could host it once busy work ends: wait */
-	RT_COLD_NONE,	   /* no node can host it: 503 now */
+	RT_COLD_EVICT, /* stop out->victims on out->node, then load there */
+	RT_COLD_WAIT, /* nodes could host it once busy work ends: wait */
+	RT_COLD_NONE, /* no node can host it: 503 now */
 };
 
 struct rt_cold {
 	enum rt_cold_status status;
 	uint32_t node;
-	enum rt_mem mem;  /* memory the load takes on that node */
-	uint64_t bytes;	  /* to reserve: the model's estimate */
-	int cached;	  /* the model's files are on the node already */
-	int install;	  /* the backend must be installed first */
+	enum rt_mem mem; /* memory the load takes on that node */
+	uint64_t bytes; /* to reserve: the model's estimate */
+	int cached; /* the model's files are on the node already */
+	int install; /* the backend must be installed first */
 	uint32_t n_victims;
 	uint32_t victims[RT_EVICT_MAX]; /* replica slots, oldest first */
 	uint32_t scanned; /* nodes the decision walked (index sizes) */
@@ -107,7 +107,7 @@ enum rt_cold_status rt_place_cold(struct rt_view *v, uint32_t model,
  * next decision cannot overcommit the node.  Returns the replica slot,
  * or RT_NONE (errno EINVAL for another status, ENOMEM).
  */
-uint32_t rt_place_cold_commit(struct rt_view *v, uint32_t model,
-    const struct rt_cold *c, uint64_t now);
+uint32_t rt_place_cold_commit(
+    struct rt_view *v, uint32_t model, const struct rt_cold *c, uint64_t now);
 
 #endif

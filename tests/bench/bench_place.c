@@ -23,10 +23,10 @@
 
 #include "router/place.h"
 
-#define GiB		(1024ULL * 1024 * 1024)
-#define NOW		10000
-#define MODELS		64
-#define REPLICAS	8
+#define GiB (1024ULL * 1024 * 1024)
+#define NOW 10000
+#define MODELS 64
+#define REPLICAS 8
 
 static uint64_t
 nsec(void)
@@ -106,7 +106,7 @@ add_model(struct rt_view *v, const char *name, uint64_t ram, uint64_t vram,
 static struct rt_view *
 build(uint32_t nodes)
 {
-	const char *be[] = { "llama", "whisper" };
+	const char *be[] = {"llama", "whisper"};
 	struct rt_view *v = rt_view_new();
 	struct conf_label l;
 	char id[32];
@@ -119,10 +119,9 @@ build(uint32_t nodes)
 		snprintf(id, sizeof(id), "node-%06u", i);
 		n = rt_view_node_add(v, id, id, 1, 1000, NOW - 100);
 		gpu = i % 2 == 0;
-		rt_view_node_set_capacity(v, n, gpu, (gpu ? 64 : 32) * GiB,
-		    gpu ? 24 * GiB : 0, 4);
-		rt_view_node_heartbeat(v, n,
-		    (uint64_t)(rand() % 32 + 1) * GiB,
+		rt_view_node_set_capacity(
+		    v, n, gpu, (gpu ? 64 : 32) * GiB, gpu ? 24 * GiB : 0, 4);
+		rt_view_node_heartbeat(v, n, (uint64_t)(rand() % 32 + 1) * GiB,
 		    gpu ? (uint64_t)(rand() % 24 + 1) * GiB : 0, NOW - 100);
 		snprintf(l.key, sizeof(l.key), "zone");
 		snprintf(l.value, sizeof(l.value), "z%u", i % 8);
@@ -131,8 +130,8 @@ build(uint32_t nodes)
 	}
 	for (j = 0; j < MODELS; j++) {
 		snprintf(id, sizeof(id), "loaded-%u", j);
-		m = add_model(v, id, (j % 8 + 1) * GiB, (j % 8 + 1) * GiB,
-		    NULL);
+		m = add_model(
+		    v, id, (j % 8 + 1) * GiB, (j % 8 + 1) * GiB, NULL);
 		for (k = 0; k < REPLICAS; k++) {
 			r = rt_view_replica_add(v, m, (uint32_t)rand() % nodes,
 			    RT_REPLICA_READY, 1, "10.0.0.1:50051", 0);
@@ -140,14 +139,14 @@ build(uint32_t nodes)
 				continue;
 			rt_view_replica(v, r)->last_used = (uint64_t)rand();
 			rt_view_replica(v, r)->other = (uint32_t)rand() % 4;
-			rt_view_node(v, rt_view_replica(v, r)->node)->inflight +=
-			    rt_view_replica(v, r)->other;
+			rt_view_node(v, rt_view_replica(v, r)->node)
+			    ->inflight += rt_view_replica(v, r)->other;
 		}
 	}
 	m = add_model(v, "everywhere", GiB, GiB, NULL);
 	for (i = 0; i < nodes; i++) {
-		r = rt_view_replica_add(v, m, i, RT_REPLICA_READY, 1,
-		    "10.0.0.1:50052", 0);
+		r = rt_view_replica_add(
+		    v, m, i, RT_REPLICA_READY, 1, "10.0.0.1:50052", 0);
 		rt_view_replica(v, r)->other = (uint32_t)rand() % 4;
 		rt_view_node(v, i)->inflight += rt_view_replica(v, r)->other;
 	}
@@ -155,7 +154,7 @@ build(uint32_t nodes)
 	add_model(v, "cold-zone", 4 * GiB, 4 * GiB, "z3");
 	add_model(v, "cold-cached", 4 * GiB, 4 * GiB, NULL);
 	for (k = 0; k < 4; k++) {
-		const char *f[] = { "cold-cached.gguf" };
+		const char *f[] = {"cold-cached.gguf"};
 
 		rt_view_node_set_files(v, (uint32_t)rand() % nodes, f, 1);
 	}
@@ -170,8 +169,8 @@ fill(struct rt_view *v)
 	uint32_t i;
 
 	for (i = 0; i < v->nodes.n; i++)
-		rt_view_node_heartbeat(v, i, GiB, rt_view_node(v, i)->has_gpu ?
-		    GiB : 0, NOW - 100);
+		rt_view_node_heartbeat(v, i, GiB,
+		    rt_view_node(v, i)->has_gpu ? GiB : 0, NOW - 100);
 }
 
 /* Warm: place, count, end; only the decision is timed. */
@@ -179,7 +178,7 @@ static void
 bench_warm(struct rt_view *v, uint32_t nodes, int everywhere, size_t iters)
 {
 	uint32_t m, all = rt_view_model_find(v, "everywhere");
-	struct round r = { 0 }, best = { 0 };
+	struct round r = {0}, best = {0};
 	struct rt_warm w;
 	uint64_t t0;
 	char id[32];
@@ -206,8 +205,10 @@ bench_warm(struct rt_view *v, uint32_t nodes, int everywhere, size_t iters)
 		r.n = iters;
 		round_close(&r, &best);
 	}
-	report(nodes, everywhere ? "warm, replica on every node" :
-	    "warm, 8 replicas/model", &best);
+	report(nodes,
+	    everywhere ? "warm, replica on every node"
+	               : "warm, 8 replicas/model",
+	    &best);
 	free(r.t);
 }
 
@@ -216,7 +217,7 @@ bench_cold(struct rt_view *v, uint32_t nodes, const char *model,
     const char *what, size_t iters)
 {
 	uint32_t m = rt_view_model_find(v, model);
-	struct round r = { 0 }, best = { 0 };
+	struct round r = {0}, best = {0};
 	struct rt_cold c;
 	uint64_t t0;
 	size_t i;
@@ -234,9 +235,11 @@ bench_cold(struct rt_view *v, uint32_t nodes, const char *model,
 	}
 	report(nodes, what, &best);
 	printf("%6s  %-34s -> %s, %u nodes scanned\n", "", "",
-	    c.status == RT_COLD_PLACE ? "place" :
-	    c.status == RT_COLD_EVICT ? "evict" :
-	    c.status == RT_COLD_WAIT ? "wait" : "none", c.scanned);
+	    c.status == RT_COLD_PLACE   ? "place"
+	    : c.status == RT_COLD_EVICT ? "evict"
+	    : c.status == RT_COLD_WAIT  ? "wait"
+	                                : "none",
+	    c.scanned);
 	free(r.t);
 }
 
@@ -245,7 +248,7 @@ static void
 bench_cold_commit(struct rt_view *v, uint32_t nodes, size_t iters)
 {
 	uint32_t m = rt_view_model_find(v, "cold-any"), rep;
-	struct round r = { 0 }, best = { 0 };
+	struct round r = {0}, best = {0};
 	struct rt_cold c;
 	uint64_t t0;
 	size_t i;
@@ -270,7 +273,7 @@ bench_cold_commit(struct rt_view *v, uint32_t nodes, size_t iters)
 int
 main(int argc, char **argv)
 {
-	static const uint32_t sizes[] = { 100, 1000, 10000 };
+	static const uint32_t sizes[] = {100, 1000, 10000};
 	double scale = argc > 1 ? atof(argv[1]) : 1.0;
 	struct rt_view *v;
 	size_t cold_iters, s;
@@ -278,28 +281,30 @@ main(int argc, char **argv)
 
 	srand(42);
 	printf("placement decision time, microseconds per call "
-	    "(pure functions, no I/O)\n");
+	       "(pure functions, no I/O)\n");
 	printf("%6s  %-34s %9s %9s %9s %8s\n", "nodes", "case", "p50", "p99",
 	    "max", "calls");
 	for (s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
 		t0 = nsec();
 		v = build(sizes[s]);
-		printf("%6u  (built in %.1f ms)\n", sizes[s],
-		    (nsec() - t0) / 1e6);
-		cold_iters = (size_t)((sizes[s] >= 10000 ? 5000 : 20000) * scale);
+		printf(
+		    "%6u  (built in %.1f ms)\n", sizes[s], (nsec() - t0) / 1e6);
+		cold_iters =
+		    (size_t)((sizes[s] >= 10000 ? 5000 : 20000) * scale);
 		if (cold_iters < 100)
 			cold_iters = 100;
 		bench_warm(v, sizes[s], 0, (size_t)(100000 * scale) + 100);
 		bench_warm(v, sizes[s], 1, cold_iters);
-		bench_cold(v, sizes[s], "cold-any", "cold, full scan", cold_iters);
-		bench_cold(v, sizes[s], "cold-zone", "cold, selector (1 zone of 8)",
-		    cold_iters);
-		bench_cold(v, sizes[s], "cold-cached", "cold, files cached on 4",
-		    cold_iters);
+		bench_cold(
+		    v, sizes[s], "cold-any", "cold, full scan", cold_iters);
+		bench_cold(v, sizes[s], "cold-zone",
+		    "cold, selector (1 zone of 8)", cold_iters);
+		bench_cold(v, sizes[s], "cold-cached",
+		    "cold, files cached on 4", cold_iters);
 		bench_cold_commit(v, sizes[s], cold_iters);
 		fill(v);
-		bench_cold(v, sizes[s], "cold-evict", "cold, nothing fits (evict)",
-		    cold_iters);
+		bench_cold(v, sizes[s], "cold-evict",
+		    "cold, nothing fits (evict)", cold_iters);
 		rt_view_free(v);
 	}
 	return 0;

@@ -23,8 +23,8 @@ push_ok(struct rt_admit *a, uint32_t model, const char *id, uint64_t now,
 {
 	uint32_t pos = 0;
 
-	assert_int_equal(rt_admit_push(a, model, 1, id, 0, now, deadline, 1,
-	    &pos, NULL), 0);
+	assert_int_equal(
+	    rt_admit_push(a, model, 1, id, 0, now, deadline, 1, &pos, NULL), 0);
 	assert_int_equal(pos, want_pos);
 }
 
@@ -72,8 +72,8 @@ test_full_queue_rejects(void **state)
 	push_ok(a, 0, "r1", 0, 100, 1);
 	push_ok(a, 0, "r2", 0, 100, 2);
 	errno = 0;
-	assert_int_equal(rt_admit_push(a, 0, 1, "r3", 0, 0, 100, 1, NULL,
-	    &retry), -1);
+	assert_int_equal(
+	    rt_admit_push(a, 0, 1, "r3", 0, 0, 100, 1, NULL, &retry), -1);
 	assert_int_equal(errno, EBUSY);
 	/* Two ahead plus itself at the default 2 s, one slot: 6 s. */
 	assert_int_equal(retry, 6);
@@ -81,14 +81,14 @@ test_full_queue_rejects(void **state)
 	push_ok(a, 1, "r3", 0, 100, 1);
 	/* A duplicate is refused as such. */
 	errno = 0;
-	assert_int_equal(rt_admit_push(a, 1, 1, "r3", 0, 0, 100, 1, NULL,
-	    NULL), -1);
+	assert_int_equal(
+	    rt_admit_push(a, 1, 1, "r3", 0, 0, 100, 1, NULL, NULL), -1);
 	assert_int_equal(errno, EEXIST);
 	/* No waiting at all when queue_max is 0. */
 	rt_admit_set_max(a, 0);
 	errno = 0;
-	assert_int_equal(rt_admit_push(a, 2, 1, "r4", 0, 0, 100, 1, NULL,
-	    &retry), -1);
+	assert_int_equal(
+	    rt_admit_push(a, 2, 1, "r4", 0, 0, 100, 1, NULL, &retry), -1);
 	assert_int_equal(errno, EBUSY);
 	assert_int_equal(retry, 2);
 	rt_admit_free(a);
@@ -168,10 +168,10 @@ test_cancel_and_owner(void **state)
 	uint32_t pos;
 
 	push_ok(a, 0, "x", 0, 100, 1);
-	assert_int_equal(rt_admit_push(a, 0, 2, "y", 77, 0, 100, 1, &pos,
-	    NULL), 0);
-	assert_int_equal(rt_admit_push(a, 0, 2, "x", 0, 0, 100, 1, &pos,
-	    NULL), 0); /* same id, other api process */
+	assert_int_equal(
+	    rt_admit_push(a, 0, 2, "y", 77, 0, 100, 1, &pos, NULL), 0);
+	assert_int_equal(rt_admit_push(a, 0, 2, "x", 0, 0, 100, 1, &pos, NULL),
+	    0); /* same id, other api process */
 	push_ok(a, 0, "z", 0, 100, 4);
 	assert_int_equal(rt_admit_cancel(a, 1, "x"), 0);
 	assert_int_equal(rt_admit_cancel(a, 1, "x"), -1);
@@ -218,9 +218,10 @@ ref_earliest(struct ref *r, int n)
 	int i, best = -1;
 
 	for (i = 0; i < n; i++)
-		if (r[i].used && (best < 0 || r[i].deadline < r[best].deadline ||
-		    (r[i].deadline == r[best].deadline &&
-		    r[i].seq < r[best].seq)))
+		if (r[i].used &&
+		    (best < 0 || r[i].deadline < r[best].deadline ||
+		        (r[i].deadline == r[best].deadline &&
+		            r[i].seq < r[best].seq)))
 			best = i;
 	return best;
 }
@@ -232,7 +233,7 @@ test_randomised(void **state)
 	static struct ref ref[N];
 	struct rt_admit *a = rt_admit_new(50);
 	struct rt_waiter_info w;
-	uint32_t len[3] = { 0, 0, 0 }, model;
+	uint32_t len[3] = {0, 0, 0}, model;
 	uint64_t now = 0, seq = 0;
 	int i, op, k, n = 0, rc;
 
@@ -275,8 +276,9 @@ test_randomised(void **state)
 			}
 		} else {
 			while ((k = ref_earliest(ref, n)) >= 0 &&
-			    ref[k].deadline <= now) {
-				assert_int_equal(rt_admit_expire(a, now, &w), 1);
+			       ref[k].deadline <= now) {
+				assert_int_equal(
+				    rt_admit_expire(a, now, &w), 1);
 				assert_string_equal(w.id, ref[k].id);
 				ref[k].used = 0;
 				len[ref[k].model]--;
@@ -293,12 +295,12 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_fifo_per_model),
-		cmocka_unit_test(test_full_queue_rejects),
-		cmocka_unit_test(test_retry_after_estimate),
-		cmocka_unit_test(test_timeouts_leave_cleanly),
-		cmocka_unit_test(test_cancel_and_owner),
-		cmocka_unit_test(test_randomised),
+	    cmocka_unit_test(test_fifo_per_model),
+	    cmocka_unit_test(test_full_queue_rejects),
+	    cmocka_unit_test(test_retry_after_estimate),
+	    cmocka_unit_test(test_timeouts_leave_cleanly),
+	    cmocka_unit_test(test_cancel_and_owner),
+	    cmocka_unit_test(test_randomised),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

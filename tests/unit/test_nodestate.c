@@ -69,18 +69,18 @@ test_conn_failure_suspect_until_two_beats(void **state)
 	struct rt_nodestate s;
 
 	healthy(&s);
-	assert_int_equal(rt_nodestate_conn_failure(&s, &conf, 1100),
-	    RT_HEALTH_SUSPECT);
+	assert_int_equal(
+	    rt_nodestate_conn_failure(&s, &conf, 1100), RT_HEALTH_SUSPECT);
 	assert_false(rt_nodestate_routable(&s, &conf, 1100));
 	/* A second failure is not news. */
-	assert_int_equal(rt_nodestate_conn_failure(&s, &conf, 1150),
-	    RT_HEALTH_SAME);
+	assert_int_equal(
+	    rt_nodestate_conn_failure(&s, &conf, 1150), RT_HEALTH_SAME);
 	/* One heartbeat may have been in flight at failure time. */
-	assert_int_equal(rt_nodestate_heartbeat(&s, &conf, 1200),
-	    RT_HEALTH_SAME);
+	assert_int_equal(
+	    rt_nodestate_heartbeat(&s, &conf, 1200), RT_HEALTH_SAME);
 	assert_false(rt_nodestate_routable(&s, &conf, 1200));
-	assert_int_equal(rt_nodestate_heartbeat(&s, &conf, 2200),
-	    RT_HEALTH_CLEARED);
+	assert_int_equal(
+	    rt_nodestate_heartbeat(&s, &conf, 2200), RT_HEALTH_CLEARED);
 	assert_true(rt_nodestate_routable(&s, &conf, 2200));
 	assert_int_equal(rt_nodestate_status(&s), RT_NODE_HEALTHY);
 }
@@ -94,11 +94,11 @@ test_new_failure_restarts_count(void **state)
 	rt_nodestate_conn_failure(&s, &conf, 1100);
 	rt_nodestate_heartbeat(&s, &conf, 1200);
 	rt_nodestate_conn_failure(&s, &conf, 1300);
-	assert_int_equal(rt_nodestate_heartbeat(&s, &conf, 1400),
-	    RT_HEALTH_SAME);
+	assert_int_equal(
+	    rt_nodestate_heartbeat(&s, &conf, 1400), RT_HEALTH_SAME);
 	assert_true(rt_nodestate_suspect(&s, &conf, 1400));
-	assert_int_equal(rt_nodestate_heartbeat(&s, &conf, 2400),
-	    RT_HEALTH_CLEARED);
+	assert_int_equal(
+	    rt_nodestate_heartbeat(&s, &conf, 2400), RT_HEALTH_CLEARED);
 }
 
 static void
@@ -112,13 +112,13 @@ test_missed_heartbeats_suspect(void **state)
 	assert_true(rt_nodestate_routable(&s, &conf, 3000));
 	/* Past two intervals: suspect, reported once. */
 	assert_false(rt_nodestate_routable(&s, &conf, 3001));
-	assert_int_equal(rt_nodestate_check(&s, &conf, 3001),
-	    RT_HEALTH_SUSPECT);
+	assert_int_equal(
+	    rt_nodestate_check(&s, &conf, 3001), RT_HEALTH_SUSPECT);
 	assert_int_equal(rt_nodestate_check(&s, &conf, 3500), RT_HEALTH_SAME);
 	assert_int_equal(rt_nodestate_status(&s), RT_NODE_HEALTHY);
 	/* Heartbeats resume: routable at once. */
-	assert_int_equal(rt_nodestate_heartbeat(&s, &conf, 3600),
-	    RT_HEALTH_CLEARED);
+	assert_int_equal(
+	    rt_nodestate_heartbeat(&s, &conf, 3600), RT_HEALTH_CLEARED);
 	assert_true(rt_nodestate_routable(&s, &conf, 3600));
 }
 
@@ -138,18 +138,19 @@ test_offline_and_back(void **state)
 	struct rt_nodestate s;
 
 	healthy(&s);
-	assert_int_equal(rt_nodestate_check(&s, &conf, 6000), RT_HEALTH_SUSPECT);
-	assert_int_equal(rt_nodestate_check(&s, &conf, 6001),
-	    RT_HEALTH_OFFLINE);
+	assert_int_equal(
+	    rt_nodestate_check(&s, &conf, 6000), RT_HEALTH_SUSPECT);
+	assert_int_equal(
+	    rt_nodestate_check(&s, &conf, 6001), RT_HEALTH_OFFLINE);
 	/* Until the leader's word is applied, the check keeps saying so. */
-	assert_int_equal(rt_nodestate_check(&s, &conf, 6100),
-	    RT_HEALTH_OFFLINE);
+	assert_int_equal(
+	    rt_nodestate_check(&s, &conf, 6100), RT_HEALTH_OFFLINE);
 	rt_nodestate_set_offline(&s);
 	assert_int_equal(rt_nodestate_status(&s), RT_NODE_OFFLINE);
 	assert_int_equal(rt_nodestate_check(&s, &conf, 9000), RT_HEALTH_SAME);
 	assert_false(rt_nodestate_routable(&s, &conf, 9000));
-	assert_int_equal(rt_nodestate_heartbeat(&s, &conf, 9100),
-	    RT_HEALTH_ONLINE);
+	assert_int_equal(
+	    rt_nodestate_heartbeat(&s, &conf, 9100), RT_HEALTH_ONLINE);
 	assert_int_equal(rt_nodestate_status(&s), RT_NODE_HEALTHY);
 	assert_true(rt_nodestate_routable(&s, &conf, 9100));
 }
@@ -162,13 +163,13 @@ test_reregister_brings_back(void **state)
 	healthy(&s);
 	rt_nodestate_conn_failure(&s, &conf, 1100);
 	rt_nodestate_set_offline(&s);
-	assert_int_equal(rt_nodestate_register(&s, &conf, 500, 20000),
-	    RT_HEALTH_ONLINE);
+	assert_int_equal(
+	    rt_nodestate_register(&s, &conf, 500, 20000), RT_HEALTH_ONLINE);
 	assert_int_equal(rt_nodestate_status(&s), RT_NODE_HEALTHY);
 	assert_int_equal(s.interval_ms, 500);
 	assert_true(rt_nodestate_routable(&s, &conf, 20000));
-	assert_int_equal(rt_nodestate_register(&s, &conf, 500, 20100),
-	    RT_HEALTH_SAME);
+	assert_int_equal(
+	    rt_nodestate_register(&s, &conf, 500, 20100), RT_HEALTH_SAME);
 }
 
 /*
@@ -185,11 +186,11 @@ test_pending_stays_pending(void **state)
 	assert_int_equal(rt_nodestate_check(&s, &conf, 100000), RT_HEALTH_SAME);
 	rt_nodestate_set_offline(&s);
 	assert_int_equal(rt_nodestate_status(&s), RT_NODE_PENDING);
-	assert_int_equal(rt_nodestate_register(&s, &conf, 1000, 100001),
-	    RT_HEALTH_SAME);
+	assert_int_equal(
+	    rt_nodestate_register(&s, &conf, 1000, 100001), RT_HEALTH_SAME);
 	assert_int_equal(rt_nodestate_status(&s), RT_NODE_PENDING);
-	assert_int_equal(rt_nodestate_heartbeat(&s, &conf, 100002),
-	    RT_HEALTH_SAME);
+	assert_int_equal(
+	    rt_nodestate_heartbeat(&s, &conf, 100002), RT_HEALTH_SAME);
 	assert_int_equal(rt_nodestate_status(&s), RT_NODE_PENDING);
 	assert_false(rt_nodestate_routable(&s, &conf, 100002));
 	/* Resuming or draining is no approval either. */
@@ -197,6 +198,11 @@ test_pending_stays_pending(void **state)
 	rt_nodestate_resume(&s);
 	assert_int_equal(rt_nodestate_status(&s), RT_NODE_PENDING);
 	assert_false(rt_nodestate_routable(&s, &conf, 100002));
+	/* Offline was never recorded for it: approval makes it healthy. */
+	rt_nodestate_set_offline(&s);
+	rt_nodestate_approve(&s);
+	assert_int_equal(rt_nodestate_status(&s), RT_NODE_HEALTHY);
+	assert_true(rt_nodestate_routable(&s, &conf, 100002));
 }
 
 static void
@@ -215,8 +221,8 @@ test_restore_from_database(void **state)
 
 	rt_nodestate_restore(&s, &conf, 1, 0, 1, 1000, 50);
 	assert_int_equal(rt_nodestate_status(&s), RT_NODE_OFFLINE);
-	assert_int_equal(rt_nodestate_heartbeat(&s, &conf, 60),
-	    RT_HEALTH_ONLINE);
+	assert_int_equal(
+	    rt_nodestate_heartbeat(&s, &conf, 60), RT_HEALTH_ONLINE);
 
 	/* Restored nodes get a grace period: not suspect at once. */
 	rt_nodestate_restore(&s, &conf, 1, 0, 0, 1000, 50);
@@ -234,12 +240,12 @@ test_draining(void **state)
 	assert_int_equal(rt_nodestate_status(&s), RT_NODE_DRAINING);
 	assert_false(rt_nodestate_routable(&s, &conf, 1000));
 	/* A draining node that dies and returns is still draining. */
-	assert_int_equal(rt_nodestate_check(&s, &conf, 7000),
-	    RT_HEALTH_OFFLINE);
+	assert_int_equal(
+	    rt_nodestate_check(&s, &conf, 7000), RT_HEALTH_OFFLINE);
 	rt_nodestate_set_offline(&s);
 	assert_int_equal(rt_nodestate_status(&s), RT_NODE_OFFLINE);
-	assert_int_equal(rt_nodestate_register(&s, &conf, 1000, 8000),
-	    RT_HEALTH_ONLINE);
+	assert_int_equal(
+	    rt_nodestate_register(&s, &conf, 1000, 8000), RT_HEALTH_ONLINE);
 	assert_int_equal(rt_nodestate_status(&s), RT_NODE_DRAINING);
 	assert_false(rt_nodestate_routable(&s, &conf, 8000));
 	assert_int_equal(rt_nodestate_resume(&s), 1);
@@ -255,14 +261,16 @@ test_status_names(void **state)
 	int i;
 
 	for (i = RT_NODE_PENDING; i <= RT_NODE_OFFLINE; i++) {
-		assert_int_equal(rt_node_status_parse(
-		    rt_node_status_name((enum rt_node_status)i), &st), 0);
+		assert_int_equal(
+		    rt_node_status_parse(
+		        rt_node_status_name((enum rt_node_status)i), &st),
+		    0);
 		assert_int_equal(st, i);
 	}
 	assert_string_equal(rt_node_status_name(RT_NODE_DRAINING), "draining");
 	assert_int_equal(rt_node_status_parse("unhealthy", &st), -1);
-	assert_string_equal(rt_node_status_name((enum rt_node_status)42),
-	    "unknown");
+	assert_string_equal(
+	    rt_node_status_name((enum rt_node_status)42), "unknown");
 }
 
 static void
@@ -274,54 +282,55 @@ test_replica_transitions(void **state)
 		enum rt_replica_state to;
 		int changed;
 	} t[] = {
-		{ RT_REPLICA_LOADING, RT_REPLICA_EV_READY, RT_REPLICA_READY, 1 },
-		{ RT_REPLICA_LOADING, RT_REPLICA_EV_FAILED, RT_REPLICA_FAILED, 1 },
-		{ RT_REPLICA_LOADING, RT_REPLICA_EV_LOADING, RT_REPLICA_LOADING, 0 },
-		{ RT_REPLICA_LOADING, RT_REPLICA_EV_STOP, RT_REPLICA_STOPPING, 1 },
-		{ RT_REPLICA_READY, RT_REPLICA_EV_LOADING, RT_REPLICA_LOADING, 1 },
-		{ RT_REPLICA_READY, RT_REPLICA_EV_FAILED, RT_REPLICA_FAILED, 1 },
-		{ RT_REPLICA_READY, RT_REPLICA_EV_READY, RT_REPLICA_READY, 0 },
-		{ RT_REPLICA_READY, RT_REPLICA_EV_STOP, RT_REPLICA_STOPPING, 1 },
-		{ RT_REPLICA_FAILED, RT_REPLICA_EV_LOADING, RT_REPLICA_LOADING, 1 },
-		{ RT_REPLICA_FAILED, RT_REPLICA_EV_READY, RT_REPLICA_READY, 1 },
-		{ RT_REPLICA_FAILED, RT_REPLICA_EV_STOP, RT_REPLICA_STOPPING, 1 },
-		/* Late reports never resurrect a replica being stopped. */
-		{ RT_REPLICA_STOPPING, RT_REPLICA_EV_READY, RT_REPLICA_STOPPING, 0 },
-		{ RT_REPLICA_STOPPING, RT_REPLICA_EV_LOADING, RT_REPLICA_STOPPING, 0 },
-		{ RT_REPLICA_STOPPING, RT_REPLICA_EV_FAILED, RT_REPLICA_STOPPING, 0 },
-		{ RT_REPLICA_STOPPING, RT_REPLICA_EV_STOP, RT_REPLICA_STOPPING, 0 },
+	    {RT_REPLICA_LOADING, RT_REPLICA_EV_READY, RT_REPLICA_READY, 1},
+	    {RT_REPLICA_LOADING, RT_REPLICA_EV_FAILED, RT_REPLICA_FAILED, 1},
+	    {RT_REPLICA_LOADING, RT_REPLICA_EV_LOADING, RT_REPLICA_LOADING, 0},
+	    {RT_REPLICA_LOADING, RT_REPLICA_EV_STOP, RT_REPLICA_STOPPING, 1},
+	    {RT_REPLICA_READY, RT_REPLICA_EV_LOADING, RT_REPLICA_LOADING, 1},
+	    {RT_REPLICA_READY, RT_REPLICA_EV_FAILED, RT_REPLICA_FAILED, 1},
+	    {RT_REPLICA_READY, RT_REPLICA_EV_READY, RT_REPLICA_READY, 0},
+	    {RT_REPLICA_READY, RT_REPLICA_EV_STOP, RT_REPLICA_STOPPING, 1},
+	    {RT_REPLICA_FAILED, RT_REPLICA_EV_LOADING, RT_REPLICA_LOADING, 1},
+	    {RT_REPLICA_FAILED, RT_REPLICA_EV_READY, RT_REPLICA_READY, 1},
+	    {RT_REPLICA_FAILED, RT_REPLICA_EV_STOP, RT_REPLICA_STOPPING, 1},
+	    /* Late reports never resurrect a replica being stopped. */
+	    {RT_REPLICA_STOPPING, RT_REPLICA_EV_READY, RT_REPLICA_STOPPING, 0},
+	    {RT_REPLICA_STOPPING, RT_REPLICA_EV_LOADING, RT_REPLICA_STOPPING,
+	        0},
+	    {RT_REPLICA_STOPPING, RT_REPLICA_EV_FAILED, RT_REPLICA_STOPPING, 0},
+	    {RT_REPLICA_STOPPING, RT_REPLICA_EV_STOP, RT_REPLICA_STOPPING, 0},
 	};
 	enum rt_replica_state next;
 	size_t i;
 
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		assert_int_equal(rt_replica_next(t[i].from, t[i].ev, &next),
-		    t[i].changed);
+		assert_int_equal(
+		    rt_replica_next(t[i].from, t[i].ev, &next), t[i].changed);
 		assert_int_equal(next, t[i].to);
 	}
 	assert_string_equal(rt_replica_state_name(RT_REPLICA_READY), "ready");
-	assert_string_equal(rt_replica_state_name(RT_REPLICA_STOPPING),
-	    "stopping");
+	assert_string_equal(
+	    rt_replica_state_name(RT_REPLICA_STOPPING), "stopping");
 }
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_new_node_pending_until_approved),
-		cmocka_unit_test(test_auto_approve),
-		cmocka_unit_test(test_conn_failure_suspect_until_two_beats),
-		cmocka_unit_test(test_new_failure_restarts_count),
-		cmocka_unit_test(test_missed_heartbeats_suspect),
-		cmocka_unit_test(test_interval_scales_suspect),
-		cmocka_unit_test(test_offline_and_back),
-		cmocka_unit_test(test_reregister_brings_back),
-		cmocka_unit_test(test_pending_stays_pending),
-		cmocka_unit_test(test_restore_from_database),
-		cmocka_unit_test(test_draining),
-		cmocka_unit_test(test_status_names),
-		cmocka_unit_test(test_replica_transitions),
+	    cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_new_node_pending_until_approved),
+	    cmocka_unit_test(test_auto_approve),
+	    cmocka_unit_test(test_conn_failure_suspect_until_two_beats),
+	    cmocka_unit_test(test_new_failure_restarts_count),
+	    cmocka_unit_test(test_missed_heartbeats_suspect),
+	    cmocka_unit_test(test_interval_scales_suspect),
+	    cmocka_unit_test(test_offline_and_back),
+	    cmocka_unit_test(test_reregister_brings_back),
+	    cmocka_unit_test(test_pending_stays_pending),
+	    cmocka_unit_test(test_restore_from_database),
+	    cmocka_unit_test(test_draining),
+	    cmocka_unit_test(test_status_names),
+	    cmocka_unit_test(test_replica_transitions),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);

@@ -14,20 +14,21 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "router/place.h"
 
-#define GiB	(1024ULL * 1024 * 1024)
-#define T0	1000 /* last heartbeat of every node */
-#define NOW	2500 /* decisions are taken at this time */
-#define REV	7
+#define GiB (1024ULL * 1024 * 1024)
+#define T0 1000 /* last heartbeat of every node */
+#define NOW 2500 /* decisions are taken at this time */
+#define REV 7
 
 static uint32_t
 node_full(struct rt_view *v, const char *id, int gpu, uint64_t ram,
     uint64_t vram, uint32_t cap)
 {
-	const char *be[] = { "llama" };
+	const char *be[] = {"llama"};
 	uint32_t s;
 
 	s = rt_view_node_add(v, id, id, 1, 1000, T0);
@@ -123,8 +124,7 @@ selector(struct rt_view *v, const char *name, uint64_t ram, const char *key,
 	c.revision = REV;
 	c.n_selector = 1;
 	snprintf(c.selector[0].key, sizeof(c.selector[0].key), "%s", key);
-	snprintf(c.selector[0].value, sizeof(c.selector[0].value), "%s",
-	    value);
+	snprintf(c.selector[0].value, sizeof(c.selector[0].value), "%s", value);
 	assert_int_not_equal(rt_view_model_set(v, &c), RT_NONE);
 }
 
@@ -233,8 +233,8 @@ test_warm_busy_and_scale_out(void **state)
 	assert_int_equal(w.loading, 1);
 	assert_false(w.cold);
 	/* Loaded and busy too: at max, queue. */
-	rt_view_replica_event(v, rt_view_replica_find(v, m, n3),
-	    RT_REPLICA_EV_READY, 2);
+	rt_view_replica_event(
+	    v, rt_view_replica_find(v, m, n3), RT_REPLICA_EV_READY, 2);
 	load(v, rt_view_replica_find(v, m, n3), 1);
 	assert_int_equal(rt_place_warm(v, m, RT_NONE, NOW, &w), RT_WARM_BUSY);
 	assert_int_equal(w.live, 3);
@@ -256,8 +256,8 @@ test_warm_none(void **state)
 	assert_int_equal(rt_place_warm(v, m, RT_NONE, NOW, &w), RT_WARM_NONE);
 	assert_false(w.cold);
 	/* Ready but below replicas_min: served, and another is wanted. */
-	rt_view_replica_event(v, rt_view_replica_find(v, m, n1),
-	    RT_REPLICA_EV_READY, 1);
+	rt_view_replica_event(
+	    v, rt_view_replica_find(v, m, n1), RT_REPLICA_EV_READY, 1);
 	assert_int_equal(rt_place_warm(v, m, RT_NONE, NOW, &w), RT_WARM_OK);
 	assert_true(w.cold);
 	assert_int_equal(rt_place_warm(v, 999, RT_NONE, NOW, &w), RT_WARM_NONE);
@@ -275,8 +275,8 @@ test_warm_skips_unroutable(void **state)
 	n[1] = node(v, "draining", 8 * GiB);
 	rt_nodestate_drain(&rt_view_node(v, n[1])->state);
 	n[2] = node(v, "suspect", 8 * GiB);
-	rt_nodestate_conn_failure(&rt_view_node(v, n[2])->state, &v->health,
-	    NOW - 1);
+	rt_nodestate_conn_failure(
+	    &rt_view_node(v, n[2])->state, &v->health, NOW - 1);
 	n[3] = node(v, "offline", 8 * GiB);
 	rt_nodestate_set_offline(&rt_view_node(v, n[3])->state);
 	n[4] = rt_view_node_add(v, "silent", "silent", 1, 1000, 0);
@@ -352,8 +352,8 @@ test_warm_other_frontends(void **state)
 	load(v, b, 4);
 	assert_int_equal(rt_place_warm(v, m, RT_NONE, NOW, &w), RT_WARM_BUSY);
 	/* Frontend B went silent: its snapshot expires. */
-	assert_int_equal(rt_place_warm(v, m, RT_NONE, NOW + 200, &w),
-	    RT_WARM_OK);
+	assert_int_equal(
+	    rt_place_warm(v, m, RT_NONE, NOW + 200, &w), RT_WARM_OK);
 	assert_int_equal(w.replica, a);
 	rt_view_free(v);
 }
@@ -366,7 +366,7 @@ test_cold_cached_first(void **state)
 	struct rt_view *v = rt_view_new();
 	uint32_t m = model(v, "a", 4 * GiB), other = model(v, "o", GiB);
 	uint32_t a, b;
-	const char *files[] = { "a.gguf" };
+	const char *files[] = {"a.gguf"};
 	struct rt_cold c;
 
 	a = node(v, "cached", 16 * GiB);
@@ -413,8 +413,8 @@ test_cold_gpu_vs_ram(void **state)
 	/* A model without a VRAM estimate counts RAM even on GPU nodes. */
 	rt_view_node_heartbeat(v, cpu, 1 * GiB, 0, T0);
 	rt_view_node_heartbeat(v, g2, 1 * GiB, 24 * GiB, T0);
-	assert_int_equal(rt_place_cold(v, cpu_only, RT_NONE, NOW, &c),
-	    RT_COLD_PLACE);
+	assert_int_equal(
+	    rt_place_cold(v, cpu_only, RT_NONE, NOW, &c), RT_COLD_PLACE);
 	assert_int_equal(c.node, g);
 	assert_int_equal(c.mem, RT_MEM_RAM);
 	rt_view_free(v);
@@ -428,6 +428,24 @@ test_cold_order(void **state)
 	uint32_t busy, idle_loaded, empty, busy2;
 	struct rt_cold c;
 
+	/*
+	 * Idle comes before "no models": a node whose only replica is
+	 * stopping while it finishes a request has no model loaded, yet is
+	 * busy.  It sits at the lowest slot so that it is scanned first.
+	 */
+	{
+		uint32_t stopping = node(v, "stopping", 8 * GiB), loaded;
+		uint32_t r = ready(v, o, stopping, 1);
+
+		load(v, r, 1);
+		rt_view_replica_event(v, r, RT_REPLICA_EV_STOP, 1);
+		loaded = node(v, "loaded", 8 * GiB);
+		ready(v, o, loaded, 1);
+		rt_place_cold(v, m, RT_NONE, NOW, &c);
+		assert_int_equal(c.node, loaded);
+		rt_view_node_remove(v, stopping);
+		rt_view_node_remove(v, loaded);
+	}
 	busy = node_full(v, "busy", 0, 8 * GiB, 0, 8);
 	idle_loaded = node(v, "idle-loaded", 8 * GiB);
 	empty = node(v, "empty", 4 * GiB); /* less free memory, still first */
@@ -442,9 +460,9 @@ test_cold_order(void **state)
 	/* All busy: least loaded relative to the node's concurrency. */
 	load(v, rt_view_replica_find(v, o, idle_loaded), 2); /* 2/4 = .5 */
 	rt_place_cold(v, m, RT_NONE, NOW, &c);
-	assert_int_equal(c.node, busy);		/* 2/8 = .25 */
+	assert_int_equal(c.node, busy); /* 2/8 = .25 */
 	busy2 = node_full(v, "busy2", 0, 8 * GiB, 0, 16);
-	load(v, ready(v, o, busy2, 1), 3);	/* 3/16 < .25 */
+	load(v, ready(v, o, busy2, 1), 3); /* 3/16 < .25 */
 	rt_place_cold(v, m, RT_NONE, NOW, &c);
 	assert_int_equal(c.node, busy2);
 	/* Ties beyond that: more memory left. */
@@ -481,7 +499,7 @@ test_cold_backends(void **state)
 	assert_true(c.install);
 	/* Installed on b: preferred over installing, other things equal. */
 	{
-		const char *be[] = { "whisper" };
+		const char *be[] = {"whisper"};
 
 		rt_view_node_set_backends(v, b, be, 1);
 	}
@@ -521,7 +539,7 @@ test_cold_selector(void **state)
 	assert_int_equal(c.scanned, 1);
 	/* Two labels: both must match. */
 	{
-		struct conf_label l[2] = { { "gpu", "nvidia" }, { "zone", "b" } };
+		struct conf_label l[2] = {{"gpu", "nvidia"}, {"zone", "b"}};
 		struct conf_model cm;
 
 		memset(&cm, 0, sizeof(cm));
@@ -530,11 +548,11 @@ test_cold_selector(void **state)
 		cm.n_selector = 2;
 		memcpy(cm.selector, l, sizeof(l));
 		m = rt_view_model_set(v, &cm);
-		assert_int_equal(rt_place_cold(v, m, RT_NONE, NOW, &c),
-		    RT_COLD_NONE);
+		assert_int_equal(
+		    rt_place_cold(v, m, RT_NONE, NOW, &c), RT_COLD_NONE);
 		rt_view_node_set_labels(v, n[1], l, 2);
-		assert_int_equal(rt_place_cold(v, m, RT_NONE, NOW, &c),
-		    RT_COLD_PLACE);
+		assert_int_equal(
+		    rt_place_cold(v, m, RT_NONE, NOW, &c), RT_COLD_PLACE);
 		assert_int_equal(c.node, n[1]);
 	}
 	rt_view_free(v);
@@ -588,8 +606,8 @@ test_cold_reservations(void **state)
 	rx = rt_place_cold_commit(v, x, &c, NOW);
 	assert_int_not_equal(rx, RT_NONE);
 	assert_int_equal(rt_view_replica(v, rx)->state, RT_REPLICA_LOADING);
-	assert_int_equal(rt_view_node_available(v, a, RT_MEM_RAM),
-	    (int64_t)(6 * GiB));
+	assert_int_equal(
+	    rt_view_node_available(v, a, RT_MEM_RAM), (int64_t)(6 * GiB));
 	/* The same model again is loading: wait for it. */
 	rt_place_warm(v, x, RT_NONE, NOW, &w);
 	assert_int_equal(w.loading, 1);
@@ -611,8 +629,8 @@ test_cold_reservations(void **state)
 	rt_view_replica_event(v, rx, RT_REPLICA_EV_READY, NOW);
 	rt_view_node_heartbeat(v, a, 6 * GiB, 0, NOW + 1);
 	rt_view_node_heartbeat(v, a, 6 * GiB, 0, NOW + 2);
-	assert_int_equal(rt_view_node_available(v, a, RT_MEM_RAM),
-	    (int64_t)(6 * GiB));
+	assert_int_equal(
+	    rt_view_node_available(v, a, RT_MEM_RAM), (int64_t)(6 * GiB));
 	assert_int_equal(rt_view_node(v, a)->reserved[RT_MEM_RAM], 0);
 	rt_view_free(v);
 }
@@ -636,11 +654,12 @@ test_cold_evict_lru(void **state)
 	r[1] = ready(v, small[1], n, 100);
 	r[2] = ready(v, small[2], n, 200);
 	r[3] = ready(v, small[3], n, 50);
-	load(v, r[3], 1);		/* oldest, but busy */
+	load(v, r[3], 1); /* oldest, but busy */
 	load(v, ready(v, small[0], busy_node, 1), 1);
 	rt_view_node_heartbeat(v, n, 1 * GiB, 0, T0);
 	rt_view_node_heartbeat(v, busy_node, 1 * GiB, 0, T0);
-	assert_int_equal(rt_place_cold(v, big, RT_NONE, NOW, &c), RT_COLD_EVICT);
+	assert_int_equal(
+	    rt_place_cold(v, big, RT_NONE, NOW, &c), RT_COLD_EVICT);
 	assert_int_equal(c.node, n);
 	assert_int_equal(c.n_victims, 2);
 	assert_int_equal(c.victims[0], r[1]);
@@ -655,8 +674,8 @@ test_cold_evict_lru(void **state)
 	{
 		uint32_t big2 = model(v, "big2", 6 * GiB);
 
-		assert_int_equal(rt_place_cold(v, big2, RT_NONE, NOW, &c),
-		    RT_COLD_WAIT);
+		assert_int_equal(
+		    rt_place_cold(v, big2, RT_NONE, NOW, &c), RT_COLD_WAIT);
 	}
 	rt_view_free(v);
 }
@@ -676,7 +695,8 @@ test_cold_evict_rules(void **state)
 	rt_view_node_heartbeat(v, a, 1 * GiB, 0, T0);
 	rt_view_node_heartbeat(v, b, 1 * GiB, 0, T0);
 	/* The least recently used victim wins, whatever the node. */
-	assert_int_equal(rt_place_cold(v, big, RT_NONE, NOW, &c), RT_COLD_EVICT);
+	assert_int_equal(
+	    rt_place_cold(v, big, RT_NONE, NOW, &c), RT_COLD_EVICT);
 	assert_int_equal(c.node, b);
 	assert_int_equal(c.victims[0], rb);
 	/* Busy replicas are never evicted. */
@@ -689,8 +709,40 @@ test_cold_evict_rules(void **state)
 	ready(v, pinned, a, 1);
 	assert_int_equal(rt_place_cold(v, big, RT_NONE, NOW, &c), RT_COLD_WAIT);
 	/* A model too big for any node is a plain no. */
-	assert_int_equal(rt_place_cold(v, model(v, "huge", 64 * GiB),
-	    RT_NONE, NOW, &c), RT_COLD_NONE);
+	assert_int_equal(
+	    rt_place_cold(v, model(v, "huge", 64 * GiB), RT_NONE, NOW, &c),
+	    RT_COLD_NONE);
+	rt_view_free(v);
+}
+
+static void
+test_cold_evict_kind_and_health(void **state)
+{
+	struct rt_view *v = rt_view_new();
+	uint32_t gpu_model = model_full(v, "g", 2 * GiB, 8 * GiB, 0, 0, 1);
+	uint32_t cpu_model = model_full(v, "c", 16 * GiB, 0, 0, 0, 1);
+	uint32_t vram_user = model_full(v, "v", 2 * GiB, 6 * GiB, 0, 0, 1);
+	uint32_t g, s, rv;
+	struct rt_cold c;
+
+	/* A GPU node whose VRAM is taken; its idle CPU model frees none. */
+	g = node_full(v, "gpu", 1, 64 * GiB, 10 * GiB, 4);
+	ready(v, cpu_model, g, 1);
+	rt_view_node_heartbeat(v, g, 40 * GiB, 3 * GiB, T0);
+	assert_int_equal(
+	    rt_place_cold(v, gpu_model, RT_NONE, NOW, &c), RT_COLD_WAIT);
+	/* An idle VRAM model does. */
+	rv = ready(v, vram_user, g, 2);
+	assert_int_equal(
+	    rt_place_cold(v, gpu_model, RT_NONE, NOW, &c), RT_COLD_EVICT);
+	assert_int_equal(c.n_victims, 1);
+	assert_int_equal(c.victims[0], rv);
+	assert_int_equal(c.mem, RT_MEM_VRAM);
+	/* Never evict on a suspect node: it may be dead; wait instead. */
+	s = g;
+	rt_nodestate_conn_failure(&rt_view_node(v, s)->state, &v->health, NOW);
+	assert_int_equal(
+	    rt_place_cold(v, gpu_model, RT_NONE, NOW, &c), RT_COLD_WAIT);
 	rt_view_free(v);
 }
 
@@ -731,6 +783,143 @@ test_cold_failed_backoff(void **state)
 	rt_view_free(v);
 }
 
+/* ---- against a plain reference ---------------------------------------- */
+
+/* place.h's cold rules written the obvious way: filter, then rank. */
+static int
+ref_candidate(struct rt_view *v, uint32_t model, uint32_t slot)
+{
+	const struct rt_model *m = rt_view_model(v, model);
+	const struct rt_node *n = rt_view_node(v, slot);
+	const struct rt_tag *t = &v->tags[m->backend_tag];
+	uint32_t i, r;
+	enum rt_mem mem;
+
+	if (n == NULL || !rt_nodestate_routable(&n->state, &v->health, NOW))
+		return 0;
+	for (i = 0; i < m->n_selector; i++)
+		if (!rt_slots_has(&n->labels, m->selector[i]))
+			return 0;
+	if (!rt_slots_has(&n->backends, m->backend_tag) &&
+	    !(n->can_install && t->installable && (!t->gpu_only || n->has_gpu)))
+		return 0;
+	if ((r = rt_view_replica_find(v, model, slot)) != RT_NONE)
+		return 0;
+	mem = rt_view_model_mem(n, m);
+	return (int64_t)n->free[mem] - (int64_t)n->reserved[mem] >=
+	       (int64_t)m->estimate[mem];
+}
+
+static int
+ref_better(struct rt_view *v, uint32_t model, uint32_t a, uint32_t b)
+{
+	const struct rt_model *m = rt_view_model(v, model);
+	const struct rt_node *x = rt_view_node(v, a), *y = rt_view_node(v, b);
+	int cx = rt_slots_has(&x->files, m->file_tag);
+	int cy = rt_slots_has(&y->files, m->file_tag);
+	int ix = rt_slots_has(&x->backends, m->backend_tag);
+	int iy = rt_slots_has(&y->backends, m->backend_tag);
+	double lx = (double)x->inflight /
+	            (x->max_concurrency ? x->max_concurrency : v->default_cap);
+	double ly = (double)y->inflight /
+	            (y->max_concurrency ? y->max_concurrency : v->default_cap);
+	enum rt_mem mx = rt_view_model_mem(x, m), my = rt_view_model_mem(y, m);
+	int64_t hx = (int64_t)x->free[mx] - (int64_t)x->reserved[mx] -
+	             (int64_t)m->estimate[mx];
+	int64_t hy = (int64_t)y->free[my] - (int64_t)y->reserved[my] -
+	             (int64_t)m->estimate[my];
+
+	if (cx != cy)
+		return cx;
+	if ((x->inflight == 0) != (y->inflight == 0))
+		return x->inflight == 0;
+	if ((x->n_loaded == 0) != (y->n_loaded == 0))
+		return x->n_loaded == 0;
+	if (lx != ly)
+		return lx < ly;
+	if (ix != iy)
+		return ix;
+	if (hx != hy)
+		return hx > hy;
+	return a < b;
+}
+
+/*
+ * Random clusters (health, labels, backends, files, memory, load,
+ * reservations, replicas): rt_place_cold() must pick exactly the node
+ * the reference picks, whatever shortcuts (indexes, pruning) it takes.
+ */
+static void
+test_cold_matches_reference(void **state)
+{
+	const char *zones[] = {"a", "b", "c"}, *be[] = {"llama", "whisper"};
+	const char *files[] = {"m0.gguf", "m1.gguf", "m2.gguf"};
+	uint32_t i, j, k, n, models[6], best, agreed = 0;
+	struct rt_view *v;
+	struct rt_cold c;
+	char id[16];
+
+	srand(7);
+	for (k = 0; k < 40; k++) {
+		v = rt_view_new();
+		rt_view_backend_set(v, "whisper", 1, k % 2);
+		for (j = 0; j < 6; j++) {
+			snprintf(id, sizeof(id), "m%u", j);
+			if (j >= 4)
+				selector(v, id, (uint64_t)(rand() % 8) * GiB,
+				    "zone", zones[j % 3]);
+			else
+				model_full(v, id, (uint64_t)(rand() % 8) * GiB,
+				    (uint64_t)(rand() % 8) * GiB, 0, 0, 4);
+			models[j] = rt_view_model_find(v, id);
+		}
+		for (i = 0; i < 200; i++) {
+			snprintf(id, sizeof(id), "n%u", i);
+			n = node_full(v, id, rand() % 2, 16 * GiB, 16 * GiB,
+			    (uint32_t)(rand() % 8));
+			rt_view_node_heartbeat(v, n,
+			    (uint64_t)(rand() % 16) * GiB,
+			    (uint64_t)(rand() % 16) * GiB, T0);
+			label(v, n, "zone", zones[rand() % 3]);
+			rt_view_node_set_backends(
+			    v, n, be, (uint32_t)(rand() % 3));
+			if (rand() % 4 == 0)
+				rt_view_node_set_files(
+				    v, n, &files[rand() % 3], 1);
+			if (rand() % 10 == 0)
+				rt_nodestate_drain(&rt_view_node(v, n)->state);
+			if (rand() % 10 == 0)
+				rt_nodestate_conn_failure(
+				    &rt_view_node(v, n)->state, &v->health, T0);
+			if (rand() % 5 == 0)
+				rt_view_reserve(v, n, RT_MEM_RAM,
+				    (uint64_t)(rand() % 4) * GiB);
+			if (rand() % 3 == 0)
+				load(v, ready(v, models[rand() % 6], n, 1),
+				    rand() % 4);
+		}
+		for (j = 0; j < 6; j++) {
+			best = RT_NONE;
+			for (i = 0; i < 200; i++)
+				if (ref_candidate(v, models[j], i) &&
+				    (best == RT_NONE ||
+				        ref_better(v, models[j], i, best)))
+					best = i;
+			rt_place_cold(v, models[j], RT_NONE, NOW, &c);
+			if (best == RT_NONE) {
+				assert_int_not_equal(c.status, RT_COLD_PLACE);
+				continue;
+			}
+			assert_int_equal(c.status, RT_COLD_PLACE);
+			assert_int_equal(c.node, best);
+			agreed++;
+		}
+		rt_view_free(v);
+	}
+	/* The random clusters did exercise placements. */
+	assert_true(agreed > 100);
+}
+
 /* ---- 10,000 nodes ----------------------------------------------------- */
 
 static void
@@ -739,7 +928,7 @@ test_ten_thousand_nodes(void **state)
 	struct rt_view *v = rt_view_new();
 	uint32_t m = model(v, "a", 12 * GiB), other = model(v, "o", GiB);
 	uint32_t i, n, only = RT_NONE, rep = RT_NONE, sel;
-	const char *files[] = { "a.gguf" };
+	const char *files[] = {"a.gguf"};
 	struct rt_cold c;
 	struct rt_warm w;
 	char id[16];
@@ -759,13 +948,14 @@ test_ten_thousand_nodes(void **state)
 	/* Selector: the one node in zone "rare". */
 	selector(v, "sel", GiB, "zone", "rare");
 	sel = rt_view_model_find(v, "sel");
-	assert_int_equal(rt_place_cold(v, sel, RT_NONE, NOW, &c), RT_COLD_PLACE);
+	assert_int_equal(
+	    rt_place_cold(v, sel, RT_NONE, NOW, &c), RT_COLD_PLACE);
 	assert_int_equal(c.node, rt_view_node_find(v, "n04242"));
 	assert_int_equal(c.scanned, 1);
 	/* Files cached on one node: found through the index. */
 	rt_view_node_set_files(v, rt_view_node_find(v, "n00007"), files, 1);
-	rt_view_node_heartbeat(v, rt_view_node_find(v, "n00007"), 16 * GiB, 0,
-	    T0);
+	rt_view_node_heartbeat(
+	    v, rt_view_node_find(v, "n00007"), 16 * GiB, 0, T0);
 	rt_place_cold(v, m, RT_NONE, NOW, &c);
 	assert_int_equal(c.node, rt_view_node_find(v, "n00007"));
 	assert_true(c.cached);
@@ -788,26 +978,28 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_warm_idle_first),
-		cmocka_unit_test(test_warm_relative_to_cap),
-		cmocka_unit_test(test_warm_node_limit),
-		cmocka_unit_test(test_warm_ties_most_recent),
-		cmocka_unit_test(test_warm_busy_and_scale_out),
-		cmocka_unit_test(test_warm_none),
-		cmocka_unit_test(test_warm_skips_unroutable),
-		cmocka_unit_test(test_warm_revision_selector_exclude),
-		cmocka_unit_test(test_warm_other_frontends),
-		cmocka_unit_test(test_cold_cached_first),
-		cmocka_unit_test(test_cold_gpu_vs_ram),
-		cmocka_unit_test(test_cold_order),
-		cmocka_unit_test(test_cold_backends),
-		cmocka_unit_test(test_cold_selector),
-		cmocka_unit_test(test_cold_skips_unroutable),
-		cmocka_unit_test(test_cold_reservations),
-		cmocka_unit_test(test_cold_evict_lru),
-		cmocka_unit_test(test_cold_evict_rules),
-		cmocka_unit_test(test_cold_failed_backoff),
-		cmocka_unit_test(test_ten_thousand_nodes),
+	    cmocka_unit_test(test_warm_idle_first),
+	    cmocka_unit_test(test_warm_relative_to_cap),
+	    cmocka_unit_test(test_warm_node_limit),
+	    cmocka_unit_test(test_warm_ties_most_recent),
+	    cmocka_unit_test(test_warm_busy_and_scale_out),
+	    cmocka_unit_test(test_warm_none),
+	    cmocka_unit_test(test_warm_skips_unroutable),
+	    cmocka_unit_test(test_warm_revision_selector_exclude),
+	    cmocka_unit_test(test_warm_other_frontends),
+	    cmocka_unit_test(test_cold_cached_first),
+	    cmocka_unit_test(test_cold_gpu_vs_ram),
+	    cmocka_unit_test(test_cold_order),
+	    cmocka_unit_test(test_cold_backends),
+	    cmocka_unit_test(test_cold_selector),
+	    cmocka_unit_test(test_cold_skips_unroutable),
+	    cmocka_unit_test(test_cold_reservations),
+	    cmocka_unit_test(test_cold_evict_lru),
+	    cmocka_unit_test(test_cold_evict_rules),
+	    cmocka_unit_test(test_cold_evict_kind_and_health),
+	    cmocka_unit_test(test_cold_failed_backoff),
+	    cmocka_unit_test(test_cold_matches_reference),
+	    cmocka_unit_test(test_ten_thousand_nodes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

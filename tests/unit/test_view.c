@@ -72,8 +72,8 @@ test_map(void **state)
 	}
 	for (i = 0; i < 5000; i++) {
 		snprintf(key, sizeof(key), "k%d", i);
-		assert_int_equal(rt_map_gets(&m, key),
-		    i % 3 == 0 ? RT_NONE : (uint32_t)i);
+		assert_int_equal(
+		    rt_map_gets(&m, key), i % 3 == 0 ? RT_NONE : (uint32_t)i);
 	}
 	assert_int_equal(m.count, 5000 - 1667);
 	assert_int_equal(rt_map_puts(&m, "k1", 99), 0);
@@ -211,7 +211,7 @@ test_snapshot_of_removed_replica(void **state)
 	struct rt_view *v = rt_view_new();
 	uint32_t n = add_node(v, "n1", 8 * GiB), a = add_model(v, "a", GiB);
 	uint32_t b = add_model(v, "b", GiB), r, r2;
-	struct rt_snap_entry e = { 0, 4 };
+	struct rt_snap_entry e = {0, 4};
 
 	r = rt_view_replica_add(v, a, n, RT_REPLICA_READY, 7, "h:1", 0);
 	e.replica = r;
@@ -222,8 +222,13 @@ test_snapshot_of_removed_replica(void **state)
 	assert_int_equal(rt_view_replica_inflight(v, r2), 0);
 	/* Expiry of the old entry must not touch the new replica. */
 	rt_view_inflight_add(v, 1, "q", r2, 5);
+	e.inflight = 4;
+	rt_view_snapshot_apply(v, "fe-c", &e, 1, 5000);
+	assert_int_equal(rt_view_replica_inflight(v, r2), 5);
 	rt_view_snapshot_expire(v, 1000);
-	assert_int_equal(rt_view_replica_inflight(v, r2), 1);
+	assert_int_equal(rt_view_replica_inflight(v, r2), 5);
+	assert_int_equal(rt_view_node(v, n)->inflight, 5);
+	rt_view_snapshot_drop(v, "fe-c");
 	assert_int_equal(rt_view_node(v, n)->inflight, 1);
 	/* Entries naming no replica are ignored. */
 	e.replica = 12345;
@@ -263,6 +268,11 @@ test_own_snapshot(void **state)
 	assert_true(rt_view_own_dirty(v));
 	assert_int_equal(rt_view_own_snapshot(v, out, 4), 1);
 	assert_int_equal(out[0].inflight, 2);
+	/* A replica with our requests on it goes: publish its absence. */
+	assert_false(rt_view_own_dirty(v));
+	rt_view_replica_remove(v, ra);
+	assert_true(rt_view_own_dirty(v));
+	assert_int_equal(rt_view_own_snapshot(v, out, 4), 0);
 	rt_view_free(v);
 }
 
@@ -276,20 +286,20 @@ test_reservations(void **state)
 	h1 = rt_view_reserve(v, n, RT_MEM_RAM, 6 * GiB);
 	h2 = rt_view_reserve(v, n, RT_MEM_RAM, 4 * GiB);
 	assert_true(h1 != 0 && h2 != 0 && h1 != h2);
-	assert_int_equal(rt_view_node_available(v, n, RT_MEM_RAM),
-	    (int64_t)(6 * GiB));
+	assert_int_equal(
+	    rt_view_node_available(v, n, RT_MEM_RAM), (int64_t)(6 * GiB));
 	assert_int_equal(rt_view_release(v, h1), 0);
 	assert_int_equal(rt_view_release(v, h1), -1); /* double release */
-	assert_int_equal(rt_view_node_available(v, n, RT_MEM_RAM),
-	    (int64_t)(12 * GiB));
+	assert_int_equal(
+	    rt_view_node_available(v, n, RT_MEM_RAM), (int64_t)(12 * GiB));
 	/* Settled: still counted until two heartbeats have passed. */
 	assert_int_equal(rt_view_settle(v, h2), 0);
 	rt_view_node_heartbeat(v, n, 12 * GiB, 0, 100);
-	assert_int_equal(rt_view_node_available(v, n, RT_MEM_RAM),
-	    (int64_t)(8 * GiB));
+	assert_int_equal(
+	    rt_view_node_available(v, n, RT_MEM_RAM), (int64_t)(8 * GiB));
 	rt_view_node_heartbeat(v, n, 12 * GiB, 0, 1100);
-	assert_int_equal(rt_view_node_available(v, n, RT_MEM_RAM),
-	    (int64_t)(12 * GiB));
+	assert_int_equal(
+	    rt_view_node_available(v, n, RT_MEM_RAM), (int64_t)(12 * GiB));
 	assert_int_equal(rt_view_release(v, h2), -1);
 	assert_int_equal(rt_view_node(v, n)->n_settled, 0);
 	assert_int_equal(rt_view_reserve(v, 999, RT_MEM_RAM, 1), 0);
@@ -300,45 +310,46 @@ static void
 test_replica_states_and_memory(void **state)
 {
 	struct rt_view *v = rt_view_new();
-	uint32_t n = add_node(v, "n1", 16 * GiB), m = add_model(v, "a", 5 * GiB);
+	uint32_t n = add_node(v, "n1", 16 * GiB),
+	         m = add_model(v, "a", 5 * GiB);
 	uint32_t r;
 
 	r = rt_view_replica_add(v, m, n, RT_REPLICA_LOADING, 7, NULL, 0);
 	assert_int_equal(rt_view_node(v, n)->n_loaded, 1);
 	assert_int_equal(rt_view_replica_reserve(v, r, 5 * GiB), 0);
-	assert_int_equal(rt_view_node_available(v, n, RT_MEM_RAM),
-	    (int64_t)(11 * GiB));
+	assert_int_equal(
+	    rt_view_node_available(v, n, RT_MEM_RAM), (int64_t)(11 * GiB));
 	/* Failed load: reservation released, node counts no model. */
-	assert_int_equal(rt_view_replica_event(v, r, RT_REPLICA_EV_FAILED, 5),
-	    1);
-	assert_int_equal(rt_view_node_available(v, n, RT_MEM_RAM),
-	    (int64_t)(16 * GiB));
+	assert_int_equal(
+	    rt_view_replica_event(v, r, RT_REPLICA_EV_FAILED, 5), 1);
+	assert_int_equal(
+	    rt_view_node_available(v, n, RT_MEM_RAM), (int64_t)(16 * GiB));
 	assert_int_equal(rt_view_node(v, n)->n_loaded, 0);
 	/* Retry: reserved again while loading. */
 	rt_view_replica_event(v, r, RT_REPLICA_EV_LOADING, 6);
-	assert_int_equal(rt_view_node_available(v, n, RT_MEM_RAM),
-	    (int64_t)(11 * GiB));
+	assert_int_equal(
+	    rt_view_node_available(v, n, RT_MEM_RAM), (int64_t)(11 * GiB));
 	/* Ready: settled, retired once heartbeats show the memory used. */
 	rt_view_replica_event(v, r, RT_REPLICA_EV_READY, 7);
 	assert_int_equal(rt_view_replica(v, r)->reservation, 0);
 	rt_view_node_heartbeat(v, n, 11 * GiB, 0, 8);
 	rt_view_node_heartbeat(v, n, 11 * GiB, 0, 9);
-	assert_int_equal(rt_view_node_available(v, n, RT_MEM_RAM),
-	    (int64_t)(11 * GiB));
+	assert_int_equal(
+	    rt_view_node_available(v, n, RT_MEM_RAM), (int64_t)(11 * GiB));
 	/* Backend crash and restart: its memory is held meanwhile. */
 	rt_view_replica_event(v, r, RT_REPLICA_EV_LOADING, 10);
 	rt_view_node_heartbeat(v, n, 16 * GiB, 0, 11);
-	assert_int_equal(rt_view_node_available(v, n, RT_MEM_RAM),
-	    (int64_t)(11 * GiB));
+	assert_int_equal(
+	    rt_view_node_available(v, n, RT_MEM_RAM), (int64_t)(11 * GiB));
 	/* Stop: terminal, a late ready does not bring it back. */
 	rt_view_replica_event(v, r, RT_REPLICA_EV_STOP, 12);
-	assert_int_equal(rt_view_replica_event(v, r, RT_REPLICA_EV_READY, 13),
-	    0);
+	assert_int_equal(
+	    rt_view_replica_event(v, r, RT_REPLICA_EV_READY, 13), 0);
 	assert_int_equal(rt_view_replica(v, r)->state, RT_REPLICA_STOPPING);
 	assert_int_equal(rt_view_node(v, n)->n_loaded, 0);
 	rt_view_replica_remove(v, r);
-	assert_int_equal(rt_view_node_available(v, n, RT_MEM_RAM),
-	    (int64_t)(16 * GiB));
+	assert_int_equal(
+	    rt_view_node_available(v, n, RT_MEM_RAM), (int64_t)(16 * GiB));
 	assert_int_equal(rt_view_node(v, n)->replicas.n, 0);
 	assert_int_equal(rt_view_model(v, m)->replicas.n, 0);
 	rt_view_free(v);
@@ -354,8 +365,9 @@ test_replica_lookup(void **state)
 	r1 = rt_view_replica_add(v, m, n1, RT_REPLICA_READY, 7, "h:1", 0);
 	r2 = rt_view_replica_add(v, m, n2, RT_REPLICA_READY, 7, "h:2", 0);
 	errno = 0;
-	assert_int_equal(rt_view_replica_add(v, m, n1, RT_REPLICA_READY, 7,
-	    "h:3", 0), RT_NONE);
+	assert_int_equal(
+	    rt_view_replica_add(v, m, n1, RT_REPLICA_READY, 7, "h:3", 0),
+	    RT_NONE);
 	assert_int_equal(errno, EEXIST);
 	assert_int_equal(rt_view_replica_find(v, m, n2), r2);
 	assert_int_equal(rt_view_replica_set_id(v, r1, 42), 0);
@@ -404,8 +416,8 @@ test_tag_index(void **state)
 {
 	struct rt_view *v = rt_view_new();
 	uint32_t a = add_node(v, "a", GiB), b = add_node(v, "b", GiB);
-	struct conf_label l[2] = { { "zone", "x" }, { "gpu", "nvidia" } };
-	const char *be[] = { "llama", "whisper", "llama" };
+	struct conf_label l[2] = {{"zone", "x"}, {"gpu", "nvidia"}};
+	const char *be[] = {"llama", "whisper", "llama"};
 	uint32_t zx, gpu, llama;
 
 	assert_int_equal(rt_view_node_set_labels(v, a, l, 2), 0);
@@ -460,16 +472,18 @@ test_model_config(void **state)
 	assert_non_null(m);
 	assert_int_equal(m->estimate[RT_MEM_RAM], 3 * GiB);
 	assert_int_equal(m->estimate[RT_MEM_VRAM], 2 * GiB);
-	assert_int_equal(m->file_tag, rt_map_gets(&v->tag_names,
-	    "f:00070e151c232a31383f464d545b626970777e858c939aa1a8afb6bdc4cbd2d9"));
-	assert_int_equal(m->selector[0], rt_map_gets(&v->tag_names,
-	    "l:zone=x"));
+	assert_int_equal(m->file_tag,
+	    rt_map_gets(&v->tag_names, "f:"
+	                               "00070e151c232a31383f464d545b626970777e8"
+	                               "58c939aa1a8afb6bdc4cbd2d9"));
+	assert_int_equal(
+	    m->selector[0], rt_map_gets(&v->tag_names, "l:zone=x"));
 	assert_int_equal(rt_view_model_find(v, "qwen"), s);
 	/* Without a digest, the file name is the key. */
 	c.have_sha256 = 0;
 	assert_int_equal(rt_view_model_set(v, &c), s);
-	assert_int_equal(m->file_tag, rt_map_gets(&v->tag_names,
-	    "f:qwen.gguf"));
+	assert_int_equal(
+	    m->file_tag, rt_map_gets(&v->tag_names, "f:qwen.gguf"));
 	c.name[0] = '\0';
 	assert_int_equal(rt_view_model_set(v, &c), RT_NONE);
 	rt_view_free(v);
@@ -489,7 +503,7 @@ test_health_check_scan(void **state)
 {
 	struct rt_view *v = rt_view_new();
 	uint32_t a = add_node(v, "a", GiB), b = add_node(v, "b", GiB);
-	uint32_t seen[2] = { 0, 0 };
+	uint32_t seen[2] = {0, 0};
 
 	rt_view_node_heartbeat(v, b, GiB, 0, 4000);
 	rt_view_health_check(v, 5001, health_cb, seen);
@@ -502,20 +516,20 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_map),
-		cmocka_unit_test(test_node_ids_unique),
-		cmocka_unit_test(test_inflight_exactly_once),
-		cmocka_unit_test(test_inflight_replica_removed),
-		cmocka_unit_test(test_snapshots_and_expiry),
-		cmocka_unit_test(test_snapshot_of_removed_replica),
-		cmocka_unit_test(test_own_snapshot),
-		cmocka_unit_test(test_reservations),
-		cmocka_unit_test(test_replica_states_and_memory),
-		cmocka_unit_test(test_replica_lookup),
-		cmocka_unit_test(test_cap),
-		cmocka_unit_test(test_tag_index),
-		cmocka_unit_test(test_model_config),
-		cmocka_unit_test(test_health_check_scan),
+	    cmocka_unit_test(test_map),
+	    cmocka_unit_test(test_node_ids_unique),
+	    cmocka_unit_test(test_inflight_exactly_once),
+	    cmocka_unit_test(test_inflight_replica_removed),
+	    cmocka_unit_test(test_snapshots_and_expiry),
+	    cmocka_unit_test(test_snapshot_of_removed_replica),
+	    cmocka_unit_test(test_own_snapshot),
+	    cmocka_unit_test(test_reservations),
+	    cmocka_unit_test(test_replica_states_and_memory),
+	    cmocka_unit_test(test_replica_lookup),
+	    cmocka_unit_test(test_cap),
+	    cmocka_unit_test(test_tag_index),
+	    cmocka_unit_test(test_model_config),
+	    cmocka_unit_test(test_health_check_scan),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
