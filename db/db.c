@@ -19,27 +19,27 @@
 #include "db/db.h"
 #include "proto/log.h"
 
-#define DB_MIGRATION_MAX	(1024 * 1024)	/* bytes of SQL per file */
-#define DB_MIGRATIONS_MAX	1000
+#define DB_MIGRATION_MAX (1024 * 1024) /* bytes of SQL per file */
+#define DB_MIGRATIONS_MAX 1000
 
 /* A statement prepared on the current connection. */
 struct db_stmt {
-	struct db_stmt	*next;
-	char		*name;
-	char		*sql;
+	struct db_stmt *next;
+	char *name;
+	char *sql;
 };
 
 struct db {
-	PGconn			*conn;
-	char			*url;
-	struct db_stmt		*stmts;
-	struct db_errinfo	 err;
+	PGconn *conn;
+	char *url;
+	struct db_stmt *stmts;
+	struct db_errinfo err;
 };
 
 /* One migration file found in the directory. */
 struct db_migration {
-	int	version;
-	char	file[NAME_MAX + 1];
+	int version;
+	char file[NAME_MAX + 1];
 };
 
 /* ---- errors -------------------------------------------------------------- */
@@ -110,8 +110,8 @@ db_notice(void *arg, const PGresult *res)
 		msg = PQresultErrorMessage(res);
 	if (sev != NULL && strcmp(sev, "WARNING") == 0)
 		log_warnx("postgres: %s", msg);
-	else if (sev != NULL && (strcmp(sev, "NOTICE") == 0 ||
-	    strcmp(sev, "INFO") == 0))
+	else if (sev != NULL &&
+	         (strcmp(sev, "NOTICE") == 0 || strcmp(sev, "INFO") == 0))
 		log_info("postgres: %s", msg);
 	else
 		log_debug("postgres: %s", msg);
@@ -149,9 +149,9 @@ db_reconnect(struct db *db)
 {
 	char timeout[16];
 	/* Later entries win: the URL may override both defaults. */
-	const char *keys[] = { "connect_timeout", "fallback_application_name",
-	    "dbname", NULL };
-	const char *values[] = { timeout, "localai", db->url, NULL };
+	const char *keys[] = {
+	    "connect_timeout", "fallback_application_name", "dbname", NULL};
+	const char *values[] = {timeout, "localai", db->url, NULL};
 
 	PQfinish(db->conn);
 	db_forget_statements(db);
@@ -233,11 +233,12 @@ db_prepare(struct db *db, const char *name, const char *sql, int nparams)
 	}
 	PQclear(res);
 	if ((s = calloc(1, sizeof(*s))) == NULL ||
-	    (s->name = strdup(name)) == NULL || (s->sql = strdup(sql)) == NULL) {
+	    (s->name = strdup(name)) == NULL ||
+	    (s->sql = strdup(sql)) == NULL) {
 		if (s != NULL)
 			free(s->name);
 		free(s);
-		return 0;	/* prepared, merely not remembered */
+		return 0; /* prepared, merely not remembered */
 	}
 	s->next = db->stmts;
 	db->stmts = s;
@@ -259,11 +260,11 @@ db_run(struct db *db, const char *name, const char *sql, int nparams,
 	if (name != NULL) {
 		if (db_prepare(db, name, sql, nparams) == -1)
 			return NULL;
-		res = PQexecPrepared(db->conn, name, nparams, params, NULL,
-		    NULL, 0);
+		res = PQexecPrepared(
+		    db->conn, name, nparams, params, NULL, NULL, 0);
 	} else
-		res = PQexecParams(db->conn, sql, nparams, NULL, params, NULL,
-		    NULL, 0);
+		res = PQexecParams(
+		    db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
 	st = PQresultStatus(res);
 	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
 		db_clear_error(db);
@@ -345,7 +346,7 @@ static PGresult *
 db_lock_call(struct db *db, const char *name, const char *sql, int64_t key)
 {
 	char k[24];
-	const char *params[] = { k };
+	const char *params[] = {k};
 
 	snprintf(k, sizeof(k), "%" PRId64, key);
 	return db_query(db, name, sql, 1, params);
@@ -356,8 +357,8 @@ db_lock(struct db *db, int64_t key)
 {
 	PGresult *res;
 
-	res = db_lock_call(db, "db_lock",
-	    "SELECT pg_advisory_lock($1::bigint)", key);
+	res = db_lock_call(
+	    db, "db_lock", "SELECT pg_advisory_lock($1::bigint)", key);
 	PQclear(res);
 	return res == NULL ? -1 : 0;
 }
@@ -402,12 +403,14 @@ int
 db_event(struct db *db, const char *kind, const char *node_id,
     const char *model, const char *actor, const char *detail_json)
 {
-	const char *params[] = { kind, node_id, model, actor, detail_json };
+	const char *params[] = {kind, node_id, model, actor, detail_json};
 
 	return db_exec(db, "db_event",
-	    "INSERT INTO events (kind, node_id, model, actor, detail) "
-	    "VALUES ($1, $2, $3, $4, COALESCE($5::jsonb, '{}'::jsonb))",
-	    5, params) == 1 ? 0 : -1;
+	           "INSERT INTO events (kind, node_id, model, actor, detail) "
+	           "VALUES ($1, $2, $3, $4, COALESCE($5::jsonb, '{}'::jsonb))",
+	           5, params) == 1
+	           ? 0
+	           : -1;
 }
 
 /* ---- migrations ------------------------------------------------------------- */
@@ -522,8 +525,10 @@ db_schema_version_table(struct db *db)
 	const char *v;
 	int exists;
 
-	res = db_query(db, NULL, "SELECT to_regclass('schema_version') "
-	    "IS NOT NULL AS present", 0, NULL);
+	res = db_query(db, NULL,
+	    "SELECT to_regclass('schema_version') "
+	    "IS NOT NULL AS present",
+	    0, NULL);
 	if (res == NULL)
 		return -1;
 	v = db_value(res, 0, "present");
@@ -531,12 +536,16 @@ db_schema_version_table(struct db *db)
 	PQclear(res);
 	if (exists)
 		return 0;
-	return db_exec(db, NULL, "CREATE TABLE schema_version ("
-	    "version integer PRIMARY KEY CHECK (version > 0), "
-	    "name text NOT NULL, "
-	    "checksum text NOT NULL CHECK (checksum ~ '^[0-9a-f]{64}$'), "
-	    "applied_at timestamptz NOT NULL DEFAULT now())", 0, NULL) == -1 ?
-	    -1 : 0;
+	return db_exec(db, NULL,
+	           "CREATE TABLE schema_version ("
+	           "version integer PRIMARY KEY CHECK (version > 0), "
+	           "name text NOT NULL, "
+	           "checksum text NOT NULL CHECK (checksum ~ "
+	           "'^[0-9a-f]{64}$'), "
+	           "applied_at timestamptz NOT NULL DEFAULT now())",
+	           0, NULL) == -1
+	           ? -1
+	           : 0;
 }
 
 /* Run one migration and record it, in one transaction. 0 or -1. */
@@ -545,7 +554,7 @@ db_apply(struct db *db, const struct db_migration *m, const char *dir,
     const char *sql, const char *sum)
 {
 	char version[16], name[NAME_MAX + 1];
-	const char *params[] = { version, name, sum };
+	const char *params[] = {version, name, sum};
 	struct timespec t0, t1;
 	PGresult *res;
 	ExecStatusType st;
@@ -567,8 +576,10 @@ db_apply(struct db *db, const struct db_migration *m, const char *dir,
 		return -1;
 	}
 	PQclear(res);
-	if (db_exec(db, NULL, "INSERT INTO schema_version (version, name, "
-	    "checksum) VALUES ($1, $2, $3)", 3, params) != 1 ||
+	if (db_exec(db, NULL,
+	        "INSERT INTO schema_version (version, name, "
+	        "checksum) VALUES ($1, $2, $3)",
+	        3, params) != 1 ||
 	    db_commit(db) == -1) {
 		db_abort(db);
 		return -1;
@@ -603,7 +614,8 @@ db_migrate_one(struct db *db, const char *dir, const struct db_migration *m,
 	int rc = 0;
 
 	if (snprintf(path, sizeof(path), "%s/%s", dir, m->file) >=
-	    (int)sizeof(path) || (sql = db_read_file(path, &len)) == NULL ||
+	        (int)sizeof(path) ||
+	    (sql = db_read_file(path, &len)) == NULL ||
 	    db_sha256_hex(sql, len, sum) == -1) {
 		free(sql);
 		db_clear_error(db);
@@ -616,20 +628,23 @@ db_migrate_one(struct db *db, const char *dir, const struct db_migration *m,
 		rc = db_apply(db, m, dir, sql, sum) == 0 ? 1 : -1;
 	else if (strcmp(recorded, sum) != 0)
 		log_warnx("db: %s was changed after it was applied; the "
-		    "database keeps the old version", m->file);
+		          "database keeps the old version",
+		    m->file);
 	free(sql);
 	return rc;
 }
 
 static int
-db_migrate_locked(struct db *db, const char *dir,
-    const struct db_migration *list, int n)
+db_migrate_locked(
+    struct db *db, const char *dir, const struct db_migration *list, int n)
 {
 	PGresult *applied;
 	int i, r, count = 0, newest = 0;
 
-	if (db_schema_version_table(db) == -1 || (applied = db_query(db, NULL,
-	    "SELECT version, checksum FROM schema_version", 0, NULL)) == NULL)
+	if (db_schema_version_table(db) == -1 ||
+	    (applied = db_query(db, NULL,
+	         "SELECT version, checksum FROM schema_version", 0, NULL)) ==
+	        NULL)
 		return -1;
 	for (i = 0; i < n && count >= 0; i++) {
 		if ((r = db_migrate_one(db, dir, &list[i], applied)) == -1)
@@ -642,7 +657,8 @@ db_migrate_locked(struct db *db, const char *dir,
 			newest = atoi(db_value(applied, i, "version"));
 	if (n > 0 && newest > list[n - 1].version)
 		log_warnx("db: the database has schema version %d, newer than "
-		    "this program's %d", newest, list[n - 1].version);
+		          "this program's %d",
+		    newest, list[n - 1].version);
 	PQclear(applied);
 	return count;
 }
@@ -670,7 +686,7 @@ db_migrate(struct db *db, const char *dir)
 	err = db->err;
 	if (db_connected(db))
 		(void)db_unlock(db, DB_LOCK_MIGRATE);
-	db->err = err;	/* report the migration's failure, not the unlock's */
+	db->err = err; /* report the migration's failure, not the unlock's */
 	free(list);
 	return count;
 }

@@ -31,7 +31,7 @@ db_migration_version(const char *name)
 		return -1;
 	for (; len > 4; len--, p++)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-		    *p == '_'))
+		        *p == '_'))
 			return -1;
 	return (int)version;
 }

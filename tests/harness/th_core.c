@@ -34,13 +34,13 @@
 
 #include "tests/harness/th_internal.h"
 
-#define TH_GUARD_TERM_GRACE	5000	/* SIGTERM → SIGKILL for leftovers */
-#define TH_GUARD_GIVE_UP	30000
-#define TH_GUARD_CHILD_GRACE	10000	/* forwarded signal → SIGKILL */
-#define TH_MAX_PORTS		256
+#define TH_GUARD_TERM_GRACE 5000 /* SIGTERM → SIGKILL for leftovers */
+#define TH_GUARD_GIVE_UP 30000
+#define TH_GUARD_CHILD_GRACE 10000 /* forwarded signal → SIGKILL */
+#define TH_MAX_PORTS 256
 
 static int th_inited;
-static pid_t th_owner;			/* the test process */
+static pid_t th_owner; /* the test process */
 static char th_rootdir[PATH_MAX];
 static int th_ninstances;
 static int th_ports[TH_MAX_PORTS];
@@ -48,8 +48,8 @@ static int th_nports;
 
 /* th_tmpdir's answers, kept for the run and freed at exit. */
 struct th_dir {
-	struct th_dir	*next;
-	char		 path[];
+	struct th_dir *next;
+	char path[];
 };
 static struct th_dir *th_dirs;
 
@@ -106,7 +106,7 @@ th_now_ms(void)
 void
 th_sleep_ms(int ms)
 {
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 
 	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
 		;
@@ -138,9 +138,9 @@ th_root(void)
 /* ---- process tree --------------------------------------------------------- */
 
 struct th_pstat {
-	pid_t	pid;
-	pid_t	ppid;
-	char	state;
+	pid_t pid;
+	pid_t ppid;
+	char state;
 };
 
 /* Parse /proc/PID/stat: "pid (comm) S ppid …"; comm may hold ')' too. */
@@ -284,7 +284,7 @@ int
 th__mkinstance(const char *prefix, char *buf, size_t len)
 {
 	if (th__fmt(buf, len, "%s/%s-%d", th_rootdir, prefix,
-	    ++th_ninstances) == -1)
+	        ++th_ninstances) == -1)
 		return -1;
 	if (mkdir(buf, 0711) == -1 || chmod(buf, 0711) == -1) {
 		th__log("mkdir %s: %s", buf, strerror(errno));
@@ -416,8 +416,10 @@ th_guard_sweep(void)
 			th__log("guardian: stopping %d leftover process%s", n,
 			    n == 1 ? "" : "es");
 		for (i = 0; i < n; i++)
-			kill(pids[i], termed && th_now_ms() - start >
-			    TH_GUARD_TERM_GRACE ? SIGKILL : SIGTERM);
+			kill(pids[i],
+			    termed && th_now_ms() - start > TH_GUARD_TERM_GRACE
+			        ? SIGKILL
+			        : SIGTERM);
 		free(pids);
 		termed = 1;
 		if (th_now_ms() - start > TH_GUARD_GIVE_UP) {
@@ -436,7 +438,7 @@ th_guard_sweep(void)
 static void __attribute__((noreturn))
 th_guardian(pid_t test, const sigset_t *set)
 {
-	struct timespec tick = { 0, 200 * 1000000L };
+	struct timespec tick = {0, 200 * 1000000L};
 	double killat = 0;
 	int status = 0, done = 0, forwarded = 0, sig;
 
@@ -485,8 +487,7 @@ th_make_root(void)
 		base = getenv("TMPDIR");
 	if (base == NULL || *base == '\0')
 		base = "/tmp";
-	if (th__fmt(th_rootdir, sizeof(th_rootdir), "%s/th-XXXXXX",
-	    base) == -1)
+	if (th__fmt(th_rootdir, sizeof(th_rootdir), "%s/th-XXXXXX", base) == -1)
 		return -1;
 	if (mkdtemp(th_rootdir) == NULL || chmod(th_rootdir, 0711) == -1) {
 		th__log("cannot create %s: %s", th_rootdir, strerror(errno));
@@ -501,7 +502,7 @@ th_atexit(void)
 	struct th_dir *d;
 
 	if (getpid() != th_owner)
-		return;	/* a fork of the test that called exit() */
+		return; /* a fork of the test that called exit() */
 	th_cleanup();
 	th__rmtree(th_rootdir);
 	while ((d = th_dirs) != NULL) {

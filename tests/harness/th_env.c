@@ -24,21 +24,20 @@
 
 #include "tests/harness/harness.h"
 
-#define TH_ENV_SETUP_FAILED	125
+#define TH_ENV_SETUP_FAILED 125
 
 struct th_env_opts {
-	int	 pg;
-	int	 pg_tcp;
-	int	 nats;
-	int	 js;
-	char	**argv;
+	int pg;
+	int pg_tcp;
+	int nats;
+	int js;
+	char **argv;
 };
 
-static void __attribute__((noreturn))
-th_env_usage(void)
+static void __attribute__((noreturn)) th_env_usage(void)
 {
 	fprintf(stderr, "usage: th-env [--pg] [--pg-tcp] [--nats] [--js]"
-	    " -- COMMAND [ARG...]\n");
+	                " -- COMMAND [ARG...]\n");
 	exit(2);
 }
 
@@ -89,8 +88,8 @@ th_env_export_pg(struct th_pg *pg)
 static int
 th_env_start(const struct th_env_opts *o)
 {
-	struct th_pg_opts pgo = { .tcp = o->pg_tcp };
-	struct th_nats_opts no = { .jetstream = o->js };
+	struct th_pg_opts pgo = {.tcp = o->pg_tcp};
+	struct th_nats_opts no = {.jetstream = o->js};
 	struct th_nats *n;
 	struct th_pg *pg;
 
@@ -98,9 +97,10 @@ th_env_start(const struct th_env_opts *o)
 		if ((pg = th_pg_start(&pgo)) == NULL ||
 		    th_env_export_pg(pg) == -1)
 			return -1;
-		fprintf(stderr, "th-env: postgres ready in %.0f ms (+%.0f ms"
-		    " data dir) at %s\n", pg->start_ms, pg->initdb_ms,
-		    pg->url);
+		fprintf(stderr,
+		    "th-env: postgres ready in %.0f ms (+%.0f ms"
+		    " data dir) at %s\n",
+		    pg->start_ms, pg->initdb_ms, pg->url);
 	}
 	if (o->nats) {
 		if ((n = th_nats_start(&no)) == NULL ||

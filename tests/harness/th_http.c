@@ -14,16 +14,16 @@
 #include "tests/harness/th_internal.h"
 
 struct th_buf {
-	char	*data;
-	size_t	 len;
-	size_t	 cap;
+	char *data;
+	size_t len;
+	size_t cap;
 };
 
 struct th_http_ctx {
-	struct th_buf	 body;
-	struct th_buf	 headers;
-	int		(*on_data)(const char *, size_t, void *);
-	void		*arg;
+	struct th_buf body;
+	struct th_buf headers;
+	int (*on_data)(const char *, size_t, void *);
+	void *arg;
 };
 
 static int
@@ -53,8 +53,8 @@ th_http_body_cb(char *data, size_t size, size_t n, void *arg)
 	struct th_http_ctx *ctx = arg;
 
 	if (ctx->on_data != NULL)
-		return ctx->on_data(data, size * n, ctx->arg) == 0 ? size * n :
-		    0;
+		return ctx->on_data(data, size * n, ctx->arg) == 0 ? size * n
+		                                                   : 0;
 	return th_buf_add(&ctx->body, data, size * n) == 0 ? size * n : 0;
 }
 
@@ -87,8 +87,8 @@ th_http_headers(const char *const headers[])
 
 static void
 th_http_setup(CURL *c, const char *method, const char *url,
-    struct curl_slist *hdrs, const char *body, size_t body_len,
-    int timeout_ms, struct th_http_ctx *ctx)
+    struct curl_slist *hdrs, const char *body, size_t body_len, int timeout_ms,
+    struct th_http_ctx *ctx)
 {
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
@@ -104,15 +104,15 @@ th_http_setup(CURL *c, const char *method, const char *url,
 		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
 	if (body != NULL) {
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
-		    (curl_off_t)body_len);
+		curl_easy_setopt(
+		    c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
 	}
 }
 
 static int
 th_http_do(const char *method, const char *url, const char *const headers[],
-    const char *body, size_t body_len, int timeout_ms,
-    struct th_http_ctx *ctx, struct th_http_response *resp)
+    const char *body, size_t body_len, int timeout_ms, struct th_http_ctx *ctx,
+    struct th_http_response *resp)
 {
 	struct curl_slist *hdrs;
 	double t0 = th_now_ms();
@@ -154,14 +154,14 @@ th_http_request(const char *method, const char *url,
 	struct th_http_ctx ctx;
 
 	memset(&ctx, 0, sizeof(ctx));
-	return th_http_do(method, url, headers, body, body_len, timeout_ms,
-	    &ctx, resp);
+	return th_http_do(
+	    method, url, headers, body, body_len, timeout_ms, &ctx, resp);
 }
 
 int
-th_http_stream(const char *method, const char *url,
-    const char *const headers[], const char *body, size_t body_len,
-    int timeout_ms, int (*on_data)(const char *, size_t, void *), void *arg,
+th_http_stream(const char *method, const char *url, const char *const headers[],
+    const char *body, size_t body_len, int timeout_ms,
+    int (*on_data)(const char *, size_t, void *), void *arg,
     struct th_http_response *resp)
 {
 	struct th_http_ctx ctx;
@@ -169,13 +169,13 @@ th_http_stream(const char *method, const char *url,
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.on_data = on_data;
 	ctx.arg = arg;
-	return th_http_do(method, url, headers, body, body_len, timeout_ms,
-	    &ctx, resp);
+	return th_http_do(
+	    method, url, headers, body, body_len, timeout_ms, &ctx, resp);
 }
 
 int
-th_http_header(const struct th_http_response *resp, const char *name,
-    char *buf, size_t len)
+th_http_header(const struct th_http_response *resp, const char *name, char *buf,
+    size_t len)
 {
 	const char *line, *end, *v;
 	size_t nlen = strlen(name), vlen;
@@ -213,9 +213,9 @@ th_http_response_free(struct th_http_response *resp)
 }
 
 struct th_http_wait {
-	const char	*url;
-	long		 status;
-	long		 last;
+	const char *url;
+	long status;
+	long last;
 };
 
 static int
@@ -233,7 +233,7 @@ th_http_status_is(void *arg)
 int
 th_wait_http(const char *url, long status, int timeout_ms)
 {
-	struct th_http_wait w = { url, status, 0 };
+	struct th_http_wait w = {url, status, 0};
 
 	if (th_wait_for(th_http_status_is, &w, timeout_ms) == 0)
 		return 0;

@@ -19,7 +19,7 @@
 
 #include "tests/harness/th_internal.h"
 
-#define TH_NATS_STOP_WAIT	5000
+#define TH_NATS_STOP_WAIT 5000
 
 static struct th_nats *th_natses;
 

@@ -35,19 +35,19 @@
 
 #include "tests/harness/th_internal.h"
 
-#define TH_PG_USER		"postgres"
-#define TH_PG_MAXGROUPS		32
-#define TH_PG_INITDB_TIMEOUT	120000
-#define TH_PG_KILL_WAIT		10000
-#define TH_PG_TEMPLATE_VERSION	"1"
+#define TH_PG_USER "postgres"
+#define TH_PG_MAXGROUPS 32
+#define TH_PG_INITDB_TIMEOUT 120000
+#define TH_PG_KILL_WAIT 10000
+#define TH_PG_TEMPLATE_VERSION "1"
 
 /* Who runs initdb and postgres. */
 struct th_pg_user {
-	int	 drop;
-	uid_t	 uid;
-	gid_t	 gid;
-	gid_t	 groups[TH_PG_MAXGROUPS];
-	int	 ngroups;
+	int drop;
+	uid_t uid;
+	gid_t gid;
+	gid_t groups[TH_PG_MAXGROUPS];
+	int ngroups;
 };
 
 static struct th_pg *th_pgs;
@@ -92,7 +92,8 @@ th_pg_find_user(void)
 		return 0;
 	if ((pw = getpwnam(TH_PG_USER)) == NULL) {
 		th__log("running as root needs a '%s' user (postgresql-common"
-		    " creates it)", TH_PG_USER);
+		        " creates it)",
+		    TH_PG_USER);
 		return -1;
 	}
 	th_pg_user.drop = 1;
@@ -100,7 +101,7 @@ th_pg_find_user(void)
 	th_pg_user.gid = pw->pw_gid;
 	th_pg_user.ngroups = TH_PG_MAXGROUPS;
 	if (getgrouplist(TH_PG_USER, pw->pw_gid, th_pg_user.groups,
-	    &th_pg_user.ngroups) == -1)
+	        &th_pg_user.ngroups) == -1)
 		th_pg_user.ngroups = 0;
 	return 0;
 }
@@ -152,7 +153,7 @@ th_pg_mkdir(const char *path, mode_t mode)
 {
 	if (mkdir(path, mode) == -1 || chmod(path, mode) == -1 ||
 	    (th_pg_user.drop &&
-	    chown(path, th_pg_user.uid, th_pg_user.gid) == -1)) {
+	        chown(path, th_pg_user.uid, th_pg_user.gid) == -1)) {
 		th__log("mkdir %s: %s", path, strerror(errno));
 		return -1;
 	}
@@ -163,9 +164,9 @@ static int
 th_pg_initdb(const char *datadir, const char *log, const char *cwd)
 {
 	char initdb[PATH_MAX + 16];
-	char *argv[] = { initdb, "-D", (char *)(uintptr_t)datadir, "-A",
-	    "trust", "-U", "postgres", "-E", "UTF8", "--locale=C",
-	    "--no-sync", "--no-instructions", NULL };
+	char *argv[] = {initdb, "-D", (char *)(uintptr_t)datadir, "-A", "trust",
+	    "-U", "postgres", "-E", "UTF8", "--locale=C", "--no-sync",
+	    "--no-instructions", NULL};
 
 	snprintf(initdb, sizeof(initdb), "%s/initdb", th_pg_bindir);
 	if (th_pg_mkdir(datadir, 0700) == -1)
@@ -223,7 +224,7 @@ static int
 th_pg_make_datadir(struct th_pg *pg)
 {
 	char tpl[PATH_MAX], log[PATH_MAX + 16];
-	char *argv[] = { "cp", "-a", tpl, pg->datadir, NULL };
+	char *argv[] = {"cp", "-a", tpl, pg->datadir, NULL};
 	const char *nocache = getenv("TH_PG_NOCACHE");
 	double t0 = th_now_ms();
 	int rc = -1;
@@ -248,8 +249,8 @@ th_pg_set_addresses(struct th_pg *pg)
 	    "host=%s port=%d user=postgres dbname=postgres", pg->sockdir,
 	    pg->port);
 	snprintf(pg->url, sizeof(pg->url),
-	    "postgresql:///postgres?host=%s&port=%d&user=postgres",
-	    pg->sockdir, pg->port);
+	    "postgresql:///postgres?host=%s&port=%d&user=postgres", pg->sockdir,
+	    pg->port);
 	if (pg->tcp)
 		snprintf(pg->tcp_url, sizeof(pg->tcp_url),
 		    "postgresql://postgres@127.0.0.1:%d/postgres", pg->port);
@@ -259,13 +260,12 @@ static struct th_proc *
 th_pg_spawn_postmaster(struct th_pg *pg)
 {
 	char postgres[PATH_MAX + 16], port[16], listen[64], maxconn[48];
-	char *argv[] = { postgres, "-D", pg->datadir, "-p", port, "-k",
-	    pg->sockdir, "-c", listen, "-c", maxconn,
-	    "-c", "fsync=off",
-	    "-c", "full_page_writes=off", "-c", "shared_buffers=32MB",
-	    "-c", "dynamic_shared_memory_type=mmap",
-	    "-c", "unix_socket_permissions=0777",
-	    "-c", "log_line_prefix=%m [%p] ", NULL };
+	char *argv[] = {postgres, "-D", pg->datadir, "-p", port, "-k",
+	    pg->sockdir, "-c", listen, "-c", maxconn, "-c", "fsync=off", "-c",
+	    "full_page_writes=off", "-c", "shared_buffers=32MB", "-c",
+	    "dynamic_shared_memory_type=mmap", "-c",
+	    "unix_socket_permissions=0777", "-c", "log_line_prefix=%m [%p] ",
+	    NULL};
 	struct th_spawn sp;
 
 	snprintf(postgres, sizeof(postgres), "%s/postgres", th_pg_bindir);
@@ -329,16 +329,16 @@ static int
 th_pg_prepare(struct th_pg *pg, const struct th_pg_opts *opts)
 {
 	pg->tcp = opts != NULL && opts->tcp;
-	pg->max_connections = opts != NULL && opts->max_connections > 0 ?
-	    opts->max_connections : 200;
+	pg->max_connections = opts != NULL && opts->max_connections > 0
+	                          ? opts->max_connections
+	                          : 200;
 	if (th__mkinstance("pg", pg->dir, sizeof(pg->dir)) == -1)
 		return -1;
-	if (th__fmt(pg->datadir, sizeof(pg->datadir), "%s/data",
-	    pg->dir) == -1 ||
-	    th__fmt(pg->sockdir, sizeof(pg->sockdir), "%s/sock",
-	    pg->dir) == -1 ||
-	    th__fmt(pg->log, sizeof(pg->log), "%s/postgres.log",
-	    pg->dir) == -1)
+	if (th__fmt(pg->datadir, sizeof(pg->datadir), "%s/data", pg->dir) ==
+	        -1 ||
+	    th__fmt(pg->sockdir, sizeof(pg->sockdir), "%s/sock", pg->dir) ==
+	        -1 ||
+	    th__fmt(pg->log, sizeof(pg->log), "%s/postgres.log", pg->dir) == -1)
 		return -1;
 	/* The socket path must fit sun_path (107 bytes) with its name. */
 	if (strlen(pg->sockdir) + sizeof("/.s.PGSQL.65535") > 108) {
@@ -549,7 +549,7 @@ th_pg_createdb(struct th_pg *pg, const char *name, char *buf, size_t len)
 
 	for (i = 0; name[i] != '\0'; i++)
 		if (!((name[i] >= 'a' && name[i] <= 'z') || name[i] == '_' ||
-		    (name[i] >= '0' && name[i] <= '9')))
+		        (name[i] >= '0' && name[i] <= '9')))
 			break;
 	if (i == 0 || i > 63 || name[i] != '\0') {
 		th__log("th_pg_createdb: bad database name '%s'", name);

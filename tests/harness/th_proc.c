@@ -19,7 +19,7 @@
 
 #include "tests/harness/th_internal.h"
 
-#define TH_PROC_KILL_WAIT	5000	/* after SIGKILL */
+#define TH_PROC_KILL_WAIT 5000 /* after SIGKILL */
 
 extern char **environ;
 
@@ -38,7 +38,7 @@ th_find_program(const char *name, char *buf, size_t len)
 	snprintf(dirs, sizeof(dirs), "%s:/usr/local/sbin:/usr/sbin:/sbin",
 	    path != NULL ? path : "/usr/local/bin:/usr/bin:/bin");
 	for (dir = strtok_r(dirs, ":", &save); dir != NULL;
-	    dir = strtok_r(NULL, ":", &save)) {
+	     dir = strtok_r(NULL, ":", &save)) {
 		if (snprintf(buf, len, "%s/%s", dir, name) >= (int)len)
 			continue;
 		if (access(buf, X_OK) == 0)
@@ -89,9 +89,8 @@ th_build_env(char *const env[])
 }
 
 /* In the child: only async-signal-safe calls from here to execve. */
-static void __attribute__((noreturn))
-th_child(const struct th_spawn *sp, const char *path, char **envp, int logfd,
-    int errfd)
+static void __attribute__((noreturn)) th_child(const struct th_spawn *sp,
+    const char *path, char **envp, int logfd, int errfd)
 {
 	struct sigaction sa;
 	sigset_t none;
@@ -108,12 +107,12 @@ th_child(const struct th_spawn *sp, const char *path, char **envp, int logfd,
 	    dup2(nullfd, STDIN_FILENO) == -1)
 		goto fail;
 	if (logfd != -1 && (dup2(logfd, STDOUT_FILENO) == -1 ||
-	    dup2(logfd, STDERR_FILENO) == -1))
+	                       dup2(logfd, STDERR_FILENO) == -1))
 		goto fail;
 	if (sp->cwd != NULL && chdir(sp->cwd) == -1)
 		goto fail;
 	if (sp->drop && (setgroups(sp->ngroups, sp->groups) == -1 ||
-	    setgid(sp->gid) == -1 || setuid(sp->uid) == -1))
+	                    setgid(sp->gid) == -1 || setuid(sp->uid) == -1))
 		goto fail;
 	/* Nothing of the test's (sockets, pipes) leaks into the program. */
 	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == -1)
@@ -128,8 +127,8 @@ fail:
 
 /* Fork and exec; the exec's errno comes back through a CLOEXEC pipe. */
 static pid_t
-th_fork_exec(const struct th_spawn *sp, const char *path, char **envp,
-    int logfd)
+th_fork_exec(
+    const struct th_spawn *sp, const char *path, char **envp, int logfd)
 {
 	int pfd[2], err = 0, st;
 	ssize_t n;
@@ -144,7 +143,7 @@ th_fork_exec(const struct th_spawn *sp, const char *path, char **envp,
 	}
 	if (pid == 0)
 		th_child(sp, path, envp, logfd, pfd[1]);
-	(void)setpgid(pid, pid);	/* whichever of the two runs first */
+	(void)setpgid(pid, pid); /* whichever of the two runs first */
 	close(pfd[1]);
 	while ((n = read(pfd[0], &err, sizeof(err))) == -1 && errno == EINTR)
 		;
@@ -175,8 +174,9 @@ th__spawn(const struct th_spawn *sp)
 	snprintf(p->name, sizeof(p->name), "%s", basename(base));
 	if (sp->log != NULL) {
 		snprintf(p->log, sizeof(p->log), "%s", sp->log);
-		if ((logfd = open(sp->log, O_WRONLY | O_CREAT | O_APPEND |
-		    O_CLOEXEC, 0644)) == -1) {
+		if ((logfd = open(sp->log,
+		         O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)) ==
+		    -1) {
 			th__log("open %s: %s", sp->log, strerror(errno));
 			free(p);
 			return NULL;
@@ -315,8 +315,8 @@ th_proc_stop(struct th_proc *p, int timeout_ms)
 		n = 0;
 	th_proc_kill(p, SIGTERM);
 	if (th_proc_wait(p, timeout_ms) == -1)
-		th__log("%s[%d]: no exit %d ms after SIGTERM, killing",
-		    p->name, (int)p->pid, timeout_ms);
+		th__log("%s[%d]: no exit %d ms after SIGTERM, killing", p->name,
+		    (int)p->pid, timeout_ms);
 	else if (n > 0 && th__wait_gone(pids, n, 1000) == 0)
 		n = 0;
 	/* Whatever is left of the tree has outlived its leader: kill it. */
@@ -331,7 +331,6 @@ th__proc_cleanup(void)
 	struct th_proc *p;
 
 	for (p = th_procs; p != NULL; p = p->next)
-		if (!p->internal && (th_proc_alive(p) ||
-		    kill(-p->pid, 0) == 0))
+		if (!p->internal && (th_proc_alive(p) || kill(-p->pid, 0) == 0))
 			th_proc_stop(p, TH_STOP_TIMEOUT / 2);
 }

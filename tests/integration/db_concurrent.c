@@ -21,7 +21,7 @@
 
 #include "tests/harness/harness.h"
 
-#define NPROCS	4
+#define NPROCS 4
 
 static struct th_pg *pg;
 static char top[PATH_MAX];
@@ -92,14 +92,14 @@ static void
 migrate_together(const char *dbname, const char *dir, int nfiles)
 {
 	char conninfo[PATH_MAX + 128], prog[PATH_MAX], logs[NPROCS][PATH_MAX];
-	char *argv[] = { prog, conninfo, (char *)(uintptr_t)dir, NULL };
+	char *argv[] = {prog, conninfo, (char *)(uintptr_t)dir, NULL};
 	struct th_proc *p[NPROCS];
 	const char *b = getenv("BUILD"), *tmp;
 	double t0;
 	int i, total = 0, n;
 
-	assert_int_equal(th_pg_createdb(pg, dbname, conninfo,
-	    sizeof(conninfo)), 0);
+	assert_int_equal(
+	    th_pg_createdb(pg, dbname, conninfo, sizeof(conninfo)), 0);
 	snprintf(prog, sizeof(prog), "%s/tests/integration/db_migrate_tool",
 	    b != NULL && *b != '\0' ? b : "build");
 	assert_non_null(tmp = th_tmpdir());
@@ -118,16 +118,20 @@ migrate_together(const char *dbname, const char *dir, int nfiles)
 		assert_true((n = applied_in(logs[i])) >= 0);
 		total += n;
 	}
-	printf("figure: %d concurrent migrators of %d file(s) done in %.0f ms\n",
+	printf(
+	    "figure: %d concurrent migrators of %d file(s) done in %.0f ms\n",
 	    NPROCS, nfiles, th_now_ms() - t0);
 	assert_int_equal(total, nfiles);
 	snprintf(prog, sizeof(prog), "%d", nfiles);
-	assert_string_equal(query1(conninfo,
-	    "SELECT count(DISTINCT version) FROM schema_version"), prog);
-	assert_string_equal(query1(conninfo,
-	    "SELECT count(*) FROM schema_version"), prog);
+	assert_string_equal(
+	    query1(
+	        conninfo, "SELECT count(DISTINCT version) FROM schema_version"),
+	    prog);
+	assert_string_equal(
+	    query1(conninfo, "SELECT count(*) FROM schema_version"), prog);
 	assert_string_equal(query1(conninfo, "SELECT count(*) FROM pg_tables "
-	    "WHERE tablename = 'nodes'"), "1");
+	                                     "WHERE tablename = 'nodes'"),
+	    "1");
 }
 
 static void
@@ -170,8 +174,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_concurrent_real_migrations),
-		cmocka_unit_test(test_concurrent_with_slow_migration),
+	    cmocka_unit_test(test_concurrent_real_migrations),
+	    cmocka_unit_test(test_concurrent_with_slow_migration),
 	};
 
 	if (th_init() == -1)

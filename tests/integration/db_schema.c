@@ -29,7 +29,7 @@
 static struct th_pg *pg;
 static char migrations[PATH_MAX];
 static int ndb;
-static char conninfo[PATH_MAX + 128];	/* of the last fresh_db() */
+static char conninfo[PATH_MAX + 128]; /* of the last fresh_db() */
 
 /* A fresh database; returns a connected handle. */
 static struct db *
@@ -39,8 +39,8 @@ fresh_db(void)
 	struct db *db;
 
 	snprintf(name, sizeof(name), "t%d", ++ndb);
-	assert_int_equal(th_pg_createdb(pg, name, conninfo, sizeof(conninfo)),
-	    0);
+	assert_int_equal(
+	    th_pg_createdb(pg, name, conninfo, sizeof(conninfo)), 0);
 	assert_non_null(db = db_connect(conninfo));
 	return db;
 }
@@ -92,16 +92,20 @@ test_migrate_empty_database(void **state)
 	const char *v;
 
 	assert_int_equal(db_migrate(db, migrations), 1);
-	assert_string_equal(one(db, "SELECT count(*) FROM pg_tables WHERE "
-	    "schemaname = 'public' AND tablename IN ('nodes', "
-	    "'node_backends', 'replicas', 'load_jobs', 'events', "
-	    "'schema_version')"), "6");
+	assert_string_equal(
+	    one(db, "SELECT count(*) FROM pg_tables WHERE "
+	            "schemaname = 'public' AND tablename IN ('nodes', "
+	            "'node_backends', 'replicas', 'load_jobs', 'events', "
+	            "'schema_version')"),
+	    "6");
 	assert_string_equal(one(db, "SELECT version || ' ' || name FROM "
-	    "schema_version"), "1 init");
+	                            "schema_version"),
+	    "1 init");
 	v = one(db, "SELECT checksum FROM schema_version");
 	assert_int_equal(strlen(v), 64);
 	assert_string_equal(one(db, "SELECT count(*) FROM pg_indexes WHERE "
-	    "indexname = 'events_at_idx'"), "1");
+	                            "indexname = 'events_at_idx'"),
+	    "1");
 	db_close(db);
 }
 
@@ -115,10 +119,10 @@ test_migrate_rerun_is_noop(void **state)
 	    one(db, "SELECT applied_at FROM schema_version"));
 	assert_int_equal(db_migrate(db, migrations), 0);
 	assert_int_equal(db_migrate(db, migrations), 0);
-	assert_string_equal(one(db, "SELECT count(*) FROM schema_version"),
-	    "1");
-	assert_string_equal(one(db, "SELECT applied_at FROM schema_version"),
-	    before);
+	assert_string_equal(
+	    one(db, "SELECT count(*) FROM schema_version"), "1");
+	assert_string_equal(
+	    one(db, "SELECT applied_at FROM schema_version"), before);
 	db_close(db);
 }
 
@@ -185,15 +189,16 @@ test_failed_migration_rolls_back(void **state)
 	copy_file(from, to);
 	snprintf(to, sizeof(to), "%s/002_broken.sql", dir);
 	write_file(to, "CREATE TABLE half_done (x int);\n"
-	    "SELECT no_such_column FROM nodes;\n");
+	               "SELECT no_such_column FROM nodes;\n");
 	assert_int_equal(db_migrate(db, dir), -1);
 	assert_int_equal(db_error(db)->kind, DB_EOTHER);
 	assert_string_equal(db_error(db)->sqlstate, "42703");
 	/* 001 stays applied; nothing of 002 remains; the session works. */
 	assert_string_equal(one(db, "SELECT string_agg(version::text, ',') "
-	    "FROM schema_version"), "1");
-	assert_string_equal(one(db, "SELECT to_regclass('half_done') IS NULL"),
-	    "t");
+	                            "FROM schema_version"),
+	    "1");
+	assert_string_equal(
+	    one(db, "SELECT to_regclass('half_done') IS NULL"), "t");
 	/* The migration lock was released. */
 	snprintf(sql, sizeof(sql), "SELECT pg_try_advisory_lock(%" PRId64 ")",
 	    DB_LOCK_MIGRATE);
@@ -203,8 +208,8 @@ test_failed_migration_rolls_back(void **state)
 	assert_string_equal(one(db, sql), "t");
 	write_file(to, "CREATE TABLE half_done (x int);\n");
 	assert_int_equal(db_migrate(db, dir), 1);
-	assert_string_equal(one(db, "SELECT count(*) FROM schema_version"),
-	    "2");
+	assert_string_equal(
+	    one(db, "SELECT count(*) FROM schema_version"), "2");
 	/* An applied file that changed is reported, not re-run. */
 	snprintf(to, sizeof(to), "%s/001_init.sql", dir);
 	write_file(to, "-- edited\n");
@@ -225,10 +230,14 @@ test_node_constraints(void **state)
 	struct db *db = migrated_db();
 	char before[64];
 
-	assert_int_equal(db_exec(db, NULL, "INSERT INTO nodes (id, name) "
-	    "VALUES ('n1', 'worker-1')", 0, NULL), 1);
+	assert_int_equal(db_exec(db, NULL,
+	                     "INSERT INTO nodes (id, name) "
+	                     "VALUES ('n1', 'worker-1')",
+	                     0, NULL),
+	    1);
 	assert_string_equal(one(db, "SELECT status || ' ' || approved || ' ' "
-	    "|| node_type FROM nodes"), "pending false backend");
+	                            "|| node_type FROM nodes"),
+	    "pending false backend");
 	must_fail(db, "INSERT INTO nodes (id, name) VALUES ('n2', 'worker-1')",
 	    DB_ECONSTRAINT, "23505", "nodes_name_key");
 	must_fail(db, "INSERT INTO nodes (id, name) VALUES ('n1', 'other')",
@@ -238,7 +247,7 @@ test_node_constraints(void **state)
 	must_fail(db, "UPDATE nodes SET status = 'unhealthy'", DB_ECONSTRAINT,
 	    "23514", "nodes_status_check");
 	must_fail(db, "UPDATE nodes SET approved = true", DB_ECONSTRAINT,
-	    "23514", NULL);		/* pending but approved */
+	    "23514", NULL); /* pending but approved */
 	must_fail(db, "UPDATE nodes SET token_hash = 'abc'", DB_ECONSTRAINT,
 	    "23514", "nodes_token_hash_check");
 	must_fail(db, "UPDATE nodes SET labels = '[1]'", DB_ECONSTRAINT,
@@ -254,17 +263,30 @@ test_node_constraints(void **state)
 	/* Every status of the state machine is accepted; updated_at moves. */
 	snprintf(before, sizeof(before), "%s",
 	    one(db, "SELECT updated_at FROM nodes"));
-	assert_int_equal(db_exec(db, NULL, "UPDATE nodes SET approved = true,"
-	    " status = 'healthy', token_hash = repeat('a', 64), labels = "
-	    "'{\"gpu\": \"none\"}'", 0, NULL), 1);
-	assert_string_not_equal(one(db, "SELECT updated_at FROM nodes"),
-	    before);
-	assert_int_equal(db_exec(db, NULL, "UPDATE nodes SET status = "
-	    "'suspect'", 0, NULL), 1);
-	assert_int_equal(db_exec(db, NULL, "UPDATE nodes SET status = "
-	    "'draining'", 0, NULL), 1);
-	assert_int_equal(db_exec(db, NULL, "UPDATE nodes SET status = "
-	    "'offline'", 0, NULL), 1);
+	assert_int_equal(
+	    db_exec(db, NULL,
+	        "UPDATE nodes SET approved = true,"
+	        " status = 'healthy', token_hash = repeat('a', 64), labels = "
+	        "'{\"gpu\": \"none\"}'",
+	        0, NULL),
+	    1);
+	assert_string_not_equal(
+	    one(db, "SELECT updated_at FROM nodes"), before);
+	assert_int_equal(db_exec(db, NULL,
+	                     "UPDATE nodes SET status = "
+	                     "'suspect'",
+	                     0, NULL),
+	    1);
+	assert_int_equal(db_exec(db, NULL,
+	                     "UPDATE nodes SET status = "
+	                     "'draining'",
+	                     0, NULL),
+	    1);
+	assert_int_equal(db_exec(db, NULL,
+	                     "UPDATE nodes SET status = "
+	                     "'offline'",
+	                     0, NULL),
+	    1);
 	db_close(db);
 }
 
@@ -273,48 +295,77 @@ test_replica_and_job_constraints(void **state)
 {
 	struct db *db = migrated_db();
 
-	assert_int_equal(db_exec(db, NULL, "INSERT INTO nodes (id, name) "
-	    "VALUES ('n1', 'w1'), ('n2', 'w2')", 0, NULL), 2);
-	assert_int_equal(db_exec(db, NULL, "INSERT INTO replicas (model, "
-	    "node_id, address) VALUES ('m', 'n1', '10.0.0.1:50051'), "
-	    "('m', 'n2', '10.0.0.2:50051')", 0, NULL), 2);
-	assert_string_equal(one(db, "SELECT state FROM replicas LIMIT 1"),
-	    "loading");
-	must_fail(db, "INSERT INTO replicas (model, node_id) VALUES "
-	    "('m', 'n1')", DB_ECONSTRAINT, "23505",
+	assert_int_equal(db_exec(db, NULL,
+	                     "INSERT INTO nodes (id, name) "
+	                     "VALUES ('n1', 'w1'), ('n2', 'w2')",
+	                     0, NULL),
+	    2);
+	assert_int_equal(
+	    db_exec(db, NULL,
+	        "INSERT INTO replicas (model, "
+	        "node_id, address) VALUES ('m', 'n1', '10.0.0.1:50051'), "
+	        "('m', 'n2', '10.0.0.2:50051')",
+	        0, NULL),
+	    2);
+	assert_string_equal(
+	    one(db, "SELECT state FROM replicas LIMIT 1"), "loading");
+	must_fail(db,
+	    "INSERT INTO replicas (model, node_id) VALUES "
+	    "('m', 'n1')",
+	    DB_ECONSTRAINT, "23505",
 	    "replicas_model_node_id_replica_index_key");
-	assert_int_equal(db_exec(db, NULL, "INSERT INTO replicas (model, "
-	    "node_id, replica_index) VALUES ('m', 'n1', 1)", 0, NULL), 1);
-	must_fail(db, "INSERT INTO replicas (model, node_id) VALUES "
-	    "('m', 'ghost')", DB_ECONSTRAINT, "23503",
-	    "replicas_node_id_fkey");
+	assert_int_equal(db_exec(db, NULL,
+	                     "INSERT INTO replicas (model, "
+	                     "node_id, replica_index) VALUES ('m', 'n1', 1)",
+	                     0, NULL),
+	    1);
+	must_fail(db,
+	    "INSERT INTO replicas (model, node_id) VALUES "
+	    "('m', 'ghost')",
+	    DB_ECONSTRAINT, "23503", "replicas_node_id_fkey");
 	must_fail(db, "UPDATE replicas SET state = 'idle'", DB_ECONSTRAINT,
 	    "23514", "replicas_state_check");
-	assert_int_equal(db_exec(db, NULL, "INSERT INTO node_backends (node_id,"
-	    " name, version) VALUES ('n1', 'llama', '1.0')", 0, NULL), 1);
-	must_fail(db, "INSERT INTO node_backends (node_id, name) VALUES "
-	    "('n1', '../etc')", DB_ECONSTRAINT, "23514", NULL);
+	assert_int_equal(db_exec(db, NULL,
+	                     "INSERT INTO node_backends (node_id,"
+	                     " name, version) VALUES ('n1', 'llama', '1.0')",
+	                     0, NULL),
+	    1);
+	must_fail(db,
+	    "INSERT INTO node_backends (node_id, name) VALUES "
+	    "('n1', '../etc')",
+	    DB_ECONSTRAINT, "23514", NULL);
 	/* One active cold load per model; finished jobs say when. */
-	assert_int_equal(db_exec(db, NULL, "INSERT INTO load_jobs (model, "
-	    "node_id) VALUES ('m', 'n1')", 0, NULL), 1);
-	must_fail(db, "INSERT INTO load_jobs (model, node_id) VALUES "
-	    "('m', 'n2')", DB_ECONSTRAINT, "23505", "load_jobs_one_active");
+	assert_int_equal(db_exec(db, NULL,
+	                     "INSERT INTO load_jobs (model, "
+	                     "node_id) VALUES ('m', 'n1')",
+	                     0, NULL),
+	    1);
+	must_fail(db,
+	    "INSERT INTO load_jobs (model, node_id) VALUES "
+	    "('m', 'n2')",
+	    DB_ECONSTRAINT, "23505", "load_jobs_one_active");
 	must_fail(db, "UPDATE load_jobs SET state = 'done'", DB_ECONSTRAINT,
 	    "23514", NULL);
 	must_fail(db, "UPDATE load_jobs SET progress = 1.5", DB_ECONSTRAINT,
 	    "23514", "load_jobs_progress_check");
-	assert_int_equal(db_exec(db, NULL, "UPDATE load_jobs SET state = "
-	    "'failed', error = 'oom', finished_at = now()", 0, NULL), 1);
-	assert_int_equal(db_exec(db, NULL, "INSERT INTO load_jobs (model, "
-	    "node_id) VALUES ('m', 'n2')", 0, NULL), 1);
+	assert_int_equal(db_exec(db, NULL,
+	                     "UPDATE load_jobs SET state = "
+	                     "'failed', error = 'oom', finished_at = now()",
+	                     0, NULL),
+	    1);
+	assert_int_equal(db_exec(db, NULL,
+	                     "INSERT INTO load_jobs (model, "
+	                     "node_id) VALUES ('m', 'n2')",
+	                     0, NULL),
+	    1);
 	/* Deleting a node takes its replicas and backends, keeps its jobs. */
-	assert_int_equal(db_exec(db, NULL, "DELETE FROM nodes WHERE id = 'n1'",
-	    0, NULL), 1);
+	assert_int_equal(
+	    db_exec(db, NULL, "DELETE FROM nodes WHERE id = 'n1'", 0, NULL), 1);
 	assert_string_equal(one(db, "SELECT count(*) FROM replicas"), "1");
-	assert_string_equal(one(db, "SELECT count(*) FROM node_backends"),
-	    "0");
+	assert_string_equal(one(db, "SELECT count(*) FROM node_backends"), "0");
 	assert_string_equal(one(db, "SELECT count(*) FROM load_jobs WHERE "
-	    "node_id IS NULL"), "1");
+	                            "node_id IS NULL"),
+	    "1");
 	db_close(db);
 }
 
@@ -323,23 +374,28 @@ test_events(void **state)
 {
 	struct db *db = migrated_db();
 
-	assert_int_equal(db_event(db, "node.registered", "n1", NULL,
-	    "admin", "{\"address\": \"10.0.0.1:50051\"}"), 0);
-	assert_int_equal(db_event(db, "replica.ready", "n1", "phi", NULL,
-	    NULL), 0);
+	assert_int_equal(db_event(db, "node.registered", "n1", NULL, "admin",
+	                     "{\"address\": \"10.0.0.1:50051\"}"),
+	    0);
+	assert_int_equal(
+	    db_event(db, "replica.ready", "n1", "phi", NULL, NULL), 0);
 	assert_string_equal(one(db, "SELECT count(*) FROM events"), "2");
 	assert_string_equal(one(db, "SELECT detail->>'address' FROM events "
-	    "WHERE kind = 'node.registered'"), "10.0.0.1:50051");
+	                            "WHERE kind = 'node.registered'"),
+	    "10.0.0.1:50051");
 	assert_string_equal(one(db, "SELECT actor || ' ' || node_id FROM events"
-	    " WHERE kind = 'node.registered'"), "admin n1");
-	assert_string_equal(one(db, "SELECT detail::text || coalesce(actor, "
-	    "'-') || model FROM events WHERE kind = 'replica.ready'"),
+	                            " WHERE kind = 'node.registered'"),
+	    "admin n1");
+	assert_string_equal(
+	    one(db, "SELECT detail::text || coalesce(actor, "
+	            "'-') || model FROM events WHERE kind = 'replica.ready'"),
 	    "{}-phi");
 	/* Newest first through the index on at. */
 	assert_string_equal(one(db, "SELECT kind FROM events ORDER BY at DESC,"
-	    " id DESC LIMIT 1"), "replica.ready");
-	assert_int_equal(db_event(db, "node.registered", NULL, NULL, NULL,
-	    "not json"), -1);
+	                            " id DESC LIMIT 1"),
+	    "replica.ready");
+	assert_int_equal(
+	    db_event(db, "node.registered", NULL, NULL, NULL, "not json"), -1);
 	assert_int_equal(db_error(db)->kind, DB_EOTHER);
 	assert_int_equal(db_event(db, "Bad Kind", NULL, NULL, NULL, NULL), -1);
 	assert_int_equal(db_error(db)->kind, DB_ECONSTRAINT);
@@ -352,21 +408,28 @@ static void
 test_statements(void **state)
 {
 	static const char sql[] = "SELECT name, gpu_vendor, last_heartbeat "
-	    "FROM nodes WHERE id = $1";
+	                          "FROM nodes WHERE id = $1";
 	struct db *db = migrated_db();
-	const char *p1[] = { "n1" }, *p2[] = { "n2" };
-	const char *ins[] = { "n2", "w2", NULL };
+	const char *p1[] = {"n1"}, *p2[] = {"n2"};
+	const char *ins[] = {"n2", "w2", NULL};
 	PGresult *r;
 
-	assert_int_equal(db_exec(db, "ins", "INSERT INTO nodes (id, name, "
-	    "gpu_vendor) VALUES ($1, $2, coalesce($3, 'none'))", 3,
-	    (const char *[]){ "n1", "w1", "nvidia" }), 1);
-	assert_int_equal(db_exec(db, "ins", "INSERT INTO nodes (id, name, "
-	    "gpu_vendor) VALUES ($1, $2, coalesce($3, 'none'))", 3, ins), 1);
+	assert_int_equal(
+	    db_exec(db, "ins",
+	        "INSERT INTO nodes (id, name, "
+	        "gpu_vendor) VALUES ($1, $2, coalesce($3, 'none'))",
+	        3, (const char *[]){"n1", "w1", "nvidia"}),
+	    1);
+	assert_int_equal(
+	    db_exec(db, "ins",
+	        "INSERT INTO nodes (id, name, "
+	        "gpu_vendor) VALUES ($1, $2, coalesce($3, 'none'))",
+	        3, ins),
+	    1);
 	assert_non_null(r = db_query(db, "get", sql, 1, p1));
 	assert_string_equal(db_value(r, 0, "name"), "w1");
 	assert_string_equal(db_value(r, 0, "gpu_vendor"), "nvidia");
-	assert_null(db_value(r, 0, "last_heartbeat"));	/* SQL NULL */
+	assert_null(db_value(r, 0, "last_heartbeat")); /* SQL NULL */
 	assert_null(db_value(r, 0, "no_such_column"));
 	assert_null(db_value(r, 1, "name"));
 	PQclear(r);
@@ -377,8 +440,11 @@ test_statements(void **state)
 	/* One name, one statement. */
 	assert_null(db_query(db, "get", "SELECT 1", 0, NULL));
 	assert_int_equal(db_error(db)->kind, DB_EOTHER);
-	assert_int_equal(db_exec(db, NULL, "UPDATE nodes SET max_concurrency "
-	    "= 4", 0, NULL), 2);
+	assert_int_equal(db_exec(db, NULL,
+	                     "UPDATE nodes SET max_concurrency "
+	                     "= 4",
+	                     0, NULL),
+	    2);
 	/* Transactions. */
 	assert_int_equal(db_begin(db), 0);
 	assert_int_equal(db_exec(db, NULL, "DELETE FROM nodes", 0, NULL), 2);
@@ -419,8 +485,10 @@ test_notices_go_to_log(void **state)
 	const char *out;
 	int rc;
 
-	out = capture_stderr(raise_warning, db, "DO $$ BEGIN "
-	    "RAISE WARNING 'th warning %', 42; END $$", &rc);
+	out = capture_stderr(raise_warning, db,
+	    "DO $$ BEGIN "
+	    "RAISE WARNING 'th warning %', 42; END $$",
+	    &rc);
 	assert_int_equal(rc, 0);
 	/* Our log's format: "<4>" (warning) prefix and the process name. */
 	assert_non_null(strstr(out, "<4>"));
@@ -483,16 +551,16 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_migrate_empty_database),
-		cmocka_unit_test(test_migrate_rerun_is_noop),
-		cmocka_unit_test(test_failed_migration_rolls_back),
-		cmocka_unit_test(test_node_constraints),
-		cmocka_unit_test(test_replica_and_job_constraints),
-		cmocka_unit_test(test_events),
-		cmocka_unit_test(test_statements),
-		cmocka_unit_test(test_advisory_locks),
-		cmocka_unit_test(test_notices_go_to_log),
-		cmocka_unit_test(test_connection_loss),
+	    cmocka_unit_test(test_migrate_empty_database),
+	    cmocka_unit_test(test_migrate_rerun_is_noop),
+	    cmocka_unit_test(test_failed_migration_rolls_back),
+	    cmocka_unit_test(test_node_constraints),
+	    cmocka_unit_test(test_replica_and_job_constraints),
+	    cmocka_unit_test(test_events),
+	    cmocka_unit_test(test_statements),
+	    cmocka_unit_test(test_advisory_locks),
+	    cmocka_unit_test(test_notices_go_to_log),
+	    cmocka_unit_test(test_connection_loss),
 	};
 
 	if (th_init() == -1)

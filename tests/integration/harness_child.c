@@ -28,8 +28,8 @@
 #include "tests/harness/harness.h"
 
 static int
-write_info(const char *path, struct th_pg *pg, struct th_nats *n,
-    struct th_proc *p)
+write_info(
+    const char *path, struct th_pg *pg, struct th_nats *n, struct th_proc *p)
 {
 	char tmp[PATH_MAX];
 	FILE *f;
@@ -59,9 +59,9 @@ int
 main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(failing_test),
+	    cmocka_unit_test(failing_test),
 	};
-	char *sleeper[] = { "sleep", "1000", NULL };
+	char *sleeper[] = {"sleep", "1000", NULL};
 	struct th_nats *n;
 	struct th_proc *p;
 	struct th_pg *pg;

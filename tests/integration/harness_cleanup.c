@@ -34,28 +34,28 @@
 
 #include "tests/harness/harness.h"
 
-#define CHILD_READY_TIMEOUT	60000
-#define CHILD_EXIT_TIMEOUT	30000
-#define GONE_TIMEOUT		10000
+#define CHILD_READY_TIMEOUT 60000
+#define CHILD_EXIT_TIMEOUT 30000
+#define GONE_TIMEOUT 10000
 
 struct info {
-	int	test_pid;
-	int	guardian_pid;
-	int	pg_pid;
-	int	pg_port;
-	int	nats_pid;
-	int	nats_port;
-	int	proc_pid;
-	char	root[PATH_MAX];
-	char	pg_conninfo[PATH_MAX + 128];
+	int test_pid;
+	int guardian_pid;
+	int pg_pid;
+	int pg_port;
+	int nats_pid;
+	int nats_port;
+	int proc_pid;
+	char root[PATH_MAX];
+	char pg_conninfo[PATH_MAX + 128];
 };
 
 struct child {
-	struct th_proc	*proc;
-	char		 tmpdir[PATH_MAX];	/* its TH_TMPDIR */
-	char		 infofile[PATH_MAX];
-	char		 env[PATH_MAX + 16];
-	struct info	 info;
+	struct th_proc *proc;
+	char tmpdir[PATH_MAX]; /* its TH_TMPDIR */
+	char infofile[PATH_MAX];
+	char env[PATH_MAX + 16];
+	struct info info;
 };
 
 static const char *
@@ -103,8 +103,8 @@ read_info(struct child *c)
 		if (strncmp(line, "root=", 5) == 0)
 			copy_field(i->root, sizeof(i->root), line + 5);
 		if (strncmp(line, "pg_conninfo=", 12) == 0)
-			copy_field(i->pg_conninfo, sizeof(i->pg_conninfo),
-			    line + 12);
+			copy_field(
+			    i->pg_conninfo, sizeof(i->pg_conninfo), line + 12);
 	}
 	fclose(f);
 	assert_true(i->pg_pid > 0 && i->nats_pid > 0 && i->proc_pid > 0);
@@ -116,8 +116,8 @@ static void
 start_child(struct child *c, const char *mode)
 {
 	char prog[PATH_MAX], log[PATH_MAX + 16];
-	char *argv[] = { prog, (char *)(uintptr_t)mode, c->infofile, NULL };
-	char *env[] = { c->env, NULL };
+	char *argv[] = {prog, (char *)(uintptr_t)mode, c->infofile, NULL};
+	char *env[] = {c->env, NULL};
 	const char *dir;
 
 	memset(c, 0, sizeof(*c));
@@ -183,8 +183,8 @@ procs_mentioning(const char *needle)
 				buf[i] = ' ';
 		buf[n] = '\0';
 		if (strstr(buf, needle) != NULL) {
-			fprintf(stderr, "left behind: %s: %s\n", de->d_name,
-			    buf);
+			fprintf(
+			    stderr, "left behind: %s: %s\n", de->d_name, buf);
 			count++;
 		}
 	}
@@ -217,8 +217,8 @@ all_gone(void *arg)
 
 	/* The guardian reaps, so even zombies must disappear. */
 	return kill(i->pg_pid, 0) == -1 && kill(i->nats_pid, 0) == -1 &&
-	    kill(i->proc_pid, 0) == -1 && kill(i->test_pid, 0) == -1 &&
-	    access(i->root, F_OK) == -1 && dir_is_empty(c->tmpdir);
+	       kill(i->proc_pid, 0) == -1 && kill(i->test_pid, 0) == -1 &&
+	       access(i->root, F_OK) == -1 && dir_is_empty(c->tmpdir);
 }
 
 /* The child has ended with status want; nothing of it remains. */
@@ -278,7 +278,7 @@ test_failed_assertion(void **state)
 	struct child c;
 
 	start_child(&c, "assert");
-	assert_child_ended(&c, 1);	/* cmocka: one test failed */
+	assert_child_ended(&c, 1); /* cmocka: one test failed */
 }
 
 static void
@@ -350,17 +350,16 @@ read_file(const char *path, char *buf, size_t len)
 static void
 test_th_env(void **state)
 {
-	static const char script[] =
-	    "psql -Atc 'SELECT 41 + 1' >\"$1/psql\";"
-	    "echo \"$TH_NATS_URL\" >\"$1/nats\";"
-	    "echo \"$TH_ROOT\" >\"$1/root\";"
-	    "sleep 1000 & echo $! >\"$1/bg\";"
-	    "exit 7";
+	static const char script[] = "psql -Atc 'SELECT 41 + 1' >\"$1/psql\";"
+	                             "echo \"$TH_NATS_URL\" >\"$1/nats\";"
+	                             "echo \"$TH_ROOT\" >\"$1/root\";"
+	                             "sleep 1000 & echo $! >\"$1/bg\";"
+	                             "exit 7";
 	char prog[PATH_MAX], out[PATH_MAX], path[PATH_MAX + 8], env[PATH_MAX];
 	char buf[PATH_MAX], log[PATH_MAX + 8], root[PATH_MAX];
-	char *argv[] = { prog, "--pg", "--nats", "--", "sh", "-c",
-	    (char *)(uintptr_t)script, "sh", out, NULL };
-	char *envv[] = { env, NULL };
+	char *argv[] = {prog, "--pg", "--nats", "--", "sh", "-c",
+	    (char *)(uintptr_t)script, "sh", out, NULL};
+	char *envv[] = {env, NULL};
 	const char *tmp;
 	struct th_proc *p;
 	int bg;
@@ -398,14 +397,14 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_normal_exit),
-		cmocka_unit_test(test_sigterm_to_guardian),
-		cmocka_unit_test(test_sigterm_to_test),
-		cmocka_unit_test(test_sigkill_to_test),
-		cmocka_unit_test(test_failed_assertion),
-		cmocka_unit_test(test_abort),
-		cmocka_unit_test(test_two_instances),
-		cmocka_unit_test(test_th_env),
+	    cmocka_unit_test(test_normal_exit),
+	    cmocka_unit_test(test_sigterm_to_guardian),
+	    cmocka_unit_test(test_sigterm_to_test),
+	    cmocka_unit_test(test_sigkill_to_test),
+	    cmocka_unit_test(test_failed_assertion),
+	    cmocka_unit_test(test_abort),
+	    cmocka_unit_test(test_two_instances),
+	    cmocka_unit_test(test_th_env),
 	};
 
 	if (th_init() == -1)

@@ -38,8 +38,8 @@ query1(const char *conninfo, const char *sql)
 	if (PQstatus(c) == CONNECTION_OK) {
 		r = PQexec(c, sql);
 		if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0) {
-			snprintf(value, sizeof(value), "%s",
-			    PQgetvalue(r, 0, 0));
+			snprintf(
+			    value, sizeof(value), "%s", PQgetvalue(r, 0, 0));
 			out = value;
 		} else
 			fprintf(stderr, "%s: %s", sql, PQerrorMessage(c));
@@ -66,7 +66,8 @@ test_pg_select1(void **state)
 
 	pg = th_pg_start(NULL);
 	assert_non_null(pg);
-	printf("figure: postgres data dir %.0f ms, start to accepting %.0f ms\n",
+	printf(
+	    "figure: postgres data dir %.0f ms, start to accepting %.0f ms\n",
 	    pg->initdb_ms, pg->start_ms);
 	assert_true(pg->up);
 	assert_true(pg->port > 0);
@@ -84,7 +85,7 @@ test_pg_select1(void **state)
 static void
 test_pg_tcp(void **state)
 {
-	struct th_pg_opts opts = { .tcp = 1 };
+	struct th_pg_opts opts = {.tcp = 1};
 	struct th_pg *pg;
 	char *v;
 
@@ -105,14 +106,15 @@ test_pg_restart_keeps_data(void **state)
 
 	assert_non_null(pg = th_pg_start(NULL));
 	port = pg->port;
-	assert_int_equal(th_pg_exec(pg, NULL,
-	    "CREATE TABLE t (v int); INSERT INTO t VALUES (42)"), 0);
+	assert_int_equal(
+	    th_pg_exec(
+	        pg, NULL, "CREATE TABLE t (v int); INSERT INTO t VALUES (42)"),
+	    0);
 	old = PQconnectdb(pg->conninfo);
 	assert_int_equal(PQstatus(old), CONNECTION_OK);
 	assert_int_equal(th_pg_restart(pg), 0);
 	assert_int_equal(pg->port, port);
-	printf("figure: postgres restart to accepting %.0f ms\n",
-	    pg->start_ms);
+	printf("figure: postgres restart to accepting %.0f ms\n", pg->start_ms);
 	/* The old session is gone: a client sees the error. */
 	r = PQexec(old, "SELECT 1");
 	assert_int_not_equal(PQresultStatus(r), PGRES_TUPLES_OK);
@@ -135,8 +137,10 @@ test_pg_kill9_recovers(void **state)
 	pid_t pm;
 
 	assert_non_null(pg = th_pg_start(NULL));
-	assert_int_equal(th_pg_exec(pg, NULL,
-	    "CREATE TABLE t (v int); INSERT INTO t VALUES (7)"), 0);
+	assert_int_equal(
+	    th_pg_exec(
+	        pg, NULL, "CREATE TABLE t (v int); INSERT INTO t VALUES (7)"),
+	    0);
 	pm = pg->proc->pid;
 	assert_int_equal(th_pg_kill9(pg), 0);
 	assert_int_equal(kill(pm, 0), -1);
@@ -157,10 +161,10 @@ test_pg_stop_leaves_nothing(void **state)
 	pid_t pm;
 
 	assert_non_null(pg = th_pg_start(NULL));
-	assert_int_equal(th_pg_createdb(pg, "second", conninfo,
-	    sizeof(conninfo)), 0);
-	assert_string_equal(query1(conninfo, "SELECT current_database()"),
-	    "second");
+	assert_int_equal(
+	    th_pg_createdb(pg, "second", conninfo, sizeof(conninfo)), 0);
+	assert_string_equal(
+	    query1(conninfo, "SELECT current_database()"), "second");
 	pm = pg->proc->pid;
 	snprintf(dir, sizeof(dir), "%s", pg->dir);
 	assert_true(path_exists(dir));
@@ -184,8 +188,8 @@ nats_roundtrip(const char *url, const char *subj)
 	assert_int_equal(natsConnection_ConnectTo(&b, url), NATS_OK);
 	assert_int_equal(natsConnection_SubscribeSync(&sub, a, subj), NATS_OK);
 	assert_int_equal(natsConnection_Flush(a), NATS_OK);
-	assert_int_equal(natsConnection_PublishString(b, subj, "hello"),
-	    NATS_OK);
+	assert_int_equal(
+	    natsConnection_PublishString(b, subj, "hello"), NATS_OK);
 	assert_int_equal(natsConnection_Flush(b), NATS_OK);
 	assert_int_equal(natsSubscription_NextMsg(&msg, sub, 2000), NATS_OK);
 	assert_string_equal(natsMsg_GetData(msg), "hello");
@@ -230,7 +234,7 @@ test_nats_restart_same_port(void **state)
 {
 	natsConnection *probe = NULL;
 	natsOptions *opts = NULL;
-	struct nc_state s = { NULL };
+	struct nc_state s = {NULL};
 	struct th_nats *n;
 	int port;
 
@@ -243,8 +247,8 @@ test_nats_restart_same_port(void **state)
 	assert_int_equal(natsOptions_SetReconnectWait(opts, 20), NATS_OK);
 	assert_int_equal(natsConnection_Connect(&s.nc, opts), NATS_OK);
 	assert_int_equal(th_nats_kill(n), 0);
-	assert_int_equal(natsConnection_ConnectTo(&probe, n->url),
-	    NATS_NO_SERVER);
+	assert_int_equal(
+	    natsConnection_ConnectTo(&probe, n->url), NATS_NO_SERVER);
 	assert_int_equal(th_nats_up(n), 0);
 	assert_int_equal(n->port, port);
 	assert_int_equal(th_wait_for(nats_connected, &s, 5000), 0);
@@ -269,7 +273,7 @@ stop_after_first(const char *data, size_t len, void *arg)
 static void
 test_http(void **state)
 {
-	struct th_nats_opts opts = { .monitor = 1 };
+	struct th_nats_opts opts = {.monitor = 1};
 	struct th_http_response r;
 	char url[128], ct[128];
 	struct th_nats *n;
@@ -278,8 +282,8 @@ test_http(void **state)
 	assert_non_null(n = th_nats_start(&opts));
 	snprintf(url, sizeof(url), "%s/varz", n->monitor_url);
 	assert_int_equal(th_wait_http(url, 200, 5000), 0);
-	assert_int_equal(th_http_request("GET", url, NULL, NULL, 0, 5000, &r),
-	    0);
+	assert_int_equal(
+	    th_http_request("GET", url, NULL, NULL, 0, 5000, &r), 0);
 	assert_int_equal(r.status, 200);
 	assert_non_null(strstr(r.body, "\"server_id\""));
 	assert_int_equal(th_http_header(&r, "content-type", ct, sizeof(ct)), 0);
@@ -287,20 +291,21 @@ test_http(void **state)
 	assert_int_equal(th_http_header(&r, "X-None", ct, sizeof(ct)), -1);
 	th_http_response_free(&r);
 	snprintf(url, sizeof(url), "%s/no-such-page", n->monitor_url);
-	assert_int_equal(th_http_request("GET", url, NULL, NULL, 0, 5000, &r),
-	    0);
+	assert_int_equal(
+	    th_http_request("GET", url, NULL, NULL, 0, 5000, &r), 0);
 	assert_int_equal(r.status, 404);
 	th_http_response_free(&r);
 	/* A streaming reader may hang up after the first chunk. */
 	snprintf(url, sizeof(url), "%s/varz", n->monitor_url);
 	assert_int_equal(th_http_stream("GET", url, NULL, NULL, 0, 5000,
-	    stop_after_first, &seen, &r), 0);
+	                     stop_after_first, &seen, &r),
+	    0);
 	assert_true(seen > 0);
 	th_http_response_free(&r);
 	/* Nothing listening: a transport error, bounded by the timeout. */
 	assert_int_equal(th_nats_stop(n), 0);
-	assert_int_equal(th_http_request("GET", url, NULL, NULL, 0, 2000, &r),
-	    -1);
+	assert_int_equal(
+	    th_http_request("GET", url, NULL, NULL, 0, 2000, &r), -1);
 	th_http_response_free(&r);
 	assert_int_equal(th_wait_http(url, 200, 100), -1);
 }
@@ -323,13 +328,14 @@ file_contains(const char *path, const char *needle)
 static void
 test_proc(void **state)
 {
-	char *echo[] = { "sh", "-c", "echo hello; echo \"$FOO\"; "
-	    "test -z \"$HOME\" && exit 3", NULL };
-	char *env[] = { "FOO=bar", "HOME", NULL };
-	char *sleeper[] = { "sleep", "100", NULL };
-	char *stubborn[] = { "sh", "-c", "trap '' TERM; sleep 100 & wait",
-	    NULL };
-	char *missing[] = { "/nonexistent/program", NULL };
+	char *echo[] = {"sh", "-c",
+	    "echo hello; echo \"$FOO\"; "
+	    "test -z \"$HOME\" && exit 3",
+	    NULL};
+	char *env[] = {"FOO=bar", "HOME", NULL};
+	char *sleeper[] = {"sleep", "100", NULL};
+	char *stubborn[] = {"sh", "-c", "trap '' TERM; sleep 100 & wait", NULL};
+	char *missing[] = {"/nonexistent/program", NULL};
 	char log[PATH_MAX];
 	struct th_proc *p;
 	double t0;
@@ -391,17 +397,17 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_pg_select1),
-		cmocka_unit_test(test_pg_tcp),
-		cmocka_unit_test(test_pg_restart_keeps_data),
-		cmocka_unit_test(test_pg_kill9_recovers),
-		cmocka_unit_test(test_pg_stop_leaves_nothing),
-		cmocka_unit_test(test_nats_pubsub),
-		cmocka_unit_test(test_nats_restart_same_port),
-		cmocka_unit_test(test_http),
-		cmocka_unit_test(test_proc),
-		cmocka_unit_test(test_ports_and_dirs),
-		cmocka_unit_test(test_wait_for_is_bounded),
+	    cmocka_unit_test(test_pg_select1),
+	    cmocka_unit_test(test_pg_tcp),
+	    cmocka_unit_test(test_pg_restart_keeps_data),
+	    cmocka_unit_test(test_pg_kill9_recovers),
+	    cmocka_unit_test(test_pg_stop_leaves_nothing),
+	    cmocka_unit_test(test_nats_pubsub),
+	    cmocka_unit_test(test_nats_restart_same_port),
+	    cmocka_unit_test(test_http),
+	    cmocka_unit_test(test_proc),
+	    cmocka_unit_test(test_ports_and_dirs),
+	    cmocka_unit_test(test_wait_for_is_bounded),
 	};
 	int rc;
 

@@ -25,11 +25,23 @@ static void
 test_not_migrations(void **state)
 {
 	static const char *bad[] = {
-		"", "init.sql", "01_init.sql", "000_zero.sql", "001init.sql",
-		"001_.sql", "001_init", "001_init.sql~", "001_init.SQL",
-		"001_Init.sql", "001_in-it.sql", "001_in it.sql",
-		".001_init.sql", "001_init.sql.orig", "README",
-		"99999999999_overflow.sql", "001_init.sqlx",
+	    "",
+	    "init.sql",
+	    "01_init.sql",
+	    "000_zero.sql",
+	    "001init.sql",
+	    "001_.sql",
+	    "001_init",
+	    "001_init.sql~",
+	    "001_init.SQL",
+	    "001_Init.sql",
+	    "001_in-it.sql",
+	    "001_in it.sql",
+	    ".001_init.sql",
+	    "001_init.sql.orig",
+	    "README",
+	    "99999999999_overflow.sql",
+	    "001_init.sqlx",
 	};
 	size_t i;
 
@@ -81,10 +93,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_migration_names),
-		cmocka_unit_test(test_not_migrations),
-		cmocka_unit_test(test_sqlstate_classes),
-		cmocka_unit_test(test_error_names),
+	    cmocka_unit_test(test_migration_names),
+	    cmocka_unit_test(test_not_migrations),
+	    cmocka_unit_test(test_sqlstate_classes),
+	    cmocka_unit_test(test_error_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
