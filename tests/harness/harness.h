@@ -182,6 +182,7 @@ struct th_nats {
 	char dir[PATH_MAX]; /* store/, nats.log */
 	char log[PATH_MAX];
 	char url[64]; /* nats://127.0.0.1:PORT */
+	char name[48]; /* server_name, unique on the machine */
 	char monitor_url[64]; /* http://127.0.0.1:MPORT, "" if none */
 	double start_ms; /* last start until INFO received */
 	struct th_proc *proc;

@@ -23,28 +23,47 @@
 
 static struct th_nats *th_natses;
 
-/* 1 if 127.0.0.1:port answers with an INFO line within 200 ms. */
+/* Read the server's first line (INFO {...}) within 200 ms. */
 static int
-th_nats_probe(int port)
+th_nats_read_info(int fd, char *buf, size_t len)
 {
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	size_t off = 0;
+	ssize_t n;
+
+	while (off < len - 1 && poll(&pfd, 1, 200) == 1) {
+		if ((n = recv(fd, buf + off, len - 1 - off, 0)) <= 0)
+			break;
+		off += (size_t)n;
+		buf[off] = '\0';
+		if (strchr(buf, '\n') != NULL)
+			return 0;
+	}
+	return -1;
+}
+
+/*
+ * 1 if 127.0.0.1:port greets us as our server.  The name check matters:
+ * if another run's nats-server grabbed the port first, ours exits, and
+ * without it we would take theirs for ours.
+ */
+static int
+th_nats_probe(const struct th_nats *n)
+{
+	char buf[4096], want[64];
 	struct sockaddr_in sin;
-	struct pollfd pfd;
-	char buf[8];
 	int fd, ok = 0;
 
 	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
 		return 0;
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
-	sin.sin_port = htons(port);
+	sin.sin_port = htons(n->port);
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0) {
-		pfd.fd = fd;
-		pfd.events = POLLIN;
-		if (poll(&pfd, 1, 200) == 1 &&
-		    recv(fd, buf, 5, MSG_WAITALL) == 5)
-			ok = memcmp(buf, "INFO ", 5) == 0;
-	}
+	snprintf(want, sizeof(want), "\"server_name\":\"%s\"", n->name);
+	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
+	    th_nats_read_info(fd, buf, sizeof(buf)) == 0)
+		ok = strncmp(buf, "INFO ", 5) == 0 && strstr(buf, want) != NULL;
 	close(fd);
 	return ok;
 }
@@ -52,7 +71,7 @@ th_nats_probe(int port)
 static struct th_proc *
 th_nats_spawn(struct th_nats *n)
 {
-	char port[16], mport[16], store[PATH_MAX + 8], name[32];
+	char port[16], mport[16], store[PATH_MAX + 8];
 	char *argv[16];
 	struct th_spawn sp;
 	int i = 0;
@@ -60,14 +79,13 @@ th_nats_spawn(struct th_nats *n)
 	snprintf(port, sizeof(port), "%d", n->port);
 	snprintf(mport, sizeof(mport), "%d", n->monitor_port);
 	snprintf(store, sizeof(store), "%s/store", n->dir);
-	snprintf(name, sizeof(name), "th-nats-%d", n->port);
 	argv[i++] = "nats-server";
 	argv[i++] = "-a";
 	argv[i++] = "127.0.0.1";
 	argv[i++] = "-p";
 	argv[i++] = port;
 	argv[i++] = "-n";
-	argv[i++] = name;
+	argv[i++] = n->name;
 	argv[i++] = "-sd";
 	argv[i++] = store;
 	if (n->jetstream)
@@ -92,7 +110,7 @@ th_nats_launch(struct th_nats *n)
 
 	if ((n->proc = th_nats_spawn(n)) == NULL)
 		return -1;
-	while (!th_nats_probe(n->port)) {
+	while (!th_nats_probe(n)) {
 		if (!th_proc_alive(n->proc)) {
 			th__log("nats-server exited with %d during start",
 			    th_exit_code(n->proc));
@@ -118,6 +136,9 @@ th_nats_ports(struct th_nats *n)
 {
 	if ((n->port = th_free_port()) == -1)
 		return -1;
+	/* Unique on the machine: pid and port. */
+	snprintf(
+	    n->name, sizeof(n->name), "th-nats-%d-%d", (int)getpid(), n->port);
 	if (n->monitor_port != 0 && (n->monitor_port = th_free_port()) == -1)
 		return -1;
 	snprintf(n->url, sizeof(n->url), "nats://127.0.0.1:%d", n->port);
