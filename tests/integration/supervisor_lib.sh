@@ -163,6 +163,11 @@ for line in sys.stdin:
 '
 }
 
+# since START: seconds elapsed since START (a `date +%s.%N` value).
+since() {
+	awk -v s="$1" -v e="$(date +%s.%N)" 'BEGIN { printf "%.3f", e - s }'
+}
+
 free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
