@@ -399,6 +399,29 @@ fake_on_term(int sig)
 	fake_term = 1;
 }
 
+/* The names of the LOCALAI_* variables in our environment, "a,b". */
+static void
+fake_localai_vars(char *buf, size_t len)
+{
+	extern char **environ;
+	char **e;
+	size_t off = 0, n;
+
+	buf[0] = '\0';
+	for (e = environ; *e != NULL; e++) {
+		if (strncmp(*e, "LOCALAI_", 8) != 0)
+			continue;
+		n = strcspn(*e, "=");
+		if (off + n + 2 >= len)
+			break;
+		if (off > 0)
+			buf[off++] = ',';
+		memcpy(buf + off, *e, n);
+		off += n;
+		buf[off] = '\0';
+	}
+}
+
 /* A backend: report how it was started, then live until SIGTERM. */
 static int
 fake_backend(const char *addr)
@@ -406,7 +429,7 @@ fake_backend(const char *addr)
 	const char *tok = getenv("LOCALAI_GRPC_AUTH_TOKEN");
 	const char *reg = getenv("LOCALAI_REGISTRATION_TOKEN");
 	struct fake_timers t;
-	char cwd[512], fds[128];
+	char cwd[512], fds[128], vars[512];
 
 	fake_who = "BACKEND";
 	snprintf(fake_name, sizeof(fake_name), "backend");
@@ -415,9 +438,10 @@ fake_backend(const char *addr)
 	if (getcwd(cwd, sizeof(cwd)) == NULL)
 		snprintf(cwd, sizeof(cwd), "?");
 	fake_fds(fds, sizeof(fds));
+	fake_localai_vars(vars, sizeof(vars));
 	log_info("fake: backend run %d addr=%s cwd=%s token=%s "
-	    "registration_token=%s fds=%s", fake_runs, addr, cwd,
-	    tok ? tok : "(unset)", reg ? reg : "(unset)", fds);
+	    "registration_token=%s localai_vars=%s fds=%s", fake_runs, addr,
+	    cwd, tok ? tok : "(unset)", reg ? reg : "(unset)", vars, fds);
 	signal(SIGTERM, fake_on_term);
 	memset(&t, 0, sizeof(t));
 	t.ready = -1;
