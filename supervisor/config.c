@@ -3,7 +3,8 @@
  * branch builds and its tests run.  The configuration engineer's
  * supervisor/config.c replaces this file at merge: it parses every key,
  * the environment and the models.  This one checks the file's syntax,
- * honours LOCALAI_ADDRESS and LOCALAI_API_WORKERS, and knows no models.
+ * honours LOCALAI_ADDRESS, LOCALAI_API_WORKERS, LOCALAI_DATABASE_URL and
+ * LOCALAI_NATS_URL, and knows no models.
  */
 #include <errno.h>
 #include <libconfig.h>
@@ -36,6 +37,11 @@ conf_env(struct conf *c, struct conf_error *err)
 	if ((v = getenv("LOCALAI_ADDRESS")) != NULL && *v != '\0')
 		snprintf(c->frontend.listen, sizeof(c->frontend.listen), "%s",
 		    v);
+	if ((v = getenv("LOCALAI_DATABASE_URL")) != NULL)
+		snprintf(c->frontend.database_url,
+		    sizeof(c->frontend.database_url), "%s", v);
+	if ((v = getenv("LOCALAI_NATS_URL")) != NULL)
+		snprintf(c->nats_url, sizeof(c->nats_url), "%s", v);
 	if ((v = getenv("LOCALAI_API_WORKERS")) != NULL && *v != '\0') {
 		n = strtol(v, &end, 10);
 		if (*end != '\0' || n < 1 || n > 256) {

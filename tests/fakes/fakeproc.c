@@ -22,6 +22,7 @@
  *			with "fakeproc <name> pid <pid> fd <fd>\n"
  *	HELLO=1		write "hello from <name> <pid>\n" into each peer socket
  *			and log every line read from a peer
+ *	STATUS=TEXT	send TEXT as MSG_CTL_STATUS once ready
  * Worker agent only (WAGENT):
  *	BE_RUN=PATH	after READY, ask for backend BE_ID (default "be1")
  *			run as PATH --addr BE_ADDR with BE_TOKEN in BE_WORKDIR
@@ -303,6 +304,9 @@ fake_tick(struct fake_timers *t)
 		if (proc_ready() == -1)
 			exit(1);
 		log_info("fake: ready");
+		if (fake_env("STATUS") != NULL &&
+		    proc_status("%s", fake_env("STATUS")) == -1)
+			exit(1);
 		if (fake_env("BE_RUN") != NULL)
 			fake_be_start();
 		if (fake_env("BE_STOP_MS") != NULL)
@@ -367,6 +371,9 @@ fake_core(const char *proc, const char *side)
 	fake_count_run();
 	log_info("fake: %s (%s side) run %d, config generation %u, fds %s",
 	    proc, side, fake_runs, proc_conf()->generation, fds);
+	log_info("fake: has database_url=%d nats_url=%d",
+	    proc_conf()->frontend.database_url[0] != '\0',
+	    proc_conf()->nats_url[0] != '\0');
 	fake_hello = fake_env("HELLO") != NULL;
 	ignore_term = fake_env("IGNORE_TERM") != NULL && fake_misbehave();
 	accept_fd = fake_env("ACCEPT") != NULL;
