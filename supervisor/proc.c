@@ -16,12 +16,9 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <netinet/in.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <netdb.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -30,8 +27,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-#include <systemd/sd-daemon.h>
 
 #include "proto/log.h"
 #include "proto/msg.h"
