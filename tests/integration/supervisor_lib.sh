@@ -66,7 +66,7 @@ sup_cleanup() {
 	rm -rf "$T"
 }
 trap 'rc=$?; sup_cleanup; exit $rc' EXIT
-trap 'exit 130' INT TERM HUP
+trap 'exit 130' INT TERM HUP PIPE
 
 # sup_start VAR=value... -- localai arguments: start the supervisor in the
 # background with the fakes, logging to $LOG.
