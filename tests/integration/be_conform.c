@@ -483,9 +483,11 @@ cancel_later(void *arg)
  * backend keeps serving.
  */
 static void
-case_cancel(void)
+case_cancel(int fast)
 {
-	const char *opt[] = { "tokens=100000", "rate_ms=5" };
+	/* fast: no pause between tokens, so only be_send sees the cancel. */
+	const char *opt[] = { "tokens=100000000", fast ? "rate_ms=0" :
+	    "rate_ms=5" };
 	Backend__PredictOptions req;
 	Backend__Reply *r;
 	struct canceller c = { NULL, NULL, 300 };
@@ -510,9 +512,9 @@ case_cancel(void)
 	bc_stream_close(c.st);
 	CHECK(rc == -1 && err.kind == BC_ECANCELLED, "rc %d kind %d %s", rc,
 	    err.kind, err.msg);
-	CHECK(n > 3 && n < 100000, "%d tokens before the cancel", n);
+	CHECK(n > 3 && n < 100000000, "%d tokens before the cancel", n);
 	stopped = srv_event(&s, "cancelled", 3000);
-	CHECK(stopped >= n && stopped < n + 200,
+	CHECK(stopped >= n && stopped < n + (fast ? 1000000 : 200),
 	    "backend stopped after %d tokens (client saw %d)", stopped, n);
 	CHECK(now_ms() - t0 < 3000, "backend took too long to stop");
 	sleep_ms(100);
@@ -1074,7 +1076,7 @@ static const struct {
 } cases[] = {
 	{ "rpcs_unix", NULL }, { "rpcs_tcp", NULL },
 	{ "env", case_env },
-	{ "cancel", case_cancel },
+	{ "cancel", NULL }, { "cancel_fast", NULL },
 	{ "cancel_unary", case_cancel_unary },
 	{ "deadline", case_deadline },
 	{ "auth", case_auth },
@@ -1104,6 +1106,10 @@ run_case(const char *name)
 			case_rpcs(0);
 		else if (strcmp(name, "rpcs_tcp") == 0)
 			case_rpcs(1);
+		else if (strcmp(name, "cancel") == 0)
+			case_cancel(0);
+		else if (strcmp(name, "cancel_fast") == 0)
+			case_cancel(1);
 		else if (strcmp(name, "parallel1") == 0)
 			case_parallel(1);
 		else if (strcmp(name, "parallel2") == 0)
