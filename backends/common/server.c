@@ -220,7 +220,17 @@ srv_poll(void *arg)
 {
 	struct be_tag *t;
 	grpc_event ev;
+	int i;
 
+	/*
+	 * Posted here rather than by main: every call context is then
+	 * created by the thread that handles its events, which keeps the
+	 * hand-over visible to ThreadSanitizer (it cannot see gRPC's own
+	 * synchronisation).
+	 */
+	for (i = 0; i < BE_PENDING_REQUESTS; i++)
+		if (srv_request() == -1)
+			fatalx("cannot accept calls");
 	for (;;) {
 		ev = grpc_completion_queue_next(
 		    gcq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
@@ -330,7 +340,7 @@ srv_start(const struct be_conf *conf, const struct be_addr *addr)
 	};
 	grpc_channel_args cargs = {4, args};
 	grpc_server_credentials *creds;
-	int port, i;
+	int port;
 
 	gcq = grpc_completion_queue_create_for_next(NULL);
 	gsrv = grpc_server_create(&cargs, NULL);
@@ -346,9 +356,6 @@ srv_start(const struct be_conf *conf, const struct be_addr *addr)
 	grpc_server_start(gsrv);
 	if ((errno = pthread_create(&poller, NULL, srv_poll, NULL)) != 0)
 		fatal("pthread_create");
-	for (i = 0; i < BE_PENDING_REQUESTS; i++)
-		if (srv_request() == -1)
-			fatalx("cannot accept calls");
 	if (conf->port_file != NULL &&
 	    srv_write_port(
 	        conf->port_file, addr->kind == BE_ADDR_TCP ? port : 0) == -1)
@@ -421,6 +428,17 @@ srv_cancel_all(void)
 	gate_kick(&srv.gate);
 }
 
+static int
+srv_nactive(void)
+{
+	int n;
+
+	pthread_mutex_lock(&pool.mu);
+	n = pool.nactive;
+	pthread_mutex_unlock(&pool.mu);
+	return n;
+}
+
 /*
  * Graceful shutdown: stop accepting calls, give those in progress the
  * grace period, cancel what is left, and tear everything down in the
@@ -434,15 +452,15 @@ srv_stop(const struct be_conf *conf, const sigset_t *sigs)
 	atomic_store(&stopping, 1);
 	grpc_server_shutdown_and_notify(gsrv, gcq, &shutdown_tag);
 	log_info("shutting down: %d call(s) in progress, grace %ld ms",
-	    pool.nactive, conf->grace_ms);
+	    srv_nactive(), conf->grace_ms);
 	if (srv_drain(conf->grace_ms, sigs) == -1) {
 		log_warnx(
-		    "cancelling %d call(s) still in progress", pool.nactive);
+		    "cancelling %d call(s) still in progress", srv_nactive());
 		srv_cancel_all();
 		if (srv_drain(BE_CANCEL_WAIT_MS, sigs) == -1) {
 			log_warnx("%d call(s) ignore cancellation; exiting "
 			          "without waiting for them",
-			    pool.nactive);
+			    srv_nactive());
 			_exit(0);
 		}
 	}

@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -745,7 +746,7 @@ struct health_probe {
 	int64_t worst;
 	int fails;
 	int busy_seen;
-	volatile int stop;
+	atomic_int stop;
 };
 
 static void *
@@ -756,7 +757,7 @@ probe_health(void *arg)
 	struct bc_error err;
 	int64_t t0, dt;
 
-	while (!p->stop) {
+	while (!atomic_load(&p->stop)) {
 		t0 = now_ms();
 		if (bc_health(p->addr, &opts5s, &err) == -1)
 			p->fails++;
@@ -791,7 +792,7 @@ case_health_busy(void)
 	pthread_create(&t, NULL, probe_health, &p);
 	CHECK(read_stream(s.addr, &opts5s, "p", buf, sizeof(buf), &err) == 60,
 	    "%s", err.msg);
-	p.stop = 1;
+	atomic_store(&p.stop, 1);
 	pthread_join(t, NULL);
 	CHECK(p.fails == 0, "%d Health calls failed", p.fails);
 	CHECK(p.worst < 250, "slowest Health %lld ms", (long long)p.worst);
@@ -830,7 +831,8 @@ case_max_calls(void)
 
 struct stream_reader {
 	const char *addr;
-	int n, rc, first_seen;
+	int n, rc;
+	atomic_int first_seen;
 	enum bc_err kind;
 	int64_t ended;
 };
@@ -849,7 +851,7 @@ read_in_thread(void *arg)
 	st = bc_predict_stream(r->addr, &o, &req, &err);
 	while ((r->rc = bc_predict_stream_next(st, &m, &err)) == 1) {
 		r->n++;
-		r->first_seen = 1;
+		atomic_store(&r->first_seen, 1);
 		bc_free(m);
 	}
 	r->kind = err.kind;
@@ -867,7 +869,7 @@ start_reader(struct stream_reader *r, const char *addr, pthread_t *t)
 	memset(r, 0, sizeof(*r));
 	r->addr = addr;
 	pthread_create(t, NULL, read_in_thread, r);
-	while (!r->first_seen && now_ms() < end)
+	while (!atomic_load(&r->first_seen) && now_ms() < end)
 		sleep_ms(5);
 }
 
