@@ -58,3 +58,17 @@ $(eval $(call unit_test,test_be_gate,tests/unit/test_be_gate.c \
 bench: bench-grpc
 bench-grpc: $(BUILD)/tests/bench/bench_grpc $(BUILD)/tests/fakes/fakebackend
 	$(BUILD)/tests/bench/bench_grpc $(BUILD)/tests/fakes/fakebackend
+
+# libFuzzer target for the protocol's decoding (clang only; its own flags,
+# not the build's: libFuzzer needs -fsanitize=fuzzer).  The integration
+# test backend_fuzz.test runs it for a bounded number of inputs.
+ifneq ($(shell command -v clang 2>/dev/null),)
+$(BUILD)/tests/fuzz/fuzz_backend_proto: tests/fuzz/fuzz_backend_proto.c \
+    $(BUILD)/gen/backend.pb-c.c $(BUILD)/gen/backend.pb-c.h
+	@mkdir -p $(@D)
+	clang -g -O1 -std=c17 -D_GNU_SOURCE -I. -I$(BUILD)/gen \
+	    -fsanitize=fuzzer,address,undefined -o $@ \
+	    tests/fuzz/fuzz_backend_proto.c $(BUILD)/gen/backend.pb-c.c \
+	    $(call libs,libprotobuf-c)
+ALL_TARGETS += $(BUILD)/tests/fuzz/fuzz_backend_proto
+endif
