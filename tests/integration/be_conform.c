@@ -13,6 +13,8 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 
+#include <dirent.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -420,6 +422,29 @@ rpcs_errors(const char *addr)
 	check_status(addr, BACKEND__STATUS_RESPONSE__STATE__ERROR);
 }
 
+/* Sockets the backend process holds: its listener plus connections. */
+static int
+srv_sockets(const struct srv *s)
+{
+	char dir[64], path[400], target[64];
+	struct dirent *de;
+	ssize_t n;
+	int count = 0;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)s->pid);
+	if ((d = opendir(dir)) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		n = readlink(path, target, sizeof(target) - 1);
+		if (n > 0 && strncmp(target, "socket:", 7) == 0)
+			count++;
+	}
+	closedir(d);
+	return count;
+}
+
 /* Every implemented RPC, over a Unix socket or TCP. */
 static void
 case_rpcs(int tcp)
@@ -442,6 +467,10 @@ case_rpcs(int tcp)
 	CHECK(bc_health(s.addr, &opts5s, &err) == -1 &&
 	          err.kind == BC_EUNAVAILABLE,
 	    "fail_health: %d %s", err.kind, err.msg);
+	/* All those calls went over one cached channel: one connection. */
+	CHECK(bc_channels() == 1, "%d channels cached", bc_channels());
+	CHECK(srv_sockets(&s) == 2, "backend holds %d sockets, want 2",
+	    srv_sockets(&s));
 	srv_stop(&s, 5000);
 }
 
@@ -1014,6 +1043,10 @@ case_refused(void)
 	CHECK(bc_health("unix:/nonexistent/be.sock", &o, &err) == -1 &&
 	          err.kind == BC_ECONNREFUSED,
 	    "unix: %d %s", err.kind, err.msg);
+	CHECK(bc_channels() == 2, "%d channels cached", bc_channels());
+	bc_forget("127.0.0.1:1");
+	bc_forget("unix:/nonexistent/be.sock");
+	CHECK(bc_channels() == 0, "%d channels after forget", bc_channels());
 	CHECK(srv_start(&s, 0, NULL, NULL) == 0, "start");
 	snprintf(addr, sizeof(addr), "%s", s.addr);
 	kill(s.pid, SIGKILL);
