@@ -830,6 +830,44 @@ case_health_busy(void)
 	srv_stop(&s, 5000);
 }
 
+/*
+ * A LoadModel that never returns: its caller's deadline fires, Health and
+ * Status still answer at once, inference queues behind the load (and times
+ * out), and SIGTERM still ends the process.
+ */
+static void
+case_load_hang(void)
+{
+	char *env[] = {(char *)(uintptr_t) "FAKE_BACKEND_OPTIONS=hang_load",
+	    NULL},
+	     *args[] = {(char *)(uintptr_t) "--grace-ms",
+	         (char *)(uintptr_t) "200", NULL};
+	struct bc_opts o = {NULL, 500, 0, NULL};
+	Backend__PredictOptions req;
+	Backend__Reply *r;
+	struct bc_error err;
+	struct srv s;
+	int64_t t0;
+
+	CHECK(srv_start(&s, 0, env, args) == 0, "start");
+	t0 = now_ms();
+	{
+		Backend__ModelOptions mo = BACKEND__MODEL_OPTIONS__INIT;
+
+		CHECK(bc_load_model(s.addr, &o, &mo, &err) == -1 &&
+		          err.kind == BC_EDEADLINE,
+		    "stuck load: %d %s", err.kind, err.msg);
+	}
+	CHECK(bc_health(s.addr, &opts5s, &err) == 0, "%s", err.msg);
+	CHECK(now_ms() - t0 < 2000, "Health waited for the load");
+	check_status(s.addr, BACKEND__STATUS_RESPONSE__STATE__UNINITIALIZED);
+	req_init(&req, "p");
+	CHECK(bc_predict(s.addr, &o, &req, &r, &err) == -1 &&
+	          err.kind == BC_EDEADLINE,
+	    "Predict behind a stuck load: %d %s", err.kind, err.msg);
+	srv_stop(&s, 8000);
+}
+
 /* More calls than --max-calls: the surplus is refused as busy. */
 static void
 case_max_calls(void)
@@ -1134,6 +1172,7 @@ static const struct {
     {"parallel2", NULL},
     {"health_busy", case_health_busy},
     {"max_calls", case_max_calls},
+    {"load_hang", case_load_hang},
     {"sigterm_finish", case_sigterm_finish},
     {"sigterm_grace", case_sigterm_grace},
     {"sigterm_hang", case_sigterm_hang},
