@@ -221,7 +221,8 @@ openai_stream_delta(struct openai_stream *st, struct openai_buf *out,
 		used = pending_complete(st, out, p, len);
 	if (used < len) {
 		oa_escape(out, p + used, len - used, &hold);
-		memcpy(st->pending, p + len - hold, hold);
+		if (hold > 0)
+			memcpy(st->pending, p + len - hold, hold);
 		st->npending = hold;
 	}
 	if (out->failed)

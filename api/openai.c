@@ -201,6 +201,8 @@ oa_put_utf8(struct openai_buf *b, const char *s, size_t len)
 	const unsigned char *p = (const unsigned char *)s;
 	size_t i = 0, run = 0, need, got;
 
+	if (len == 0)
+		return;
 	while (i < len) {
 		if (p[i] < 0x80) {
 			i++;
@@ -268,6 +270,8 @@ oa_escape(
 
 	if (hold != NULL)
 		*hold = 0;
+	if (len == 0)
+		return;
 	while (i < len) {
 		unsigned char c = s[i];
 

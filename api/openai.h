@@ -108,9 +108,9 @@ struct openai_limits {
 	uint32_t form_header_max; /* header bytes of one part */
 };
 
-#define OPENAI_DEFAULT_BODY_MAX (16u * 1024 * 1024)
+#define OPENAI_DEFAULT_BODY_MAX (8u * 1024 * 1024)
 #define OPENAI_DEFAULT_DEPTH_MAX 64
-#define OPENAI_DEFAULT_STRING_MAX (8u * 1024 * 1024)
+#define OPENAI_DEFAULT_STRING_MAX (1024u * 1024)
 #define OPENAI_DEFAULT_MESSAGES_MAX 2048
 #define OPENAI_DEFAULT_PARTS_MAX 256
 #define OPENAI_DEFAULT_INPUTS_MAX 2048

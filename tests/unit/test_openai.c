@@ -299,6 +299,18 @@ test_bad_inputs(void **state)
 	}
 }
 
+/* No body at all (a POST without one) is malformed JSON, not a crash. */
+static void
+test_empty_body(void **state)
+{
+	struct openai_chat r;
+	struct openai_error err;
+
+	assert_int_equal(openai_chat_parse(NULL, 0, NULL, &r, &err), -1);
+	assert_int_equal(err.status, 400);
+	assert_non_null(strstr(err.message, "could not parse the JSON body"));
+}
+
 static void
 test_chat_full(void **state)
 {
@@ -804,7 +816,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_bad_inputs),
-	    cmocka_unit_test(test_chat_full),
+	    cmocka_unit_test(test_empty_body),
+cmocka_unit_test(test_chat_full),
 	    cmocka_unit_test(test_chat_minimal),
 	    cmocka_unit_test(test_completion),
 	    cmocka_unit_test(test_embeddings),

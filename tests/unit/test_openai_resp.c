@@ -117,7 +117,7 @@ test_chat_response(void **state)
 	json_decref(v);
 
 	openai_buf_reset(&b);
-	assert_int_equal(openai_chat_response(&b, "x", "m", 1, "", 0,
+	assert_int_equal(openai_chat_response(&b, "x", "m", 1, NULL, 0,
 	                     OPENAI_FINISH_LENGTH, NULL),
 	    0);
 	v = parse(&b);
@@ -281,6 +281,8 @@ run_chat_stream(int include_usage)
 	                     "chatcmpl-1", "m\"1", 99, include_usage),
 	    0);
 	assert_int_equal(openai_stream_delta(&st, &b, "Hel", 3), 0);
+	/* An empty token sends nothing. */
+	assert_int_equal(openai_stream_delta(&st, &b, NULL, 0), 0);
 	assert_int_equal(openai_stream_delta(&st, &b, "lo\n", 3), 0);
 	assert_int_equal(
 	    openai_stream_finish(&st, &b, OPENAI_FINISH_STOP, &u), 0);
