@@ -1,0 +1,20 @@
+# The llama backend: a native GGUF inference engine (see docs/DESIGN.md).
+#
+# Float results must not depend on the compiler contracting a*b+c into one
+# fused operation differently in the SIMD and portable kernels, so the
+# engine's objects are built with -ffp-contract=off.
+$(BUILD)/obj/backends/llama/%.o: CFLAGS += -ffp-contract=off
+$(BUILD)/obj/tests/unit/test_llama_%.o: CFLAGS += -ffp-contract=off
+
+LLAMA_GGUF := backends/llama/gguf.c
+
+$(eval $(call unit_test,test_gguf,tests/unit/test_gguf.c $(LLAMA_GGUF),))
+
+# libFuzzer target for the GGUF reader (clang only).
+ifneq ($(shell command -v clang 2>/dev/null),)
+$(BUILD)/tests/fuzz/fuzz_gguf: tests/fuzz/fuzz_gguf.c $(LLAMA_GGUF)
+	@mkdir -p $(@D)
+	clang -std=c17 -D_GNU_SOURCE -g -O1 -I. -fsanitize=fuzzer,address,undefined \
+	    -o $@ tests/fuzz/fuzz_gguf.c $(LLAMA_GGUF)
+ALL_TARGETS += $(BUILD)/tests/fuzz/fuzz_gguf
+endif
