@@ -18,3 +18,7 @@ $(BUILD)/tests/fuzz/fuzz_gguf: tests/fuzz/fuzz_gguf.c $(LLAMA_GGUF)
 	    -o $@ tests/fuzz/fuzz_gguf.c $(LLAMA_GGUF)
 ALL_TARGETS += $(BUILD)/tests/fuzz/fuzz_gguf
 endif
+
+LLAMA_QUANT := backends/llama/quant.c backends/llama/quant_x86.c
+$(eval $(call unit_test,test_llama_quant,tests/unit/test_llama_quant.c \
+    $(LLAMA_QUANT) $(LLAMA_GGUF),))
