@@ -22,3 +22,8 @@ endif
 LLAMA_QUANT := backends/llama/quant.c backends/llama/quant_x86.c
 $(eval $(call unit_test,test_llama_quant,tests/unit/test_llama_quant.c \
     $(LLAMA_QUANT) $(LLAMA_GGUF),))
+
+LLAMA_MODEL := backends/llama/model.c backends/llama/eval.c \
+    backends/llama/pool.c $(LLAMA_QUANT) $(LLAMA_GGUF)
+$(eval $(call unit_test,test_llama_model,tests/unit/test_llama_model.c \
+    tests/unit/test_llama_common.c $(LLAMA_MODEL),-lpthread))

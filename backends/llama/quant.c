@@ -548,6 +548,22 @@ qt_dot(uint32_t t, int n, const void *w, const void *act)
 	}
 }
 
+qt_dot_fn
+qt_get_dot(uint32_t t)
+{
+	switch (t) {
+	case GGML_F32: return kern->dot_f32;
+	case GGML_F16: return kern->dot_f16;
+	case GGML_BF16: return kern->dot_bf16;
+	case GGML_Q8_0: return kern->dot_q8_0;
+	case GGML_Q4_0: return kern->dot_q4_0;
+	case GGML_Q4_K: return kern->dot_q4_k;
+	case GGML_Q5_K: return kern->dot_q5_k;
+	case GGML_Q6_K: return kern->dot_q6_k;
+	default: return NULL;
+	}
+}
+
 enum qt_level
 qt_cpu_level(void)
 {

@@ -83,6 +83,9 @@ size_t qt_act_size(uint32_t wtype, int n);
 void qt_quantize_act(uint32_t wtype, const float *x, void *out, int n);
 /* One weight row (n elements) times one converted activation row. */
 float qt_dot(uint32_t wtype, int n, const void *w, const void *act);
+typedef float (*qt_dot_fn)(int, const void *, const void *);
+/* The kernel qt_dot() would call for wtype at the current level. */
+qt_dot_fn qt_get_dot(uint32_t wtype);
 /* n elements of a row of type type into floats. */
 void qt_dequant_row(uint32_t type, const void *src, float *dst, int n);
 
