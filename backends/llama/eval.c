@@ -259,6 +259,12 @@ struct att_job {
 	int		 layer, T;
 };
 
+/*
+ * One head of one token.  Precision follows llama.cpp's CPU path so that
+ * results stay comparable: the query and the softmax weights are rounded
+ * to F16 before their products with the F16 cache, the softmax sum is
+ * accumulated in double.
+ */
 static void
 attend_one(struct llm_ctx *c, int layer, int t, int h, float *sc)
 {
@@ -269,13 +275,17 @@ attend_one(struct llm_ctx *c, int layer, int t, int h, float *sc)
 	size_t base = (size_t)layer * c->n_ctx * kvd + (size_t)kvh * hd;
 	const uint16_t *kp, *vp;
 	float *out = c->xb2 + (size_t)t * hp->n_head * hd + (size_t)h * hd;
-	float scale = 1.0f / sqrtf((float)hd), max = -INFINITY, sum = 0, s, p;
+	float scale = 1.0f / sqrtf((float)hd), max = -INFINITY, s, p, inv;
+	float qh[hd];
+	double sum = 0;
 	int i, d;
 
+	for (d = 0; d < hd; d++)
+		qh[d] = f16_table[qt_fp32_to_fp16(q[d])];
 	for (i = 0; i <= pos; i++) {
 		kp = c->kcache + base + (size_t)i * kvd;
 		for (s = 0, d = 0; d < hd; d++)
-			s += q[d] * f16_table[kp[d]];
+			s += qh[d] * f16_table[kp[d]];
 		sc[i] = s * scale;
 		max = sc[i] > max ? sc[i] : max;
 	}
@@ -283,10 +293,11 @@ attend_one(struct llm_ctx *c, int layer, int t, int h, float *sc)
 		sc[i] = expf(sc[i] - max);
 		sum += sc[i];
 	}
+	inv = (float)(1.0 / sum);
 	memset(out, 0, hd * sizeof(float));
 	for (i = 0; i <= pos; i++) {
 		vp = c->vcache + base + (size_t)i * kvd;
-		p = sc[i] / sum;
+		p = f16_table[qt_fp32_to_fp16(sc[i] * inv)];
 		for (d = 0; d < hd; d++)
 			out[d] += p * f16_table[vp[d]];
 	}

@@ -27,3 +27,11 @@ LLAMA_MODEL := backends/llama/model.c backends/llama/eval.c \
     backends/llama/pool.c $(LLAMA_QUANT) $(LLAMA_GGUF)
 $(eval $(call unit_test,test_llama_model,tests/unit/test_llama_model.c \
     tests/unit/test_llama_common.c $(LLAMA_MODEL),-lpthread))
+
+LLAMA_TOK := backends/llama/tok.c $(LLAMA_GGUF)
+$(eval $(call unit_test,test_tok,tests/unit/test_tok.c \
+    tests/unit/test_llama_common.c $(LLAMA_TOK),$(call libs,libpcre2-8)))
+
+# Test tool for the differential test against llama.cpp.
+$(eval $(call program,tests/tools/llama_probe,tests/tools/llama_probe.c \
+    backends/llama/tok.c $(LLAMA_MODEL),$(call libs,libpcre2-8)))
