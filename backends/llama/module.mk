@@ -35,3 +35,9 @@ $(eval $(call unit_test,test_tok,tests/unit/test_tok.c \
 # Test tool for the differential test against llama.cpp.
 $(eval $(call program,tests/tools/llama_probe,tests/tools/llama_probe.c \
     backends/llama/tok.c $(LLAMA_MODEL),$(call libs,libpcre2-8)))
+
+LLAMA_ENGINE := backends/llama/llm.c backends/llama/sample.c \
+    backends/llama/chat.c backends/llama/tok.c $(LLAMA_MODEL)
+LLAMA_ENGINE_LIBS := $(call libs,libpcre2-8) -lpthread
+$(eval $(call unit_test,test_llama_gen,tests/unit/test_llama_gen.c \
+    tests/unit/test_llama_common.c $(LLAMA_ENGINE),$(LLAMA_ENGINE_LIBS)))

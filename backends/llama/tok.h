@@ -56,7 +56,7 @@ struct utf8_stream {
 	int		npend;
 };
 
-/* Appends the complete part of pend+in to out (room: inlen + 8). */
+/* Appends the complete part of pend+in to out (room: 3 * inlen + 12). */
 size_t utf8_feed(struct utf8_stream *, const char *in, size_t inlen,
     char *out);
 /* Flushes whatever incomplete bytes remain (as U+FFFD). */
