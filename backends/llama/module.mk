@@ -41,3 +41,12 @@ LLAMA_ENGINE := backends/llama/llm.c backends/llama/sample.c \
 LLAMA_ENGINE_LIBS := $(call libs,libpcre2-8) -lpthread
 $(eval $(call unit_test,test_llama_gen,tests/unit/test_llama_gen.c \
     tests/unit/test_llama_common.c $(LLAMA_ENGINE),$(LLAMA_ENGINE_LIBS)))
+
+# The shipped backend: build/backends/llama/run.
+$(call be_backend,llama,backends/llama/main.c $(LLAMA_ENGINE),$(LLAMA_ENGINE_LIBS))
+
+# The gRPC client that drives the backend in tests/integration/llama_rpc.test.
+$(eval $(call program,tests/integration/llama_client, \
+    tests/integration/llama_client.c $(BCLIENT_SRCS) proto/log.c, \
+    $(BCLIENT_LIBS) $(call libs,libsystemd)))
+$(BUILD)/obj/tests/integration/llama_client.o: | $(BUILD)/gen/backend.pb-c.h
