@@ -95,13 +95,14 @@ stopbuf_push(struct stopbuf *sb, const char *text, size_t len, int *hit)
 	char *np;
 
 	*hit = 0;
-	if (sb->len + len > sb->cap) {
+	if (sb->hold == NULL || sb->len + len > sb->cap) {
 		sb->cap = (sb->len + len) * 2 + 64;
 		if ((np = realloc(sb->hold, sb->cap)) == NULL)
 			return 0;
 		sb->hold = np;
 	}
-	memcpy(sb->hold + sb->len, text, len);
+	if (len > 0)
+		memcpy(sb->hold + sb->len, text, len);
 	sb->len += len;
 	for (i = 0; i < sb->nstop; i++) {
 		slen = strlen(sb->stop[i]);
@@ -129,6 +130,8 @@ stopbuf_push(struct stopbuf *sb, const char *text, size_t len, int *hit)
 void
 stopbuf_consume(struct stopbuf *sb, size_t n)
 {
+	if (n == 0)
+		return;
 	memmove(sb->hold, sb->hold + n, sb->len - n);
 	sb->len -= n;
 }

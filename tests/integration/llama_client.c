@@ -134,7 +134,7 @@ stream(const Backend__PredictOptions *r, int *ntok, int cancel_after)
 	int rc, n = 0;
 
 	while ((rc = bc_predict_stream_next(s, &rep, &err)) == 1) {
-		if (len + rep->message.len < 65535) {
+		if (rep->message.len > 0 && len + rep->message.len < 65535) {
 			memcpy(text + len, rep->message.data, rep->message.len);
 			len += rep->message.len;
 		}
