@@ -50,3 +50,11 @@ $(eval $(call program,tests/integration/llama_client, \
     tests/integration/llama_client.c $(BCLIENT_SRCS) proto/log.c, \
     $(BCLIENT_LIBS) $(call libs,libsystemd)))
 $(BUILD)/obj/tests/integration/llama_client.o: | $(BUILD)/gen/backend.pb-c.h
+
+# Benchmark (make bench runs it; models are generated under /tmp).
+$(eval $(call program,tests/bench/bench_llama,tests/bench/bench_llama.c \
+    $(LLAMA_MODEL),-lpthread))
+.PHONY: bench-llama
+bench: bench-llama
+bench-llama: $(BUILD)/tests/bench/bench_llama
+	$(BUILD)/tests/bench/bench_llama
