@@ -7,6 +7,7 @@
  */
 #include <math.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,21 +195,22 @@ struct mm_job {
 	int				 T, nin, nout;
 	float				*out;
 	qt_dot_fn			 dot;
+	atomic_int			 next;	/* next chunk of rows */
 };
 
 #define MM_ROWS	16
 
+/* Takes chunks of MM_ROWS output rows until none are left. */
 static void
 mm_worker(void *arg, int ith, int nth)
 {
-	const struct mm_job *j = arg;
+	struct mm_job *j = arg;
 	size_t rowsize = ggml_row_size(j->w->type, j->nin);
 	const uint8_t *w = j->w->data;
-	int per = (j->nout + nth - 1) / nth, r0 = per * ith, r1, rc, re, r, t;
+	int rc, re, r, t;
 
-	r1 = r0 + per < j->nout ? r0 + per : j->nout;
-	for (rc = r0; rc < r1; rc += MM_ROWS) {
-		re = rc + MM_ROWS < r1 ? rc + MM_ROWS : r1;
+	while ((rc = atomic_fetch_add(&j->next, 1) * MM_ROWS) < j->nout) {
+		re = rc + MM_ROWS < j->nout ? rc + MM_ROWS : j->nout;
 		for (t = 0; t < j->T; t++)
 			for (r = rc; r < re; r++)
 				j->out[(size_t)t * j->nout + r] = j->dot(j->nin,
@@ -242,6 +244,7 @@ matmul(struct llm_ctx *c, const struct gguf_tensor *w, const float *src,
 	j.nout = (int)w->ne[1];
 	j.out = out;
 	j.dot = qt_get_dot(w->type);
+	atomic_init(&j.next, 0);
 	pool_run(c->pool, mm_worker, &j);
 }
 
@@ -257,6 +260,7 @@ act_dirty(struct llm_ctx *c)
 struct att_job {
 	struct llm_ctx	*c;
 	int		 layer, T;
+	atomic_int	 next;	/* next (token, head) pair */
 };
 
 /*
@@ -306,11 +310,11 @@ attend_one(struct llm_ctx *c, int layer, int t, int h, float *sc)
 static void
 att_worker(void *arg, int ith, int nth)
 {
-	const struct att_job *j = arg;
+	struct att_job *j = arg;
 	struct llm_ctx *c = j->c;
 	int nh = (int)c->m->hp.n_head, n = j->T * nh, i;
 
-	for (i = ith; i < n; i += nth)
+	while ((i = atomic_fetch_add(&j->next, 1)) < n)
 		attend_one(c, j->layer, i / nh, i % nh,
 		    c->scores + (size_t)ith * c->n_ctx);
 }
@@ -350,7 +354,7 @@ static void
 attention(struct llm_ctx *c, const struct llm_layer *l, int layer, int T)
 {
 	const struct llm_hparams *hp = &c->m->hp;
-	struct att_job j = { c, layer, T };
+	struct att_job j;
 	int dim = (int)hp->dim, t, i;
 
 	for (t = 0; t < T; t++)
@@ -361,6 +365,10 @@ attention(struct llm_ctx *c, const struct llm_layer *l, int layer, int T)
 	matmul(c, l->wk, c->xb, T, c->k);
 	matmul(c, l->wv, c->xb, T, c->v);
 	qkv_finish(c, l, layer, T);
+	j.c = c;
+	j.layer = layer;
+	j.T = T;
+	atomic_init(&j.next, 0);
 	pool_run(c->pool, att_worker, &j);
 	act_dirty(c);
 	matmul(c, l->wo, c->xb2, T, c->xb);

@@ -1,16 +1,25 @@
 /*
- * Thread pool: one job at a time.  The caller publishes (fn, arg), bumps
- * the generation under the mutex and broadcasts; each worker runs its share
- * and decrements `pending`; the caller runs share 0 and then waits for
- * pending to reach zero.  Both waits spin for a short while first.
+ * Thread pool: one job at a time, designed for a machine shared with other
+ * work.  The job's function takes its work in chunks from a counter of its
+ * own (dynamic scheduling), so a descheduled worker does not hold the
+ * others up: the caller runs the function too, then closes the job, and
+ * waits only for workers that actually joined it.  A worker that wakes up
+ * after the job was closed skips it.
+ *
+ * The state word packs the job generation (high 32 bits), a closed flag
+ * and the number of workers inside the job; joining is a compare-and-swap
+ * that fails once the generation moved on or the job closed.
  */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "backends/llama/pool.h"
 
-#define SPINS	20000
+#define SPINS		4000
+#define ST_CLOSED	(1ull << 31)
+#define ST_ACTIVE	(ST_CLOSED - 1)
 
 struct pool {
 	int			 n;
@@ -20,8 +29,8 @@ struct pool {
 	pthread_cond_t		 done;
 	pool_fn			 fn;
 	void			*arg;
-	atomic_uint		 gen;
-	atomic_int		 pending;
+	uint32_t		 gen;
+	_Atomic uint64_t	 st;
 	atomic_int		 quit;
 };
 
@@ -38,25 +47,38 @@ cpu_relax(void)
 #endif
 }
 
-/* Waits until the generation differs from seen; returns it (or ~0: quit). */
-static unsigned
-wait_job(struct pool *p, unsigned seen)
+/* Waits for a generation other than seen; returns it, or 0 on quit. */
+static uint32_t
+wait_job(struct pool *p, uint32_t seen)
 {
-	unsigned g;
+	uint32_t g;
 	int i;
 
 	for (i = 0; i < SPINS; i++) {
-		if ((g = atomic_load(&p->gen)) != seen)
+		if ((g = (uint32_t)(atomic_load(&p->st) >> 32)) != seen)
 			return g;
 		cpu_relax();
 	}
 	pthread_mutex_lock(&p->mu);
-	while ((g = atomic_load(&p->gen)) == seen && !p->quit)
+	while ((g = (uint32_t)(atomic_load(&p->st) >> 32)) == seen &&
+	    !atomic_load(&p->quit))
 		pthread_cond_wait(&p->wake, &p->mu);
-	if (p->quit)
-		g = ~0u;
 	pthread_mutex_unlock(&p->mu);
-	return g;
+	return atomic_load(&p->quit) ? 0 : g;
+}
+
+/* Joins job g unless it is closed or gone; 1 when joined. */
+static int
+join_job(struct pool *p, uint32_t g)
+{
+	uint64_t s = atomic_load(&p->st);
+
+	for (;;) {
+		if ((uint32_t)(s >> 32) != g || (s & ST_CLOSED))
+			return 0;
+		if (atomic_compare_exchange_weak(&p->st, &s, s + 1))
+			return 1;
+	}
 }
 
 static void *
@@ -65,19 +87,22 @@ worker(void *v)
 	struct worker_arg *wa = v;
 	struct pool *p = wa->p;
 	int ith = wa->ith;
-	unsigned seen = 0;
+	uint32_t seen = 0;
+	uint64_t s;
 
 	free(wa);
-	for (;;) {
-		if ((seen = wait_job(p, seen)) == ~0u || p->quit)
-			return NULL;
+	while ((seen = wait_job(p, seen)) != 0) {
+		if (!join_job(p, seen))
+			continue;
 		p->fn(p->arg, ith, p->n);
-		if (atomic_fetch_sub(&p->pending, 1) == 1) {
+		s = atomic_fetch_sub(&p->st, 1) - 1;
+		if ((s & ST_CLOSED) && (s & ST_ACTIVE) == 0) {
 			pthread_mutex_lock(&p->mu);
 			pthread_cond_signal(&p->done);
 			pthread_mutex_unlock(&p->mu);
 		}
 	}
+	return NULL;
 }
 
 struct pool *
@@ -123,6 +148,7 @@ pool_size(const struct pool *p)
 void
 pool_run(struct pool *p, pool_fn fn, void *arg)
 {
+	uint64_t s;
 	int i;
 
 	if (p->n == 1) {
@@ -131,16 +157,22 @@ pool_run(struct pool *p, pool_fn fn, void *arg)
 	}
 	p->fn = fn;
 	p->arg = arg;
-	atomic_store(&p->pending, p->n - 1);
+	if (++p->gen == 0)
+		p->gen = 1;	/* 0 means "quit" to wait_job */
 	pthread_mutex_lock(&p->mu);
-	atomic_fetch_add(&p->gen, 1);
+	atomic_store(&p->st, (uint64_t)p->gen << 32);
 	pthread_cond_broadcast(&p->wake);
 	pthread_mutex_unlock(&p->mu);
 	fn(arg, 0, p->n);
-	for (i = 0; i < SPINS && atomic_load(&p->pending) > 0; i++)
+	s = atomic_fetch_or(&p->st, ST_CLOSED);
+	for (i = 0; i < SPINS && (s & ST_ACTIVE) != 0; i++) {
 		cpu_relax();
+		s = atomic_load(&p->st);
+	}
+	if ((s & ST_ACTIVE) == 0)
+		return;
 	pthread_mutex_lock(&p->mu);
-	while (atomic_load(&p->pending) > 0)
+	while ((atomic_load(&p->st) & ST_ACTIVE) != 0)
 		pthread_cond_wait(&p->done, &p->mu);
 	pthread_mutex_unlock(&p->mu);
 }
@@ -153,7 +185,7 @@ pool_free(struct pool *p)
 	if (p == NULL)
 		return;
 	pthread_mutex_lock(&p->mu);
-	p->quit = 1;
+	atomic_store(&p->quit, 1);
 	pthread_cond_broadcast(&p->wake);
 	pthread_mutex_unlock(&p->mu);
 	for (i = 1; i < p->n; i++)

@@ -1,9 +1,11 @@
 /*
  * A small fixed thread pool for the engine's parallel loops.  pool_run()
- * calls fn(arg, i, n) once on each of the n threads (the caller is thread
- * 0) and returns when all calls have returned.  Workers spin briefly on a
- * generation counter before sleeping, since one forward pass issues
- * hundreds of short parallel sections.
+ * calls fn(arg, i, n) on the caller (i = 0) and on each worker that picks
+ * the job up in time (i unique per thread, < n), and returns when all those
+ * calls have returned.  fn must therefore take its work in chunks from a
+ * shared counter rather than assume a fixed share per i: a worker may not
+ * run it at all.  Workers spin briefly before sleeping, since one forward
+ * pass issues hundreds of short parallel sections.
  */
 #ifndef LLAMA_POOL_H
 #define LLAMA_POOL_H
