@@ -195,6 +195,7 @@ struct mm_job {
 	int				 T, nin, nout;
 	float				*out;
 	qt_dot_fn			 dot;
+	qt_dot4_fn			 dot4;	/* or NULL */
 	atomic_int			 next;	/* next chunk of rows */
 };
 
@@ -207,11 +208,21 @@ mm_worker(void *arg, int ith, int nth)
 	struct mm_job *j = arg;
 	size_t rowsize = ggml_row_size(j->w->type, j->nin);
 	const uint8_t *w = j->w->data;
-	int rc, re, r, t;
+	float o4[4];
+	int rc, re, r, t, k;
 
 	while ((rc = atomic_fetch_add(&j->next, 1) * MM_ROWS) < j->nout) {
 		re = rc + MM_ROWS < j->nout ? rc + MM_ROWS : j->nout;
-		for (t = 0; t < j->T; t++)
+		for (t = 0; j->dot4 != NULL && t + 4 <= j->T; t += 4)
+			for (r = rc; r < re; r++) {
+				j->dot4(j->nin, w + (size_t)r * rowsize,
+				    j->act + (size_t)t * j->act_stride,
+				    j->act_stride, o4);
+				for (k = 0; k < 4; k++)
+					j->out[(size_t)(t + k) * j->nout + r] =
+					    o4[k];
+			}
+		for (; t < j->T; t++)
 			for (r = rc; r < re; r++)
 				j->out[(size_t)t * j->nout + r] = j->dot(j->nin,
 				    w + (size_t)r * rowsize,
@@ -244,6 +255,7 @@ matmul(struct llm_ctx *c, const struct gguf_tensor *w, const float *src,
 	j.nout = (int)w->ne[1];
 	j.out = out;
 	j.dot = qt_get_dot(w->type);
+	j.dot4 = qt_get_dot4(w->type);
 	atomic_init(&j.next, 0);
 	pool_run(c->pool, mm_worker, &j);
 }

@@ -525,9 +525,10 @@ dot_q6_k(int n, const void *vx, const void *vy)
 	return sumf;
 }
 
+/* The portable level has no four-row kernels: matmul calls dot. */
 const struct qt_kernels qt_portable = {
 	dot_f32, dot_f16, dot_bf16, dot_q8_0, dot_q4_0, dot_q4_k, dot_q5_k,
-	dot_q6_k
+	dot_q6_k, NULL, NULL, NULL, NULL, NULL
 };
 
 /* ---- dispatch ------------------------------------------------------------- */
@@ -560,6 +561,19 @@ qt_get_dot(uint32_t t)
 	case GGML_Q4_K: return kern->dot_q4_k;
 	case GGML_Q5_K: return kern->dot_q5_k;
 	case GGML_Q6_K: return kern->dot_q6_k;
+	default: return NULL;
+	}
+}
+
+qt_dot4_fn
+qt_get_dot4(uint32_t t)
+{
+	switch (t) {
+	case GGML_Q8_0: return kern->dot4_q8_0;
+	case GGML_Q4_0: return kern->dot4_q4_0;
+	case GGML_Q4_K: return kern->dot4_q4_k;
+	case GGML_Q5_K: return kern->dot4_q5_k;
+	case GGML_Q6_K: return kern->dot4_q6_k;
 	default: return NULL;
 	}
 }

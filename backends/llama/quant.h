@@ -86,6 +86,13 @@ float qt_dot(uint32_t wtype, int n, const void *w, const void *act);
 typedef float (*qt_dot_fn)(int, const void *, const void *);
 /* The kernel qt_dot() would call for wtype at the current level. */
 qt_dot_fn qt_get_dot(uint32_t wtype);
+/*
+ * One weight row times four activation rows (stride bytes apart) into
+ * out[4], bit-identical to four qt_dot calls; NULL when the current level
+ * has no such kernel for wtype.
+ */
+typedef void (*qt_dot4_fn)(int, const void *, const void *, size_t, float *);
+qt_dot4_fn qt_get_dot4(uint32_t wtype);
 /* n elements of a row of type type into floats. */
 void qt_dequant_row(uint32_t type, const void *src, float *dst, int n);
 
@@ -104,6 +111,12 @@ struct qt_kernels {
 	float	(*dot_q4_k)(int, const void *, const void *);
 	float	(*dot_q5_k)(int, const void *, const void *);
 	float	(*dot_q6_k)(int, const void *, const void *);
+	/* Four activation rows `stride` bytes apart; NULL: use dot. */
+	void	(*dot4_q8_0)(int, const void *, const void *, size_t, float *);
+	void	(*dot4_q4_0)(int, const void *, const void *, size_t, float *);
+	void	(*dot4_q4_k)(int, const void *, const void *, size_t, float *);
+	void	(*dot4_q5_k)(int, const void *, const void *, size_t, float *);
+	void	(*dot4_q6_k)(int, const void *, const void *, size_t, float *);
 };
 
 extern const struct qt_kernels qt_portable;

@@ -170,6 +170,63 @@ name(int n, const void *vx, const void *vy)				\
 	return qt_reduce8(a);						\
 }
 
+/*
+ * The same for four activation rows at once: each weight block is decoded
+ * once, and every row gets exactly the operations of BLOCK8_DOT.
+ */
+#define BLOCK8_DOT4(name, ATTR, XT, XBYTES, MULSUM)			\
+ATTR static void							\
+name(int n, const void *vx, const void *vy, size_t stride, float *out)	\
+{									\
+	const XT *x = vx;						\
+	const struct blk_q8_0 *y[4];					\
+	__m256 acc[4], dx;						\
+	__m256i wx[8], s[8];						\
+	float a[8], d;							\
+	int nb = n / QK8_0, b, k, t, sumi;				\
+									\
+	for (t = 0; t < 4; t++) {					\
+		y[t] = (const void *)((const char *)vy + t * stride);	\
+		acc[t] = _mm256_setzero_ps();				\
+	}								\
+	for (b = 0; b + 8 <= nb; b += 8) {				\
+		for (k = 0; k < 8; k++)					\
+			wx[k] = XBYTES(&x[b + k]);			\
+		dx = _mm256_cvtph_ps(_mm_setr_epi16(x[b].d, x[b + 1].d,	\
+		    x[b + 2].d, x[b + 3].d, x[b + 4].d, x[b + 5].d,	\
+		    x[b + 6].d, x[b + 7].d));				\
+		for (t = 0; t < 4; t++) {				\
+			const struct blk_q8_0 *yt = y[t];		\
+			for (k = 0; k < 8; k++)				\
+				s[k] = MULSUM(wx[k],			\
+				    q8_0_bytes(&yt[b + k]));		\
+			acc[t] = _mm256_add_ps(acc[t], _mm256_mul_ps(	\
+			    _mm256_cvtepi32_ps(hsum8x8(s)),		\
+			    _mm256_mul_ps(dx, _mm256_cvtph_ps(		\
+			    _mm_setr_epi16(yt[b].d, yt[b + 1].d,	\
+			    yt[b + 2].d, yt[b + 3].d, yt[b + 4].d,	\
+			    yt[b + 5].d, yt[b + 6].d, yt[b + 7].d)))));	\
+		}							\
+	}								\
+	for (t = 0; t < 4; t++) {					\
+		_mm256_storeu_ps(a, acc[t]);				\
+		for (k = b; k < nb; k++) {				\
+			sumi = hsum_i32(MULSUM(XBYTES(&x[k]),		\
+			    q8_0_bytes(&y[t][k])));			\
+			d = _cvtsh_ss(x[k].d) * _cvtsh_ss(y[t][k].d);	\
+			a[k & 7] = a[k & 7] + (float)sumi * d;		\
+		}							\
+		out[t] = qt_reduce8(a);					\
+	}								\
+}
+
+BLOCK8_DOT4(avx2_dot4_q8_0, AVX2, struct blk_q8_0, q8_0_bytes, mul_sum_i8)
+BLOCK8_DOT4(avx2_dot4_q4_0, AVX2, struct blk_q4_0, q4_0_bytes, mul_sum_i8)
+BLOCK8_DOT4(avx512_dot4_q8_0, AVX512, struct blk_q8_0, q8_0_bytes,
+    mul_sum_i8_vnni)
+BLOCK8_DOT4(avx512_dot4_q4_0, AVX512, struct blk_q4_0, q4_0_bytes,
+    mul_sum_i8_vnni)
+
 BLOCK8_DOT(avx2_dot_q8_0, AVX2, struct blk_q8_0, q8_0_bytes, mul_sum_i8)
 BLOCK8_DOT(avx2_dot_q4_0, AVX2, struct blk_q4_0, q4_0_bytes, mul_sum_i8)
 BLOCK8_DOT(avx512_dot_q8_0, AVX512, struct blk_q8_0, q8_0_bytes,
@@ -328,6 +385,152 @@ avx2_dot_q6_k(int n, const void *vx, const void *vy)
 	return sumf;
 }
 
+/*
+ * K-quant rows times four activation rows: the weights of each super block
+ * are unpacked once into eight vectors of 32 unsigned values (with their
+ * eight scales), then each row gets exactly the single-row arithmetic.
+ */
+struct kblock {
+	__m256i	q[8];
+	int	sc[8];
+};
+
+AVX2 static inline int
+kblock_dot(const struct kblock *kb, const int8_t *a)
+{
+	__m256i acc = _mm256_setzero_si256();
+	int g;
+
+	for (g = 0; g < 8; g++)
+		acc = _mm256_add_epi32(acc, scaled_dot(kb->q[g], a + 32 * g,
+		    kb->sc[g]));
+	return hsum_i32(acc);
+}
+
+AVX2 static void
+avx2_dot4_q4_k(int n, const void *vx, const void *vy, size_t stride,
+    float *out)
+{
+	const struct blk_q4_k *x = vx;
+	const struct blk_q8_k *y;
+	const __m256i m4 = _mm256_set1_epi8(0x0f);
+	uint8_t sc[8], mn[8];
+	struct kblock kb;
+	float sumf[4] = { 0 }, d, dmin;
+	__m256i q;
+	int b, c, t;
+
+	for (b = 0; b < n / QK_K; b++) {
+		qt_scales_k4(x[b].scales, sc, mn);
+		for (c = 0; c < 4; c++) {
+			q = _mm256_loadu_si256((const void *)(x[b].qs + 32 * c));
+			kb.q[2 * c] = _mm256_and_si256(q, m4);
+			kb.q[2 * c + 1] = _mm256_and_si256(_mm256_srli_epi16(q, 4),
+			    m4);
+			kb.sc[2 * c] = sc[2 * c];
+			kb.sc[2 * c + 1] = sc[2 * c + 1];
+		}
+		for (t = 0; t < 4; t++) {
+			y = (const void *)((const char *)vy + t * stride);
+			d = y[b].d * _cvtsh_ss(x[b].d);
+			dmin = y[b].d * _cvtsh_ss(x[b].dmin);
+			sumf[t] = sumf[t] + (d * (float)kblock_dot(&kb, y[b].qs) -
+			    dmin * (float)kmins(mn, y[b].bsums));
+		}
+	}
+	memcpy(out, sumf, sizeof(sumf));
+}
+
+AVX2 static void
+avx2_dot4_q5_k(int n, const void *vx, const void *vy, size_t stride,
+    float *out)
+{
+	const struct blk_q5_k *x = vx;
+	const struct blk_q8_k *y;
+	const __m256i m4 = _mm256_set1_epi8(0x0f);
+	uint8_t sc[8], mn[8];
+	struct kblock kb;
+	float sumf[4] = { 0 }, d, dmin;
+	__m256i q, qh;
+	int b, c, t;
+
+	for (b = 0; b < n / QK_K; b++) {
+		qt_scales_k4(x[b].scales, sc, mn);
+		qh = _mm256_loadu_si256((const void *)x[b].qh);
+		for (c = 0; c < 4; c++) {
+			q = _mm256_loadu_si256((const void *)(x[b].qs + 32 * c));
+			kb.q[2 * c] = _mm256_or_si256(_mm256_and_si256(q, m4),
+			    q5_high(qh, 2 * c));
+			kb.q[2 * c + 1] = _mm256_or_si256(_mm256_and_si256(
+			    _mm256_srli_epi16(q, 4), m4), q5_high(qh, 2 * c + 1));
+			kb.sc[2 * c] = sc[2 * c];
+			kb.sc[2 * c + 1] = sc[2 * c + 1];
+		}
+		for (t = 0; t < 4; t++) {
+			y = (const void *)((const char *)vy + t * stride);
+			d = y[b].d * _cvtsh_ss(x[b].d);
+			dmin = y[b].d * _cvtsh_ss(x[b].dmin);
+			sumf[t] = sumf[t] + (d * (float)kblock_dot(&kb, y[b].qs) -
+			    dmin * (float)kmins(mn, y[b].bsums));
+		}
+	}
+	memcpy(out, sumf, sizeof(sumf));
+}
+
+/* The four groups of one Q6_K half block, as in avx2_dot_q6_k. */
+AVX2 static inline void
+q6_unpack(const struct blk_q6_k *x, int h, __m256i *q)
+{
+	const __m256i m4 = _mm256_set1_epi8(0x0f);
+	__m256i qh, l0, l1;
+
+	qh = _mm256_loadu_si256((const void *)(x->qh + 32 * h));
+	l0 = _mm256_loadu_si256((const void *)(x->ql + 64 * h));
+	l1 = _mm256_loadu_si256((const void *)(x->ql + 64 * h + 32));
+	q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(
+	    _mm256_and_si256(qh, _mm256_set1_epi8(0x03)), 4));
+	q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_slli_epi16(
+	    _mm256_and_si256(qh, _mm256_set1_epi8(0x0c)), 2));
+	q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+	    _mm256_and_si256(qh, _mm256_set1_epi8(0x30)));
+	q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+	    _mm256_srli_epi16(_mm256_and_si256(qh,
+	    _mm256_set1_epi8((char)0xc0)), 2));
+}
+
+AVX2 static void
+avx2_dot4_q6_k(int n, const void *vx, const void *vy, size_t stride,
+    float *out)
+{
+	const struct blk_q6_k *x = vx;
+	const struct blk_q8_k *y;
+	const int8_t *sc;
+	__m256i q[8], acc;
+	float sumf[4] = { 0 }, d;
+	int b, h, g, t, j, bias;
+
+	for (b = 0; b < n / QK_K; b++) {
+		q6_unpack(&x[b], 0, q);
+		q6_unpack(&x[b], 1, q + 4);
+		for (t = 0; t < 4; t++) {
+			y = (const void *)((const char *)vy + t * stride);
+			acc = _mm256_setzero_si256();
+			for (h = 0; h < 2; h++) {
+				sc = x[b].scales + 8 * h;
+				for (g = 0; g < 4; g++)
+					acc = _mm256_add_epi32(acc, q6_group(
+					    q[4 * h + g], y[b].qs + 128 * h + 32 * g,
+					    sc[2 * g], sc[2 * g + 1]));
+			}
+			for (bias = 0, j = 0; j < QK_K / 16; j++)
+				bias += x[b].scales[j] * y[b].bsums[j];
+			d = y[b].d * _cvtsh_ss(x[b].d);
+			sumf[t] = sumf[t] + d * (float)(hsum_i32(acc) - 32 * bias);
+		}
+	}
+	memcpy(out, sumf, sizeof(sumf));
+}
+
 /* ---- AVX-512 float rows: one 16-lane register --------------------------- */
 
 #define AVX512_FLOAT_DOT(name, T, LOAD16, CONV)				\
@@ -376,12 +579,16 @@ AVX512_FLOAT_DOT(avx512_dot_bf16, uint16_t, bf16x16, qt_bf16_to_fp32)
 
 const struct qt_kernels qt_avx2 = {
 	avx2_dot_f32, avx2_dot_f16, avx2_dot_bf16, avx2_dot_q8_0,
-	avx2_dot_q4_0, avx2_dot_q4_k, avx2_dot_q5_k, avx2_dot_q6_k
+	avx2_dot_q4_0, avx2_dot_q4_k, avx2_dot_q5_k, avx2_dot_q6_k,
+	avx2_dot4_q8_0, avx2_dot4_q4_0, avx2_dot4_q4_k, avx2_dot4_q5_k,
+	avx2_dot4_q6_k
 };
 
 const struct qt_kernels qt_avx512 = {
 	avx512_dot_f32, avx512_dot_f16, avx512_dot_bf16, avx512_dot_q8_0,
-	avx512_dot_q4_0, avx2_dot_q4_k, avx2_dot_q5_k, avx2_dot_q6_k
+	avx512_dot_q4_0, avx2_dot_q4_k, avx2_dot_q5_k, avx2_dot_q6_k,
+	avx512_dot4_q8_0, avx512_dot4_q4_0, avx2_dot4_q4_k, avx2_dot4_q5_k,
+	avx2_dot4_q6_k
 };
 
 #else	/* not x86-64: the portable kernels stand in */

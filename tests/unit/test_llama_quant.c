@@ -143,6 +143,52 @@ check_type(uint32_t t, int n)
 	free(act);
 }
 
+/* The four-row kernels equal four single dots, bit for bit. */
+static void
+check_dot4(uint32_t t, int n)
+{
+	size_t as = qt_act_size(t, n);
+	uint8_t *w = malloc(ggml_row_size(t, n)), *act = malloc(4 * as);
+	float *x = malloc(n * sizeof(float)), o4[4], one;
+	int i, k, l, trial;
+	qt_dot4_fn d4;
+
+	for (trial = 0; trial < 20; trial++) {
+		random_row(t, w, n);
+		for (k = 0; k < 4; k++) {
+			for (i = 0; i < n; i++)
+				x[i] = rndf();
+			qt_quantize_act(t, x, act + k * as, n);
+		}
+		for (l = 1; l <= 2; l++) {
+			qt_set_level((enum qt_level)l);
+			if ((d4 = qt_get_dot4(t)) == NULL)
+				continue;
+			d4(n, w, act, as, o4);
+			for (k = 0; k < 4; k++) {
+				one = qt_dot(t, n, w, act + k * as);
+				if (memcmp(&one, &o4[k], 4) != 0)
+					fail_msg("%s dot4 row %d: %.9g vs %.9g",
+					    ggml_type_name(t), k, o4[k], one);
+			}
+		}
+	}
+	qt_init();
+	free(w);
+	free(act);
+	free(x);
+}
+
+static void
+test_dot4(void **state)
+{
+	check_dot4(GGML_Q8_0, 32 * 13);
+	check_dot4(GGML_Q4_0, 32 * 17);
+	check_dot4(GGML_Q4_K, 512);
+	check_dot4(GGML_Q5_K, 768);
+	check_dot4(GGML_Q6_K, 512);
+}
+
 static void
 test_dots(void **state)
 {
@@ -236,6 +282,7 @@ main(void)
 		cmocka_unit_test(test_conversions),
 		cmocka_unit_test(test_act_quant),
 		cmocka_unit_test(test_dots),
+		cmocka_unit_test(test_dot4),
 	};
 
 	qt_init();
