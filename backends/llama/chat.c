@@ -7,9 +7,9 @@
 #include "backends/llama/chat.h"
 
 struct sbuf {
-	char	*p;
-	size_t	 len, cap;
-	int	 oom;
+	char *p;
+	size_t len, cap;
+	int oom;
 };
 
 static void
@@ -62,13 +62,16 @@ sb_trim(struct sbuf *b, const char *s)
 }
 
 static const struct {
-	const char		*name;
-	enum chat_family	 f;
+	const char *name;
+	enum chat_family f;
 } names[] = {
-	{ "chatml", CHAT_CHATML }, { "llama3", CHAT_LLAMA3 },
-	{ "llama2", CHAT_LLAMA2 }, { "mistral", CHAT_LLAMA2 },
-	{ "zephyr", CHAT_ZEPHYR }, { "gemma", CHAT_GEMMA },
-	{ "phi3", CHAT_PHI3 },
+    {"chatml", CHAT_CHATML},
+    {"llama3", CHAT_LLAMA3},
+    {"llama2", CHAT_LLAMA2},
+    {"mistral", CHAT_LLAMA2},
+    {"zephyr", CHAT_ZEPHYR},
+    {"gemma", CHAT_GEMMA},
+    {"phi3", CHAT_PHI3},
 };
 
 enum chat_family
@@ -132,7 +135,8 @@ render_llama2(struct sbuf *b, const struct chat_msg *m, size_t n)
 			inside = 1;
 		}
 		if (strcmp(m[i].role, "system") == 0)
-			sb_cat(b, 3, "<<SYS>>\n", m[i].content, "\n<</SYS>>\n\n");
+			sb_cat(
+			    b, 3, "<<SYS>>\n", m[i].content, "\n<</SYS>>\n\n");
 		else
 			sb_cat(b, 2, m[i].content, " [/INST]");
 	}
@@ -150,7 +154,8 @@ render_gemma(struct sbuf *b, const struct chat_msg *m, size_t n, int add)
 			sys = m[i].content;
 			continue;
 		}
-		role = strcmp(m[i].role, "assistant") == 0 ? "model" : m[i].role;
+		role =
+		    strcmp(m[i].role, "assistant") == 0 ? "model" : m[i].role;
 		sb_cat(b, 3, "<start_of_turn>", role, "\n");
 		if (sys != NULL && strcmp(role, "user") == 0) {
 			sb_cat(b, 2, sys, "\n\n");
@@ -193,16 +198,18 @@ render_simple(struct sbuf *b, enum chat_family f, const struct chat_msg *m,
 	}
 	if (!add)
 		return;
-	sb_cat(b, 1, f == CHAT_LLAMA3 ?
-	    "<|start_header_id|>assistant<|end_header_id|>\n\n" :
-	    f == CHAT_ZEPHYR ? "<|assistant|>\n" :
-	    f == CHAT_PHI3 ? "<|assistant|>\n" : "<|im_start|>assistant\n");
+	sb_cat(b, 1,
+	    f == CHAT_LLAMA3
+	        ? "<|start_header_id|>assistant<|end_header_id|>\n\n"
+	    : f == CHAT_ZEPHYR ? "<|assistant|>\n"
+	    : f == CHAT_PHI3   ? "<|assistant|>\n"
+	                       : "<|im_start|>assistant\n");
 }
 
 char *
 chat_render(enum chat_family f, const struct chat_msg *m, size_t n, int add)
 {
-	struct sbuf b = { 0 };
+	struct sbuf b = {0};
 
 	sb_add(&b, "", 0);
 	if (f == CHAT_LLAMA2)

@@ -13,15 +13,15 @@ enum chat_family {
 	CHAT_UNKNOWN = 0,
 	CHAT_CHATML,
 	CHAT_LLAMA3,
-	CHAT_LLAMA2,	/* also Mistral's [INST] */
+	CHAT_LLAMA2, /* also Mistral's [INST] */
 	CHAT_ZEPHYR,
 	CHAT_GEMMA,
 	CHAT_PHI3,
 };
 
 struct chat_msg {
-	const char	*role;		/* system, user, assistant, tool */
-	const char	*content;
+	const char *role; /* system, user, assistant, tool */
+	const char *content;
 };
 
 /* The family of a Jinja template text; CHAT_UNKNOWN when unrecognised. */
@@ -36,7 +36,7 @@ const char *chat_name(enum chat_family);
  * included: the tokenizer adds it.  add_assistant appends the header that
  * starts the assistant's reply.
  */
-char *chat_render(enum chat_family, const struct chat_msg *msgs, size_t n,
-    int add_assistant);
+char *chat_render(
+    enum chat_family, const struct chat_msg *msgs, size_t n, int add_assistant);
 
 #endif

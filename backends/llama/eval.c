@@ -17,18 +17,18 @@
 #include "backends/llama/quant.h"
 
 struct llm_ctx {
-	const struct llm_model	*m;
-	struct pool		*pool;
-	int			 n_ctx, n_batch, pos;
-	int32_t			*tokens;	/* cache contents */
-	uint16_t		*kcache, *vcache;	/* [layer][pos][kvdim] */
-	float			*x, *xb, *xb2, *q, *k, *v, *hb, *hb2;
-	float			*logits, *scores;	/* scores: per thread */
-	uint8_t			*aq;		/* quantised activations */
-	size_t			 aq_stride;
-	const float		*aq_src;	/* what aq holds, or NULL */
-	uint32_t		 aq_type;
-	int			 aq_rows;
+	const struct llm_model *m;
+	struct pool *pool;
+	int n_ctx, n_batch, pos;
+	int32_t *tokens; /* cache contents */
+	uint16_t *kcache, *vcache; /* [layer][pos][kvdim] */
+	float *x, *xb, *xb2, *q, *k, *v, *hb, *hb2;
+	float *logits, *scores; /* scores: per thread */
+	uint8_t *aq; /* quantised activations */
+	size_t aq_stride;
+	const float *aq_src; /* what aq holds, or NULL */
+	uint32_t aq_type;
+	int aq_rows;
 };
 
 static float f16_table[65536];
@@ -102,8 +102,8 @@ llm_ctx_new(const struct llm_model *m, int n_ctx, int n_batch, int threads,
 	c->logits = alloc_floats(hp->n_vocab, &ok);
 	c->aq_stride = max_act_size(m, wide);
 	c->aq = malloc(c->aq_stride * n_batch);
-	if (!ok || c->kcache == NULL || c->vcache == NULL || c->tokens == NULL ||
-	    c->aq == NULL)
+	if (!ok || c->kcache == NULL || c->vcache == NULL ||
+	    c->tokens == NULL || c->aq == NULL)
 		goto oom;
 	if ((c->pool = pool_new(threads)) == NULL)
 		goto oom;
@@ -112,7 +112,8 @@ llm_ctx_new(const struct llm_model *m, int n_ctx, int n_batch, int threads,
 		goto oom;
 	return c;
 oom:
-	snprintf(err, errlen, "out of memory for a context of %d tokens", n_ctx);
+	snprintf(
+	    err, errlen, "out of memory for a context of %d tokens", n_ctx);
 	llm_ctx_free(c);
 	return NULL;
 }
@@ -189,17 +190,17 @@ rope(float *h, int pos, const struct llm_model *m)
 /* ---- matrix products -------------------------------------------------- */
 
 struct mm_job {
-	const struct gguf_tensor	*w;
-	const uint8_t			*act;
-	size_t				 act_stride;
-	int				 T, nin, nout;
-	float				*out;
-	qt_dot_fn			 dot;
-	qt_dot4_fn			 dot4;	/* or NULL */
-	atomic_int			 next;	/* next chunk of rows */
+	const struct gguf_tensor *w;
+	const uint8_t *act;
+	size_t act_stride;
+	int T, nin, nout;
+	float *out;
+	qt_dot_fn dot;
+	qt_dot4_fn dot4; /* or NULL */
+	atomic_int next; /* next chunk of rows */
 };
 
-#define MM_ROWS	16
+#define MM_ROWS 16
 
 /* Takes chunks of MM_ROWS output rows until none are left. */
 static void
@@ -224,16 +225,16 @@ mm_worker(void *arg, int ith, int nth)
 			}
 		for (; t < j->T; t++)
 			for (r = rc; r < re; r++)
-				j->out[(size_t)t * j->nout + r] = j->dot(j->nin,
-				    w + (size_t)r * rowsize,
-				    j->act + (size_t)t * j->act_stride);
+				j->out[(size_t)t * j->nout + r] =
+				    j->dot(j->nin, w + (size_t)r * rowsize,
+				        j->act + (size_t)t * j->act_stride);
 	}
 }
 
 /* out[T][nout] = src[T][nin] · Wᵀ; src is quantised once per format. */
 static void
-matmul(struct llm_ctx *c, const struct gguf_tensor *w, const float *src,
-    int T, float *out)
+matmul(struct llm_ctx *c, const struct gguf_tensor *w, const float *src, int T,
+    float *out)
 {
 	struct mm_job j;
 	int nin = (int)w->ne[0], t;
@@ -270,9 +271,9 @@ act_dirty(struct llm_ctx *c)
 /* ---- attention -------------------------------------------------------- */
 
 struct att_job {
-	struct llm_ctx	*c;
-	int		 layer, T;
-	atomic_int	 next;	/* next (token, head) pair */
+	struct llm_ctx *c;
+	int layer, T;
+	atomic_int next; /* next (token, head) pair */
 };
 
 /*
@@ -413,8 +414,8 @@ feed_forward(struct llm_ctx *c, const struct llm_layer *l, int T)
 }
 
 static int
-check_tokens(struct llm_ctx *c, const int32_t *tokens, int n, char *err,
-    size_t errlen)
+check_tokens(
+    struct llm_ctx *c, const int32_t *tokens, int n, char *err, size_t errlen)
 {
 	int i;
 
@@ -424,22 +425,24 @@ check_tokens(struct llm_ctx *c, const int32_t *tokens, int n, char *err,
 		return -1;
 	}
 	if (c->pos + n > c->n_ctx) {
-		snprintf(err, errlen, "context overflow: %d + %d tokens exceed "
-		    "the context size %d", c->pos, n, c->n_ctx);
+		snprintf(err, errlen,
+		    "context overflow: %d + %d tokens exceed "
+		    "the context size %d",
+		    c->pos, n, c->n_ctx);
 		return -1;
 	}
 	for (i = 0; i < n; i++)
 		if (tokens[i] < 0 || (uint32_t)tokens[i] >= c->m->hp.n_vocab) {
-			snprintf(err, errlen, "token id %d out of range",
-			    tokens[i]);
+			snprintf(
+			    err, errlen, "token id %d out of range", tokens[i]);
 			return -1;
 		}
 	return 0;
 }
 
 int
-llm_eval(struct llm_ctx *c, const int32_t *tokens, int n, int flags,
-    char *err, size_t errlen)
+llm_eval(struct llm_ctx *c, const int32_t *tokens, int n, int flags, char *err,
+    size_t errlen)
 {
 	const struct llm_model *m = c->m;
 	int dim = (int)m->hp.dim, t;
@@ -448,8 +451,9 @@ llm_eval(struct llm_ctx *c, const int32_t *tokens, int n, int flags,
 	if (check_tokens(c, tokens, n, err, errlen) == -1)
 		return -1;
 	for (t = 0; t < n; t++)
-		qt_dequant_row(m->tok_embd->type, (const uint8_t *)m->tok_embd->data +
-		    ggml_row_size(m->tok_embd->type, dim) * tokens[t],
+		qt_dequant_row(m->tok_embd->type,
+		    (const uint8_t *)m->tok_embd->data +
+		        ggml_row_size(m->tok_embd->type, dim) * tokens[t],
 		    c->x + (size_t)t * dim, dim);
 	for (l = 0; l < m->hp.n_layer; l++) {
 		attention(c, &m->layers[l], (int)l, n);
@@ -460,7 +464,8 @@ llm_eval(struct llm_ctx *c, const int32_t *tokens, int n, int flags,
 		    m->output_norm, dim, m->hp.eps);
 	act_dirty(c);
 	if (flags & LLM_EVAL_LOGITS)
-		matmul(c, m->output, c->xb + (size_t)(n - 1) * dim, 1, c->logits);
+		matmul(
+		    c, m->output, c->xb + (size_t)(n - 1) * dim, 1, c->logits);
 	memcpy(c->tokens + c->pos, tokens, n * sizeof(*tokens));
 	c->pos += n;
 	return 0;
@@ -515,5 +520,5 @@ llm_ctx_kv_bytes(const struct llm_ctx *c)
 	const struct llm_hparams *hp = &c->m->hp;
 
 	return 2 * (size_t)hp->n_layer * c->n_ctx * hp->n_head_kv *
-	    hp->head_dim * sizeof(uint16_t);
+	       hp->head_dim * sizeof(uint16_t);
 }

@@ -18,48 +18,63 @@
 
 #include "backends/llama/gguf.h"
 
-#define GGUF_MAGIC		0x46554747u	/* "GGUF" little-endian */
-#define GGUF_MAX_KEY		65536
-#define GGUF_MAX_DEPTH		4
-#define GGUF_MAX_NAME		4096
+#define GGUF_MAGIC 0x46554747u /* "GGUF" little-endian */
+#define GGUF_MAX_KEY 65536
+#define GGUF_MAX_DEPTH 4
+#define GGUF_MAX_NAME 4096
 
 struct cursor {
-	const uint8_t	*p;
-	size_t		 left;
-	char		*err;
-	size_t		 errlen;
+	const uint8_t *p;
+	size_t left;
+	char *err;
+	size_t errlen;
 };
 
 struct type_traits {
-	const char	*name;
-	uint32_t	 blck;
-	uint32_t	 size;
+	const char *name;
+	uint32_t blck;
+	uint32_t size;
 };
 
 /* ggml's block geometry for every type a GGUF file may name. */
 static const struct type_traits traits[GGML_NTYPES] = {
-	[0] = { "F32", 1, 4 },		[1] = { "F16", 1, 2 },
-	[2] = { "Q4_0", 32, 18 },	[3] = { "Q4_1", 32, 20 },
-	[6] = { "Q5_0", 32, 22 },	[7] = { "Q5_1", 32, 24 },
-	[8] = { "Q8_0", 32, 34 },	[9] = { "Q8_1", 32, 36 },
-	[10] = { "Q2_K", 256, 84 },	[11] = { "Q3_K", 256, 110 },
-	[12] = { "Q4_K", 256, 144 },	[13] = { "Q5_K", 256, 176 },
-	[14] = { "Q6_K", 256, 210 },	[15] = { "Q8_K", 256, 292 },
-	[16] = { "IQ2_XXS", 256, 66 },	[17] = { "IQ2_XS", 256, 74 },
-	[18] = { "IQ3_XXS", 256, 98 },	[19] = { "IQ1_S", 256, 50 },
-	[20] = { "IQ4_NL", 32, 18 },	[21] = { "IQ3_S", 256, 110 },
-	[22] = { "IQ2_S", 256, 82 },	[23] = { "IQ4_XS", 256, 136 },
-	[24] = { "I8", 1, 1 },		[25] = { "I16", 1, 2 },
-	[26] = { "I32", 1, 4 },		[27] = { "I64", 1, 8 },
-	[28] = { "F64", 1, 8 },		[29] = { "IQ1_M", 256, 56 },
-	[30] = { "BF16", 1, 2 },	[34] = { "TQ1_0", 256, 54 },
-	[35] = { "TQ2_0", 256, 66 },	[39] = { "MXFP4", 32, 17 },
+    [0] = {"F32", 1, 4},
+    [1] = {"F16", 1, 2},
+    [2] = {"Q4_0", 32, 18},
+    [3] = {"Q4_1", 32, 20},
+    [6] = {"Q5_0", 32, 22},
+    [7] = {"Q5_1", 32, 24},
+    [8] = {"Q8_0", 32, 34},
+    [9] = {"Q8_1", 32, 36},
+    [10] = {"Q2_K", 256, 84},
+    [11] = {"Q3_K", 256, 110},
+    [12] = {"Q4_K", 256, 144},
+    [13] = {"Q5_K", 256, 176},
+    [14] = {"Q6_K", 256, 210},
+    [15] = {"Q8_K", 256, 292},
+    [16] = {"IQ2_XXS", 256, 66},
+    [17] = {"IQ2_XS", 256, 74},
+    [18] = {"IQ3_XXS", 256, 98},
+    [19] = {"IQ1_S", 256, 50},
+    [20] = {"IQ4_NL", 32, 18},
+    [21] = {"IQ3_S", 256, 110},
+    [22] = {"IQ2_S", 256, 82},
+    [23] = {"IQ4_XS", 256, 136},
+    [24] = {"I8", 1, 1},
+    [25] = {"I16", 1, 2},
+    [26] = {"I32", 1, 4},
+    [27] = {"I64", 1, 8},
+    [28] = {"F64", 1, 8},
+    [29] = {"IQ1_M", 256, 56},
+    [30] = {"BF16", 1, 2},
+    [34] = {"TQ1_0", 256, 54},
+    [35] = {"TQ2_0", 256, 66},
+    [39] = {"MXFP4", 32, 17},
 };
 
 /* Bytes of one scalar of each metadata type (0: not a fixed-size scalar). */
 static const uint8_t vsize[GGUF_NVTYPES] = {
-	1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8
-};
+    1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8};
 
 const char *
 ggml_type_name(uint32_t type)
@@ -197,18 +212,32 @@ scalar_decode(enum gguf_vtype t, const uint8_t *p, struct gguf_value *v)
 
 	v->type = t;
 	switch (t) {
-	case GGUF_I8: v->i = (int8_t)raw; break;
-	case GGUF_I16: v->i = (int16_t)raw; break;
-	case GGUF_I32: v->i = (int32_t)raw; break;
-	case GGUF_I64: v->i = (int64_t)raw; break;
+	case GGUF_I8:
+		v->i = (int8_t)raw;
+		break;
+	case GGUF_I16:
+		v->i = (int16_t)raw;
+		break;
+	case GGUF_I32:
+		v->i = (int32_t)raw;
+		break;
+	case GGUF_I64:
+		v->i = (int64_t)raw;
+		break;
 	case GGUF_F32:
 		u32 = (uint32_t)raw;
 		memcpy(&f, &u32, 4);
 		v->f = f;
 		break;
-	case GGUF_F64: memcpy(&v->f, &raw, 8); break;
-	case GGUF_BOOL: v->u = raw != 0; break;
-	default: v->u = raw; break;
+	case GGUF_F64:
+		memcpy(&v->f, &raw, 8);
+		break;
+	case GGUF_BOOL:
+		v->u = raw != 0;
+		break;
+	default:
+		v->u = raw;
+		break;
 	}
 }
 
@@ -263,14 +292,14 @@ index_find(const struct gguf_index *x, const char *name)
 	if (x->slot == NULL)
 		return -1;
 	for (h = name_hash(name) & x->mask; x->slot[h] != 0;
-	    h = (h + 1) & x->mask)
+	     h = (h + 1) & x->mask)
 		if (strcmp(x->names[x->slot[h] - 1], name) == 0)
 			return (int64_t)(x->slot[h] - 1);
 	return -1;
 }
 
-static int parse_value(struct cursor *, enum gguf_vtype, struct gguf_value *,
-    int);
+static int parse_value(
+    struct cursor *, enum gguf_vtype, struct gguf_value *, int);
 
 /*
  * An array: fixed-size elements are checked as one span; strings and nested
@@ -292,9 +321,12 @@ parse_array(struct cursor *c, struct gguf_value *v, int depth)
 	v->n = n;
 	v->data = c->p;
 	if (at != GGUF_STRING && at != GGUF_ARRAY) {
-		if (n > c->left / vsize[at] || cur_need(c, n * vsize[at]) == NULL)
-			return cur_fail(c, "array of %llu elements exceeds the "
-			    "file", (unsigned long long)n);
+		if (n > c->left / vsize[at] ||
+		    cur_need(c, n * vsize[at]) == NULL)
+			return cur_fail(c,
+			    "array of %llu elements exceeds the "
+			    "file",
+			    (unsigned long long)n);
 		return 0;
 	}
 	if (n > c->left / 8)
@@ -317,8 +349,8 @@ parse_array(struct cursor *c, struct gguf_value *v, int depth)
 }
 
 static int
-parse_value(struct cursor *c, enum gguf_vtype t, struct gguf_value *v,
-    int depth)
+parse_value(
+    struct cursor *c, enum gguf_vtype t, struct gguf_value *v, int depth)
 {
 	const uint8_t *p;
 
@@ -382,8 +414,8 @@ parse_tensor(struct cursor *c, struct gguf_tensor *t)
 	if (cur_u32(c, &t->ndim) == -1)
 		return -1;
 	if (t->ndim < 1 || t->ndim > 4)
-		return cur_fail(c, "tensor '%s' has %u dimensions", t->name,
-		    t->ndim);
+		return cur_fail(
+		    c, "tensor '%s' has %u dimensions", t->name, t->ndim);
 	for (d = 0; d < 4; d++)
 		t->ne[d] = 1;
 	for (d = 0; d < t->ndim; d++) {
@@ -391,18 +423,20 @@ parse_tensor(struct cursor *c, struct gguf_tensor *t)
 			return -1;
 		if (t->ne[d] == 0 || t->ne[d] > (1ull << 40) ||
 		    n > (1ull << 42) / t->ne[d])
-			return cur_fail(c, "tensor '%s' has a bad shape",
-			    t->name);
+			return cur_fail(
+			    c, "tensor '%s' has a bad shape", t->name);
 		n *= t->ne[d];
 	}
 	if (cur_u32(c, &t->type) == -1 || cur_u64(c, &t->offset) == -1)
 		return -1;
 	if (ggml_blck_size(t->type) == 0)
-		return cur_fail(c, "tensor '%s' has unknown type %u", t->name,
-		    t->type);
+		return cur_fail(
+		    c, "tensor '%s' has unknown type %u", t->name, t->type);
 	if (t->ne[0] % ggml_blck_size(t->type) != 0)
-		return cur_fail(c, "tensor '%s': row of %llu is not a multiple "
-		    "of the %s block", t->name, (unsigned long long)t->ne[0],
+		return cur_fail(c,
+		    "tensor '%s': row of %llu is not a multiple "
+		    "of the %s block",
+		    t->name, (unsigned long long)t->ne[0],
 		    ggml_type_name(t->type));
 	t->nbytes = ggml_row_size(t->type, t->ne[0]) * (n / t->ne[0]);
 	return 0;
@@ -417,16 +451,17 @@ parse_tensors(struct cursor *c, struct gguf_file *g)
 	if (g->n_tensors > c->left / 32)
 		return cur_fail(c, "%llu tensors exceed the file",
 		    (unsigned long long)g->n_tensors);
-	g->tensors = calloc(g->n_tensors ? g->n_tensors : 1,
-	    sizeof(*g->tensors));
-	if (g->tensors == NULL || index_init(&g->tensor_index, g->n_tensors) == -1)
+	g->tensors =
+	    calloc(g->n_tensors ? g->n_tensors : 1, sizeof(*g->tensors));
+	if (g->tensors == NULL ||
+	    index_init(&g->tensor_index, g->n_tensors) == -1)
 		return cur_fail(c, "out of memory");
 	for (i = 0; i < g->n_tensors; i++) {
 		if (parse_tensor(c, &g->tensors[i]) == -1)
 			return -1;
 		if (index_add(&g->tensor_index, g->tensors[i].name, i) == -1)
-			return cur_fail(c, "duplicate tensor '%s'",
-			    g->tensors[i].name);
+			return cur_fail(
+			    c, "duplicate tensor '%s'", g->tensors[i].name);
 	}
 	return 0;
 }
@@ -461,12 +496,13 @@ place_data(struct cursor *c, struct gguf_file *g)
 	for (i = 0; i < g->n_tensors; i++) {
 		t = &g->tensors[i];
 		if (t->offset % g->alignment != 0)
-			return cur_fail(c, "tensor '%s' is misaligned",
-			    t->name);
+			return cur_fail(
+			    c, "tensor '%s' is misaligned", t->name);
 		if (t->offset > avail || t->nbytes > avail - t->offset)
-			return cur_fail(c, "tensor '%s' (%llu bytes at %llu) "
-			    "lies beyond the end of the file", t->name,
-			    (unsigned long long)t->nbytes,
+			return cur_fail(c,
+			    "tensor '%s' (%llu bytes at %llu) "
+			    "lies beyond the end of the file",
+			    t->name, (unsigned long long)t->nbytes,
 			    (unsigned long long)t->offset);
 		t->data = g->base + off + t->offset;
 	}
@@ -495,7 +531,7 @@ struct gguf_file *
 gguf_parse(const void *buf, size_t size, char *err, size_t errlen)
 {
 	struct gguf_file *g;
-	struct cursor c = { buf, size, err, errlen };
+	struct cursor c = {buf, size, err, errlen};
 
 	if ((g = calloc(1, sizeof(*g))) == NULL) {
 		cur_fail(&c, "out of memory");
@@ -589,13 +625,20 @@ static int
 value_num(const struct gguf_value *v, double *out)
 {
 	switch (v->type) {
-	case GGUF_I8: case GGUF_I16: case GGUF_I32: case GGUF_I64:
+	case GGUF_I8:
+	case GGUF_I16:
+	case GGUF_I32:
+	case GGUF_I64:
 		*out = (double)v->i;
 		return 0;
-	case GGUF_F32: case GGUF_F64:
+	case GGUF_F32:
+	case GGUF_F64:
 		*out = v->f;
 		return 0;
-	case GGUF_U8: case GGUF_U16: case GGUF_U32: case GGUF_U64:
+	case GGUF_U8:
+	case GGUF_U16:
+	case GGUF_U32:
+	case GGUF_U64:
 	case GGUF_BOOL:
 		*out = (double)v->u;
 		return 0;

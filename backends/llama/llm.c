@@ -16,11 +16,11 @@
 #include "backends/llama/tok.h"
 
 struct llm_engine {
-	struct llm_model	*m;
-	struct tok		*t;
-	struct llm_ctx		*c;
-	struct llm_opts		 o;
-	enum chat_family	 chat;
+	struct llm_model *m;
+	struct tok *t;
+	struct llm_ctx *c;
+	struct llm_opts o;
+	enum chat_family chat;
 };
 
 static double
@@ -48,15 +48,16 @@ llm_open(const char *path, const struct llm_opts *o, char *err, size_t errlen)
 	    (e->t = tok_load(e->m->gguf, err, errlen)) == NULL)
 		goto bad;
 	if (e->o.n_ctx <= 0)
-		e->o.n_ctx = e->m->hp.n_ctx_train < 4096 ?
-		    (int)e->m->hp.n_ctx_train : 4096;
+		e->o.n_ctx = e->m->hp.n_ctx_train < 4096
+		                 ? (int)e->m->hp.n_ctx_train
+		                 : 4096;
 	if (e->o.n_batch <= 0)
 		e->o.n_batch = 512;
 	if (e->o.threads <= 0)
-		e->o.threads = (ncpu = sysconf(_SC_NPROCESSORS_ONLN)) > 0 ?
-		    (int)ncpu : 1;
-	e->c = llm_ctx_new(e->m, e->o.n_ctx, e->o.n_batch, e->o.threads, err,
-	    errlen);
+		e->o.threads =
+		    (ncpu = sysconf(_SC_NPROCESSORS_ONLN)) > 0 ? (int)ncpu : 1;
+	e->c = llm_ctx_new(
+	    e->m, e->o.n_ctx, e->o.n_batch, e->o.threads, err, errlen);
 	if (e->c == NULL)
 		goto bad;
 	e->chat = chat_by_name(o->template);
@@ -151,13 +152,16 @@ static int
 fit_prompt(struct llm_engine *e, int32_t *ids, int n, int room, char *err,
     size_t errlen)
 {
-	int keep_bos = n > 0 && ids[0] == tok_bos(e->t), max = e->o.n_ctx - room;
+	int keep_bos = n > 0 && ids[0] == tok_bos(e->t),
+	    max = e->o.n_ctx - room;
 
 	if (n <= max)
 		return n;
 	if (!e->o.truncate) {
-		snprintf(err, errlen, "the prompt has %d tokens, more than the "
-		    "context size %d allows", n, e->o.n_ctx);
+		snprintf(err, errlen,
+		    "the prompt has %d tokens, more than the "
+		    "context size %d allows",
+		    n, e->o.n_ctx);
 		return -1;
 	}
 	memmove(ids + keep_bos, ids + n - (max - keep_bos),
@@ -173,16 +177,18 @@ eval_prompt(struct llm_engine *e, const int32_t *ids, int n, int *cached,
 	const int32_t *have = llm_ctx_tokens(e->c);
 	int common = 0, pos, chunk, nb = llm_ctx_batch(e->c);
 
-	while (common < llm_ctx_pos(e->c) && common < n && have[common] == ids[common])
+	while (common < llm_ctx_pos(e->c) && common < n &&
+	       have[common] == ids[common])
 		common++;
 	if (common == n)
-		common--;	/* re-evaluate the last token for its logits */
+		common--; /* re-evaluate the last token for its logits */
 	llm_ctx_truncate(e->c, common);
 	*cached = common;
 	for (pos = common; pos < n; pos += chunk) {
 		chunk = n - pos < nb ? n - pos : nb;
-		if (llm_eval(e->c, ids + pos, chunk, pos + chunk == n ?
-		    LLM_EVAL_LOGITS : 0, err, errlen) == -1)
+		if (llm_eval(e->c, ids + pos, chunk,
+		        pos + chunk == n ? LLM_EVAL_LOGITS : 0, err,
+		        errlen) == -1)
 			return -1;
 	}
 	return 0;
@@ -191,25 +197,26 @@ eval_prompt(struct llm_engine *e, const int32_t *ids, int n, int *cached,
 /* ---- generation ----------------------------------------------------------- */
 
 struct gen_state {
-	struct llm_engine	*e;
-	struct stopbuf		 sb;
-	struct utf8_stream	 u8;
-	llm_emit_fn		 emit;
-	void			*arg;
-	int			 stopped, cancelled;
+	struct llm_engine *e;
+	struct stopbuf sb;
+	struct utf8_stream u8;
+	llm_emit_fn emit;
+	void *arg;
+	int stopped, cancelled;
 };
 
 /* Feeds token text through UTF-8 and stop filtering, emitting what is safe. */
 static void
 gen_text(struct gen_state *g, const char *piece, size_t len)
 {
-	char out[3 * 256 + 16];	/* every byte may become U+FFFD */
+	char out[3 * 256 + 16]; /* every byte may become U+FFFD */
 	size_t n, ready;
 	int hit;
 
 	n = utf8_feed(&g->u8, piece, len, out);
 	ready = stopbuf_push(&g->sb, out, n, &hit);
-	if (ready > 0 && !g->cancelled && g->emit(g->arg, g->sb.hold, ready) != 0)
+	if (ready > 0 && !g->cancelled &&
+	    g->emit(g->arg, g->sb.hold, ready) != 0)
 		g->cancelled = 1;
 	stopbuf_consume(&g->sb, ready);
 	if (hit)
@@ -245,7 +252,8 @@ gen_loop(struct gen_state *g, const struct llm_gen *p, struct sampler *s,
 	for (;;) {
 		if (p->max_tokens > 0 && u->completion_tokens >= p->max_tokens)
 			break;
-		memcpy(logits, llm_logits(e->c), e->m->hp.n_vocab * sizeof(float));
+		memcpy(
+		    logits, llm_logits(e->c), e->m->hp.n_vocab * sizeof(float));
 		tok = sampler_pick(s, logits, *hist, *nhist);
 		if (!p->ignore_eos && tok_is_eog(e->t, tok)) {
 			free(logits);
@@ -263,15 +271,16 @@ gen_loop(struct gen_state *g, const struct llm_gen *p, struct sampler *s,
 			break;
 	}
 	free(logits);
-	return g->cancelled ? LLM_FINISH_CANCEL : g->stopped ? LLM_FINISH_STOP :
-	    LLM_FINISH_LENGTH;
+	return g->cancelled ? LLM_FINISH_CANCEL
+	       : g->stopped ? LLM_FINISH_STOP
+	                    : LLM_FINISH_LENGTH;
 }
 
 int
 llm_generate(struct llm_engine *e, const char *prompt, const struct llm_gen *p,
     llm_emit_fn emit, void *arg, struct llm_usage *u, char *err, size_t errlen)
 {
-	struct gen_state g = { e, { 0 }, { { 0 }, 0 }, emit, arg, 0, 0 };
+	struct gen_state g = {e, {0}, {{0}, 0}, emit, arg, 0, 0};
 	struct sampler s;
 	int32_t *ids = NULL, *hist;
 	int n, room;
@@ -280,11 +289,12 @@ llm_generate(struct llm_engine *e, const char *prompt, const struct llm_gen *p,
 	memset(u, 0, sizeof(*u));
 	if ((n = tok_encode(e->t, prompt, strlen(prompt), 1, 1, &ids)) < 0)
 		return snprintf(err, errlen, "out of memory"), -1;
-	room = p->max_tokens > 0 && p->max_tokens < e->o.n_ctx / 4 ?
-	    p->max_tokens : e->o.n_ctx / 4;
-	if (n == 0 || (n = fit_prompt(e, ids, n, room < 1 ? 1 : room, err,
-	    errlen)) < 0 || eval_prompt(e, ids, n, &u->cached_tokens, err,
-	    errlen) == -1) {
+	room = p->max_tokens > 0 && p->max_tokens < e->o.n_ctx / 4
+	           ? p->max_tokens
+	           : e->o.n_ctx / 4;
+	if (n == 0 ||
+	    (n = fit_prompt(e, ids, n, room < 1 ? 1 : room, err, errlen)) < 0 ||
+	    eval_prompt(e, ids, n, &u->cached_tokens, err, errlen) == -1) {
 		free(ids);
 		if (n == 0)
 			snprintf(err, errlen, "empty prompt");
@@ -326,8 +336,8 @@ llm_embed(struct llm_engine *e, const char *text, float *out, char *err,
 	int n, pos, chunk, d, dim = (int)e->m->hp.dim, t;
 	double *sum = calloc(dim, sizeof(double)), norm = 0;
 
-	if (sum == NULL || (n = tok_encode(e->t, text, strlen(text), 1, 0,
-	    &ids)) < 0) {
+	if (sum == NULL ||
+	    (n = tok_encode(e->t, text, strlen(text), 1, 0, &ids)) < 0) {
 		free(sum);
 		return snprintf(err, errlen, "out of memory"), -1;
 	}
@@ -340,9 +350,10 @@ llm_embed(struct llm_engine *e, const char *text, float *out, char *err,
 	}
 	llm_ctx_truncate(e->c, 0);
 	for (pos = 0; pos < n; pos += chunk) {
-		chunk = n - pos < llm_ctx_batch(e->c) ? n - pos : llm_ctx_batch(e->c);
+		chunk = n - pos < llm_ctx_batch(e->c) ? n - pos
+		                                      : llm_ctx_batch(e->c);
 		if (llm_eval(e->c, ids + pos, chunk, LLM_EVAL_HIDDEN, err,
-		    errlen) == -1)
+		        errlen) == -1)
 			break;
 		for (t = 0; t < chunk; t++)
 			if (e->o.pooling == LLM_POOL_MEAN || pos + t == n - 1)

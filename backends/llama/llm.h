@@ -19,42 +19,42 @@ struct llm_engine;
 enum llm_pooling { LLM_POOL_MEAN = 0, LLM_POOL_LAST = 1 };
 
 struct llm_opts {
-	int		 n_ctx;		/* 0: min(training context, 4096) */
-	int		 n_batch;	/* 0: 512 */
-	int		 threads;	/* 0: all online CPUs */
-	int		 truncate;	/* prompt longer than the context: keep
+	int n_ctx; /* 0: min(training context, 4096) */
+	int n_batch; /* 0: 512 */
+	int threads; /* 0: all online CPUs */
+	int truncate; /* prompt longer than the context: keep
 					   BOS and the end, instead of an error */
-	const char	*template;	/* chat family name, NULL: detect */
+	const char *template; /* chat family name, NULL: detect */
 	enum llm_pooling pooling;
 };
 
-struct llm_engine *llm_open(const char *path, const struct llm_opts *,
-    char *err, size_t errlen);
+struct llm_engine *llm_open(
+    const char *path, const struct llm_opts *, char *err, size_t errlen);
 void llm_close(struct llm_engine *);
 
 /* Why generation ended. */
 enum llm_finish {
-	LLM_FINISH_LENGTH,	/* max_tokens or context full */
-	LLM_FINISH_EOS,		/* an end-of-generation token */
-	LLM_FINISH_STOP,	/* a stop string */
-	LLM_FINISH_CANCEL,	/* the callback asked to stop */
+	LLM_FINISH_LENGTH, /* max_tokens or context full */
+	LLM_FINISH_EOS, /* an end-of-generation token */
+	LLM_FINISH_STOP, /* a stop string */
+	LLM_FINISH_CANCEL, /* the callback asked to stop */
 };
 
 struct llm_gen {
-	struct sample_params	 sp;
-	int			 max_tokens;	/* <= 0: until the context ends */
-	int			 ignore_eos;
-	const char * const	*stop;
-	size_t			 nstop;
+	struct sample_params sp;
+	int max_tokens; /* <= 0: until the context ends */
+	int ignore_eos;
+	const char *const *stop;
+	size_t nstop;
 };
 
 struct llm_usage {
-	int		 prompt_tokens;
-	int		 completion_tokens;
-	int		 cached_tokens;		/* prompt prefix reused */
-	double		 prompt_ms;
-	double		 gen_ms;
-	enum llm_finish	 finish;
+	int prompt_tokens;
+	int completion_tokens;
+	int cached_tokens; /* prompt prefix reused */
+	double prompt_ms;
+	double gen_ms;
+	enum llm_finish finish;
 };
 
 /*
@@ -63,8 +63,9 @@ struct llm_usage {
  */
 typedef int (*llm_emit_fn)(void *arg, const char *text, size_t len);
 
-int llm_generate(struct llm_engine *, const char *prompt, const struct llm_gen *,
-    llm_emit_fn emit, void *arg, struct llm_usage *, char *err, size_t errlen);
+int llm_generate(struct llm_engine *, const char *prompt,
+    const struct llm_gen *, llm_emit_fn emit, void *arg, struct llm_usage *,
+    char *err, size_t errlen);
 
 /* Renders messages with the model's chat template (malloc'd). */
 char *llm_chat(struct llm_engine *, const struct chat_msg *, size_t n);
@@ -78,9 +79,9 @@ int llm_dim(const struct llm_engine *);
 int llm_tokenize(struct llm_engine *, const char *text, int32_t **ids);
 
 struct llm_memory {
-	uint64_t	weights;	/* mapped tensor bytes */
-	uint64_t	kv_cache;
-	uint64_t	file;
+	uint64_t weights; /* mapped tensor bytes */
+	uint64_t kv_cache;
+	uint64_t file;
 };
 void llm_memory(const struct llm_engine *, struct llm_memory *);
 int llm_ctx_len(const struct llm_engine *);
@@ -91,10 +92,10 @@ const char *llm_template_name(const struct llm_engine *);
  * buffer; what cannot be the start of a stop string is released.
  */
 struct stopbuf {
-	char		*hold;
-	size_t		 len, cap;
-	const char * const *stop;
-	size_t		 nstop;
+	char *hold;
+	size_t len, cap;
+	const char *const *stop;
+	size_t nstop;
 };
 
 /*

@@ -38,7 +38,8 @@ opt(const Backend__ModelOptions *o, const char *key)
 	size_t i, kl = strlen(key);
 
 	for (i = 0; i < o->n_options; i++)
-		if (o->options[i] != NULL && strncmp(o->options[i], key, kl) == 0 &&
+		if (o->options[i] != NULL &&
+		    strncmp(o->options[i], key, kl) == 0 &&
 		    (o->options[i][kl] == '=' || o->options[i][kl] == ':'))
 			return o->options[i] + kl + 1;
 	return NULL;
@@ -61,8 +62,8 @@ model_path(struct be_ctx *ctx, const Backend__ModelOptions *o)
 }
 
 static int
-parse_opts(struct be_ctx *ctx, const Backend__ModelOptions *o,
-    struct llm_opts *lo)
+parse_opts(
+    struct be_ctx *ctx, const Backend__ModelOptions *o, struct llm_opts *lo)
 {
 	const char *v;
 
@@ -87,8 +88,8 @@ parse_opts(struct be_ctx *ctx, const Backend__ModelOptions *o,
 		if (strcmp(v, "mean") != 0 && strcmp(v, "last") != 0)
 			return be_error(ctx, BE_INVALID_ARGUMENT,
 			    "pooling must be mean or last");
-		lo->pooling = strcmp(v, "last") == 0 ? LLM_POOL_LAST :
-		    LLM_POOL_MEAN;
+		lo->pooling =
+		    strcmp(v, "last") == 0 ? LLM_POOL_LAST : LLM_POOL_MEAN;
 	}
 	if (lo->n_ctx < 0 || lo->n_batch < 0 || lo->threads < 0)
 		return be_error(ctx, BE_INVALID_ARGUMENT,
@@ -121,18 +122,21 @@ llama_load(struct be_ctx *ctx, const Backend__ModelOptions *o)
 	if (parse_opts(ctx, o, &lo) == -1)
 		return -1;
 	if (path == NULL || path[0] == '\0')
-		return be_error(ctx, BE_INVALID_ARGUMENT, "no model file given");
+		return be_error(
+		    ctx, BE_INVALID_ARGUMENT, "no model file given");
 	if (stat(path, &st) == -1)
-		return be_error(ctx, BE_NOT_FOUND, "model file %s not found",
-		    path);
-	set_engine(NULL);	/* a second load replaces the first */
+		return be_error(
+		    ctx, BE_NOT_FOUND, "model file %s not found", path);
+	set_engine(NULL); /* a second load replaces the first */
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if ((e = llm_open(path, &lo, err, sizeof(err))) == NULL)
 		return be_error(ctx, BE_INVALID_ARGUMENT, "%s", err);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	set_engine(e);
-	snprintf(msg, sizeof(msg), "loaded %s: context %d, template %s, "
-	    "%.0f ms", path, llm_ctx_len(e), llm_template_name(e),
+	snprintf(msg, sizeof(msg),
+	    "loaded %s: context %d, template %s, "
+	    "%.0f ms",
+	    path, llm_ctx_len(e), llm_template_name(e),
 	    (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6);
 	log_info("%s", msg);
 	be_result_message(ctx, msg);
@@ -171,11 +175,12 @@ gen_params(const Backend__PredictOptions *r, struct llm_gen *g)
 	s->frequency_penalty = r->frequencypenalty;
 	s->presence_penalty = r->presencepenalty;
 	/* -1 asks for a random seed, as in LocalAI. */
-	s->seed = r->seed >= 0 ? (uint64_t)r->seed :
-	    (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+	s->seed = r->seed >= 0
+	              ? (uint64_t)r->seed
+	              : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
 	g->max_tokens = r->tokens;
 	g->ignore_eos = r->ignoreeos;
-	g->stop = (const char * const *)r->stopprompts;
+	g->stop = (const char *const *)r->stopprompts;
 	g->nstop = r->n_stopprompts;
 }
 
@@ -192,9 +197,10 @@ prompt_text(struct be_ctx *ctx, const Backend__PredictOptions *r)
 	if ((m = be_alloc(ctx, r->n_messages * sizeof(*m))) == NULL)
 		return NULL;
 	for (i = 0; i < r->n_messages; i++) {
-		m[i].role = r->messages[i]->role ? r->messages[i]->role : "user";
-		m[i].content = r->messages[i]->content ?
-		    r->messages[i]->content : "";
+		m[i].role =
+		    r->messages[i]->role ? r->messages[i]->role : "user";
+		m[i].content =
+		    r->messages[i]->content ? r->messages[i]->content : "";
 	}
 	if ((s = llm_chat(engine, m, r->n_messages)) == NULL)
 		return NULL;
@@ -204,9 +210,9 @@ prompt_text(struct be_ctx *ctx, const Backend__PredictOptions *r)
 }
 
 struct unary {
-	struct be_ctx	*ctx;
-	char		*buf;
-	size_t		 len, cap;
+	struct be_ctx *ctx;
+	char *buf;
+	size_t len, cap;
 };
 
 static int
@@ -236,10 +242,10 @@ fill_usage(Backend__Reply *rep, const struct llm_usage *us)
 }
 
 static int
-llama_predict(struct be_ctx *ctx, const Backend__PredictOptions *r,
-    Backend__Reply *rep)
+llama_predict(
+    struct be_ctx *ctx, const Backend__PredictOptions *r, Backend__Reply *rep)
 {
-	struct unary u = { ctx, NULL, 0, 0 };
+	struct unary u = {ctx, NULL, 0, 0};
 	struct llm_gen g;
 	struct llm_usage us;
 	char err[256], *prompt;
@@ -250,7 +256,7 @@ llama_predict(struct be_ctx *ctx, const Backend__PredictOptions *r,
 		return be_error(ctx, BE_RESOURCE_EXHAUSTED, "out of memory");
 	gen_params(r, &g);
 	if (llm_generate(engine, prompt, &g, unary_emit, &u, &us, err,
-	    sizeof(err)) == -1) {
+	        sizeof(err)) == -1) {
 		free(u.buf);
 		return be_error(ctx, BE_INVALID_ARGUMENT, "%s", err);
 	}
@@ -268,8 +274,8 @@ llama_predict(struct be_ctx *ctx, const Backend__PredictOptions *r,
 }
 
 struct stream {
-	struct be_ctx	*ctx;
-	int		 sent;
+	struct be_ctx *ctx;
+	int sent;
 };
 
 static int
@@ -290,7 +296,7 @@ stream_emit(void *arg, const char *text, size_t len)
 static int
 llama_predict_stream(struct be_ctx *ctx, const Backend__PredictOptions *r)
 {
-	struct stream s = { ctx, 0 };
+	struct stream s = {ctx, 0};
 	Backend__Reply last = BACKEND__REPLY__INIT;
 	struct llm_gen g;
 	struct llm_usage us;
@@ -302,7 +308,7 @@ llama_predict_stream(struct be_ctx *ctx, const Backend__PredictOptions *r)
 		return be_error(ctx, BE_RESOURCE_EXHAUSTED, "out of memory");
 	gen_params(r, &g);
 	if (llm_generate(engine, prompt, &g, stream_emit, &s, &us, err,
-	    sizeof(err)) == -1)
+	        sizeof(err)) == -1)
 		return be_error(ctx, BE_INVALID_ARGUMENT, "%s", err);
 	if (us.finish == LLM_FINISH_CANCEL)
 		return -1;
@@ -316,8 +322,9 @@ static int
 llama_embed(struct be_ctx *ctx, const Backend__PredictOptions *r,
     Backend__EmbeddingResult *res)
 {
-	const char *text = r->embeddings != NULL && r->embeddings[0] != '\0' ?
-	    r->embeddings : r->prompt;
+	const char *text = r->embeddings != NULL && r->embeddings[0] != '\0'
+	                       ? r->embeddings
+	                       : r->prompt;
 	char err[256];
 	float *v;
 
@@ -325,7 +332,8 @@ llama_embed(struct be_ctx *ctx, const Backend__PredictOptions *r,
 		return -1;
 	if ((v = be_alloc(ctx, llm_dim(engine) * sizeof(float))) == NULL)
 		return be_error(ctx, BE_RESOURCE_EXHAUSTED, "out of memory");
-	if (llm_embed(engine, text != NULL ? text : "", v, err, sizeof(err)) == -1)
+	if (llm_embed(engine, text != NULL ? text : "", v, err, sizeof(err)) ==
+	    -1)
 		return be_error(ctx, BE_INVALID_ARGUMENT, "%s", err);
 	res->embeddings = v;
 	res->n_embeddings = (size_t)llm_dim(engine);
@@ -399,16 +407,16 @@ llama_fini(void)
 }
 
 static const struct be_ops llama_ops = {
-	.name = "llama",
-	.parallel = 1,
-	.fini = llama_fini,
-	.status = llama_status,
-	.load = llama_load,
-	.free = llama_free,
-	.predict = llama_predict,
-	.predict_stream = llama_predict_stream,
-	.embed = llama_embed,
-	.tokenize = llama_tokenize,
+    .name = "llama",
+    .parallel = 1,
+    .fini = llama_fini,
+    .status = llama_status,
+    .load = llama_load,
+    .free = llama_free,
+    .predict = llama_predict,
+    .predict_stream = llama_predict_stream,
+    .embed = llama_embed,
+    .tokenize = llama_tokenize,
 };
 
 int

@@ -25,8 +25,8 @@ fail(char *err, size_t errlen, const char *fmt, ...)
 }
 
 static uint32_t
-arch_u32(const struct gguf_file *g, const char *arch, const char *key,
-    uint32_t def)
+arch_u32(
+    const struct gguf_file *g, const char *arch, const char *key, uint32_t def)
 {
 	char name[128];
 	uint32_t v = def;
@@ -37,8 +37,8 @@ arch_u32(const struct gguf_file *g, const char *arch, const char *key,
 }
 
 static float
-arch_f32(const struct gguf_file *g, const char *arch, const char *key,
-    float def)
+arch_f32(
+    const struct gguf_file *g, const char *arch, const char *key, float def)
 {
 	char name[128];
 	float v = def;
@@ -59,7 +59,7 @@ rope_freq_scale(const struct gguf_file *g, const char *arch)
 	type = gguf_get_strdup(g, name);
 	factor = arch_f32(g, arch, "rope.scaling.factor", 0);
 	if (type != NULL && strcmp(type, "linear") != 0)
-		factor = 0;	/* yarn etc.: not applied (documented) */
+		factor = 0; /* yarn etc.: not applied (documented) */
 	free(type);
 	if (factor <= 0)
 		factor = arch_f32(g, arch, "rope.scale_linear", 1);
@@ -77,8 +77,10 @@ read_hparams(struct llm_model *m, char *err, size_t errlen)
 	if (arch == NULL)
 		return fail(err, errlen, "general.architecture is missing");
 	if (strcmp(arch, "llama") != 0 && strcmp(arch, "qwen2") != 0) {
-		fail(err, errlen, "unsupported architecture '%.64s' "
-		    "(supported: llama, qwen2)", arch);
+		fail(err, errlen,
+		    "unsupported architecture '%.64s' "
+		    "(supported: llama, qwen2)",
+		    arch);
 		free(arch);
 		return -1;
 	}
@@ -95,15 +97,17 @@ read_hparams(struct llm_model *m, char *err, size_t errlen)
 	if (hp->dim == 0 || hp->n_layer == 0 || hp->n_head == 0 ||
 	    hp->n_head_kv == 0 || hp->ffn == 0 || hp->n_layer > 4096 ||
 	    hp->n_head % hp->n_head_kv != 0)
-		return fail(err, errlen, "%s: missing or inconsistent "
-		    "dimensions in the metadata", a);
-	hp->head_dim = arch_u32(g, a, "attention.key_length",
-	    hp->dim / hp->n_head);
+		return fail(err, errlen,
+		    "%s: missing or inconsistent "
+		    "dimensions in the metadata",
+		    a);
+	hp->head_dim =
+	    arch_u32(g, a, "attention.key_length", hp->dim / hp->n_head);
 	hp->n_rot = arch_u32(g, a, "rope.dimension_count", hp->head_dim);
 	if (hp->head_dim == 0 || hp->head_dim % 2 != 0 || hp->n_rot % 2 != 0 ||
 	    hp->n_rot > hp->head_dim ||
 	    arch_u32(g, a, "attention.value_length", hp->head_dim) !=
-	    hp->head_dim)
+	        hp->head_dim)
 		return fail(err, errlen, "%s: unsupported head geometry", a);
 	hp->eps = arch_f32(g, a, "attention.layer_norm_rms_epsilon", 1e-5f);
 	hp->rope_base = arch_f32(g, a, "rope.freq_base", 10000.0f);
@@ -113,8 +117,8 @@ read_hparams(struct llm_model *m, char *err, size_t errlen)
 
 /* Looks a tensor up and checks its shape (ne1 0: one-dimensional). */
 static const struct gguf_tensor *
-tensor(const struct llm_model *m, const char *name, uint64_t ne0,
-    uint64_t ne1, int optional, char *err, size_t errlen)
+tensor(const struct llm_model *m, const char *name, uint64_t ne0, uint64_t ne1,
+    int optional, char *err, size_t errlen)
 {
 	const struct gguf_tensor *t = gguf_find_tensor(m->gguf, name);
 
@@ -125,15 +129,19 @@ tensor(const struct llm_model *m, const char *name, uint64_t ne0,
 	}
 	if (t->ne[0] != ne0 || t->ne[1] != (ne1 ? ne1 : 1) || t->ne[2] != 1 ||
 	    t->ne[3] != 1) {
-		fail(err, errlen, "tensor '%s' has shape [%llu, %llu], "
-		    "expected [%llu, %llu]", name,
-		    (unsigned long long)t->ne[0], (unsigned long long)t->ne[1],
-		    (unsigned long long)ne0, (unsigned long long)(ne1 ? ne1 : 1));
+		fail(err, errlen,
+		    "tensor '%s' has shape [%llu, %llu], "
+		    "expected [%llu, %llu]",
+		    name, (unsigned long long)t->ne[0],
+		    (unsigned long long)t->ne[1], (unsigned long long)ne0,
+		    (unsigned long long)(ne1 ? ne1 : 1));
 		return NULL;
 	}
 	if (!qt_supported(t->type)) {
-		fail(err, errlen, "tensor '%s' has type %s, which this engine "
-		    "does not support", name, ggml_type_name(t->type));
+		fail(err, errlen,
+		    "tensor '%s' has type %s, which this engine "
+		    "does not support",
+		    name, ggml_type_name(t->type));
 		return NULL;
 	}
 	return t;
@@ -178,11 +186,10 @@ load_layer(struct llm_model *m, uint32_t i, char *err, size_t errlen)
 	uint64_t kvd = (uint64_t)hp->n_head_kv * hp->head_dim;
 	char n[13][64];
 	int k;
-	static const char *suffix[13] = { "attn_norm.weight", "attn_q.weight",
+	static const char *suffix[13] = {"attn_norm.weight", "attn_q.weight",
 	    "attn_k.weight", "attn_v.weight", "attn_output.weight",
 	    "ffn_norm.weight", "ffn_gate.weight", "ffn_up.weight",
-	    "ffn_down.weight", "attn_q.bias", "attn_k.bias", "attn_v.bias",
-	    "" };
+	    "ffn_down.weight", "attn_q.bias", "attn_k.bias", "attn_v.bias", ""};
 
 	for (k = 0; k < 12; k++)
 		snprintf(n[k], sizeof(n[k]), "blk.%u.%s", i, suffix[k]);
@@ -206,24 +213,25 @@ static int
 load_tensors(struct llm_model *m, char *err, size_t errlen)
 {
 	struct llm_hparams *hp = &m->hp;
-	const struct gguf_tensor *t = gguf_find_tensor(m->gguf,
-	    "token_embd.weight");
+	const struct gguf_tensor *t =
+	    gguf_find_tensor(m->gguf, "token_embd.weight");
 	uint32_t i;
 
 	if (t == NULL)
-		return fail(err, errlen, "tensor 'token_embd.weight' is missing");
+		return fail(
+		    err, errlen, "tensor 'token_embd.weight' is missing");
 	hp->n_vocab = (uint32_t)t->ne[1];
 	if (matrix(m, &m->tok_embd, "token_embd.weight", hp->dim, hp->n_vocab,
-	    err, errlen) == -1 ||
+	        err, errlen) == -1 ||
 	    vector(m, &m->output_norm, "output_norm.weight", hp->dim, 0, err,
-	    errlen) == -1 ||
+	        errlen) == -1 ||
 	    vector(m, &m->rope_freqs, "rope_freqs.weight", hp->n_rot / 2, 1,
-	    err, errlen) == -1)
+	        err, errlen) == -1)
 		return -1;
-	m->output = m->tok_embd;	/* tied embeddings */
+	m->output = m->tok_embd; /* tied embeddings */
 	if (gguf_find_tensor(m->gguf, "output.weight") != NULL &&
 	    matrix(m, &m->output, "output.weight", hp->dim, hp->n_vocab, err,
-	    errlen) == -1)
+	        errlen) == -1)
 		return -1;
 	if ((m->layers = calloc(hp->n_layer, sizeof(*m->layers))) == NULL)
 		return fail(err, errlen, "out of memory");

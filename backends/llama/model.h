@@ -14,35 +14,35 @@
 struct pool;
 
 struct llm_hparams {
-	char		arch[32];
-	uint32_t	n_vocab;
-	uint32_t	n_ctx_train;
-	uint32_t	dim;
-	uint32_t	n_layer;
-	uint32_t	n_head;
-	uint32_t	n_head_kv;
-	uint32_t	head_dim;
-	uint32_t	ffn;
-	uint32_t	n_rot;
-	float		eps;
-	float		rope_base;
-	float		rope_scale;	/* freq_scale = 1 / linear factor */
-	int		rope_neox;	/* rotate (i, i + n/2), else (2i, 2i+1) */
+	char arch[32];
+	uint32_t n_vocab;
+	uint32_t n_ctx_train;
+	uint32_t dim;
+	uint32_t n_layer;
+	uint32_t n_head;
+	uint32_t n_head_kv;
+	uint32_t head_dim;
+	uint32_t ffn;
+	uint32_t n_rot;
+	float eps;
+	float rope_base;
+	float rope_scale; /* freq_scale = 1 / linear factor */
+	int rope_neox; /* rotate (i, i + n/2), else (2i, 2i+1) */
 };
 
 struct llm_layer {
 	const struct gguf_tensor *wq, *wk, *wv, *wo, *gate, *up, *down;
-	float	*attn_norm, *ffn_norm, *bq, *bk, *bv;	/* owned copies */
+	float *attn_norm, *ffn_norm, *bq, *bk, *bv; /* owned copies */
 };
 
 struct llm_model {
-	struct gguf_file	*gguf;
-	struct llm_hparams	 hp;
+	struct gguf_file *gguf;
+	struct llm_hparams hp;
 	const struct gguf_tensor *tok_embd, *output;
-	float			*output_norm;
-	float			*rope_freqs;	/* optional, n_rot / 2 */
-	struct llm_layer	*layers;
-	uint64_t		 weight_bytes;	/* mapped tensor data */
+	float *output_norm;
+	float *rope_freqs; /* optional, n_rot / 2 */
+	struct llm_layer *layers;
+	uint64_t weight_bytes; /* mapped tensor data */
 };
 
 /* Opens and validates path; on failure err explains why. */
@@ -60,8 +60,8 @@ struct llm_ctx *llm_ctx_new(const struct llm_model *, int n_ctx, int n_batch,
 void llm_ctx_free(struct llm_ctx *);
 
 /* Flags for llm_eval. */
-#define LLM_EVAL_LOGITS	0x1	/* logits of the last token */
-#define LLM_EVAL_HIDDEN	0x2	/* final normalised states of every token */
+#define LLM_EVAL_LOGITS 0x1 /* logits of the last token */
+#define LLM_EVAL_HIDDEN 0x2 /* final normalised states of every token */
 
 /*
  * Evaluates n tokens (n <= n_batch) at positions llm_ctx_pos().. and

@@ -17,26 +17,26 @@
 
 #include "backends/llama/pool.h"
 
-#define SPINS		4000
-#define ST_CLOSED	(1ull << 31)
-#define ST_ACTIVE	(ST_CLOSED - 1)
+#define SPINS 4000
+#define ST_CLOSED (1ull << 31)
+#define ST_ACTIVE (ST_CLOSED - 1)
 
 struct pool {
-	int			 n;
-	pthread_t		*threads;
-	pthread_mutex_t		 mu;
-	pthread_cond_t		 wake;
-	pthread_cond_t		 done;
-	pool_fn			 fn;
-	void			*arg;
-	uint32_t		 gen;
-	_Atomic uint64_t	 st;
-	atomic_int		 quit;
+	int n;
+	pthread_t *threads;
+	pthread_mutex_t mu;
+	pthread_cond_t wake;
+	pthread_cond_t done;
+	pool_fn fn;
+	void *arg;
+	uint32_t gen;
+	_Atomic uint64_t st;
+	atomic_int quit;
 };
 
 struct worker_arg {
-	struct pool	*p;
-	int		 ith;
+	struct pool *p;
+	int ith;
 };
 
 static inline void
@@ -61,7 +61,7 @@ wait_job(struct pool *p, uint32_t seen)
 	}
 	pthread_mutex_lock(&p->mu);
 	while ((g = (uint32_t)(atomic_load(&p->st) >> 32)) == seen &&
-	    !atomic_load(&p->quit))
+	       !atomic_load(&p->quit))
 		pthread_cond_wait(&p->wake, &p->mu);
 	pthread_mutex_unlock(&p->mu);
 	return atomic_load(&p->quit) ? 0 : g;
@@ -158,7 +158,7 @@ pool_run(struct pool *p, pool_fn fn, void *arg)
 	p->fn = fn;
 	p->arg = arg;
 	if (++p->gen == 0)
-		p->gen = 1;	/* 0 means "quit" to wait_job */
+		p->gen = 1; /* 0 means "quit" to wait_job */
 	pthread_mutex_lock(&p->mu);
 	atomic_store(&p->st, (uint64_t)p->gen << 32);
 	pthread_cond_broadcast(&p->wake);

@@ -54,11 +54,11 @@ qt_fp32_to_fp16(float f)
 	memcpy(&x, &f, 4);
 	sign = (x >> 16) & 0x8000;
 	if ((x & 0x7fffffff) > 0x7f800000)
-		return (uint16_t)(sign | 0x7e00);	/* NaN */
+		return (uint16_t)(sign | 0x7e00); /* NaN */
 	exp = (int)((x >> 23) & 0xff) - 127 + 15;
 	mant = x & 0x7fffff;
 	if (exp >= 0x1f)
-		return (uint16_t)(sign | 0x7c00);	/* overflow: inf */
+		return (uint16_t)(sign | 0x7c00); /* overflow: inf */
 	if (exp <= 0) {
 		/* Subnormal or zero: shift with round to nearest even. */
 		if (exp < -10)
@@ -72,7 +72,7 @@ qt_fp32_to_fp16(float f)
 	}
 	uint32_t r = (uint32_t)exp << 10 | mant >> 13, rest = mant & 0x1fff;
 	if (rest > 0x1000 || (rest == 0x1000 && (r & 1)))
-		r++;	/* may carry into the exponent, which is correct */
+		r++; /* may carry into the exponent, which is correct */
 	return (uint16_t)(sign | r);
 }
 
@@ -93,7 +93,7 @@ qt_fp32_to_bf16(float f)
 
 	memcpy(&x, &f, 4);
 	if ((x & 0x7fffffff) > 0x7f800000)
-		return (uint16_t)((x >> 16) | 64);	/* quiet NaN */
+		return (uint16_t)((x >> 16) | 64); /* quiet NaN */
 	x += 0x7fff + ((x >> 16) & 1);
 	return (uint16_t)(x >> 16);
 }
@@ -198,8 +198,14 @@ int
 qt_supported(uint32_t t)
 {
 	switch (t) {
-	case GGML_F32: case GGML_F16: case GGML_BF16: case GGML_Q8_0:
-	case GGML_Q4_0: case GGML_Q4_K: case GGML_Q5_K: case GGML_Q6_K:
+	case GGML_F32:
+	case GGML_F16:
+	case GGML_BF16:
+	case GGML_Q8_0:
+	case GGML_Q4_0:
+	case GGML_Q4_K:
+	case GGML_Q5_K:
+	case GGML_Q6_K:
 		return 1;
 	default:
 		return 0;
@@ -210,9 +216,12 @@ uint32_t
 qt_act_type(uint32_t t)
 {
 	switch (t) {
-	case GGML_F16: case GGML_BF16: case GGML_F32:
+	case GGML_F16:
+	case GGML_BF16:
+	case GGML_F32:
 		return t;
-	case GGML_Q8_0: case GGML_Q4_0:
+	case GGML_Q8_0:
+	case GGML_Q4_0:
 		return GGML_Q8_0;
 	default:
 		return GGML_Q8_K;
@@ -269,10 +278,10 @@ dequant_q4_k(const struct blk_q4_k *b, float *y, int n)
 		for (c = 0, q = b->qs; c < 4; c++, q += 32) {
 			for (l = 0; l < 32; l++)
 				*y++ = d * sc[2 * c] * (q[l] & 0xf) -
-				    dmin * mn[2 * c];
+				       dmin * mn[2 * c];
 			for (l = 0; l < 32; l++)
 				*y++ = d * sc[2 * c + 1] * (q[l] >> 4) -
-				    dmin * mn[2 * c + 1];
+				       dmin * mn[2 * c + 1];
 		}
 	}
 }
@@ -293,12 +302,12 @@ dequant_q5_k(const struct blk_q5_k *b, float *y, int n)
 			for (l = 0; l < 32; l++) {
 				hi = (b->qh[l] >> (2 * c) & 1) << 4;
 				*y++ = d * sc[2 * c] * ((q[l] & 0xf) | hi) -
-				    dmin * mn[2 * c];
+				       dmin * mn[2 * c];
 			}
 			for (l = 0; l < 32; l++) {
 				hi = (b->qh[l] >> (2 * c + 1) & 1) << 4;
 				*y++ = d * sc[2 * c + 1] * ((q[l] >> 4) | hi) -
-				    dmin * mn[2 * c + 1];
+				       dmin * mn[2 * c + 1];
 			}
 		}
 	}
@@ -358,14 +367,20 @@ qt_dequant_row(uint32_t t, const void *src, float *y, int n)
 		for (i = 0; i < n / QK8_0; i++, y += QK8_0)
 			for (j = 0; j < 16; j++) {
 				y[j] = qt_fp16_to_fp32(q4[i].d) *
-				    ((q4[i].qs[j] & 0xf) - 8);
+				       ((q4[i].qs[j] & 0xf) - 8);
 				y[j + 16] = qt_fp16_to_fp32(q4[i].d) *
-				    ((q4[i].qs[j] >> 4) - 8);
+				            ((q4[i].qs[j] >> 4) - 8);
 			}
 		break;
-	case GGML_Q4_K: dequant_q4_k(src, y, n); break;
-	case GGML_Q5_K: dequant_q5_k(src, y, n); break;
-	case GGML_Q6_K: dequant_q6_k(src, y, n); break;
+	case GGML_Q4_K:
+		dequant_q4_k(src, y, n);
+		break;
+	case GGML_Q5_K:
+		dequant_q5_k(src, y, n);
+		break;
+	case GGML_Q6_K:
+		dequant_q6_k(src, y, n);
+		break;
 	default:
 		memset(y, 0, (size_t)n * sizeof(float));
 		break;
@@ -375,25 +390,24 @@ qt_dequant_row(uint32_t t, const void *src, float *y, int n)
 /* ---- portable dot products ---------------------------------------------- */
 
 /* 16 lanes of separate multiply and add, then the fixed reduction. */
-#define FLOAT_DOT(name, T, CONV)					\
-static float								\
-name(int n, const void *vx, const void *vy)				\
-{									\
-	const T *x = vx, *y = vy;					\
-	float acc[16] = { 0 }, tail = 0, p;				\
-	int i, l;							\
-									\
-	for (i = 0; i + 16 <= n; i += 16)				\
-		for (l = 0; l < 16; l++) {				\
-			p = CONV(x[i + l]) * CONV(y[i + l]);		\
-			acc[l] = acc[l] + p;				\
-		}							\
-	for (; i < n; i++) {						\
-		p = CONV(x[i]) * CONV(y[i]);				\
-		tail = tail + p;					\
-	}								\
-	return qt_reduce16(acc) + tail;					\
-}
+#define FLOAT_DOT(name, T, CONV)                                               \
+	static float name(int n, const void *vx, const void *vy)               \
+	{                                                                      \
+		const T *x = vx, *y = vy;                                      \
+		float acc[16] = {0}, tail = 0, p;                              \
+		int i, l;                                                      \
+                                                                               \
+		for (i = 0; i + 16 <= n; i += 16)                              \
+			for (l = 0; l < 16; l++) {                             \
+				p = CONV(x[i + l]) * CONV(y[i + l]);           \
+				acc[l] = acc[l] + p;                           \
+			}                                                      \
+		for (; i < n; i++) {                                           \
+			p = CONV(x[i]) * CONV(y[i]);                           \
+			tail = tail + p;                                       \
+		}                                                              \
+		return qt_reduce16(acc) + tail;                                \
+	}
 
 #define IDENT(v) (v)
 FLOAT_DOT(dot_f32, float, IDENT)
@@ -404,7 +418,7 @@ static float
 dot_q8_0(int n, const void *vx, const void *vy)
 {
 	const struct blk_q8_0 *x = vx, *y = vy;
-	float acc[8] = { 0 }, d;
+	float acc[8] = {0}, d;
 	int b, j, sumi;
 
 	for (b = 0; b < n / QK8_0; b++) {
@@ -421,13 +435,13 @@ dot_q4_0(int n, const void *vx, const void *vy)
 {
 	const struct blk_q4_0 *x = vx;
 	const struct blk_q8_0 *y = vy;
-	float acc[8] = { 0 }, d;
+	float acc[8] = {0}, d;
 	int b, j, sumi;
 
 	for (b = 0; b < n / QK8_0; b++) {
 		for (sumi = 0, j = 0; j < 16; j++)
 			sumi += ((x[b].qs[j] & 0xf) - 8) * y[b].qs[j] +
-			    ((x[b].qs[j] >> 4) - 8) * y[b].qs[j + 16];
+			        ((x[b].qs[j] >> 4) - 8) * y[b].qs[j + 16];
 		d = qt_fp16_to_fp32(x[b].d) * qt_fp16_to_fp32(y[b].d);
 		acc[b & 7] = acc[b & 7] + (float)sumi * d;
 	}
@@ -468,7 +482,7 @@ dot_q4_k(int n, const void *vx, const void *vy)
 		d = y[b].d * qt_fp16_to_fp32(x[b].d);
 		dmin = y[b].d * qt_fp16_to_fp32(x[b].dmin);
 		sumf = sumf + (d * (float)sumi -
-		    dmin * (float)kquant_mins(mn, y[b].bsums));
+		                  dmin * (float)kquant_mins(mn, y[b].bsums));
 	}
 	return sumf;
 }
@@ -488,9 +502,10 @@ dot_q5_k(int n, const void *vx, const void *vy)
 			const uint8_t *q = x[b].qs + 32 * c, *h = x[b].qh;
 			const int8_t *a = y[b].qs + 64 * c;
 			for (s0 = s1 = 0, l = 0; l < 32; l++) {
-				q0 = (q[l] & 0xf) | ((h[l] >> (2 * c)) & 1) << 4;
-				q1 = (q[l] >> 4) |
-				    ((h[l] >> (2 * c + 1)) & 1) << 4;
+				q0 = (q[l] & 0xf) | ((h[l] >> (2 * c)) & 1)
+				                        << 4;
+				q1 = (q[l] >> 4) | ((h[l] >> (2 * c + 1)) & 1)
+				                       << 4;
 				s0 += q0 * a[l];
 				s1 += q1 * a[l + 32];
 			}
@@ -499,7 +514,7 @@ dot_q5_k(int n, const void *vx, const void *vy)
 		d = y[b].d * qt_fp16_to_fp32(x[b].d);
 		dmin = y[b].d * qt_fp16_to_fp32(x[b].dmin);
 		sumf = sumf + (d * (float)sumi -
-		    dmin * (float)kquant_mins(mn, y[b].bsums));
+		                  dmin * (float)kquant_mins(mn, y[b].bsums));
 	}
 	return sumf;
 }
@@ -516,7 +531,7 @@ dot_q6_k(int n, const void *vx, const void *vy)
 		for (sumi = 0, j = 0; j < QK_K / 16; j++) {
 			for (s = 0, k = 0; k < 16; k++)
 				s += q6_value(&x[b], j * 16 + k) *
-				    y[b].qs[j * 16 + k];
+				     y[b].qs[j * 16 + k];
 			sumi += x[b].scales[j] * s;
 		}
 		d = y[b].d * qt_fp16_to_fp32(x[b].d);
@@ -526,10 +541,8 @@ dot_q6_k(int n, const void *vx, const void *vy)
 }
 
 /* The portable level has no four-row kernels: matmul calls dot. */
-const struct qt_kernels qt_portable = {
-	dot_f32, dot_f16, dot_bf16, dot_q8_0, dot_q4_0, dot_q4_k, dot_q5_k,
-	dot_q6_k, NULL, NULL, NULL, NULL, NULL
-};
+const struct qt_kernels qt_portable = {dot_f32, dot_f16, dot_bf16, dot_q8_0,
+    dot_q4_0, dot_q4_k, dot_q5_k, dot_q6_k, NULL, NULL, NULL, NULL, NULL};
 
 /* ---- dispatch ------------------------------------------------------------- */
 
@@ -537,15 +550,24 @@ float
 qt_dot(uint32_t t, int n, const void *w, const void *act)
 {
 	switch (t) {
-	case GGML_F32: return kern->dot_f32(n, w, act);
-	case GGML_F16: return kern->dot_f16(n, w, act);
-	case GGML_BF16: return kern->dot_bf16(n, w, act);
-	case GGML_Q8_0: return kern->dot_q8_0(n, w, act);
-	case GGML_Q4_0: return kern->dot_q4_0(n, w, act);
-	case GGML_Q4_K: return kern->dot_q4_k(n, w, act);
-	case GGML_Q5_K: return kern->dot_q5_k(n, w, act);
-	case GGML_Q6_K: return kern->dot_q6_k(n, w, act);
-	default: return 0;
+	case GGML_F32:
+		return kern->dot_f32(n, w, act);
+	case GGML_F16:
+		return kern->dot_f16(n, w, act);
+	case GGML_BF16:
+		return kern->dot_bf16(n, w, act);
+	case GGML_Q8_0:
+		return kern->dot_q8_0(n, w, act);
+	case GGML_Q4_0:
+		return kern->dot_q4_0(n, w, act);
+	case GGML_Q4_K:
+		return kern->dot_q4_k(n, w, act);
+	case GGML_Q5_K:
+		return kern->dot_q5_k(n, w, act);
+	case GGML_Q6_K:
+		return kern->dot_q6_k(n, w, act);
+	default:
+		return 0;
 	}
 }
 
@@ -553,15 +575,24 @@ qt_dot_fn
 qt_get_dot(uint32_t t)
 {
 	switch (t) {
-	case GGML_F32: return kern->dot_f32;
-	case GGML_F16: return kern->dot_f16;
-	case GGML_BF16: return kern->dot_bf16;
-	case GGML_Q8_0: return kern->dot_q8_0;
-	case GGML_Q4_0: return kern->dot_q4_0;
-	case GGML_Q4_K: return kern->dot_q4_k;
-	case GGML_Q5_K: return kern->dot_q5_k;
-	case GGML_Q6_K: return kern->dot_q6_k;
-	default: return NULL;
+	case GGML_F32:
+		return kern->dot_f32;
+	case GGML_F16:
+		return kern->dot_f16;
+	case GGML_BF16:
+		return kern->dot_bf16;
+	case GGML_Q8_0:
+		return kern->dot_q8_0;
+	case GGML_Q4_0:
+		return kern->dot_q4_0;
+	case GGML_Q4_K:
+		return kern->dot_q4_k;
+	case GGML_Q5_K:
+		return kern->dot_q5_k;
+	case GGML_Q6_K:
+		return kern->dot_q6_k;
+	default:
+		return NULL;
 	}
 }
 
@@ -569,12 +600,18 @@ qt_dot4_fn
 qt_get_dot4(uint32_t t)
 {
 	switch (t) {
-	case GGML_Q8_0: return kern->dot4_q8_0;
-	case GGML_Q4_0: return kern->dot4_q4_0;
-	case GGML_Q4_K: return kern->dot4_q4_k;
-	case GGML_Q5_K: return kern->dot4_q5_k;
-	case GGML_Q6_K: return kern->dot4_q6_k;
-	default: return NULL;
+	case GGML_Q8_0:
+		return kern->dot4_q8_0;
+	case GGML_Q4_0:
+		return kern->dot4_q4_0;
+	case GGML_Q4_K:
+		return kern->dot4_q4_k;
+	case GGML_Q5_K:
+		return kern->dot4_q5_k;
+	case GGML_Q6_K:
+		return kern->dot4_q6_k;
+	default:
+		return NULL;
 	}
 }
 
@@ -600,8 +637,9 @@ qt_set_level(enum qt_level want)
 	enum qt_level cpu = qt_cpu_level();
 
 	level = want > cpu ? cpu : want;
-	kern = level == QT_AVX512 ? &qt_avx512 :
-	    level == QT_AVX2 ? &qt_avx2 : &qt_portable;
+	kern = level == QT_AVX512 ? &qt_avx512
+	       : level == QT_AVX2 ? &qt_avx2
+	                          : &qt_portable;
 	return level;
 }
 

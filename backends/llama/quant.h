@@ -20,50 +20,50 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define QK8_0	32
-#define QK_K	256
+#define QK8_0 32
+#define QK_K 256
 
 struct blk_q8_0 {
-	uint16_t	d;		/* fp16 scale */
-	int8_t		qs[QK8_0];
+	uint16_t d; /* fp16 scale */
+	int8_t qs[QK8_0];
 };
 
 struct blk_q4_0 {
-	uint16_t	d;
-	uint8_t		qs[QK8_0 / 2];	/* x[j] low nibble, x[j+16] high */
+	uint16_t d;
+	uint8_t qs[QK8_0 / 2]; /* x[j] low nibble, x[j+16] high */
 };
 
 struct blk_q4_k {
-	uint16_t	d, dmin;
-	uint8_t		scales[12];	/* 8 x (6-bit scale, 6-bit min) */
-	uint8_t		qs[QK_K / 2];
+	uint16_t d, dmin;
+	uint8_t scales[12]; /* 8 x (6-bit scale, 6-bit min) */
+	uint8_t qs[QK_K / 2];
 };
 
 struct blk_q5_k {
-	uint16_t	d, dmin;
-	uint8_t		scales[12];
-	uint8_t		qh[QK_K / 8];
-	uint8_t		qs[QK_K / 2];
+	uint16_t d, dmin;
+	uint8_t scales[12];
+	uint8_t qh[QK_K / 8];
+	uint8_t qs[QK_K / 2];
 };
 
 struct blk_q6_k {
-	uint8_t		ql[QK_K / 2];
-	uint8_t		qh[QK_K / 4];
-	int8_t		scales[QK_K / 16];
-	uint16_t	d;
+	uint8_t ql[QK_K / 2];
+	uint8_t qh[QK_K / 4];
+	int8_t scales[QK_K / 16];
+	uint16_t d;
 };
 
 struct blk_q8_k {
-	float		d;
-	int8_t		qs[QK_K];
-	int16_t		bsums[QK_K / 16];	/* sums of each 16 qs */
+	float d;
+	int8_t qs[QK_K];
+	int16_t bsums[QK_K / 16]; /* sums of each 16 qs */
 };
 
 /* SIMD levels, in increasing order of capability. */
 enum qt_level {
 	QT_PORTABLE = 0,
-	QT_AVX2 = 1,		/* AVX2 + FMA + F16C */
-	QT_AVX512 = 2,		/* AVX-512 F/BW/VL + VNNI */
+	QT_AVX2 = 1, /* AVX2 + FMA + F16C */
+	QT_AVX512 = 2, /* AVX-512 F/BW/VL + VNNI */
 };
 
 /* Picks the best level this CPU supports (LLAMA_SIMD may lower it). */
@@ -103,20 +103,20 @@ uint16_t qt_fp32_to_bf16(float);
 
 /* Kernel table, one per SIMD level (quant.c, quant_x86.c). */
 struct qt_kernels {
-	float	(*dot_f32)(int, const void *, const void *);
-	float	(*dot_f16)(int, const void *, const void *);
-	float	(*dot_bf16)(int, const void *, const void *);
-	float	(*dot_q8_0)(int, const void *, const void *);
-	float	(*dot_q4_0)(int, const void *, const void *);
-	float	(*dot_q4_k)(int, const void *, const void *);
-	float	(*dot_q5_k)(int, const void *, const void *);
-	float	(*dot_q6_k)(int, const void *, const void *);
+	float (*dot_f32)(int, const void *, const void *);
+	float (*dot_f16)(int, const void *, const void *);
+	float (*dot_bf16)(int, const void *, const void *);
+	float (*dot_q8_0)(int, const void *, const void *);
+	float (*dot_q4_0)(int, const void *, const void *);
+	float (*dot_q4_k)(int, const void *, const void *);
+	float (*dot_q5_k)(int, const void *, const void *);
+	float (*dot_q6_k)(int, const void *, const void *);
 	/* Four activation rows `stride` bytes apart; NULL: use dot. */
-	void	(*dot4_q8_0)(int, const void *, const void *, size_t, float *);
-	void	(*dot4_q4_0)(int, const void *, const void *, size_t, float *);
-	void	(*dot4_q4_k)(int, const void *, const void *, size_t, float *);
-	void	(*dot4_q5_k)(int, const void *, const void *, size_t, float *);
-	void	(*dot4_q6_k)(int, const void *, const void *, size_t, float *);
+	void (*dot4_q8_0)(int, const void *, const void *, size_t, float *);
+	void (*dot4_q4_0)(int, const void *, const void *, size_t, float *);
+	void (*dot4_q4_k)(int, const void *, const void *, size_t, float *);
+	void (*dot4_q5_k)(int, const void *, const void *, size_t, float *);
+	void (*dot4_q6_k)(int, const void *, const void *, size_t, float *);
 };
 
 extern const struct qt_kernels qt_portable;

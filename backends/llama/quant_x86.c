@@ -12,9 +12,10 @@
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 
-#define AVX2	__attribute__((target("avx2,fma,f16c")))
-#define AVX512	__attribute__((target("avx2,fma,f16c,avx512f,avx512bw," \
-    "avx512vl,avx512vnni")))
+#define AVX2 __attribute__((target("avx2,fma,f16c")))
+#define AVX512                                                                 \
+	__attribute__((target("avx2,fma,f16c,avx512f,avx512bw,"                \
+	                      "avx512vl,avx512vnni")))
 
 /* ---- float rows: 16 lanes (two 8-lane registers) --------------------- */
 
@@ -38,29 +39,28 @@ f32x8(const float *p)
 	return _mm256_loadu_ps(p);
 }
 
-#define AVX2_FLOAT_DOT(name, T, LOAD, CONV)				\
-AVX2 static float							\
-name(int n, const void *vx, const void *vy)				\
-{									\
-	const T *x = vx, *y = vy;					\
-	__m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();	\
-	float acc[16], tail = 0, p;					\
-	int i;								\
-									\
-	for (i = 0; i + 16 <= n; i += 16) {				\
-		a0 = _mm256_add_ps(a0, _mm256_mul_ps(LOAD(x + i),	\
-		    LOAD(y + i)));					\
-		a1 = _mm256_add_ps(a1, _mm256_mul_ps(LOAD(x + i + 8),	\
-		    LOAD(y + i + 8)));					\
-	}								\
-	_mm256_storeu_ps(acc, a0);					\
-	_mm256_storeu_ps(acc + 8, a1);					\
-	for (; i < n; i++) {						\
-		p = CONV(x[i]) * CONV(y[i]);				\
-		tail = tail + p;					\
-	}								\
-	return qt_reduce16(acc) + tail;					\
-}
+#define AVX2_FLOAT_DOT(name, T, LOAD, CONV)                                    \
+	AVX2 static float name(int n, const void *vx, const void *vy)          \
+	{                                                                      \
+		const T *x = vx, *y = vy;                                      \
+		__m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();     \
+		float acc[16], tail = 0, p;                                    \
+		int i;                                                         \
+                                                                               \
+		for (i = 0; i + 16 <= n; i += 16) {                            \
+			a0 = _mm256_add_ps(                                    \
+			    a0, _mm256_mul_ps(LOAD(x + i), LOAD(y + i)));      \
+			a1 = _mm256_add_ps(a1,                                 \
+			    _mm256_mul_ps(LOAD(x + i + 8), LOAD(y + i + 8)));  \
+		}                                                              \
+		_mm256_storeu_ps(acc, a0);                                     \
+		_mm256_storeu_ps(acc + 8, a1);                                 \
+		for (; i < n; i++) {                                           \
+			p = CONV(x[i]) * CONV(y[i]);                           \
+			tail = tail + p;                                       \
+		}                                                              \
+		return qt_reduce16(acc) + tail;                                \
+	}
 
 #define IDENT(v) (v)
 AVX2_FLOAT_DOT(avx2_dot_f32, float, f32x8, IDENT)
@@ -75,8 +75,8 @@ mul_sum_i8(__m256i x, __m256i y)
 {
 	__m256i ax = _mm256_sign_epi8(x, x), sy = _mm256_sign_epi8(y, x);
 
-	return _mm256_madd_epi16(_mm256_maddubs_epi16(ax, sy),
-	    _mm256_set1_epi16(1));
+	return _mm256_madd_epi16(
+	    _mm256_maddubs_epi16(ax, sy), _mm256_set1_epi16(1));
 }
 
 AVX512 static inline __m256i
@@ -91,10 +91,10 @@ mul_sum_i8_vnni(__m256i x, __m256i y)
 AVX2 static inline __m256i
 hsum8x8(const __m256i *v)
 {
-	__m256i u0 = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]),
-	    _mm256_hadd_epi32(v[2], v[3]));
-	__m256i u1 = _mm256_hadd_epi32(_mm256_hadd_epi32(v[4], v[5]),
-	    _mm256_hadd_epi32(v[6], v[7]));
+	__m256i u0 = _mm256_hadd_epi32(
+	    _mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
+	__m256i u1 = _mm256_hadd_epi32(
+	    _mm256_hadd_epi32(v[4], v[5]), _mm256_hadd_epi32(v[6], v[7]));
 
 	return _mm256_add_epi32(_mm256_permute2x128_si256(u0, u1, 0x20),
 	    _mm256_permute2x128_si256(u0, u1, 0x31));
@@ -103,8 +103,8 @@ hsum8x8(const __m256i *v)
 AVX2 static inline int
 hsum_i32(__m256i v)
 {
-	__m128i s = _mm_add_epi32(_mm256_castsi256_si128(v),
-	    _mm256_extracti128_si256(v, 1));
+	__m128i s = _mm_add_epi32(
+	    _mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
 
 	s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
 	s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
@@ -128,111 +128,112 @@ q8_0_bytes(const struct blk_q8_0 *b)
 }
 
 /* The eight block scales dx * dy of blocks b..b+7 (exact F16C loads). */
-#define BLOCK_SCALES(x, y, b)						\
-	_mm256_mul_ps(_mm256_cvtph_ps(_mm_setr_epi16(			\
-	    x[b].d, x[b + 1].d, x[b + 2].d, x[b + 3].d, x[b + 4].d,	\
-	    x[b + 5].d, x[b + 6].d, x[b + 7].d)),			\
-	    _mm256_cvtph_ps(_mm_setr_epi16(				\
-	    y[b].d, y[b + 1].d, y[b + 2].d, y[b + 3].d, y[b + 4].d,	\
-	    y[b + 5].d, y[b + 6].d, y[b + 7].d)))
+#define BLOCK_SCALES(x, y, b)                                                  \
+	_mm256_mul_ps(                                                         \
+	    _mm256_cvtph_ps(_mm_setr_epi16(x[b].d, x[b + 1].d, x[b + 2].d,     \
+	        x[b + 3].d, x[b + 4].d, x[b + 5].d, x[b + 6].d, x[b + 7].d)),  \
+	    _mm256_cvtph_ps(_mm_setr_epi16(y[b].d, y[b + 1].d, y[b + 2].d,     \
+	        y[b + 3].d, y[b + 4].d, y[b + 5].d, y[b + 6].d, y[b + 7].d)))
 
 /*
  * Q8_0-activation dot products: groups of eight blocks summed exactly, then
  * acc[lane] += sum * scale as in the portable code; leftover blocks go to
  * lanes 0.. in scalar code.
  */
-#define BLOCK8_DOT(name, ATTR, XT, XBYTES, MULSUM)			\
-ATTR static float							\
-name(int n, const void *vx, const void *vy)				\
-{									\
-	const XT *x = vx;						\
-	const struct blk_q8_0 *y = vy;					\
-	__m256 acc = _mm256_setzero_ps();				\
-	__m256i s[8];							\
-	float a[8], d;							\
-	int nb = n / QK8_0, b, k, sumi;					\
-									\
-	for (b = 0; b + 8 <= nb; b += 8) {				\
-		for (k = 0; k < 8; k++)					\
-			s[k] = MULSUM(XBYTES(&x[b + k]),		\
-			    q8_0_bytes(&y[b + k]));			\
-		acc = _mm256_add_ps(acc, _mm256_mul_ps(			\
-		    _mm256_cvtepi32_ps(hsum8x8(s)),			\
-		    BLOCK_SCALES(x, y, b)));				\
-	}								\
-	_mm256_storeu_ps(a, acc);					\
-	for (; b < nb; b++) {						\
-		sumi = hsum_i32(MULSUM(XBYTES(&x[b]),			\
-		    q8_0_bytes(&y[b])));				\
-		d = _cvtsh_ss(x[b].d) * _cvtsh_ss(y[b].d);		\
-		a[b & 7] = a[b & 7] + (float)sumi * d;			\
-	}								\
-	return qt_reduce8(a);						\
-}
+#define BLOCK8_DOT(name, ATTR, XT, XBYTES, MULSUM)                             \
+	ATTR static float name(int n, const void *vx, const void *vy)          \
+	{                                                                      \
+		const XT *x = vx;                                              \
+		const struct blk_q8_0 *y = vy;                                 \
+		__m256 acc = _mm256_setzero_ps();                              \
+		__m256i s[8];                                                  \
+		float a[8], d;                                                 \
+		int nb = n / QK8_0, b, k, sumi;                                \
+                                                                               \
+		for (b = 0; b + 8 <= nb; b += 8) {                             \
+			for (k = 0; k < 8; k++)                                \
+				s[k] = MULSUM(                                 \
+				    XBYTES(&x[b + k]), q8_0_bytes(&y[b + k])); \
+			acc = _mm256_add_ps(                                   \
+			    acc, _mm256_mul_ps(_mm256_cvtepi32_ps(hsum8x8(s)), \
+			             BLOCK_SCALES(x, y, b)));                  \
+		}                                                              \
+		_mm256_storeu_ps(a, acc);                                      \
+		for (; b < nb; b++) {                                          \
+			sumi = hsum_i32(                                       \
+			    MULSUM(XBYTES(&x[b]), q8_0_bytes(&y[b])));         \
+			d = _cvtsh_ss(x[b].d) * _cvtsh_ss(y[b].d);             \
+			a[b & 7] = a[b & 7] + (float)sumi * d;                 \
+		}                                                              \
+		return qt_reduce8(a);                                          \
+	}
 
 /*
  * The same for four activation rows at once: each weight block is decoded
  * once, and every row gets exactly the operations of BLOCK8_DOT.
  */
-#define BLOCK8_DOT4(name, ATTR, XT, XBYTES, MULSUM)			\
-ATTR static void							\
-name(int n, const void *vx, const void *vy, size_t stride, float *out)	\
-{									\
-	const XT *x = vx;						\
-	const struct blk_q8_0 *y[4];					\
-	__m256 acc[4], dx;						\
-	__m256i wx[8], s[8];						\
-	float a[8], d;							\
-	int nb = n / QK8_0, b, k, t, sumi;				\
-									\
-	for (t = 0; t < 4; t++) {					\
-		y[t] = (const void *)((const char *)vy + t * stride);	\
-		acc[t] = _mm256_setzero_ps();				\
-	}								\
-	for (b = 0; b + 8 <= nb; b += 8) {				\
-		for (k = 0; k < 8; k++)					\
-			wx[k] = XBYTES(&x[b + k]);			\
-		dx = _mm256_cvtph_ps(_mm_setr_epi16(x[b].d, x[b + 1].d,	\
-		    x[b + 2].d, x[b + 3].d, x[b + 4].d, x[b + 5].d,	\
-		    x[b + 6].d, x[b + 7].d));				\
-		for (t = 0; t < 4; t++) {				\
-			const struct blk_q8_0 *yt = y[t];		\
-			for (k = 0; k < 8; k++)				\
-				s[k] = MULSUM(wx[k],			\
-				    q8_0_bytes(&yt[b + k]));		\
-			acc[t] = _mm256_add_ps(acc[t], _mm256_mul_ps(	\
-			    _mm256_cvtepi32_ps(hsum8x8(s)),		\
-			    _mm256_mul_ps(dx, _mm256_cvtph_ps(		\
-			    _mm_setr_epi16(yt[b].d, yt[b + 1].d,	\
-			    yt[b + 2].d, yt[b + 3].d, yt[b + 4].d,	\
-			    yt[b + 5].d, yt[b + 6].d, yt[b + 7].d)))));	\
-		}							\
-	}								\
-	for (t = 0; t < 4; t++) {					\
-		_mm256_storeu_ps(a, acc[t]);				\
-		for (k = b; k < nb; k++) {				\
-			sumi = hsum_i32(MULSUM(XBYTES(&x[k]),		\
-			    q8_0_bytes(&y[t][k])));			\
-			d = _cvtsh_ss(x[k].d) * _cvtsh_ss(y[t][k].d);	\
-			a[k & 7] = a[k & 7] + (float)sumi * d;		\
-		}							\
-		out[t] = qt_reduce8(a);					\
-	}								\
-}
+#define BLOCK8_DOT4(name, ATTR, XT, XBYTES, MULSUM)                            \
+	ATTR static void name(                                                 \
+	    int n, const void *vx, const void *vy, size_t stride, float *out)  \
+	{                                                                      \
+		const XT *x = vx;                                              \
+		const struct blk_q8_0 *y[4];                                   \
+		__m256 acc[4], dx;                                             \
+		__m256i wx[8], s[8];                                           \
+		float a[8], d;                                                 \
+		int nb = n / QK8_0, b, k, t, sumi;                             \
+                                                                               \
+		for (t = 0; t < 4; t++) {                                      \
+			y[t] = (const void *)((const char *)vy + t * stride);  \
+			acc[t] = _mm256_setzero_ps();                          \
+		}                                                              \
+		for (b = 0; b + 8 <= nb; b += 8) {                             \
+			for (k = 0; k < 8; k++)                                \
+				wx[k] = XBYTES(&x[b + k]);                     \
+			dx = _mm256_cvtph_ps(_mm_setr_epi16(x[b].d,            \
+			    x[b + 1].d, x[b + 2].d, x[b + 3].d, x[b + 4].d,    \
+			    x[b + 5].d, x[b + 6].d, x[b + 7].d));              \
+			for (t = 0; t < 4; t++) {                              \
+				const struct blk_q8_0 *yt = y[t];              \
+				for (k = 0; k < 8; k++)                        \
+					s[k] = MULSUM(                         \
+					    wx[k], q8_0_bytes(&yt[b + k]));    \
+				acc[t] = _mm256_add_ps(acc[t],                 \
+				    _mm256_mul_ps(                             \
+				        _mm256_cvtepi32_ps(hsum8x8(s)),        \
+				        _mm256_mul_ps(dx,                      \
+				            _mm256_cvtph_ps(_mm_setr_epi16(    \
+				                yt[b].d, yt[b + 1].d,          \
+				                yt[b + 2].d, yt[b + 3].d,      \
+				                yt[b + 4].d, yt[b + 5].d,      \
+				                yt[b + 6].d, yt[b + 7].d))))); \
+			}                                                      \
+		}                                                              \
+		for (t = 0; t < 4; t++) {                                      \
+			_mm256_storeu_ps(a, acc[t]);                           \
+			for (k = b; k < nb; k++) {                             \
+				sumi = hsum_i32(MULSUM(                        \
+				    XBYTES(&x[k]), q8_0_bytes(&y[t][k])));     \
+				d = _cvtsh_ss(x[k].d) * _cvtsh_ss(y[t][k].d);  \
+				a[k & 7] = a[k & 7] + (float)sumi * d;         \
+			}                                                      \
+			out[t] = qt_reduce8(a);                                \
+		}                                                              \
+	}
 
 BLOCK8_DOT4(avx2_dot4_q8_0, AVX2, struct blk_q8_0, q8_0_bytes, mul_sum_i8)
 BLOCK8_DOT4(avx2_dot4_q4_0, AVX2, struct blk_q4_0, q4_0_bytes, mul_sum_i8)
-BLOCK8_DOT4(avx512_dot4_q8_0, AVX512, struct blk_q8_0, q8_0_bytes,
-    mul_sum_i8_vnni)
-BLOCK8_DOT4(avx512_dot4_q4_0, AVX512, struct blk_q4_0, q4_0_bytes,
-    mul_sum_i8_vnni)
+BLOCK8_DOT4(
+    avx512_dot4_q8_0, AVX512, struct blk_q8_0, q8_0_bytes, mul_sum_i8_vnni)
+BLOCK8_DOT4(
+    avx512_dot4_q4_0, AVX512, struct blk_q4_0, q4_0_bytes, mul_sum_i8_vnni)
 
 BLOCK8_DOT(avx2_dot_q8_0, AVX2, struct blk_q8_0, q8_0_bytes, mul_sum_i8)
 BLOCK8_DOT(avx2_dot_q4_0, AVX2, struct blk_q4_0, q4_0_bytes, mul_sum_i8)
-BLOCK8_DOT(avx512_dot_q8_0, AVX512, struct blk_q8_0, q8_0_bytes,
-    mul_sum_i8_vnni)
-BLOCK8_DOT(avx512_dot_q4_0, AVX512, struct blk_q4_0, q4_0_bytes,
-    mul_sum_i8_vnni)
+BLOCK8_DOT(
+    avx512_dot_q8_0, AVX512, struct blk_q8_0, q8_0_bytes, mul_sum_i8_vnni)
+BLOCK8_DOT(
+    avx512_dot_q4_0, AVX512, struct blk_q4_0, q4_0_bytes, mul_sum_i8_vnni)
 
 /* ---- K-quants ------------------------------------------------------------- */
 
@@ -250,8 +251,8 @@ kmins(const uint8_t *mn, const int16_t *bsums)
 AVX2 static inline __m256i
 scaled_dot(__m256i q, const int8_t *a, int scale)
 {
-	__m256i p = _mm256_maddubs_epi16(q,
-	    _mm256_loadu_si256((const void *)a));
+	__m256i p =
+	    _mm256_maddubs_epi16(q, _mm256_loadu_si256((const void *)a));
 
 	return _mm256_madd_epi16(p, _mm256_set1_epi16((short)scale));
 }
@@ -271,18 +272,20 @@ avx2_dot_q4_k(int n, const void *vx, const void *vy)
 		qt_scales_k4(x[b].scales, sc, mn);
 		acc = _mm256_setzero_si256();
 		for (c = 0; c < 4; c++) {
-			q = _mm256_loadu_si256((const void *)(x[b].qs + 32 * c));
-			acc = _mm256_add_epi32(acc, scaled_dot(
-			    _mm256_and_si256(q, m4), y[b].qs + 64 * c,
-			    sc[2 * c]));
-			acc = _mm256_add_epi32(acc, scaled_dot(
-			    _mm256_and_si256(_mm256_srli_epi16(q, 4), m4),
-			    y[b].qs + 64 * c + 32, sc[2 * c + 1]));
+			q = _mm256_loadu_si256(
+			    (const void *)(x[b].qs + 32 * c));
+			acc = _mm256_add_epi32(
+			    acc, scaled_dot(_mm256_and_si256(q, m4),
+			             y[b].qs + 64 * c, sc[2 * c]));
+			acc = _mm256_add_epi32(acc,
+			    scaled_dot(
+			        _mm256_and_si256(_mm256_srli_epi16(q, 4), m4),
+			        y[b].qs + 64 * c + 32, sc[2 * c + 1]));
 		}
 		d = y[b].d * _cvtsh_ss(x[b].d);
 		dmin = y[b].d * _cvtsh_ss(x[b].dmin);
 		sumf = sumf + (d * (float)hsum_i32(acc) -
-		    dmin * (float)kmins(mn, y[b].bsums));
+		                  dmin * (float)kmins(mn, y[b].bsums));
 	}
 	return sumf;
 }
@@ -313,20 +316,23 @@ avx2_dot_q5_k(int n, const void *vx, const void *vy)
 		qh = _mm256_loadu_si256((const void *)x[b].qh);
 		acc = _mm256_setzero_si256();
 		for (c = 0; c < 4; c++) {
-			q = _mm256_loadu_si256((const void *)(x[b].qs + 32 * c));
-			lo = _mm256_or_si256(_mm256_and_si256(q, m4),
-			    q5_high(qh, 2 * c));
-			hi = _mm256_or_si256(_mm256_and_si256(
-			    _mm256_srli_epi16(q, 4), m4), q5_high(qh, 2 * c + 1));
-			acc = _mm256_add_epi32(acc, scaled_dot(lo,
-			    y[b].qs + 64 * c, sc[2 * c]));
-			acc = _mm256_add_epi32(acc, scaled_dot(hi,
-			    y[b].qs + 64 * c + 32, sc[2 * c + 1]));
+			q = _mm256_loadu_si256(
+			    (const void *)(x[b].qs + 32 * c));
+			lo = _mm256_or_si256(
+			    _mm256_and_si256(q, m4), q5_high(qh, 2 * c));
+			hi = _mm256_or_si256(
+			    _mm256_and_si256(_mm256_srli_epi16(q, 4), m4),
+			    q5_high(qh, 2 * c + 1));
+			acc = _mm256_add_epi32(
+			    acc, scaled_dot(lo, y[b].qs + 64 * c, sc[2 * c]));
+			acc = _mm256_add_epi32(
+			    acc, scaled_dot(
+			             hi, y[b].qs + 64 * c + 32, sc[2 * c + 1]));
 		}
 		d = y[b].d * _cvtsh_ss(x[b].d);
 		dmin = y[b].d * _cvtsh_ss(x[b].dmin);
 		sumf = sumf + (d * (float)hsum_i32(acc) -
-		    dmin * (float)kmins(mn, y[b].bsums));
+		                  dmin * (float)kmins(mn, y[b].bsums));
 	}
 	return sumf;
 }
@@ -335,11 +341,11 @@ avx2_dot_q5_k(int n, const void *vx, const void *vy)
 AVX2 static inline __m256i
 q6_group(__m256i q, const int8_t *a, int sa, int sb)
 {
-	__m256i p = _mm256_maddubs_epi16(q,
-	    _mm256_loadu_si256((const void *)a));
+	__m256i p =
+	    _mm256_maddubs_epi16(q, _mm256_loadu_si256((const void *)a));
 
-	return _mm256_madd_epi16(p, _mm256_set_m128i(
-	    _mm_set1_epi16((short)sb), _mm_set1_epi16((short)sa)));
+	return _mm256_madd_epi16(p, _mm256_set_m128i(_mm_set1_epi16((short)sb),
+	                                _mm_set1_epi16((short)sa)));
 }
 
 AVX2 static float
@@ -356,26 +362,34 @@ avx2_dot_q6_k(int n, const void *vx, const void *vy)
 	for (b = 0; b < n / QK_K; b++) {
 		acc = _mm256_setzero_si256();
 		for (h = 0; h < 2; h++) {
-			qh = _mm256_loadu_si256((const void *)(x[b].qh + 32 * h));
-			l0 = _mm256_loadu_si256((const void *)(x[b].ql + 64 * h));
-			l1 = _mm256_loadu_si256((const void *)(x[b].ql + 64 * h + 32));
+			qh = _mm256_loadu_si256(
+			    (const void *)(x[b].qh + 32 * h));
+			l0 = _mm256_loadu_si256(
+			    (const void *)(x[b].ql + 64 * h));
+			l1 = _mm256_loadu_si256(
+			    (const void *)(x[b].ql + 64 * h + 32));
 			q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4),
-			    _mm256_slli_epi16(_mm256_and_si256(qh,
-			    _mm256_set1_epi8(0x03)), 4));
+			    _mm256_slli_epi16(
+			        _mm256_and_si256(qh, _mm256_set1_epi8(0x03)),
+			        4));
 			q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4),
-			    _mm256_slli_epi16(_mm256_and_si256(qh,
-			    _mm256_set1_epi8(0x0c)), 2));
-			q[2] = _mm256_or_si256(_mm256_and_si256(
-			    _mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(qh,
-			    _mm256_set1_epi8(0x30)));
-			q[3] = _mm256_or_si256(_mm256_and_si256(
-			    _mm256_srli_epi16(l1, 4), m4), _mm256_srli_epi16(
-			    _mm256_and_si256(qh, _mm256_set1_epi8((char)0xc0)), 2));
+			    _mm256_slli_epi16(
+			        _mm256_and_si256(qh, _mm256_set1_epi8(0x0c)),
+			        2));
+			q[2] = _mm256_or_si256(
+			    _mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+			    _mm256_and_si256(qh, _mm256_set1_epi8(0x30)));
+			q[3] = _mm256_or_si256(
+			    _mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+			    _mm256_srli_epi16(_mm256_and_si256(qh,
+			                          _mm256_set1_epi8((char)0xc0)),
+			        2));
 			sc = x[b].scales + 8 * h;
 			a = y[b].qs + 128 * h;
 			for (g = 0; g < 4; g++)
-				acc = _mm256_add_epi32(acc, q6_group(q[g],
-				    a + 32 * g, sc[2 * g], sc[2 * g + 1]));
+				acc = _mm256_add_epi32(
+				    acc, q6_group(q[g], a + 32 * g, sc[2 * g],
+				             sc[2 * g + 1]));
 		}
 		for (bias = 0, j = 0; j < QK_K / 16; j++)
 			bias += x[b].scales[j] * y[b].bsums[j];
@@ -391,8 +405,8 @@ avx2_dot_q6_k(int n, const void *vx, const void *vy)
  * eight scales), then each row gets exactly the single-row arithmetic.
  */
 struct kblock {
-	__m256i	q[8];
-	int	sc[8];
+	__m256i q[8];
+	int sc[8];
 };
 
 AVX2 static inline int
@@ -402,31 +416,31 @@ kblock_dot(const struct kblock *kb, const int8_t *a)
 	int g;
 
 	for (g = 0; g < 8; g++)
-		acc = _mm256_add_epi32(acc, scaled_dot(kb->q[g], a + 32 * g,
-		    kb->sc[g]));
+		acc = _mm256_add_epi32(
+		    acc, scaled_dot(kb->q[g], a + 32 * g, kb->sc[g]));
 	return hsum_i32(acc);
 }
 
 AVX2 static void
-avx2_dot4_q4_k(int n, const void *vx, const void *vy, size_t stride,
-    float *out)
+avx2_dot4_q4_k(int n, const void *vx, const void *vy, size_t stride, float *out)
 {
 	const struct blk_q4_k *x = vx;
 	const struct blk_q8_k *y;
 	const __m256i m4 = _mm256_set1_epi8(0x0f);
 	uint8_t sc[8], mn[8];
 	struct kblock kb;
-	float sumf[4] = { 0 }, d, dmin;
+	float sumf[4] = {0}, d, dmin;
 	__m256i q;
 	int b, c, t;
 
 	for (b = 0; b < n / QK_K; b++) {
 		qt_scales_k4(x[b].scales, sc, mn);
 		for (c = 0; c < 4; c++) {
-			q = _mm256_loadu_si256((const void *)(x[b].qs + 32 * c));
+			q = _mm256_loadu_si256(
+			    (const void *)(x[b].qs + 32 * c));
 			kb.q[2 * c] = _mm256_and_si256(q, m4);
-			kb.q[2 * c + 1] = _mm256_and_si256(_mm256_srli_epi16(q, 4),
-			    m4);
+			kb.q[2 * c + 1] =
+			    _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
 			kb.sc[2 * c] = sc[2 * c];
 			kb.sc[2 * c + 1] = sc[2 * c + 1];
 		}
@@ -434,23 +448,23 @@ avx2_dot4_q4_k(int n, const void *vx, const void *vy, size_t stride,
 			y = (const void *)((const char *)vy + t * stride);
 			d = y[b].d * _cvtsh_ss(x[b].d);
 			dmin = y[b].d * _cvtsh_ss(x[b].dmin);
-			sumf[t] = sumf[t] + (d * (float)kblock_dot(&kb, y[b].qs) -
-			    dmin * (float)kmins(mn, y[b].bsums));
+			sumf[t] =
+			    sumf[t] + (d * (float)kblock_dot(&kb, y[b].qs) -
+			                  dmin * (float)kmins(mn, y[b].bsums));
 		}
 	}
 	memcpy(out, sumf, sizeof(sumf));
 }
 
 AVX2 static void
-avx2_dot4_q5_k(int n, const void *vx, const void *vy, size_t stride,
-    float *out)
+avx2_dot4_q5_k(int n, const void *vx, const void *vy, size_t stride, float *out)
 {
 	const struct blk_q5_k *x = vx;
 	const struct blk_q8_k *y;
 	const __m256i m4 = _mm256_set1_epi8(0x0f);
 	uint8_t sc[8], mn[8];
 	struct kblock kb;
-	float sumf[4] = { 0 }, d, dmin;
+	float sumf[4] = {0}, d, dmin;
 	__m256i q, qh;
 	int b, c, t;
 
@@ -458,11 +472,13 @@ avx2_dot4_q5_k(int n, const void *vx, const void *vy, size_t stride,
 		qt_scales_k4(x[b].scales, sc, mn);
 		qh = _mm256_loadu_si256((const void *)x[b].qh);
 		for (c = 0; c < 4; c++) {
-			q = _mm256_loadu_si256((const void *)(x[b].qs + 32 * c));
-			kb.q[2 * c] = _mm256_or_si256(_mm256_and_si256(q, m4),
-			    q5_high(qh, 2 * c));
-			kb.q[2 * c + 1] = _mm256_or_si256(_mm256_and_si256(
-			    _mm256_srli_epi16(q, 4), m4), q5_high(qh, 2 * c + 1));
+			q = _mm256_loadu_si256(
+			    (const void *)(x[b].qs + 32 * c));
+			kb.q[2 * c] = _mm256_or_si256(
+			    _mm256_and_si256(q, m4), q5_high(qh, 2 * c));
+			kb.q[2 * c + 1] = _mm256_or_si256(
+			    _mm256_and_si256(_mm256_srli_epi16(q, 4), m4),
+			    q5_high(qh, 2 * c + 1));
 			kb.sc[2 * c] = sc[2 * c];
 			kb.sc[2 * c + 1] = sc[2 * c + 1];
 		}
@@ -470,8 +486,9 @@ avx2_dot4_q5_k(int n, const void *vx, const void *vy, size_t stride,
 			y = (const void *)((const char *)vy + t * stride);
 			d = y[b].d * _cvtsh_ss(x[b].d);
 			dmin = y[b].d * _cvtsh_ss(x[b].dmin);
-			sumf[t] = sumf[t] + (d * (float)kblock_dot(&kb, y[b].qs) -
-			    dmin * (float)kmins(mn, y[b].bsums));
+			sumf[t] =
+			    sumf[t] + (d * (float)kblock_dot(&kb, y[b].qs) -
+			                  dmin * (float)kmins(mn, y[b].bsums));
 		}
 	}
 	memcpy(out, sumf, sizeof(sumf));
@@ -487,26 +504,25 @@ q6_unpack(const struct blk_q6_k *x, int h, __m256i *q)
 	qh = _mm256_loadu_si256((const void *)(x->qh + 32 * h));
 	l0 = _mm256_loadu_si256((const void *)(x->ql + 64 * h));
 	l1 = _mm256_loadu_si256((const void *)(x->ql + 64 * h + 32));
-	q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(
-	    _mm256_and_si256(qh, _mm256_set1_epi8(0x03)), 4));
-	q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_slli_epi16(
-	    _mm256_and_si256(qh, _mm256_set1_epi8(0x0c)), 2));
+	q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4),
+	    _mm256_slli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(0x03)), 4));
+	q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4),
+	    _mm256_slli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(0x0c)), 2));
 	q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
 	    _mm256_and_si256(qh, _mm256_set1_epi8(0x30)));
 	q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
-	    _mm256_srli_epi16(_mm256_and_si256(qh,
-	    _mm256_set1_epi8((char)0xc0)), 2));
+	    _mm256_srli_epi16(
+	        _mm256_and_si256(qh, _mm256_set1_epi8((char)0xc0)), 2));
 }
 
 AVX2 static void
-avx2_dot4_q6_k(int n, const void *vx, const void *vy, size_t stride,
-    float *out)
+avx2_dot4_q6_k(int n, const void *vx, const void *vy, size_t stride, float *out)
 {
 	const struct blk_q6_k *x = vx;
 	const struct blk_q8_k *y;
 	const int8_t *sc;
 	__m256i q[8], acc;
-	float sumf[4] = { 0 }, d;
+	float sumf[4] = {0}, d;
 	int b, h, g, t, j, bias;
 
 	for (b = 0; b < n / QK_K; b++) {
@@ -518,14 +534,16 @@ avx2_dot4_q6_k(int n, const void *vx, const void *vy, size_t stride,
 			for (h = 0; h < 2; h++) {
 				sc = x[b].scales + 8 * h;
 				for (g = 0; g < 4; g++)
-					acc = _mm256_add_epi32(acc, q6_group(
-					    q[4 * h + g], y[b].qs + 128 * h + 32 * g,
-					    sc[2 * g], sc[2 * g + 1]));
+					acc = _mm256_add_epi32(
+					    acc, q6_group(q[4 * h + g],
+					             y[b].qs + 128 * h + 32 * g,
+					             sc[2 * g], sc[2 * g + 1]));
 			}
 			for (bias = 0, j = 0; j < QK_K / 16; j++)
 				bias += x[b].scales[j] * y[b].bsums[j];
 			d = y[b].d * _cvtsh_ss(x[b].d);
-			sumf[t] = sumf[t] + d * (float)(hsum_i32(acc) - 32 * bias);
+			sumf[t] =
+			    sumf[t] + d * (float)(hsum_i32(acc) - 32 * bias);
 		}
 	}
 	memcpy(out, sumf, sizeof(sumf));
@@ -533,25 +551,24 @@ avx2_dot4_q6_k(int n, const void *vx, const void *vy, size_t stride,
 
 /* ---- AVX-512 float rows: one 16-lane register --------------------------- */
 
-#define AVX512_FLOAT_DOT(name, T, LOAD16, CONV)				\
-AVX512 static float							\
-name(int n, const void *vx, const void *vy)				\
-{									\
-	const T *x = vx, *y = vy;					\
-	__m512 a = _mm512_setzero_ps();					\
-	float acc[16], tail = 0, p;					\
-	int i;								\
-									\
-	for (i = 0; i + 16 <= n; i += 16)				\
-		a = _mm512_add_ps(a, _mm512_mul_ps(LOAD16(x + i),	\
-		    LOAD16(y + i)));					\
-	_mm512_storeu_ps(acc, a);					\
-	for (; i < n; i++) {						\
-		p = CONV(x[i]) * CONV(y[i]);				\
-		tail = tail + p;					\
-	}								\
-	return qt_reduce16(acc) + tail;					\
-}
+#define AVX512_FLOAT_DOT(name, T, LOAD16, CONV)                                \
+	AVX512 static float name(int n, const void *vx, const void *vy)        \
+	{                                                                      \
+		const T *x = vx, *y = vy;                                      \
+		__m512 a = _mm512_setzero_ps();                                \
+		float acc[16], tail = 0, p;                                    \
+		int i;                                                         \
+                                                                               \
+		for (i = 0; i + 16 <= n; i += 16)                              \
+			a = _mm512_add_ps(                                     \
+			    a, _mm512_mul_ps(LOAD16(x + i), LOAD16(y + i)));   \
+		_mm512_storeu_ps(acc, a);                                      \
+		for (; i < n; i++) {                                           \
+			p = CONV(x[i]) * CONV(y[i]);                           \
+			tail = tail + p;                                       \
+		}                                                              \
+		return qt_reduce16(acc) + tail;                                \
+	}
 
 AVX512 static inline __m512
 f32x16(const float *p)
@@ -577,21 +594,17 @@ AVX512_FLOAT_DOT(avx512_dot_f32, float, f32x16, IDENT)
 AVX512_FLOAT_DOT(avx512_dot_f16, uint16_t, f16x16, qt_fp16_to_fp32)
 AVX512_FLOAT_DOT(avx512_dot_bf16, uint16_t, bf16x16, qt_bf16_to_fp32)
 
-const struct qt_kernels qt_avx2 = {
-	avx2_dot_f32, avx2_dot_f16, avx2_dot_bf16, avx2_dot_q8_0,
-	avx2_dot_q4_0, avx2_dot_q4_k, avx2_dot_q5_k, avx2_dot_q6_k,
-	avx2_dot4_q8_0, avx2_dot4_q4_0, avx2_dot4_q4_k, avx2_dot4_q5_k,
-	avx2_dot4_q6_k
-};
+const struct qt_kernels qt_avx2 = {avx2_dot_f32, avx2_dot_f16, avx2_dot_bf16,
+    avx2_dot_q8_0, avx2_dot_q4_0, avx2_dot_q4_k, avx2_dot_q5_k, avx2_dot_q6_k,
+    avx2_dot4_q8_0, avx2_dot4_q4_0, avx2_dot4_q4_k, avx2_dot4_q5_k,
+    avx2_dot4_q6_k};
 
-const struct qt_kernels qt_avx512 = {
-	avx512_dot_f32, avx512_dot_f16, avx512_dot_bf16, avx512_dot_q8_0,
-	avx512_dot_q4_0, avx2_dot_q4_k, avx2_dot_q5_k, avx2_dot_q6_k,
-	avx512_dot4_q8_0, avx512_dot4_q4_0, avx2_dot4_q4_k, avx2_dot4_q5_k,
-	avx2_dot4_q6_k
-};
+const struct qt_kernels qt_avx512 = {avx512_dot_f32, avx512_dot_f16,
+    avx512_dot_bf16, avx512_dot_q8_0, avx512_dot_q4_0, avx2_dot_q4_k,
+    avx2_dot_q5_k, avx2_dot_q6_k, avx512_dot4_q8_0, avx512_dot4_q4_0,
+    avx2_dot4_q4_k, avx2_dot4_q5_k, avx2_dot4_q6_k};
 
-#else	/* not x86-64: the portable kernels stand in */
+#else /* not x86-64: the portable kernels stand in */
 
 const struct qt_kernels qt_avx2;
 const struct qt_kernels qt_avx512;

@@ -6,9 +6,9 @@
 #include "backends/llama/sample.h"
 
 struct cand {
-	int32_t	id;
-	float	logit;
-	float	p;
+	int32_t id;
+	float logit;
+	float p;
 };
 
 int
@@ -45,12 +45,15 @@ static void
 penalize(const struct sample_params *p, float *logits, int n_vocab,
     const int32_t *hist, int nhist)
 {
-	int i, j, count, start = p->repeat_last_n > 0 && nhist > p->repeat_last_n ?
-	    nhist - p->repeat_last_n : 0;
+	int i, j, count,
+	    start = p->repeat_last_n > 0 && nhist > p->repeat_last_n
+	                ? nhist - p->repeat_last_n
+	                : 0;
 	int32_t t;
 
-	if (p->repeat_last_n == 0 || (p->repeat_penalty == 1.0f &&
-	    p->frequency_penalty == 0 && p->presence_penalty == 0))
+	if (p->repeat_last_n == 0 ||
+	    (p->repeat_penalty == 1.0f && p->frequency_penalty == 0 &&
+	        p->presence_penalty == 0))
 		return;
 	for (i = start; i < nhist; i++) {
 		t = hist[i];
@@ -59,14 +62,15 @@ penalize(const struct sample_params *p, float *logits, int n_vocab,
 		for (j = start; j < i && hist[j] != t; j++)
 			;
 		if (j < i)
-			continue;	/* counted at its first occurrence */
+			continue; /* counted at its first occurrence */
 		for (count = 0, j = i; j < nhist; j++)
 			count += hist[j] == t;
 		if (p->repeat_penalty != 1.0f && p->repeat_penalty > 0)
-			logits[t] = logits[t] > 0 ? logits[t] / p->repeat_penalty :
-			    logits[t] * p->repeat_penalty;
-		logits[t] -= (float)count * p->frequency_penalty +
-		    p->presence_penalty;
+			logits[t] = logits[t] > 0
+			                ? logits[t] / p->repeat_penalty
+			                : logits[t] * p->repeat_penalty;
+		logits[t] -=
+		    (float)count * p->frequency_penalty + p->presence_penalty;
 	}
 }
 

@@ -11,29 +11,29 @@
 #include <stdint.h>
 
 struct sample_params {
-	float		temperature;	/* <= 0: greedy */
-	int		top_k;		/* <= 0: off */
-	float		top_p;		/* >= 1: off */
-	float		min_p;		/* <= 0: off */
-	float		repeat_penalty;	/* 1: off */
-	int		repeat_last_n;	/* window for all penalties */
-	float		frequency_penalty;
-	float		presence_penalty;
-	uint64_t	seed;
+	float temperature; /* <= 0: greedy */
+	int top_k; /* <= 0: off */
+	float top_p; /* >= 1: off */
+	float min_p; /* <= 0: off */
+	float repeat_penalty; /* 1: off */
+	int repeat_last_n; /* window for all penalties */
+	float frequency_penalty;
+	float presence_penalty;
+	uint64_t seed;
 };
 
 struct sampler {
-	struct sample_params	 p;
-	uint64_t		 state;
-	struct cand		*cand;		/* scratch, n_vocab entries */
-	int			 n_vocab;
+	struct sample_params p;
+	uint64_t state;
+	struct cand *cand; /* scratch, n_vocab entries */
+	int n_vocab;
 };
 
 int sampler_init(struct sampler *, const struct sample_params *, int n_vocab);
 void sampler_free(struct sampler *);
 /* Applies penalties to logits (modified) and picks a token. */
-int32_t sampler_pick(struct sampler *, float *logits, const int32_t *history,
-    int nhistory);
+int32_t sampler_pick(
+    struct sampler *, float *logits, const int32_t *history, int nhistory);
 /* Uniform double in [0, 1) from the sampler's generator. */
 double sampler_uniform(struct sampler *);
 

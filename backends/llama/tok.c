@@ -16,38 +16,38 @@
 
 #include "backends/llama/tok.h"
 
-#define TT_NORMAL	1
-#define TT_UNKNOWN	2
-#define TT_CONTROL	3
-#define TT_USER		4
-#define TT_UNUSED	5
-#define TT_BYTE		6
+#define TT_NORMAL 1
+#define TT_UNKNOWN 2
+#define TT_CONTROL 3
+#define TT_USER 4
+#define TT_UNUSED 5
+#define TT_BYTE 6
 
 /* Hash map from byte strings (not owned) to ids. */
 struct strmap {
-	const char	**key;
-	uint32_t	*klen;
-	int32_t		*val;
-	size_t		 mask;
+	const char **key;
+	uint32_t *klen;
+	int32_t *val;
+	size_t mask;
 };
 
 struct tok {
-	enum tok_kind	 kind;
-	int		 n;
-	struct gguf_str	*text;
-	float		*score;
-	int		*type;
-	struct strmap	 ids;
-	struct strmap	 merges;	/* "left right" -> rank */
-	int32_t		 bos, eos, eot, unk, nl;
-	int		 add_bos, add_eos, add_space;
-	int		 ignore_merges;	/* llama3: whole-word lookup first */
-	int32_t		*special;	/* control/user ids, longest first */
-	int		 nspecial;
-	uint8_t		*eog;		/* per id */
-	pcre2_code	*re;
-	uint32_t	 byte_cp[256];	/* byte -> code point (BPE) */
-	int16_t		 cp_byte[512];	/* code point -> byte, or -1 */
+	enum tok_kind kind;
+	int n;
+	struct gguf_str *text;
+	float *score;
+	int *type;
+	struct strmap ids;
+	struct strmap merges; /* "left right" -> rank */
+	int32_t bos, eos, eot, unk, nl;
+	int add_bos, add_eos, add_space;
+	int ignore_merges; /* llama3: whole-word lookup first */
+	int32_t *special; /* control/user ids, longest first */
+	int nspecial;
+	uint8_t *eog; /* per id */
+	pcre2_code *re;
+	uint32_t byte_cp[256]; /* byte -> code point (BPE) */
+	int16_t cp_byte[512]; /* code point -> byte, or -1 */
 };
 
 static uint64_t
@@ -90,7 +90,7 @@ strmap_get(const struct strmap *m, const char *s, size_t n)
 	if (m->key == NULL)
 		return -1;
 	for (h = hash_bytes(s, n) & m->mask; m->key[h] != NULL;
-	    h = (h + 1) & m->mask)
+	     h = (h + 1) & m->mask)
 		if (m->klen[h] == n && memcmp(m->key[h], s, n) == 0)
 			return m->val[h];
 	return -1;
@@ -103,7 +103,7 @@ strmap_put(struct strmap *m, const char *s, size_t n, int32_t v)
 	size_t h;
 
 	for (h = hash_bytes(s, n) & m->mask; m->key[h] != NULL;
-	    h = (h + 1) & m->mask)
+	     h = (h + 1) & m->mask)
 		if (m->klen[h] == n && memcmp(m->key[h], s, n) == 0)
 			return;
 	m->key[h] = s;
@@ -135,7 +135,7 @@ utf8_len(unsigned char c)
 		return 3;
 	if ((c & 0xf8) == 0xf0)
 		return 4;
-	return 1;	/* stray continuation or invalid: one byte */
+	return 1; /* stray continuation or invalid: one byte */
 }
 
 static int
@@ -173,8 +173,10 @@ utf8_get(const unsigned char *s, size_t n, int32_t *cp)
 	*cp = -1;
 	if ((size_t)len > n || (len == 1 && s[0] >= 0x80))
 		return 1;
-	v = len == 1 ? s[0] : len == 2 ? s[0] & 0x1f : len == 3 ? s[0] & 0x0f :
-	    s[0] & 0x07;
+	v = len == 1   ? s[0]
+	    : len == 2 ? s[0] & 0x1f
+	    : len == 3 ? s[0] & 0x0f
+	               : s[0] & 0x07;
 	for (i = 1; i < len; i++) {
 		if ((s[i] & 0xc0) != 0x80)
 			return 1;
@@ -271,23 +273,26 @@ bpe_byte_map(struct tok *t)
 static const char *
 pre_regex(const char *pre)
 {
-	static const char llama3[] = "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|"
+	static const char llama3[] =
+	    "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|"
 	    "'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|"
 	    "\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|"
 	    "\\s+(?!\\S)|\\s+";
-	static const char qwen2[] = "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|"
+	static const char qwen2[] =
+	    "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|"
 	    "'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|"
 	    "\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|"
 	    "\\s+(?!\\S)|\\s+";
-	static const char gpt2[] = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+|"
+	static const char gpt2[] =
+	    "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+|"
 	    " ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)";
 
-	if (pre != NULL && (strcmp(pre, "llama3") == 0 ||
-	    strcmp(pre, "llama-v3") == 0 || strcmp(pre, "llama-bpe") == 0 ||
-	    strcmp(pre, "smaug-bpe") == 0))
+	if (pre != NULL &&
+	    (strcmp(pre, "llama3") == 0 || strcmp(pre, "llama-v3") == 0 ||
+	        strcmp(pre, "llama-bpe") == 0 || strcmp(pre, "smaug-bpe") == 0))
 		return llama3;
-	if (pre != NULL && (strcmp(pre, "qwen2") == 0 ||
-	    strcmp(pre, "deepseek-r1-qwen") == 0))
+	if (pre != NULL &&
+	    (strcmp(pre, "qwen2") == 0 || strcmp(pre, "deepseek-r1-qwen") == 0))
 		return qwen2;
 	return gpt2;
 }
@@ -302,7 +307,8 @@ load_bpe(struct tok *t, const struct gguf_file *g, char *err, size_t errlen)
 	PCRE2_SIZE off;
 
 	t->ignore_merges = pre != NULL && (strcmp(pre, "llama3") == 0 ||
-	    strcmp(pre, "llama-bpe") == 0 || strcmp(pre, "llama-v3") == 0);
+	                                      strcmp(pre, "llama-bpe") == 0 ||
+	                                      strcmp(pre, "llama-v3") == 0);
 	free(pre);
 	if (kv == NULL || kv->v.type != GGUF_ARRAY || kv->v.strs == NULL)
 		return fail(err, errlen, "tokenizer.ggml.merges is missing");
@@ -336,15 +342,17 @@ cmp_len_desc(const void *a, const void *b, void *arg)
 	uint64_t la = t->text[*(const int32_t *)a].len;
 	uint64_t lb = t->text[*(const int32_t *)b].len;
 
-	return la < lb ? 1 : la > lb ? -1 : *(const int32_t *)a - *(const int32_t *)b;
+	return la < lb   ? 1
+	       : la > lb ? -1
+	                 : *(const int32_t *)a - *(const int32_t *)b;
 }
 
 static int
 is_eog_text(const struct gguf_str *s)
 {
-	static const char *names[] = { "<|eot_id|>", "<|im_end|>",
-	    "<|endoftext|>", "<end_of_turn>", "<|end|>", "<|eom_id|>",
-	    "</s>", NULL };
+	static const char *names[] = {"<|eot_id|>", "<|im_end|>",
+	    "<|endoftext|>", "<end_of_turn>", "<|end|>", "<|eom_id|>", "</s>",
+	    NULL};
 	int i;
 
 	for (i = 0; names[i] != NULL; i++)
@@ -395,8 +403,8 @@ load_vocab(struct tok *t, const struct gguf_file *g, char *err, size_t errlen)
 	double d;
 	int i;
 
-	if (toks == NULL || toks->v.type != GGUF_ARRAY || toks->v.strs == NULL ||
-	    toks->v.n == 0 || toks->v.n > (1u << 24))
+	if (toks == NULL || toks->v.type != GGUF_ARRAY ||
+	    toks->v.strs == NULL || toks->v.n == 0 || toks->v.n > (1u << 24))
 		return fail(err, errlen, "tokenizer.ggml.tokens is missing");
 	t->n = (int)toks->v.n;
 	t->text = toks->v.strs;
@@ -422,8 +430,9 @@ tok_load(const struct gguf_file *g, char *err, size_t errlen)
 	char *model = gguf_get_strdup(g, "tokenizer.ggml.model");
 
 	if (t == NULL || model == NULL) {
-		fail(err, errlen, model ? "out of memory" :
-		    "tokenizer.ggml.model is missing");
+		fail(err, errlen,
+		    model ? "out of memory"
+		          : "tokenizer.ggml.model is missing");
 		goto bad;
 	}
 	if (strcmp(model, "llama") == 0)
@@ -431,8 +440,10 @@ tok_load(const struct gguf_file *g, char *err, size_t errlen)
 	else if (strcmp(model, "gpt2") == 0)
 		t->kind = TOK_BPE;
 	else {
-		fail(err, errlen, "unsupported tokenizer '%.32s' (supported: "
-		    "llama, gpt2)", model);
+		fail(err, errlen,
+		    "unsupported tokenizer '%.32s' (supported: "
+		    "llama, gpt2)",
+		    model);
 		goto bad;
 	}
 	if (load_vocab(t, g, err, errlen) == -1 ||
@@ -442,7 +453,8 @@ tok_load(const struct gguf_file *g, char *err, size_t errlen)
 		fail(err, errlen, "out of memory");
 		goto bad;
 	}
-	t->nl = t->kind == TOK_SPM ? tok_find(t, "<0x0A>") : tok_find(t, "\xc4\x8a");
+	t->nl = t->kind == TOK_SPM ? tok_find(t, "<0x0A>")
+	                           : tok_find(t, "\xc4\x8a");
 	free(model);
 	return t;
 bad:
@@ -470,17 +482,17 @@ tok_free(struct tok *t)
 /* ---- merging ------------------------------------------------------------ */
 
 struct sym {
-	int	start, len, prev, next;
+	int start, len, prev, next;
 };
 
 struct cand {
-	double	prio;		/* higher merges first */
-	int	left, right, size;
+	double prio; /* higher merges first */
+	int left, right, size;
 };
 
 struct heap {
-	struct cand	*c;
-	int		 n, cap;
+	struct cand *c;
+	int n, cap;
 };
 
 static int
@@ -562,8 +574,8 @@ pair_prio(const struct tok *t, const char *s, const struct sym *a,
 }
 
 static int
-try_pair(const struct tok *t, const char *s, struct sym *sy, int l,
-    struct heap *h)
+try_pair(
+    const struct tok *t, const char *s, struct sym *sy, int l, struct heap *h)
 {
 	struct cand c;
 	int r;
@@ -583,7 +595,7 @@ static struct sym *
 merge_all(const struct tok *t, const char *s, int n, int *nsym)
 {
 	struct sym *sy = malloc((n ? n : 1) * sizeof(*sy));
-	struct heap h = { 0 };
+	struct heap h = {0};
 	struct cand c;
 	int i, k = 0;
 
@@ -606,7 +618,7 @@ merge_all(const struct tok *t, const char *s, int n, int *nsym)
 		if (sy[c.left].len == 0 || sy[c.right].len == 0 ||
 		    sy[c.left].len + sy[c.right].len != c.size ||
 		    sy[c.left].next != c.right)
-			continue;	/* stale */
+			continue; /* stale */
 		sy[c.left].len += sy[c.right].len;
 		sy[c.right].len = 0;
 		sy[c.left].next = sy[c.right].next;
@@ -628,8 +640,8 @@ oom:
 /* ---- output buffer ----------------------------------------------------- */
 
 struct ids {
-	int32_t	*v;
-	int	 n, cap, oom;
+	int32_t *v;
+	int n, cap, oom;
 };
 
 static void
@@ -668,9 +680,9 @@ spm_fragment(const struct tok *t, const char *text, size_t len, int prefix,
 	}
 	if (prefix)
 		n += (size_t)utf8_put(0x2581, s);
-	for (i = 0; i < len; i++)	/* spaces become U+2581 */
-		n += text[i] == ' ' ? (size_t)utf8_put(0x2581, s + n) :
-		    (size_t)(s[n] = text[i], 1);
+	for (i = 0; i < len; i++) /* spaces become U+2581 */
+		n += text[i] == ' ' ? (size_t)utf8_put(0x2581, s + n)
+		                    : (size_t)(s[n] = text[i], 1);
 	if ((sy = merge_all(t, s, (int)n, &nsym)) == NULL) {
 		o->oom = 1;
 		free(s);
@@ -679,11 +691,12 @@ spm_fragment(const struct tok *t, const char *text, size_t len, int prefix,
 	for (k = 0; k < nsym; k++) {
 		if (sy[k].len == 0)
 			continue;
-		if ((id = strmap_get(&t->ids, s + sy[k].start, sy[k].len)) >= 0) {
+		if ((id = strmap_get(&t->ids, s + sy[k].start, sy[k].len)) >=
+		    0) {
 			ids_push(o, id);
 			continue;
 		}
-		for (b = 0; b < sy[k].len; b++) {	/* byte fallback */
+		for (b = 0; b < sy[k].len; b++) { /* byte fallback */
 			snprintf(hex, sizeof(hex), "<0x%02X>",
 			    (unsigned char)s[sy[k].start + b]);
 			id = strmap_get(&t->ids, hex, 6);
@@ -724,13 +737,15 @@ bpe_word(const struct tok *t, const char *w, size_t len, struct ids *o)
 	for (k = 0; k < nsym; k++) {
 		if (sy[k].len == 0)
 			continue;
-		if ((id = strmap_get(&t->ids, s + sy[k].start, sy[k].len)) >= 0) {
+		if ((id = strmap_get(&t->ids, s + sy[k].start, sy[k].len)) >=
+		    0) {
 			ids_push(o, id);
 			continue;
 		}
 		for (j = 0; j < sy[k].len; j += cl) {
 			cl = utf8_len((unsigned char)s[sy[k].start + j]);
-			ids_push(o, strmap_get(&t->ids, s + sy[k].start + j, cl));
+			ids_push(
+			    o, strmap_get(&t->ids, s + sy[k].start + j, cl));
 		}
 	}
 	free(sy);
@@ -741,7 +756,8 @@ bpe_word(const struct tok *t, const char *w, size_t len, struct ids *o)
 static void
 bpe_fragment(const struct tok *t, const char *text, size_t len, struct ids *o)
 {
-	pcre2_match_data *md = pcre2_match_data_create_from_pattern(t->re, NULL);
+	pcre2_match_data *md =
+	    pcre2_match_data_create_from_pattern(t->re, NULL);
 	PCRE2_SIZE pos = 0, *ov;
 	int rc;
 
@@ -750,15 +766,16 @@ bpe_fragment(const struct tok *t, const char *text, size_t len, struct ids *o)
 		return;
 	}
 	while (pos < len) {
-		rc = pcre2_match(t->re, (PCRE2_SPTR)text, len, pos, 0, md, NULL);
+		rc =
+		    pcre2_match(t->re, (PCRE2_SPTR)text, len, pos, 0, md, NULL);
 		if (rc < 0) {
 			bpe_word(t, text + pos, len - pos, o);
 			break;
 		}
 		ov = pcre2_get_ovector_pointer(md);
-		if (ov[0] > pos)	/* unmatched gap: a word of its own */
+		if (ov[0] > pos) /* unmatched gap: a word of its own */
 			bpe_word(t, text + pos, ov[0] - pos, o);
-		if (ov[1] == ov[0]) {	/* empty match: step one character */
+		if (ov[1] == ov[0]) { /* empty match: step one character */
 			pos = ov[0] + utf8_len((unsigned char)text[ov[0]]);
 			bpe_word(t, text + ov[0], pos - ov[0], o);
 			continue;
@@ -806,7 +823,7 @@ int
 tok_encode(const struct tok *t, const char *text, size_t len, int add_special,
     int parse_special, int32_t **out)
 {
-	struct ids o = { 0 };
+	struct ids o = {0};
 	size_t i = 0, start = 0;
 	int prev_special = 1;
 	int32_t id;
@@ -814,9 +831,10 @@ tok_encode(const struct tok *t, const char *text, size_t len, int add_special,
 	if (add_special && t->add_bos)
 		ids_push(&o, t->bos);
 	while (i < len) {
-		if (t->nspecial > 0 &&
-		    (id = special_at(t, text + i, len - i, parse_special)) >= 0) {
-			raw_fragment(t, text + start, i - start, &prev_special, &o);
+		if (t->nspecial > 0 && (id = special_at(t, text + i, len - i,
+		                            parse_special)) >= 0) {
+			raw_fragment(
+			    t, text + start, i - start, &prev_special, &o);
 			ids_push(&o, id);
 			prev_special = 1;
 			i += t->text[id].len;
@@ -876,7 +894,8 @@ piece_spm(const struct tok *t, int32_t id, char *buf, size_t buflen)
 	for (i = 0; i < s->len; i++) {
 		if (n + 1 > buflen)
 			return -1;
-		if (i + 2 < s->len && memcmp(s->ptr + i, "\xe2\x96\x81", 3) == 0) {
+		if (i + 2 < s->len &&
+		    memcmp(s->ptr + i, "\xe2\x96\x81", 3) == 0) {
 			buf[n++] = ' ';
 			i += 2;
 		} else
@@ -895,13 +914,13 @@ piece_bpe(const struct tok *t, int32_t id, char *buf, size_t buflen)
 	int len;
 
 	while (i < s->len) {
-		len = utf8_get((const unsigned char *)s->ptr + i, s->len - i,
-		    &cp);
+		len = utf8_get(
+		    (const unsigned char *)s->ptr + i, s->len - i, &cp);
 		if (n + (size_t)len > buflen)
 			return -1;
 		if (cp >= 0 && cp < 512 && t->cp_byte[cp] >= 0)
 			buf[n++] = (char)t->cp_byte[cp];
-		else {	/* not a byte symbol: the text itself */
+		else { /* not a byte symbol: the text itself */
 			memcpy(buf + n, s->ptr + i, len);
 			n += (size_t)len;
 		}
@@ -911,8 +930,8 @@ piece_bpe(const struct tok *t, int32_t id, char *buf, size_t buflen)
 }
 
 int
-tok_piece(const struct tok *t, int32_t id, int special, char *buf,
-    size_t buflen)
+tok_piece(
+    const struct tok *t, int32_t id, int special, char *buf, size_t buflen)
 {
 	const struct gguf_str *s;
 
@@ -937,16 +956,36 @@ tok_piece(const struct tok *t, int32_t id, int special, char *buf,
 		memcpy(buf, "\xe2\x96\x85", 3);
 		return 3;
 	default:
-		return t->kind == TOK_SPM ? piece_spm(t, id, buf, buflen) :
-		    piece_bpe(t, id, buf, buflen);
+		return t->kind == TOK_SPM ? piece_spm(t, id, buf, buflen)
+		                          : piece_bpe(t, id, buf, buflen);
 	}
 }
 
-enum tok_kind tok_kind(const struct tok *t) { return t->kind; }
-int tok_n_vocab(const struct tok *t) { return t->n; }
-int32_t tok_bos(const struct tok *t) { return t->bos; }
-int32_t tok_eos(const struct tok *t) { return t->eos; }
-int tok_add_bos(const struct tok *t) { return t->add_bos; }
+enum tok_kind
+tok_kind(const struct tok *t)
+{
+	return t->kind;
+}
+int
+tok_n_vocab(const struct tok *t)
+{
+	return t->n;
+}
+int32_t
+tok_bos(const struct tok *t)
+{
+	return t->bos;
+}
+int32_t
+tok_eos(const struct tok *t)
+{
+	return t->eos;
+}
+int
+tok_add_bos(const struct tok *t)
+{
+	return t->add_bos;
+}
 
 int
 tok_is_eog(const struct tok *t, int32_t id)

@@ -33,12 +33,12 @@ int tok_encode(const struct tok *, const char *text, size_t len,
  * tokens give "" unless special is set.  Returns the length or -1 when buf
  * is too small or id is out of range.
  */
-int tok_piece(const struct tok *, int32_t id, int special, char *buf,
-    size_t buflen);
+int tok_piece(
+    const struct tok *, int32_t id, int special, char *buf, size_t buflen);
 
 enum tok_kind tok_kind(const struct tok *);
 int tok_n_vocab(const struct tok *);
-int32_t tok_bos(const struct tok *);	/* -1 when absent */
+int32_t tok_bos(const struct tok *); /* -1 when absent */
 int32_t tok_eos(const struct tok *);
 int tok_add_bos(const struct tok *);
 /* End of generation: EOS, EOT and end-of-turn markers. */
@@ -52,13 +52,12 @@ int32_t tok_find(const struct tok *, const char *text);
  * across two chunks.  Invalid bytes come out as U+FFFD.
  */
 struct utf8_stream {
-	unsigned char	pend[4];
-	int		npend;
+	unsigned char pend[4];
+	int npend;
 };
 
 /* Appends the complete part of pend+in to out (room: 3 * inlen + 12). */
-size_t utf8_feed(struct utf8_stream *, const char *in, size_t inlen,
-    char *out);
+size_t utf8_feed(struct utf8_stream *, const char *in, size_t inlen, char *out);
 /* Flushes whatever incomplete bytes remain (as U+FFFD). */
 size_t utf8_flush(struct utf8_stream *, char *out);
 

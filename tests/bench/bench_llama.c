@@ -28,8 +28,8 @@
 #include "backends/llama/model.h"
 #include "backends/llama/quant.h"
 
-#define PROMPT	128
-#define GEN	64
+#define PROMPT 128
+#define GEN 64
 
 static double
 now(void)
@@ -57,9 +57,9 @@ rss_mb(void)
 /* ---- memory bandwidth ------------------------------------------------- */
 
 struct bw_arg {
-	const uint64_t	*p;
-	size_t		 n;
-	uint64_t	 sum;
+	const uint64_t *p;
+	size_t n;
+	uint64_t sum;
 };
 
 static void *
@@ -122,10 +122,12 @@ make_model(const char *dir, const char *type, char *path, size_t len)
 	snprintf(path, len, "%s/tinyllama-shape-%s.gguf", dir, type);
 	if (stat(path, &st) == 0)
 		return 0;
-	snprintf(cmd, sizeof(cmd), "mkdir -p %s && python3 "
+	snprintf(cmd, sizeof(cmd),
+	    "mkdir -p %s && python3 "
 	    "tests/tools/mkgguf.py --fast --arch llama --type %s --dim 2048 "
 	    "--layers 22 --heads 32 --kv-heads 4 --ffn 5632 --vocab 32000 "
-	    "--ctx 2048 -o %s", dir, type, path);
+	    "--ctx 2048 -o %s",
+	    dir, type, path);
 	printf("generating %s ...\n", path);
 	fflush(stdout);
 	t = now();
@@ -139,8 +141,8 @@ static void
 bench_threads(const struct llm_model *m, int threads, double bw)
 {
 	char err[256];
-	struct llm_ctx *c = llm_ctx_new(m, 512, PROMPT, threads, err,
-	    sizeof(err));
+	struct llm_ctx *c =
+	    llm_ctx_new(m, 512, PROMPT, threads, err, sizeof(err));
 	int32_t toks[PROMPT], t;
 	double t0, pp, tg;
 	int i;
@@ -166,7 +168,7 @@ bench_threads(const struct llm_model *m, int threads, double bw)
 	}
 	tg = GEN / (now() - t0);
 	printf("  threads %d: prompt %7.1f tok/s   generation %6.2f tok/s   "
-	    "%5.1f GB/s of weights = %3.0f%% of bandwidth   RSS %ld MiB\n",
+	       "%5.1f GB/s of weights = %3.0f%% of bandwidth   RSS %ld MiB\n",
 	    threads, pp, tg, tg * m->weight_bytes / 1e9,
 	    100.0 * tg * m->weight_bytes / 1e9 / bw, rss_mb());
 	llm_ctx_free(c);
@@ -190,11 +192,11 @@ main(int argc, char **argv)
 	bw1 = bandwidth(1);
 	bw2 = bandwidth(2);
 	printf("SIMD level: %s\nmemory bandwidth (streaming read): %.1f GB/s "
-	    "1 thread, %.1f GB/s 2 threads\n", qt_level_name(qt_level()), bw1,
-	    bw2);
+	       "1 thread, %.1f GB/s 2 threads\n",
+	    qt_level_name(qt_level()), bw1, bw2);
 	snprintf(tbuf, sizeof(tbuf), "%s", types);
 	for (tp = strtok_r(tbuf, ",", &tsave); tp != NULL;
-	    tp = strtok_r(NULL, ",", &tsave)) {
+	     tp = strtok_r(NULL, ",", &tsave)) {
 		if (make_model(dir, tp, path, sizeof(path)) == -1) {
 			printf("%s: generation failed\n", tp);
 			continue;
@@ -209,7 +211,7 @@ main(int argc, char **argv)
 		    st.st_size / 1e9, m->weight_bytes / 1e9, (now() - t) * 1e3);
 		snprintf(ttl, sizeof(ttl), "%s", tlist);
 		for (th = strtok_r(ttl, ",", &thsave); th != NULL;
-		    th = strtok_r(NULL, ",", &thsave))
+		     th = strtok_r(NULL, ",", &thsave))
 			bench_threads(m, atoi(th), atoi(th) > 1 ? bw2 : bw1);
 		llm_model_free(m);
 	}

@@ -29,7 +29,8 @@ walk(const struct gguf_file *g)
 			sink += (uint8_t)v->s.ptr[v->s.len - 1];
 		for (j = 0; v->strs != NULL && j < v->n; j++)
 			if (v->strs[j].len > 0)
-				sink += (uint8_t)v->strs[j].ptr[v->strs[j].len - 1];
+				sink +=
+				    (uint8_t)v->strs[j].ptr[v->strs[j].len - 1];
 		if (v->type == GGUF_ARRAY && v->n > 0 &&
 		    gguf_arr_num(v, v->n - 1, &d) == 0)
 			sink += (uint64_t)(d != 0);

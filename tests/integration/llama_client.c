@@ -16,17 +16,17 @@
 
 static int failures;
 static const char *addr;
-static struct bc_opts opts = { NULL, 60000, 1, NULL };
+static struct bc_opts opts = {NULL, 60000, 1, NULL};
 
-#define CHECK(cond, ...)						\
-	do {								\
-		if (!(cond)) {						\
-			failures++;					\
-			fprintf(stderr, "FAIL %s:%d: %s: ", __func__,	\
-			    __LINE__, #cond);				\
-			fprintf(stderr, __VA_ARGS__);			\
-			fputc('\n', stderr);				\
-		}							\
+#define CHECK(cond, ...)                                                       \
+	do {                                                                   \
+		if (!(cond)) {                                                 \
+			failures++;                                            \
+			fprintf(stderr, "FAIL %s:%d: %s: ", __func__,          \
+			    __LINE__, #cond);                                  \
+			fprintf(stderr, __VA_ARGS__);                          \
+			fputc('\n', stderr);                                   \
+		}                                                              \
 	} while (0)
 
 static int
@@ -46,13 +46,15 @@ static void
 check_load(const char *good, const char *bad)
 {
 	struct bc_error err;
-	char *o[] = { "chat_template=chatml", "context_overflow:error" };
-	char *wrong[] = { "pooling=max" };
+	char *o[] = {"chat_template=chatml", "context_overflow:error"};
+	char *wrong[] = {"pooling=max"};
 
 	CHECK(load("/nonexistent/model.gguf", NULL, 0, &err) == -1 &&
-	    err.grpc_status == 5, "missing file: status %d", err.grpc_status);
+	          err.grpc_status == 5,
+	    "missing file: status %d", err.grpc_status);
 	CHECK(load(bad, NULL, 0, &err) == -1 && err.grpc_status == 3 &&
-	    strstr(err.msg, "beyond the end of the file") != NULL, "bad file: %s", err.msg);
+	          strstr(err.msg, "beyond the end of the file") != NULL,
+	    "bad file: %s", err.msg);
 	CHECK(load(good, wrong, 1, &err) == -1 && err.grpc_status == 3,
 	    "bad option accepted");
 	CHECK(load(good, o, 2, &err) == 0, "load: %s", err.msg);
@@ -71,7 +73,8 @@ check_status(int loaded)
 	if (st == NULL)
 		return;
 	for (i = 0; st->memory != NULL && i < st->memory->n_breakdown; i++) {
-		if (strcmp(st->memory->breakdown[i]->key, "weights_mapped") == 0)
+		if (strcmp(st->memory->breakdown[i]->key, "weights_mapped") ==
+		    0)
 			w = st->memory->breakdown[i]->value;
 		if (strcmp(st->memory->breakdown[i]->key, "kv_cache") == 0)
 			kv = st->memory->breakdown[i]->value;
@@ -80,11 +83,14 @@ check_status(int loaded)
 		CHECK(st->state == BACKEND__STATUS_RESPONSE__STATE__READY,
 		    "state %d", st->state);
 		/* 2 layers x 256 positions x 128 (K) + 128 (V) x 2 bytes */
-		CHECK(w > 500000 && kv == 2 * 256 * 256 * 2, "weights %llu kv %llu",
-		    (unsigned long long)w, (unsigned long long)kv);
+		CHECK(w > 500000 && kv == 2 * 256 * 256 * 2,
+		    "weights %llu kv %llu", (unsigned long long)w,
+		    (unsigned long long)kv);
 	} else
-		CHECK(st->state == BACKEND__STATUS_RESPONSE__STATE__UNINITIALIZED &&
-		    w == 0, "state %d after Free", st->state);
+		CHECK(st->state ==
+		              BACKEND__STATUS_RESPONSE__STATE__UNINITIALIZED &&
+		          w == 0,
+		    "state %d after Free", st->state);
 	bc_free(st);
 	printf("ok status (%s)\n", loaded ? "loaded" : "freed");
 }
@@ -117,7 +123,8 @@ predict(const Backend__PredictOptions *r, int *ntok, int *nprompt)
 	*ntok = rep->tokens;
 	*nprompt = rep->prompt_tokens;
 	CHECK(rep->timing_prompt_processing > 0 &&
-	    rep->timing_token_generation > 0, "timings");
+	          rep->timing_token_generation > 0,
+	    "timings");
 	bc_free(rep);
 	return s;
 }
@@ -155,21 +162,23 @@ static void
 check_generation(void)
 {
 	Backend__PredictOptions r = request("Once upon a time", 16);
-	char *a, *b, *c, stop[8], *stops[1] = { stop };
+	char *a, *b, *c, stop[8], *stops[1] = {stop};
 	int nt = 0, np = 0, st = 0;
 
 	a = predict(&r, &nt, &np);
-	CHECK(nt == 16 && np > 2 && strlen(a) > 0, "tokens %d prompt %d", nt, np);
+	CHECK(
+	    nt == 16 && np > 2 && strlen(a) > 0, "tokens %d prompt %d", nt, np);
 	b = stream(&r, &st, 0);
-	CHECK(strcmp(a, b) == 0 && st == 16, "stream '%s' vs predict '%s'", b, a);
+	CHECK(
+	    strcmp(a, b) == 0 && st == 16, "stream '%s' vs predict '%s'", b, a);
 	free(b);
 	snprintf(stop, sizeof(stop), "%.3s", a + strlen(a) / 2);
 	r.stopprompts = stops;
 	r.n_stopprompts = 1;
 	b = predict(&r, &nt, &np);
 	CHECK(strncmp(a, b, strlen(b)) == 0 && strstr(b, stop) == NULL &&
-	    strstr(a, stop) == a + strlen(b), "stop '%s': '%s' of '%s'", stop,
-	    b, a);
+	          strstr(a, stop) == a + strlen(b),
+	    "stop '%s': '%s' of '%s'", stop, b, a);
 	free(b);
 	r = request("Once upon a time", 16);
 	r.temperature = 1.2f;
@@ -187,8 +196,9 @@ static void
 check_chat_and_cancel(void)
 {
 	Backend__PredictOptions r = request("", 8);
-	Backend__Message m1 = BACKEND__MESSAGE__INIT, m2 = BACKEND__MESSAGE__INIT;
-	Backend__Message *msgs[2] = { &m1, &m2 };
+	Backend__Message m1 = BACKEND__MESSAGE__INIT,
+	                 m2 = BACKEND__MESSAGE__INIT;
+	Backend__Message *msgs[2] = {&m1, &m2};
 	Backend__TokenizationResponse *tr = NULL;
 	int nt = 0, np = 0;
 	char *s;
@@ -202,10 +212,12 @@ check_chat_and_cancel(void)
 	r.n_messages = 2;
 	s = predict(&r, &nt, &np);
 	free(s);
-	r = request("<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\n"
-	    "Hello<|im_end|>\n<|im_start|>assistant\n", 8);
+	r = request(
+	    "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\n"
+	    "Hello<|im_end|>\n<|im_start|>assistant\n",
+	    8);
 	CHECK(bc_tokenize(addr, &opts, &r, &tr, NULL) == 0 && tr != NULL &&
-	    tr->length == np && (int)tr->n_tokens == np,
+	          tr->length == np && (int)tr->n_tokens == np,
 	    "chat prompt has %d tokens, tokenized template %d", np,
 	    tr ? tr->length : -1);
 	bc_free(tr);
@@ -250,7 +262,8 @@ check_free(void)
 	CHECK(bc_free_model(addr, &opts, &err) == 0, "free: %s", err.msg);
 	check_status(0);
 	CHECK(bc_predict(addr, &opts, &r, &rep, &err) == -1 &&
-	    err.grpc_status == 9, "predict after free: %d", err.grpc_status);
+	          err.grpc_status == 9,
+	    "predict after free: %d", err.grpc_status);
 	printf("ok free\n");
 }
 
@@ -258,7 +271,8 @@ int
 main(int argc, char **argv)
 {
 	if (argc != 4) {
-		fprintf(stderr, "usage: llama_client ADDR GOOD.gguf BAD.gguf\n");
+		fprintf(
+		    stderr, "usage: llama_client ADDR GOOD.gguf BAD.gguf\n");
 		return 2;
 	}
 	log_init(0);

@@ -55,7 +55,8 @@ main(int argc, char **argv)
 
 	if (argc < 4)
 		return fprintf(stderr, "usage: llama_probe MODEL PROMPT NGEN "
-		    "[THREADS]\n"), 2;
+		                       "[THREADS]\n"),
+		       2;
 	ngen = atoi(argv[3]);
 	if (ngen < 0 || ngen > 1024)
 		return 2;
@@ -63,10 +64,10 @@ main(int argc, char **argv)
 	    (t = tok_load(m->gguf, err, sizeof(err))) == NULL)
 		return fprintf(stderr, "llama_probe: %s\n", err), 1;
 	n = tok_encode(t, argv[2], strlen(argv[2]), 1, 1, &ids);
-	c = llm_ctx_new(m, 512, 512, argc > 4 ? atoi(argv[4]) : 1, err,
-	    sizeof(err));
-	if (n < 1 || c == NULL || llm_eval(c, ids, n, LLM_EVAL_LOGITS, err,
-	    sizeof(err)) == -1)
+	c = llm_ctx_new(
+	    m, 512, 512, argc > 4 ? atoi(argv[4]) : 1, err, sizeof(err));
+	if (n < 1 || c == NULL ||
+	    llm_eval(c, ids, n, LLM_EVAL_LOGITS, err, sizeof(err)) == -1)
 		return fprintf(stderr, "llama_probe: %s\n", err), 1;
 	printf("{");
 	ids_json("prompt_tokens", ids, n);
@@ -85,7 +86,8 @@ main(int argc, char **argv)
 			memcpy(text + tl, piece, len);
 			tl += len;
 		}
-		if (llm_eval(c, &best, 1, LLM_EVAL_LOGITS, err, sizeof(err)) == -1)
+		if (llm_eval(c, &best, 1, LLM_EVAL_LOGITS, err, sizeof(err)) ==
+		    -1)
 			return fprintf(stderr, "llama_probe: %s\n", err), 1;
 	}
 	printf("],");

@@ -16,8 +16,8 @@
 #include "backends/llama/gguf.h"
 
 struct buf {
-	uint8_t	*p;
-	size_t	 len, cap;
+	uint8_t *p;
+	size_t len, cap;
 };
 
 static void
@@ -32,8 +32,16 @@ put(struct buf *b, const void *d, size_t n)
 	b->len += n;
 }
 
-static void put_u32(struct buf *b, uint32_t v) { put(b, &v, 4); }
-static void put_u64(struct buf *b, uint64_t v) { put(b, &v, 8); }
+static void
+put_u32(struct buf *b, uint32_t v)
+{
+	put(b, &v, 4);
+}
+static void
+put_u64(struct buf *b, uint64_t v)
+{
+	put(b, &v, 8);
+}
 
 static void
 put_str(struct buf *b, const char *s)
@@ -56,7 +64,7 @@ static size_t off_ntensors, off_tensor_ne0, off_tensor_off, off_arrcount;
 static struct buf
 make_file(uint32_t align)
 {
-	struct buf b = { 0 };
+	struct buf b = {0};
 	uint8_t u8 = 200, pad = 0;
 	int8_t i8 = -5;
 	uint16_t u16 = 60000;
@@ -72,32 +80,60 @@ make_file(uint32_t align)
 	off_ntensors = b.len;
 	put_u64(&b, 2);
 	put_u64(&b, 14);
-	put_key(&b, "general.alignment", GGUF_U32); put_u32(&b, align);
-	put_key(&b, "k.u8", GGUF_U8); put(&b, &u8, 1);
-	put_key(&b, "k.i8", GGUF_I8); put(&b, &i8, 1);
-	put_key(&b, "k.u16", GGUF_U16); put(&b, &u16, 2);
-	put_key(&b, "k.i16", GGUF_I16); put(&b, &i16, 2);
-	put_key(&b, "k.i32", GGUF_I32); put(&b, &i32, 4);
-	put_key(&b, "k.f32", GGUF_F32); put(&b, &f32, 4);
-	put_key(&b, "k.bool", GGUF_BOOL); u8 = 1; put(&b, &u8, 1);
-	put_key(&b, "k.str", GGUF_STRING); put_str(&b, "héllo");
-	put_key(&b, "k.u64", GGUF_U64); put_u64(&b, 1ull << 33);
-	put_key(&b, "k.i64", GGUF_I64); put(&b, &i64, 8);
-	put_key(&b, "k.f64", GGUF_F64); put(&b, &f64, 8);
-	put_key(&b, "k.strs", GGUF_ARRAY); put_u32(&b, GGUF_STRING);
+	put_key(&b, "general.alignment", GGUF_U32);
+	put_u32(&b, align);
+	put_key(&b, "k.u8", GGUF_U8);
+	put(&b, &u8, 1);
+	put_key(&b, "k.i8", GGUF_I8);
+	put(&b, &i8, 1);
+	put_key(&b, "k.u16", GGUF_U16);
+	put(&b, &u16, 2);
+	put_key(&b, "k.i16", GGUF_I16);
+	put(&b, &i16, 2);
+	put_key(&b, "k.i32", GGUF_I32);
+	put(&b, &i32, 4);
+	put_key(&b, "k.f32", GGUF_F32);
+	put(&b, &f32, 4);
+	put_key(&b, "k.bool", GGUF_BOOL);
+	u8 = 1;
+	put(&b, &u8, 1);
+	put_key(&b, "k.str", GGUF_STRING);
+	put_str(&b, "héllo");
+	put_key(&b, "k.u64", GGUF_U64);
+	put_u64(&b, 1ull << 33);
+	put_key(&b, "k.i64", GGUF_I64);
+	put(&b, &i64, 8);
+	put_key(&b, "k.f64", GGUF_F64);
+	put(&b, &f64, 8);
+	put_key(&b, "k.strs", GGUF_ARRAY);
+	put_u32(&b, GGUF_STRING);
 	off_arrcount = b.len;
-	put_u64(&b, 3); put_str(&b, "a"); put_str(&b, ""); put_str(&b, "ccc");
-	put_key(&b, "k.nested", GGUF_ARRAY); put_u32(&b, GGUF_ARRAY);
+	put_u64(&b, 3);
+	put_str(&b, "a");
+	put_str(&b, "");
+	put_str(&b, "ccc");
+	put_key(&b, "k.nested", GGUF_ARRAY);
+	put_u32(&b, GGUF_ARRAY);
 	put_u64(&b, 2);
-	put_u32(&b, GGUF_I32); put_u64(&b, 1); put(&b, &i32, 4);
-	put_u32(&b, GGUF_STRING); put_u64(&b, 1); put_str(&b, "x");
+	put_u32(&b, GGUF_I32);
+	put_u64(&b, 1);
+	put(&b, &i32, 4);
+	put_u32(&b, GGUF_STRING);
+	put_u64(&b, 1);
+	put_str(&b, "x");
 	/* tensors: "a" 4x2 F32 at 0, "b" 4 F32 at the next aligned offset */
-	put_str(&b, "a"); put_u32(&b, 2);
+	put_str(&b, "a");
+	put_u32(&b, 2);
 	off_tensor_ne0 = b.len;
-	put_u64(&b, 4); put_u64(&b, 2); put_u32(&b, GGML_F32);
+	put_u64(&b, 4);
+	put_u64(&b, 2);
+	put_u32(&b, GGML_F32);
 	off_tensor_off = b.len;
 	put_u64(&b, 0);
-	put_str(&b, "b"); put_u32(&b, 1); put_u64(&b, 4); put_u32(&b, GGML_F32);
+	put_str(&b, "b");
+	put_u32(&b, 1);
+	put_u64(&b, 4);
+	put_u32(&b, GGML_F32);
 	put_u64(&b, (32 + align - 1) / align * align);
 	while (b.len % align != 0)
 		put(&b, &pad, 1);
@@ -264,10 +300,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_all_types),
-		cmocka_unit_test(test_truncations),
-		cmocka_unit_test(test_hostile),
-		cmocka_unit_test(test_open_file),
+	    cmocka_unit_test(test_parse_all_types),
+	    cmocka_unit_test(test_truncations),
+	    cmocka_unit_test(test_hostile),
+	    cmocka_unit_test(test_open_file),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -28,8 +28,10 @@ tl_model(const char *args)
 	snprintf(path, sizeof(path), "%s/tests/models/%s.gguf", build, name);
 	if (access(path, R_OK) == 0)
 		return path;
-	snprintf(cmd, sizeof(cmd), "mkdir -p %s/tests/models && python3 "
-	    "%s/tests/tools/mkgguf.py %s -o %s", build, top, args, path);
+	snprintf(cmd, sizeof(cmd),
+	    "mkdir -p %s/tests/models && python3 "
+	    "%s/tests/tools/mkgguf.py %s -o %s",
+	    build, top, args, path);
 	if (system(cmd) != 0 || access(path, R_OK) != 0)
 		return NULL;
 	return path;

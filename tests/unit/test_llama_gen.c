@@ -22,15 +22,15 @@
 /* ---- stop strings ----------------------------------------------------- */
 
 struct collect {
-	char	buf[8192];
-	size_t	len;
-	int	chunks, bad_utf8, stop_after;
+	char buf[8192];
+	size_t len;
+	int chunks, bad_utf8, stop_after;
 };
 
 static int
 utf8_valid(const char *s, size_t n)
 {
-	struct utf8_stream st = { 0 };
+	struct utf8_stream st = {0};
 	char out[3 * 8192 + 16];
 	size_t m = utf8_feed(&st, s, n, out);
 
@@ -65,16 +65,16 @@ push(struct stopbuf *sb, const char *s, struct collect *c, int *hit)
 static void
 test_stopbuf(void **state)
 {
-	const char *stops[] = { "</s>", "User:" };
-	struct stopbuf sb = { 0 };
-	struct collect c = { 0 };
+	const char *stops[] = {"</s>", "User:"};
+	struct stopbuf sb = {0};
+	struct collect c = {0};
 	int hit;
 
 	sb.stop = stops;
 	sb.nstop = 2;
 	push(&sb, "Hello <", &c, &hit);
 	assert_false(hit);
-	assert_string_equal(c.buf, "Hello ");	/* "<" held back */
+	assert_string_equal(c.buf, "Hello "); /* "<" held back */
 	push(&sb, "b>bold", &c, &hit);
 	assert_string_equal(c.buf, "Hello <b>bold");
 	push(&sb, " Us", &c, &hit);
@@ -101,15 +101,15 @@ test_stopbuf(void **state)
 static void
 test_sampling(void **state)
 {
-	struct sample_params p = { 0 };
+	struct sample_params p = {0};
 	struct sampler s, s2;
-	float logits[8] = { 1, 5, 3, 4.9f, -2, 0, 2, 4.8f }, l[8];
-	int32_t hist[3] = { 1, 1, 3 }, a[50], i, counts[8] = { 0 };
+	float logits[8] = {1, 5, 3, 4.9f, -2, 0, 2, 4.8f}, l[8];
+	int32_t hist[3] = {1, 1, 3}, a[50], i, counts[8] = {0};
 
 	p.repeat_penalty = 1;
 	sampler_init(&s, &p, 8);
 	memcpy(l, logits, sizeof(l));
-	assert_int_equal(sampler_pick(&s, l, NULL, 0), 1);	/* greedy */
+	assert_int_equal(sampler_pick(&s, l, NULL, 0), 1); /* greedy */
 	/* repetition penalty 2 halves the positive logits of seen tokens */
 	p.repeat_penalty = 2;
 	p.repeat_last_n = 64;
@@ -173,40 +173,44 @@ test_sampling(void **state)
 static void
 test_chat(void **state)
 {
-	const struct chat_msg m[] = { { "system", "Be brief." },
-	    { "user", "Hi" }, { "assistant", "Hello!" }, { "user", "Bye" } };
+	const struct chat_msg m[] = {{"system", "Be brief."}, {"user", "Hi"},
+	    {"assistant", "Hello!"}, {"user", "Bye"}};
 	char *s;
 
 	assert_int_equal(chat_detect("{{'<|im_start|>' + role}}"), CHAT_CHATML);
 	assert_int_equal(chat_detect("'<|start_header_id|>' x "
-	    "'<|end_header_id|>'"), CHAT_LLAMA3);
+	                             "'<|end_header_id|>'"),
+	    CHAT_LLAMA3);
 	assert_int_equal(chat_detect("{{ '[INST] ' + content }}"), CHAT_LLAMA2);
-	assert_int_equal(chat_detect("'<|user|>\\n' + content + eos_token"),
-	    CHAT_ZEPHYR);
+	assert_int_equal(
+	    chat_detect("'<|user|>\\n' + content + eos_token"), CHAT_ZEPHYR);
 	assert_int_equal(chat_detect("<start_of_turn>"), CHAT_GEMMA);
 	assert_int_equal(chat_detect("'<|assistant|>' '<|end|>'"), CHAT_PHI3);
 	assert_int_equal(chat_detect("{{ messages }}"), CHAT_UNKNOWN);
 	assert_int_equal(chat_by_name("mistral"), CHAT_LLAMA2);
 
 	s = chat_render(CHAT_CHATML, m, 4, 1);
-	assert_string_equal(s, "<|im_start|>system\nBe brief.<|im_end|>\n"
+	assert_string_equal(s,
+	    "<|im_start|>system\nBe brief.<|im_end|>\n"
 	    "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\nHello!"
 	    "<|im_end|>\n<|im_start|>user\nBye<|im_end|>\n"
 	    "<|im_start|>assistant\n");
 	free(s);
 	s = chat_render(CHAT_LLAMA3, m + 1, 1, 1);
-	assert_string_equal(s, "<|start_header_id|>user<|end_header_id|>\n\n"
+	assert_string_equal(s,
+	    "<|start_header_id|>user<|end_header_id|>\n\n"
 	    "Hi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n");
 	free(s);
 	s = chat_render(CHAT_LLAMA2, m, 4, 1);
 	assert_string_equal(s, "[INST] <<SYS>>\nBe brief.\n<</SYS>>\n\nHi "
-	    "[/INST] Hello!</s><s>[INST] Bye [/INST]");
+	                       "[/INST] Hello!</s><s>[INST] Bye [/INST]");
 	free(s);
 	s = chat_render(CHAT_ZEPHYR, m + 1, 1, 1);
 	assert_string_equal(s, "<|user|>\nHi</s>\n<|assistant|>\n");
 	free(s);
 	s = chat_render(CHAT_GEMMA, m, 3, 1);
-	assert_string_equal(s, "<start_of_turn>user\nBe brief.\n\nHi"
+	assert_string_equal(s,
+	    "<start_of_turn>user\nBe brief.\n\nHi"
 	    "<end_of_turn>\n<start_of_turn>model\nHello!<end_of_turn>\n"
 	    "<start_of_turn>model\n");
 	free(s);
@@ -220,7 +224,7 @@ test_chat(void **state)
 static struct llm_engine *
 open_model(const char *args, int n_ctx, int truncate)
 {
-	struct llm_opts o = { n_ctx, 16, 2, truncate, NULL, LLM_POOL_MEAN };
+	struct llm_opts o = {n_ctx, 16, 2, truncate, NULL, LLM_POOL_MEAN};
 	char err[256];
 	struct llm_engine *e;
 	const char *path = tl_model(args);
@@ -258,11 +262,11 @@ run(struct llm_engine *e, const char *prompt, const struct llm_gen *g,
 static void
 test_generate(void **state)
 {
-	struct llm_engine *e = open_model("--arch qwen2 --type Q4_K --seed 26",
-	    256, 0);
+	struct llm_engine *e =
+	    open_model("--arch qwen2 --type Q4_K --seed 26", 256, 0);
 	struct llm_gen g = greedy(24), g2;
 	struct llm_usage u;
-	struct collect a = { 0 }, b = { 0 };
+	struct collect a = {0}, b = {0};
 	const char *stop[1];
 	char cut[64];
 
@@ -298,8 +302,8 @@ test_generate(void **state)
 	/* the callback can cancel */
 	memset(&b, 0, sizeof(b));
 	b.stop_after = 2;
-	assert_int_equal(llm_generate(e, "Once", &g, collect, &b, &u, cut,
-	    sizeof(cut)), 0);
+	assert_int_equal(
+	    llm_generate(e, "Once", &g, collect, &b, &u, cut, sizeof(cut)), 0);
 	assert_int_equal(u.finish, LLM_FINISH_CANCEL);
 	assert_int_equal(b.chunks, 2);
 	llm_close(e);
@@ -308,19 +312,19 @@ test_generate(void **state)
 static void
 test_overflow(void **state)
 {
-	struct llm_engine *e = open_model("--arch llama --type Q8_0 --seed 14",
-	    32, 0);
+	struct llm_engine *e =
+	    open_model("--arch llama --type Q8_0 --seed 14", 32, 0);
 	struct llm_gen g = greedy(4);
 	struct llm_usage u;
-	struct collect c = { 0 };
+	struct collect c = {0};
 	char err[256], text[400];
 
 	memset(text, 0, sizeof(text));
 	memset(text, 'x', 100);
 	for (int i = 0; i < 100; i += 2)
 		text[i] = ' ';
-	assert_int_equal(llm_generate(e, text, &g, collect, &c, &u, err,
-	    sizeof(err)), -1);
+	assert_int_equal(
+	    llm_generate(e, text, &g, collect, &c, &u, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "more than the context size"));
 	llm_close(e);
 	e = open_model("--arch llama --type Q8_0 --seed 14", 32, 1);
@@ -338,8 +342,8 @@ test_overflow(void **state)
 static void
 test_embeddings(void **state)
 {
-	struct llm_engine *e = open_model("--arch llama --type F16 --seed 12",
-	    64, 0);
+	struct llm_engine *e =
+	    open_model("--arch llama --type F16 --seed 12", 64, 0);
 	float a[256], b[256], c[256];
 	double n = 0, dot = 0;
 	char err[256];
@@ -363,12 +367,12 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_stopbuf),
-		cmocka_unit_test(test_sampling),
-		cmocka_unit_test(test_chat),
-		cmocka_unit_test(test_generate),
-		cmocka_unit_test(test_overflow),
-		cmocka_unit_test(test_embeddings),
+	    cmocka_unit_test(test_stopbuf),
+	    cmocka_unit_test(test_sampling),
+	    cmocka_unit_test(test_chat),
+	    cmocka_unit_test(test_generate),
+	    cmocka_unit_test(test_overflow),
+	    cmocka_unit_test(test_embeddings),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -63,9 +63,11 @@ kquant_value(uint32_t type, const uint8_t *b, int i)
 	}
 	scale_min(b + 4, sub, &sc, &mn);
 	if (type == GGML_Q4_K)
-		q = hi ? b[16 + 32 * chunk + l] >> 4 : b[16 + 32 * chunk + l] & 15;
+		q = hi ? b[16 + 32 * chunk + l] >> 4
+		       : b[16 + 32 * chunk + l] & 15;
 	else {
-		q = hi ? b[48 + 32 * chunk + l] >> 4 : b[48 + 32 * chunk + l] & 15;
+		q = hi ? b[48 + 32 * chunk + l] >> 4
+		       : b[48 + 32 * chunk + l] & 15;
 		q |= ((b[16 + l] >> sub) & 1) << 4;
 	}
 	return half(b) * sc * q - half(b + 2) * mn;
@@ -84,7 +86,8 @@ value(uint32_t type, const uint8_t *row, int i)
 	case GGML_F16:
 		return half(row + 2 * i);
 	case GGML_BF16: {
-		uint32_t bits = (uint32_t)(row[2 * i] | row[2 * i + 1] << 8) << 16;
+		uint32_t bits = (uint32_t)(row[2 * i] | row[2 * i + 1] << 8)
+		                << 16;
 		memcpy(&f, &bits, 4);
 		return f;
 	}
@@ -93,11 +96,12 @@ value(uint32_t type, const uint8_t *row, int i)
 		return half(b) * (int8_t)b[2 + i % 32];
 	case GGML_Q4_0:
 		b = row + 18 * (i / 32);
-		return half(b) * (((i % 32 < 16 ? b[2 + i % 16] & 15 :
-		    b[2 + i % 16] >> 4)) - 8);
+		return half(b) * (((i % 32 < 16 ? b[2 + i % 16] & 15
+		                                : b[2 + i % 16] >> 4)) -
+		                     8);
 	default:
-		return kquant_value(type, row + ggml_type_size(type) * (i / 256),
-		    i % 256);
+		return kquant_value(
+		    type, row + ggml_type_size(type) * (i / 256), i % 256);
 	}
 }
 
@@ -118,8 +122,8 @@ tensor_d(const struct gguf_file *g, const char *name, int optional)
 	d = malloc(t->ne[0] * t->ne[1] * sizeof(double));
 	for (r = 0; r < t->ne[1]; r++)
 		for (i = 0; i < t->ne[0]; i++)
-			d[r * t->ne[0] + i] = value(t->type,
-			    (const uint8_t *)t->data + r * rs, (int)i);
+			d[r * t->ne[0] + i] = value(
+			    t->type, (const uint8_t *)t->data + r * rs, (int)i);
 	return d;
 }
 
@@ -135,7 +139,7 @@ struct ref {
 	double eps, base;
 	double *embd, *out_norm, *out;
 	struct ref_layer *l;
-	double *kc, *vc;	/* [layer][pos][kv dim] */
+	double *kc, *vc; /* [layer][pos][kv dim] */
 	int pos;
 };
 
@@ -146,9 +150,15 @@ ref_load(struct ref *r, const struct llm_model *m)
 	char n[64];
 	int i;
 
-	r->dim = m->hp.dim; r->nl = m->hp.n_layer; r->nh = m->hp.n_head;
-	r->nkv = m->hp.n_head_kv; r->hd = m->hp.head_dim; r->ffn = m->hp.ffn;
-	r->nv = m->hp.n_vocab; r->eps = m->hp.eps; r->base = m->hp.rope_base;
+	r->dim = m->hp.dim;
+	r->nl = m->hp.n_layer;
+	r->nh = m->hp.n_head;
+	r->nkv = m->hp.n_head_kv;
+	r->hd = m->hp.head_dim;
+	r->ffn = m->hp.ffn;
+	r->nv = m->hp.n_vocab;
+	r->eps = m->hp.eps;
+	r->base = m->hp.rope_base;
 	r->neox = strcmp(m->hp.arch, "qwen2") == 0;
 	r->ctx = 128;
 	r->pos = 0;
@@ -157,15 +167,21 @@ ref_load(struct ref *r, const struct llm_model *m)
 	r->out = tensor_d(g, "output.weight", 1);
 	r->l = calloc(r->nl, sizeof(*r->l));
 	for (i = 0; i < r->nl; i++) {
-#define L(field, suffix, opt) \
-		snprintf(n, sizeof(n), "blk.%d." suffix, i); \
-		r->l[i].field = tensor_d(g, n, opt)
-		L(attn_norm, "attn_norm.weight", 0); L(wq, "attn_q.weight", 0);
-		L(wk, "attn_k.weight", 0); L(wv, "attn_v.weight", 0);
-		L(wo, "attn_output.weight", 0); L(bq, "attn_q.bias", 1);
-		L(bk, "attn_k.bias", 1); L(bv, "attn_v.bias", 1);
-		L(ffn_norm, "ffn_norm.weight", 0); L(gate, "ffn_gate.weight", 0);
-		L(up, "ffn_up.weight", 0); L(down, "ffn_down.weight", 0);
+#define L(field, suffix, opt)                                                  \
+	snprintf(n, sizeof(n), "blk.%d." suffix, i);                           \
+	r->l[i].field = tensor_d(g, n, opt)
+		L(attn_norm, "attn_norm.weight", 0);
+		L(wq, "attn_q.weight", 0);
+		L(wk, "attn_k.weight", 0);
+		L(wv, "attn_v.weight", 0);
+		L(wo, "attn_output.weight", 0);
+		L(bq, "attn_q.bias", 1);
+		L(bk, "attn_k.bias", 1);
+		L(bv, "attn_v.bias", 1);
+		L(ffn_norm, "ffn_norm.weight", 0);
+		L(gate, "ffn_gate.weight", 0);
+		L(up, "ffn_up.weight", 0);
+		L(down, "ffn_down.weight", 0);
 #undef L
 	}
 	r->kc = calloc((size_t)r->nl * r->ctx * r->nkv * r->hd, sizeof(double));
@@ -182,8 +198,12 @@ ref_free(struct ref *r)
 		for (size_t k = 0; k < sizeof(r->l[i]) / sizeof(double *); k++)
 			free(f[k]);
 	}
-	free(r->l); free(r->embd); free(r->out_norm); free(r->out);
-	free(r->kc); free(r->vc);
+	free(r->l);
+	free(r->embd);
+	free(r->out_norm);
+	free(r->out);
+	free(r->kc);
+	free(r->vc);
 }
 
 /* y[nout] = W[nout][nin] x (+ b) */
@@ -248,7 +268,8 @@ ref_attention(struct ref *r, int li, double *x, double *xb)
 		for (int t = 0; t <= p; t++) {
 			double s = 0;
 			for (int d = 0; d < r->hd; d++)
-				s += q[h * r->hd + d] * kc[(size_t)t * kvd + kh * r->hd + d];
+				s += q[h * r->hd + d] *
+				     kc[(size_t)t * kvd + kh * r->hd + d];
 			sc[t] = s / sqrt(r->hd);
 			mx = fmax(mx, sc[t]);
 		}
@@ -257,7 +278,8 @@ ref_attention(struct ref *r, int li, double *x, double *xb)
 		for (int d = 0; d < r->hd; d++) {
 			double s = 0;
 			for (int t = 0; t <= p; t++)
-				s += sc[t] / sum * vc[(size_t)t * kvd + kh * r->hd + d];
+				s += sc[t] / sum *
+				     vc[(size_t)t * kvd + kh * r->hd + d];
 			att[h * r->hd + d] = s;
 		}
 	}
@@ -329,7 +351,7 @@ argmax_d(const double *v, int n, double *gap)
 	return b;
 }
 
-static const int32_t prompt[] = { 1, 50, 300, 120, 7, 260, 99, 42 };
+static const int32_t prompt[] = {1, 50, 300, 120, 7, 260, 99, 42};
 #define NPROMPT ((int)(sizeof(prompt) / sizeof(prompt[0])))
 
 /*
@@ -358,8 +380,8 @@ compare(const char *args, double tol)
 	rl = malloc(nv * sizeof(double));
 	for (i = 0; i < NPROMPT; i++)
 		ref_step(&r, prompt[i], rl);
-	assert_int_equal(llm_eval(c, prompt, NPROMPT, LLM_EVAL_LOGITS, err,
-	    sizeof(err)), 0);
+	assert_int_equal(
+	    llm_eval(c, prompt, NPROMPT, LLM_EVAL_LOGITS, err, sizeof(err)), 0);
 	for (step = 0; step < 12; step++) {
 		const float *el = llm_logits(c);
 		double ms = 0, md = 0;
@@ -370,22 +392,24 @@ compare(const char *args, double tol)
 		md /= sqrt(ms / nv);
 		worst = fmax(worst, md);
 		if (md > tol)
-			fail_msg("%s step %d: logit error %.4g (tolerance %.4g)",
+			fail_msg(
+			    "%s step %d: logit error %.4g (tolerance %.4g)",
 			    args, step, md, tol);
 		tok = argmax_f(el, nv);
 		if (tok != (rtok = argmax_d(rl, nv, &gap))) {
 			if (gap > 2 * md * sqrt(ms / nv))
 				fail_msg("%s step %d: greedy token %d differs "
-				    "(reference gap %.4g)", args, step, tok, gap);
-			ties++;	/* a near tie: follow the reference */
+				         "(reference gap %.4g)",
+				    args, step, tok, gap);
+			ties++; /* a near tie: follow the reference */
 			tok = rtok;
 		}
 		ref_step(&r, tok, rl);
-		assert_int_equal(llm_eval(c, &tok, 1, LLM_EVAL_LOGITS, err,
-		    sizeof(err)), 0);
+		assert_int_equal(
+		    llm_eval(c, &tok, 1, LLM_EVAL_LOGITS, err, sizeof(err)), 0);
 	}
-	printf("%-40s worst logit error %.2e, %d near ties in %d steps\n",
-	    args, worst, ties, step);
+	printf("%-40s worst logit error %.2e, %d near ties in %d steps\n", args,
+	    worst, ties, step);
 	assert_true(ties <= 3);
 	free(rl);
 	ref_free(&r);
@@ -419,7 +443,8 @@ test_qwen2_types(void **state)
 	compare("--arch qwen2 --type Q5_K --seed 27", 8e-2);
 	compare("--arch qwen2 --type Q6_K --seed 28", 8e-2);
 	compare("--arch llama --type Q8_0 --seed 29 --tied --heads 8 "
-	    "--kv-heads 1 --rope-base 500000", 8e-2);
+	        "--kv-heads 1 --rope-base 500000",
+	    8e-2);
 }
 
 /* Batch of 8 == 8 single steps, and 1 thread == 3 threads, exactly. */
@@ -437,19 +462,21 @@ test_batch_consistency(void **state)
 	nv = m->hp.n_vocab;
 	a = llm_ctx_new(m, 64, 16, 1, err, sizeof(err));
 	b = llm_ctx_new(m, 64, 16, 3, err, sizeof(err));
-	assert_int_equal(llm_eval(a, prompt, NPROMPT, LLM_EVAL_LOGITS, err,
-	    sizeof(err)), 0);
+	assert_int_equal(
+	    llm_eval(a, prompt, NPROMPT, LLM_EVAL_LOGITS, err, sizeof(err)), 0);
 	la = malloc(nv * sizeof(float));
 	memcpy(la, llm_logits(a), nv * sizeof(float));
 	for (i = 0; i < NPROMPT; i++)
-		assert_int_equal(llm_eval(b, &prompt[i], 1, LLM_EVAL_LOGITS, err,
-		    sizeof(err)), 0);
+		assert_int_equal(llm_eval(b, &prompt[i], 1, LLM_EVAL_LOGITS,
+		                     err, sizeof(err)),
+		    0);
 	assert_memory_equal(la, llm_logits(b), nv * sizeof(float));
 	/* truncate and re-evaluate the last token: same logits again */
 	llm_ctx_truncate(b, NPROMPT - 1);
 	assert_int_equal(llm_ctx_pos(b), NPROMPT - 1);
 	assert_int_equal(llm_eval(b, &prompt[NPROMPT - 1], 1, LLM_EVAL_LOGITS,
-	    err, sizeof(err)), 0);
+	                     err, sizeof(err)),
+	    0);
 	assert_memory_equal(la, llm_logits(b), nv * sizeof(float));
 	free(la);
 	llm_ctx_free(a);
@@ -492,7 +519,7 @@ test_refusals(void **state)
 	char err[256], cmd[1024];
 	struct llm_model *m = llm_model_load(path, err, sizeof(err));
 	struct llm_ctx *c;
-	int32_t toks[16] = { 0 };
+	int32_t toks[16] = {0};
 
 	assert_non_null(m);
 	c = llm_ctx_new(m, 16, 16, 1, err, sizeof(err));
@@ -516,10 +543,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_llama_types),
-		cmocka_unit_test(test_qwen2_types),
-		cmocka_unit_test(test_batch_consistency),
-		cmocka_unit_test(test_refusals),
+	    cmocka_unit_test(test_llama_types),
+	    cmocka_unit_test(test_qwen2_types),
+	    cmocka_unit_test(test_batch_consistency),
+	    cmocka_unit_test(test_refusals),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -31,7 +31,7 @@ rnd32(void)
 }
 
 static float
-rndf(void)	/* roughly N(0,1) */
+rndf(void) /* roughly N(0,1) */
 {
 	float s = 0;
 	int i;
@@ -44,8 +44,8 @@ rndf(void)	/* roughly N(0,1) */
 static uint16_t
 small_f16(void)
 {
-	return qt_fp32_to_fp16((0.5f + (float)(rnd32() % 1000) / 1000.0f) *
-	    0.01f);
+	return qt_fp32_to_fp16(
+	    (0.5f + (float)(rnd32() % 1000) / 1000.0f) * 0.01f);
 }
 
 /* Random bytes, then valid small scales where the format has them. */
@@ -63,8 +63,8 @@ random_row(uint32_t t, uint8_t *row, int n)
 			if (t == GGML_F32)
 				memcpy(row + 4 * b, &v, 4);
 			else {
-				uint16_t h = t == GGML_F16 ? qt_fp32_to_fp16(v) :
-				    qt_fp32_to_bf16(v);
+				uint16_t h = t == GGML_F16 ? qt_fp32_to_fp16(v)
+				                           : qt_fp32_to_bf16(v);
 				memcpy(row + 2 * b, &h, 2);
 			}
 		}
@@ -79,7 +79,7 @@ random_row(uint32_t t, uint8_t *row, int n)
 			memcpy(blk, &d, 2);
 		if (t == GGML_Q4_K || t == GGML_Q5_K)
 			memcpy(blk + 2, &dm, 2);
-		if (t == GGML_Q8_0)	/* ggml never writes -128 */
+		if (t == GGML_Q8_0) /* ggml never writes -128 */
 			for (i = 2; i < 34; i++)
 				if (blk[i] == 0x80)
 					blk[i] = 0x81;
@@ -94,11 +94,15 @@ act_value(uint32_t at, const void *act, int i)
 	const uint16_t *h = act;
 
 	switch (at) {
-	case GGML_F32: return ((const float *)act)[i];
-	case GGML_F16: return qt_fp16_to_fp32(h[i]);
-	case GGML_BF16: return qt_bf16_to_fp32(h[i]);
+	case GGML_F32:
+		return ((const float *)act)[i];
+	case GGML_F16:
+		return qt_fp16_to_fp32(h[i]);
+	case GGML_BF16:
+		return qt_bf16_to_fp32(h[i]);
 	case GGML_Q8_0:
-		return (double)qt_fp16_to_fp32(q8[i / 32].d) * q8[i / 32].qs[i % 32];
+		return (double)qt_fp16_to_fp32(q8[i / 32].d) *
+		       q8[i / 32].qs[i % 32];
 	default:
 		return (double)qk[i / 256].d * qk[i / 256].qs[i % 256];
 	}
@@ -129,7 +133,8 @@ check_type(uint32_t t, int n)
 			ref += v;
 			mag += fabs(v);
 		}
-		if (memcmp(&r[0], &r[1], 4) != 0 || memcmp(&r[0], &r[2], 4) != 0)
+		if (memcmp(&r[0], &r[1], 4) != 0 ||
+		    memcmp(&r[0], &r[2], 4) != 0)
 			fail_msg("%s n=%d: portable %.9g avx2 %.9g avx512 %.9g",
 			    ggml_type_name(t), n, r[0], r[1], r[2]);
 		if (fabs(r[0] - ref) > 1e-5 * mag + 1e-30)
@@ -223,8 +228,8 @@ test_act_quant(void **state)
 		x[i] = rndf();
 	qt_quantize_act(GGML_Q4_K, x, qk, 512);
 	for (i = 0; i < 512; i++)
-		assert_true(fabsf(qk[i / 256].d * qk[i / 256].qs[i % 256] - x[i]) <=
-		    fabsf(qk[i / 256].d) * 0.5001f);
+		assert_true(fabsf(qk[i / 256].d * qk[i / 256].qs[i % 256] -
+		                  x[i]) <= fabsf(qk[i / 256].d) * 0.5001f);
 	for (j = 0; j < 16; j++) {
 		for (s = 0, i = 0; i < 16; i++)
 			s += qk[0].qs[j * 16 + i];
@@ -232,8 +237,10 @@ test_act_quant(void **state)
 	}
 	qt_quantize_act(GGML_Q8_0, x, q8, 512);
 	for (i = 0; i < 512; i++)
-		assert_true(fabsf(qt_fp16_to_fp32(q8[i / 32].d) * q8[i / 32].qs[i % 32] -
-		    x[i]) <= qt_fp16_to_fp32(q8[i / 32].d) * 0.51f + 1e-3f);
+		assert_true(
+		    fabsf(
+		        qt_fp16_to_fp32(q8[i / 32].d) * q8[i / 32].qs[i % 32] -
+		        x[i]) <= qt_fp16_to_fp32(q8[i / 32].d) * 0.51f + 1e-3f);
 }
 
 __attribute__((target("f16c"))) static uint16_t
@@ -257,7 +264,8 @@ test_conversions(void **state)
 	for (i = 0; i < 65536; i++) {
 		f = qt_fp16_to_fp32((uint16_t)i);
 		g = hw_f32((uint16_t)i);
-		if (isnan(f) != isnan(g) || (!isnan(f) && memcmp(&f, &g, 4) != 0))
+		if (isnan(f) != isnan(g) ||
+		    (!isnan(f) && memcmp(&f, &g, 4) != 0))
 			fail_msg("fp16 %04x: %g vs %g", i, f, g);
 		if (!isnan(f))
 			assert_int_equal(qt_fp32_to_fp16(f), i);
@@ -279,10 +287,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_conversions),
-		cmocka_unit_test(test_act_quant),
-		cmocka_unit_test(test_dots),
-		cmocka_unit_test(test_dot4),
+	    cmocka_unit_test(test_conversions),
+	    cmocka_unit_test(test_act_quant),
+	    cmocka_unit_test(test_dots),
+	    cmocka_unit_test(test_dot4),
 	};
 
 	qt_init();

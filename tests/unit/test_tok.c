@@ -19,19 +19,19 @@
 #include "tests/unit/test_llama_common.h"
 
 static const char *texts[] = {
-	"Hello world, the robot said hello back.",
-	"Café naïve résumé — Zürich, São Paulo, Ångström, El Niño.",
-	"你好世界，今天天气很好。日本語のテキスト",
-	"Emoji: 🙂 🚀 🌍 ❤️ 👍 and 🦙 (not in the corpus)",
-	"  leading, double  spaces,\ttabs\t\tand\n\nnewlines\n   trailing   ",
-	"numbers 1234567 and 3.14159, code: def main(): return 0",
-	"x",
-	" ",
+    "Hello world, the robot said hello back.",
+    "Café naïve résumé — Zürich, São Paulo, Ångström, El Niño.",
+    "你好世界，今天天气很好。日本語のテキスト",
+    "Emoji: 🙂 🚀 🌍 ❤️ 👍 and 🦙 (not in the corpus)",
+    "  leading, double  spaces,\ttabs\t\tand\n\nnewlines\n   trailing   ",
+    "numbers 1234567 and 3.14159, code: def main(): return 0",
+    "x",
+    " ",
 };
 
 struct tk {
-	struct gguf_file	*g;
-	struct tok		*t;
+	struct gguf_file *g;
+	struct tok *t;
 };
 
 static struct tk
@@ -90,7 +90,8 @@ round_trips(const char *args, int spm)
 		/* SentencePiece adds one leading space */
 		if (strcmp(back + (spm ? 1 : 0), texts[i]) != 0 ||
 		    (spm && back[0] != ' '))
-			fail_msg("%s: '%s' came back as '%s'", args, texts[i], back);
+			fail_msg(
+			    "%s: '%s' came back as '%s'", args, texts[i], back);
 		free(back);
 		free(ids);
 	}
@@ -114,7 +115,8 @@ test_bpe_round_trip(void **state)
 {
 	round_trips("--arch qwen2 --type Q8_0 --seed 24", 0);
 	round_trips("--arch llama --type Q8_0 --seed 31 --tokenizer bpe "
-	    "--pre llama-bpe", 0);
+	            "--pre llama-bpe",
+	    0);
 }
 
 static void
@@ -128,12 +130,11 @@ test_spm_byte_fallback(void **state)
 	/* U+1F680 is deliberately missing from the vocabulary */
 	assert_int_equal(tok_find(k.t, "🚀"), -1);
 	n = tok_encode(k.t, "🚀", 4, 1, 0, &ids);
-	assert_int_equal(n, 6);	/* BOS, "▁", four byte tokens */
+	assert_int_equal(n, 6); /* BOS, "▁", four byte tokens */
 	assert_int_equal(ids[0], tok_bos(k.t));
 	assert_int_equal(ids[1], tok_find(k.t, "\xe2\x96\x81"));
 	for (i = 0; i < 4; i++) {
-		snprintf(buf, sizeof(buf), "<0x%02X>",
-		    (unsigned char)"🚀"[i]);
+		snprintf(buf, sizeof(buf), "<0x%02X>", (unsigned char)"🚀"[i]);
 		assert_int_equal(ids[2 + i], tok_find(k.t, buf));
 	}
 	free(ids);
@@ -157,14 +158,14 @@ test_specials(void **state)
 	assert_true(start >= 0);
 	n = tok_encode(k.t, s, strlen(s), 1, 1, &ids);
 	assert_true(n >= 4);
-	assert_int_equal(ids[0], start);	/* qwen2 adds no BOS */
+	assert_int_equal(ids[0], start); /* qwen2 adds no BOS */
 	assert_int_equal(ids[n - 1], tok_find(k.t, "<|im_end|>"));
 	assert_true(tok_is_eog(k.t, ids[n - 1]));
 	assert_int_equal(tok_piece(k.t, start, 0, buf, sizeof(buf)), 0);
 	assert_int_equal(tok_piece(k.t, start, 1, buf, sizeof(buf)), 12);
 	free(ids);
 	n = tok_encode(k.t, s, strlen(s), 1, 0, &ids);
-	assert_true(ids[0] != start);	/* plain text when not parsing */
+	assert_true(ids[0] != start); /* plain text when not parsing */
 	free(ids);
 	unload(&k);
 }
@@ -173,7 +174,7 @@ static void
 test_utf8_stream(void **state)
 {
 	const char *s = "aé你🙂b";
-	struct utf8_stream st = { 0 };
+	struct utf8_stream st = {0};
 	char out[64], all[64];
 	size_t i, n, total = 0;
 
@@ -189,7 +190,10 @@ test_utf8_stream(void **state)
 	assert_memory_equal(all, s, total);
 	assert_int_equal(utf8_flush(&st, out), 0);
 	/* invalid bytes become U+FFFD; a dangling lead byte too, at flush */
-	n = utf8_feed(&st, "x\xff" "y\xe4\xbd", 5, out);
+	n = utf8_feed(&st,
+	    "x\xff"
+	    "y\xe4\xbd",
+	    5, out);
 	assert_int_equal(n, 5);
 	assert_memory_equal(out, "x\xef\xbf\xbdy", 5);
 	assert_int_equal(utf8_flush(&st, out), 3);
@@ -199,11 +203,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_spm_round_trip),
-		cmocka_unit_test(test_bpe_round_trip),
-		cmocka_unit_test(test_spm_byte_fallback),
-		cmocka_unit_test(test_specials),
-		cmocka_unit_test(test_utf8_stream),
+	    cmocka_unit_test(test_spm_round_trip),
+	    cmocka_unit_test(test_bpe_round_trip),
+	    cmocka_unit_test(test_spm_byte_fallback),
+	    cmocka_unit_test(test_specials),
+	    cmocka_unit_test(test_utf8_stream),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
