@@ -85,14 +85,14 @@ idx_metadata(const char *name, const char *path)
 	    strcmp(json_string_value(v), name) != 0)
 		idx_fail(path, "\"name\" must be the backend's name");
 	else if (!json_is_string(json_object_get(m, "version")) ||
-	    json_string_length(json_object_get(m, "version")) == 0)
+	         json_string_length(json_object_get(m, "version")) == 0)
 		idx_fail(path, "\"version\" must be a non-empty string");
 	else if (!json_is_array(caps) || json_array_size(caps) == 0)
 		idx_fail(path, "\"capabilities\" must be a non-empty array");
 	else {
-		json_array_foreach(caps, i, v)
-			if (!json_is_string(v) || json_string_length(v) == 0)
-				break;
+		json_array_foreach(
+		    caps, i, v) if (!json_is_string(v) ||
+		                    json_string_length(v) == 0) break;
 		if (i == json_array_size(caps))
 			return m;
 		idx_fail(path, "\"capabilities\" must hold strings");
@@ -124,11 +124,11 @@ idx_entry(char *arg)
 		return NULL;
 	}
 	file = strrchr(pkg, '/') != NULL ? strrchr(pkg, '/') + 1 : pkg;
-	e = json_pack("{s:O, s:O, s:O, s:s, s:I, s:s}",
-	    "name", json_object_get(m, "name"),
-	    "version", json_object_get(m, "version"),
-	    "capabilities", json_object_get(m, "capabilities"),
-	    "file", file, "size", (json_int_t)size, "sha256", hex);
+	e = json_pack("{s:O, s:O, s:O, s:s, s:I, s:s}", "name",
+	    json_object_get(m, "name"), "version",
+	    json_object_get(m, "version"), "capabilities",
+	    json_object_get(m, "capabilities"), "file", file, "size",
+	    (json_int_t)size, "sha256", hex);
 	json_decref(m);
 	return e;
 }
@@ -148,7 +148,7 @@ main(int argc, char **argv)
 
 	if (argc < 2) {
 		fprintf(stderr, "usage: gallery_index OUT.json "
-		    "[NAME=PACKAGE=METADATA ...]\n");
+		                "[NAME=PACKAGE=METADATA ...]\n");
 		return 2;
 	}
 	qsort(argv + 2, (size_t)argc - 2, sizeof(*argv), idx_cmp);
@@ -160,8 +160,10 @@ main(int argc, char **argv)
 	}
 	root = json_pack("{s:o}", "backends", list);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", argv[1]);
-	if (root == NULL || json_dump_file(root, tmp, JSON_INDENT(2) |
-	    JSON_PRESERVE_ORDER) == -1 || rename(tmp, argv[1]) == -1) {
+	if (root == NULL ||
+	    json_dump_file(root, tmp, JSON_INDENT(2) | JSON_PRESERVE_ORDER) ==
+	        -1 ||
+	    rename(tmp, argv[1]) == -1) {
 		idx_fail(argv[1], "cannot write");
 		return 1;
 	}
