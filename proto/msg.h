@@ -56,6 +56,25 @@ enum msg_type {
 	MSG_BE_STOP,		/* struct msg_be_id */
 	MSG_BE_STATE,		/* struct msg_be_state */
 
+	/* Data plane: api <-> router (peerid = the api's request slot). */
+	MSG_PLACE,		/* api: where do I send this? struct msg_place */
+	MSG_PLACE_OK,		/* router: this replica. struct msg_place_ok */
+	MSG_PLACE_WAIT,		/* router: queued / loading. msg_place_wait */
+	MSG_PLACE_REJECT,	/* router: give up. struct msg_place_reject */
+	MSG_DONE,		/* api: request ended. struct msg_done */
+	MSG_REPLICA_FAIL,	/* api: replica failed a call. msg_replica_fail */
+
+	/* Node/admin HTTP API relayed by the api to the router (large). */
+	MSG_HTTP_REQ,		/* struct msg_http_req + body */
+	MSG_HTTP_RESP,		/* struct msg_http_resp + body */
+
+	/* NATS through the frontend agent: router <-> agent (large). */
+	MSG_BUS_PUB,		/* router: publish. struct msg_bus + payload */
+	MSG_BUS_REQ,		/* router: request. struct msg_bus + payload */
+	MSG_BUS_REPLY,		/* agent: reply to MSG_BUS_REQ (same id) */
+	MSG_BUS_MSG,		/* agent: a message on a subscribed subject */
+	MSG_BUS_STATE,		/* agent: NATS link up/down. msg_bus_state */
+
 	MSG_TYPE_MAX
 };
 
@@ -125,6 +144,108 @@ struct msg_be_state {
 	int32_t		signal;
 	uint32_t	restarts;
 	uint32_t	next_retry_ms;
+};
+
+/* MSG_PLACE: the api asks for a replica for one request. */
+struct msg_place {
+	char		request_id[64];
+	char		model[CONF_NAME_MAX];
+	char		endpoint[32];	/* chat, completions, embeddings, … */
+	uint64_t	prefix_hash;	/* hash of the prompt's first bytes */
+	uint32_t	attempt;	/* 0 first, then retries */
+	uint32_t	wait_ms;	/* how long the api is willing to wait */
+	char		exclude_node[64]; /* retry: avoid this node */
+};
+
+/* MSG_PLACE_OK: send the request to this replica. */
+struct msg_place_ok {
+	char		request_id[64];
+	uint64_t	replica_id;
+	char		node_id[64];
+	char		node_name[64];
+	char		address[128];	/* backend gRPC host:port */
+	char		http_address[128]; /* node's file endpoint */
+	char		token[128];	/* node token: gRPC Bearer metadata */
+	char		backend[CONF_NAME_MAX];
+};
+
+/* MSG_PLACE_WAIT: still waiting (queued or cold load in progress). */
+struct msg_place_wait {
+	char		request_id[64];
+	uint32_t	queue_position;
+	uint32_t	progress_pct;	/* of the cold load, 0–100 */
+	char		state[32];	/* "queued", "loading", "staging" */
+};
+
+/* MSG_PLACE_REJECT: answer the client with this status. */
+struct msg_place_reject {
+	char		request_id[64];
+	uint32_t	http_status;	/* 404, 429, 503 … */
+	uint32_t	retry_after_s;	/* 0 = no Retry-After header */
+	char		code[48];	/* OpenAI error code */
+	char		message[256];
+};
+
+/* Outcome of one request, for MSG_DONE. */
+enum msg_outcome {
+	OUTCOME_OK = 1,
+	OUTCOME_ERROR,		/* backend answered with an error */
+	OUTCOME_UNAVAILABLE,	/* replica unreachable / died */
+	OUTCOME_TIMEOUT,
+	OUTCOME_CANCELLED,	/* client went away */
+};
+
+/* MSG_DONE: exactly once per MSG_PLACE_OK. */
+struct msg_done {
+	char		request_id[64];
+	uint64_t	replica_id;
+	uint32_t	outcome;	/* enum msg_outcome */
+	uint32_t	prompt_tokens;
+	uint32_t	completion_tokens;
+	uint32_t	http_status;
+	uint64_t	ttft_us;	/* time to first token, 0 if none */
+	uint64_t	duration_us;
+};
+
+/* MSG_REPLICA_FAIL: a call failed before the first token. */
+struct msg_replica_fail {
+	char		request_id[64];
+	uint64_t	replica_id;
+	char		node_id[64];
+	int32_t		grpc_status;
+	char		reason[128];
+};
+
+/* MSG_HTTP_REQ: a node/admin API request; `body_len` bytes follow. */
+struct msg_http_req {
+	char		method[8];
+	char		path[512];	/* with query string */
+	char		authorization[256]; /* the Authorization header */
+	char		request_id[64];
+	char		remote[64];	/* client address */
+	uint32_t	body_len;
+};
+
+/* MSG_HTTP_RESP: the answer; `body_len` bytes follow. */
+struct msg_http_resp {
+	uint32_t	status;
+	char		content_type[64];
+	uint32_t	body_len;
+};
+
+/* MSG_BUS_*: a NATS message; `payload_len` bytes follow. */
+struct msg_bus {
+	uint64_t	id;		/* matches MSG_BUS_REQ and its reply */
+	char		subject[128];
+	uint32_t	timeout_ms;	/* MSG_BUS_REQ only */
+	int32_t		status;		/* MSG_BUS_REPLY: 0 or a NATS error */
+	uint32_t	payload_len;
+};
+
+/* MSG_BUS_STATE */
+struct msg_bus_state {
+	int32_t		connected;
+	char		server[128];
 };
 
 /* Force NUL termination of a received fixed-size string field. */
