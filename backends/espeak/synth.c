@@ -13,8 +13,6 @@
 #include "backends/espeak/synth.h"
 #include "backends/espeak/wav.h"
 
-/* Ten minutes of audio at 22050 Hz; longer text is refused. */
-#define SYNTH_MAX_SAMPLES (22050u * 600u)
 
 /*
  * PCM collected by the synthesis callback.  espeak's callback has no user
@@ -25,7 +23,11 @@ static struct {
 	int16_t *pcm;
 	size_t len;
 	size_t cap;
-	int overflow;	/* out of memory or over SYNTH_MAX_SAMPLES */
+	size_t max;	/* SYNTH_MAX_SECONDS at the engine's rate */
+	int overflow;	/* out of memory or over max */
+	synth_cancel_fn cancel;
+	void *cancel_arg;
+	int cancelled;
 } synth_buf;
 
 static int synth_sample_rate = -1;
@@ -50,13 +52,13 @@ synth_reserve(size_t n)
 
 	if (synth_buf.len + n <= synth_buf.cap)
 		return 0;
-	if (synth_buf.len + n > SYNTH_MAX_SAMPLES)
+	if (synth_buf.len + n > synth_buf.max)
 		return -1;
 	cap = synth_buf.cap ? synth_buf.cap : 22050;
 	while (cap < synth_buf.len + n)
 		cap *= 2;
-	if (cap > SYNTH_MAX_SAMPLES)
-		cap = SYNTH_MAX_SAMPLES;
+	if (cap > synth_buf.max)
+		cap = synth_buf.max;
 	if ((p = realloc(synth_buf.pcm, cap * sizeof(*p))) == NULL)
 		return -1;
 	synth_buf.pcm = p;
@@ -67,11 +69,16 @@ synth_reserve(size_t n)
 /*
  * espeak calls this with each block of samples (wav == NULL at the end).
  * Returning 1 aborts the synthesis, which we do when the buffer cannot
- * grow.
+ * grow or the caller's request was cancelled.
  */
 static int
 synth_callback(short *wav, int n, espeak_EVENT *events)
 {
+	if (synth_buf.cancel != NULL &&
+	    synth_buf.cancel(synth_buf.cancel_arg)) {
+		synth_buf.cancelled = 1;
+		return 1;
+	}
 	if (wav == NULL || n <= 0)
 		return 0;
 	if (synth_reserve((size_t)n) == -1) {
@@ -96,6 +103,7 @@ synth_init(char *err, size_t errlen)
 		    "failed (is espeak-ng-data installed?)");
 	espeak_SetSynthCallback(synth_callback);
 	synth_sample_rate = rate;
+	synth_buf.max = (size_t)rate * SYNTH_MAX_SECONDS;
 	return rate;
 }
 
@@ -205,42 +213,87 @@ synth_prepare(const char *voice, const char *language,
 	return 0;
 }
 
-int
-synth_to_wav(const char *text, const char *voice, const char *language,
-    const char *fallback_voice, const struct synth_params *params,
-    const char *path, size_t *samples, char *err, size_t errlen)
+/* Checks the request's strings; SYNTH_OK or SYNTH_BAD_REQUEST. */
+static enum synth_status
+synth_check_request(const char *text, const char *path, char *err,
+    size_t errlen)
+{
+	if (synth_sample_rate <= 0) {
+		synth_error(err, errlen, "espeak-ng is not initialised");
+		return SYNTH_FAILED;
+	}
+	if (text == NULL || text[strspn(text, " \t\r\n")] == '\0') {
+		synth_error(err, errlen, "no text to speak");
+		return SYNTH_BAD_REQUEST;
+	}
+	if (path == NULL || *path == '\0') {
+		synth_error(err, errlen, "no destination file (dst)");
+		return SYNTH_BAD_REQUEST;
+	}
+	return SYNTH_OK;
+}
+
+/* Runs espeak over text into synth_buf; the caller checked the request. */
+static enum synth_status
+synth_run(const char *text, synth_cancel_fn cancel, void *cancel_arg,
+    char *err, size_t errlen)
 {
 	espeak_ERROR rc;
 
-	if (synth_sample_rate <= 0)
-		return synth_error(err, errlen, "espeak-ng is not initialised");
-	if (text == NULL || text[strspn(text, " \t\r\n")] == '\0')
-		return synth_error(err, errlen, "no text to speak");
-	if (path == NULL || *path == '\0')
-		return synth_error(err, errlen, "no destination file (dst)");
-	if (synth_prepare(voice, language, fallback_voice, params, err,
-	    errlen) == -1)
-		return -1;
 	synth_buf.len = 0;
 	synth_buf.overflow = 0;
+	synth_buf.cancelled = 0;
+	synth_buf.cancel = cancel;
+	synth_buf.cancel_arg = cancel_arg;
 	rc = espeak_Synth(text, strlen(text) + 1, 0, POS_CHARACTER, 0,
 	    espeakCHARS_UTF8, NULL, NULL);
 	if (rc == EE_OK)
 		rc = espeak_Synchronize();
-	if (synth_buf.overflow)
-		return synth_error(err, errlen, "text too long: the audio "
-		    "would exceed %u seconds or memory", SYNTH_MAX_SAMPLES /
-		    (unsigned)synth_sample_rate);
-	if (rc != EE_OK)
-		return synth_error(err, errlen, "espeak-ng synthesis failed "
-		    "(error %d)", (int)rc);
-	if (synth_buf.len == 0)
-		return synth_error(err, errlen, "espeak-ng produced no audio");
+	synth_buf.cancel = NULL;
+	if (synth_buf.cancelled) {
+		synth_error(err, errlen, "synthesis cancelled");
+		return SYNTH_CANCELLED;
+	}
+	if (synth_buf.overflow) {
+		synth_error(err, errlen, "text too long: the audio would "
+		    "exceed %d seconds or the memory available",
+		    SYNTH_MAX_SECONDS);
+		return SYNTH_TOO_LONG;
+	}
+	if (rc != EE_OK || synth_buf.len == 0) {
+		synth_error(err, errlen, "espeak-ng synthesis failed (error "
+		    "%d, %zu samples)", (int)rc, synth_buf.len);
+		return SYNTH_FAILED;
+	}
+	return SYNTH_OK;
+}
+
+enum synth_status
+synth_to_wav(const char *text, const char *voice, const char *language,
+    const char *fallback_voice, const struct synth_params *params,
+    const char *path, synth_cancel_fn cancel, void *cancel_arg,
+    size_t *samples, char *err, size_t errlen)
+{
+	enum synth_status st;
+	int saved;
+
+	if ((st = synth_check_request(text, path, err, errlen)) != SYNTH_OK)
+		return st;
+	if (synth_prepare(voice, language, fallback_voice, params, err,
+	    errlen) == -1)
+		return SYNTH_BAD_REQUEST;
+	if ((st = synth_run(text, cancel, cancel_arg, err, errlen)) !=
+	    SYNTH_OK)
+		return st;
 	if (wav_write_file(path, synth_buf.pcm, synth_buf.len,
-	    (uint32_t)synth_sample_rate) == -1)
-		return synth_error(err, errlen, "cannot write %s: %s", path,
-		    strerror(errno));
+	    (uint32_t)synth_sample_rate) == -1) {
+		saved = errno;
+		synth_error(err, errlen, "cannot write %s: %s", path,
+		    strerror(saved));
+		errno = saved;
+		return SYNTH_WRITE_FAILED;
+	}
 	if (samples != NULL)
 		*samples = synth_buf.len;
-	return 0;
+	return SYNTH_OK;
 }

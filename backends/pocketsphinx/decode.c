@@ -31,6 +31,16 @@ struct decoder {
 	cmd_ln_t *config;
 	ps_decoder_t *ps;
 	int frame_rate;		/* feature frames per second */
+	/*
+	 * The live cepstral mean as loaded.  pocketsphinx adapts it, and its
+	 * noise estimate, across utterances, so without a reset one
+	 * request's audio would change the next request's transcript
+	 * (measured: the same file decoded as "what a free for five", then
+	 * "one two three four five").  Every decode_pcm() starts a new stream
+	 * (noise estimate reset) from this cepstral mean.
+	 */
+	mfcc_t cmn_initial[64];
+	int cmn_len;
 };
 
 /* One recognised word with its times, before grouping into segments. */
@@ -98,6 +108,31 @@ decode_model_dir(const char *dir, struct decode_model *m, char *err,
 	return 0;
 }
 
+/* Remembers the initial cepstral mean (see struct decoder). */
+static void
+decode_save_cmn(struct decoder *d)
+{
+	feat_t *feat = ps_get_feat(d->ps);
+
+	d->cmn_len = 0;
+	if (feat == NULL || feat->cmn_struct == NULL ||
+	    feat->cmn_struct->veclen <= 0 ||
+	    feat->cmn_struct->veclen > (int)(sizeof(d->cmn_initial) /
+	    sizeof(d->cmn_initial[0])))
+		return;
+	cmn_live_get(feat->cmn_struct, d->cmn_initial);
+	d->cmn_len = feat->cmn_struct->veclen;
+}
+
+static void
+decode_reset_cmn(struct decoder *d)
+{
+	feat_t *feat = ps_get_feat(d->ps);
+
+	if (d->cmn_len > 0 && feat != NULL && feat->cmn_struct != NULL)
+		cmn_live_set(feat->cmn_struct, d->cmn_initial);
+}
+
 struct decoder *
 decode_new(const struct decode_model *m, char *err, size_t errlen)
 {
@@ -127,6 +162,7 @@ decode_new(const struct decode_model *m, char *err, size_t errlen)
 	d->frame_rate = cmd_ln_int32_r(d->config, "-frate");
 	if (d->frame_rate <= 0)
 		d->frame_rate = 100;
+	decode_save_cmn(d);
 	return d;
 }
 
@@ -332,6 +368,12 @@ decode_pcm(struct decoder *d, const int16_t *pcm, size_t n,
 	size_t start, end;
 
 	memset(out, 0, sizeof(*out));
+	/* A new stream resets the noise estimate; see struct decoder. */
+	if (ps_start_stream(d->ps) < 0) {
+		decode_error(err, errlen, "pocketsphinx cannot start a stream");
+		return DECODE_FAILED;
+	}
+	decode_reset_cmn(d);
 	for (start = 0; start < n && st == DECODE_OK; start = end) {
 		end = split_next(pcm, n, start, DECODE_RATE);
 		st = decode_utterance(d, pcm + start, end - start,

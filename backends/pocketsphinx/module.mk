@@ -1,6 +1,16 @@
 # pocketsphinx backend: speech to text (AudioTranscription).
-PS_CFLAGS := $(shell pkg-config --cflags pocketsphinx)
-$(BUILD)/obj/backends/pocketsphinx/%.o: CFLAGS += $(PS_CFLAGS)
+# Builds $(BUILD)/backends/pocketsphinx/run on the backend runtime, and the
+# unit tests of its pure parts (resampler, utterance splitter).
+PS_SRCS := backends/pocketsphinx/main.c backends/pocketsphinx/decode.c \
+           backends/pocketsphinx/wavread.c backends/pocketsphinx/resample.c \
+           backends/pocketsphinx/split.c
+PS_MODELDIR := $(shell pkg-config --variable=modeldir pocketsphinx)/en-us
+$(BUILD)/obj/backends/pocketsphinx/%.o: CFLAGS += \
+    $(shell pkg-config --cflags pocketsphinx)
+$(BUILD)/obj/backends/pocketsphinx/main.o: CFLAGS += \
+    -DPS_DEFAULT_MODELDIR='"$(PS_MODELDIR)"'
+
+$(call be_backend,pocketsphinx,$(PS_SRCS),$(call libs,pocketsphinx))
 
 $(eval $(call unit_test,test_resample,tests/unit/test_resample.c backends/pocketsphinx/resample.c,))
 $(eval $(call unit_test,test_split,tests/unit/test_split.c backends/pocketsphinx/split.c,))
