@@ -27,3 +27,48 @@ BCLIENT_LIBS    := $(call libs,grpc libprotobuf-c)
 be_backend = $(eval $(call backend,$(1),$(2) $(BE_RUNTIME_SRCS),$(3) \
     $(BE_RUNTIME_LIBS)))$(eval $(patsubst %.c,$(BUILD)/obj/%.o,$(2)): | \
     $(BUILD)/gen/backend.pb-c.h)
+
+# Objects of ours that include the generated header (directly or not).
+BE_COMMON_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,backends/common/server.c \
+    backends/common/server_call.c backends/common/bclient.c \
+    tests/fakes/fakebackend.c tests/integration/be_conform.c \
+    tests/bench/bench_grpc.c)
+$(BE_COMMON_OBJS): | $(BUILD)/gen/backend.pb-c.h
+
+# The test-only fake backend (never in BACKENDS, never packaged).
+$(eval $(call program,tests/fakes/fakebackend,tests/fakes/fakebackend.c \
+    $(BE_RUNTIME_SRCS),$(BE_RUNTIME_LIBS)))
+
+# The conformance client the backend_*.test scripts drive.
+$(eval $(call program,tests/integration/be_conform, \
+    tests/integration/be_conform.c $(BCLIENT_SRCS) proto/log.c, \
+    $(BCLIENT_LIBS) $(call libs,libsystemd)))
+
+# The gRPC benchmark (make bench runs it).
+$(eval $(call program,tests/bench/bench_grpc,tests/bench/bench_grpc.c \
+    $(BCLIENT_SRCS) proto/log.c,$(BCLIENT_LIBS) $(call libs,libsystemd)))
+
+# Unit tests of the runtime's pure parts.
+$(eval $(call unit_test,test_be_addr,tests/unit/test_be_addr.c \
+    backends/common/addr.c))
+$(eval $(call unit_test,test_be_gate,tests/unit/test_be_gate.c \
+    backends/common/gate.c proto/log.c,$(call libs,libsystemd)))
+
+.PHONY: bench-grpc
+bench: bench-grpc
+bench-grpc: $(BUILD)/tests/bench/bench_grpc $(BUILD)/tests/fakes/fakebackend
+	$(BUILD)/tests/bench/bench_grpc $(BUILD)/tests/fakes/fakebackend
+
+# libFuzzer target for the protocol's decoding (clang only; its own flags,
+# not the build's: libFuzzer needs -fsanitize=fuzzer).  The integration
+# test backend_fuzz.test runs it for a bounded number of inputs.
+ifneq ($(shell command -v clang 2>/dev/null),)
+$(BUILD)/tests/fuzz/fuzz_backend_proto: tests/fuzz/fuzz_backend_proto.c \
+    $(BUILD)/gen/backend.pb-c.c $(BUILD)/gen/backend.pb-c.h
+	@mkdir -p $(@D)
+	clang -g -O1 -std=c17 -D_GNU_SOURCE -I. -I$(BUILD)/gen \
+	    -fsanitize=fuzzer,address,undefined -o $@ \
+	    tests/fuzz/fuzz_backend_proto.c $(BUILD)/gen/backend.pb-c.c \
+	    $(call libs,libprotobuf-c)
+ALL_TARGETS += $(BUILD)/tests/fuzz/fuzz_backend_proto
+endif
