@@ -14,3 +14,12 @@ $(call be_backend,pocketsphinx,$(PS_SRCS),$(call libs,pocketsphinx))
 
 $(eval $(call unit_test,test_resample,tests/unit/test_resample.c backends/pocketsphinx/resample.c,))
 $(eval $(call unit_test,test_split,tests/unit/test_split.c backends/pocketsphinx/split.c,))
+
+# The command-line client of the speech integration tests
+# (tests/integration/speech_*.test): one RPC per run, plus WAV helpers.
+SPEECH_CLIENT_SRCS := tests/integration/speech_client.c \
+    backends/espeak/wav.c backends/pocketsphinx/wavread.c \
+    backends/pocketsphinx/resample.c $(BCLIENT_SRCS) proto/log.c
+$(eval $(call program,tests/integration/speech_client,$(SPEECH_CLIENT_SRCS),\
+    $(BCLIENT_LIBS) $(call libs,libsystemd)))
+$(BUILD)/obj/tests/integration/speech_client.o: | $(BUILD)/gen/backend.pb-c.h
