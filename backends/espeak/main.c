@@ -83,7 +83,8 @@ espeak_parse_options(struct be_ctx *ctx, const Backend__ModelOptions *opts,
 			if (espeak_int_option(o + 5, 80, 450, &p->rate) == -1)
 				return be_error(ctx, BE_INVALID_ARGUMENT,
 				    "option %s: rate must be 80..450 words "
-				    "per minute", o);
+				    "per minute",
+				    o);
 		} else if (strncmp(o, "pitch:", 6) == 0) {
 			if (espeak_int_option(o + 6, 0, 100, &p->pitch) == -1)
 				return be_error(ctx, BE_INVALID_ARGUMENT,
@@ -97,8 +98,8 @@ espeak_parse_options(struct be_ctx *ctx, const Backend__ModelOptions *opts,
 static int
 espeak_load(struct be_ctx *ctx, const Backend__ModelOptions *opts)
 {
-	const char *voice = opts->model && *opts->model ? opts->model :
-	    SYNTH_DEFAULT_VOICE;
+	const char *voice =
+	    opts->model && *opts->model ? opts->model : SYNTH_DEFAULT_VOICE;
 	struct synth_params params;
 	char err[256], msg[160];
 
@@ -106,8 +107,8 @@ espeak_load(struct be_ctx *ctx, const Backend__ModelOptions *opts)
 	if (espeak_parse_options(ctx, opts, &params) == -1)
 		return -1;
 	if (strlen(voice) >= sizeof(espeak_voice))
-		return be_error(ctx, BE_INVALID_ARGUMENT, "unknown voice '%.64s'",
-		    voice);
+		return be_error(
+		    ctx, BE_INVALID_ARGUMENT, "unknown voice '%.64s'", voice);
 	if (synth_check_voice(voice, err, sizeof(err)) == -1)
 		return be_error(ctx, BE_INVALID_ARGUMENT, "%s", err);
 	snprintf(espeak_voice, sizeof(espeak_voice), "%s", voice);
@@ -143,8 +144,9 @@ espeak_code(enum synth_status st, int saved_errno)
 	case SYNTH_TOO_LONG:
 		return BE_INVALID_ARGUMENT;
 	case SYNTH_WRITE_FAILED:
-		return saved_errno == ENOSPC || saved_errno == EDQUOT ?
-		    BE_RESOURCE_EXHAUSTED : BE_INVALID_ARGUMENT;
+		return saved_errno == ENOSPC || saved_errno == EDQUOT
+		           ? BE_RESOURCE_EXHAUSTED
+		           : BE_INVALID_ARGUMENT;
 	case SYNTH_CANCELLED:
 		return BE_CANCELLED;
 	default:
@@ -160,8 +162,8 @@ espeak_tts(struct be_ctx *ctx, const Backend__TTSRequest *req)
 	size_t samples;
 
 	if (!espeak_loaded)
-		return be_error(ctx, BE_FAILED_PRECONDITION, "no voice loaded: "
-		    "call LoadModel first");
+		return be_error(ctx, BE_FAILED_PRECONDITION,
+		    "no voice loaded: call LoadModel first");
 	st = synth_to_wav(req->text, req->voice, req->language, espeak_voice,
 	    &espeak_params, req->dst, espeak_cancelled, ctx, &samples, err,
 	    sizeof(err));
@@ -174,13 +176,13 @@ espeak_tts(struct be_ctx *ctx, const Backend__TTSRequest *req)
 }
 
 static const struct be_ops espeak_ops = {
-	.name = "espeak",
-	.parallel = 1,
-	.init = espeak_init,
-	.fini = espeak_fini,
-	.load = espeak_load,
-	.free = espeak_free,
-	.tts = espeak_tts,
+    .name = "espeak",
+    .parallel = 1,
+    .init = espeak_init,
+    .fini = espeak_fini,
+    .load = espeak_load,
+    .free = espeak_free,
+    .tts = espeak_tts,
 };
 
 int

@@ -13,7 +13,6 @@
 #include "backends/espeak/synth.h"
 #include "backends/espeak/wav.h"
 
-
 /*
  * PCM collected by the synthesis callback.  espeak's callback has no user
  * pointer we control for synchronous output, hence a static buffer; the
@@ -23,8 +22,8 @@ static struct {
 	int16_t *pcm;
 	size_t len;
 	size_t cap;
-	size_t max;	/* SYNTH_MAX_SECONDS at the engine's rate */
-	int overflow;	/* out of memory or over max */
+	size_t max; /* SYNTH_MAX_SECONDS at the engine's rate */
+	int overflow; /* out of memory or over max */
 	synth_cancel_fn cancel;
 	void *cancel_arg;
 	int cancelled;
@@ -96,10 +95,11 @@ synth_init(char *err, size_t errlen)
 	int rate;
 
 	/* DONT_EXIT: without it espeak calls exit() when its data is missing. */
-	rate = espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 0, NULL,
-	    espeakINITIALIZE_DONT_EXIT);
+	rate = espeak_Initialize(
+	    AUDIO_OUTPUT_SYNCHRONOUS, 0, NULL, espeakINITIALIZE_DONT_EXIT);
 	if (rate <= 0)
-		return synth_error(err, errlen, "espeak-ng initialisation "
+		return synth_error(err, errlen,
+		    "espeak-ng initialisation "
 		    "failed (is espeak-ng-data installed?)");
 	espeak_SetSynthCallback(synth_callback);
 	synth_sample_rate = rate;
@@ -153,12 +153,13 @@ synth_select_voice(const char *voice, char *err, size_t errlen)
 	const char *plus;
 
 	if (voice == NULL || *voice == '\0' || strlen(voice) > 64)
-		return synth_error(err, errlen, "unknown voice '%.64s'",
-		    voice ? voice : "");
+		return synth_error(
+		    err, errlen, "unknown voice '%.64s'", voice ? voice : "");
 	if ((plus = strchr(voice, '+')) != NULL &&
 	    !synth_variant_known(plus + 1))
-		return synth_error(err, errlen, "unknown voice variant '%s' "
-		    "in voice '%s'", plus + 1, voice);
+		return synth_error(err, errlen,
+		    "unknown voice variant '%s' in voice '%s'", plus + 1,
+		    voice);
 	if (espeak_SetVoiceByName(voice) != EE_OK)
 		return synth_error(err, errlen, "unknown voice '%s'", voice);
 	return 0;
@@ -177,21 +178,21 @@ synth_select_language(const char *language, char *err, size_t errlen)
 	espeak_VOICE spec;
 
 	if (strlen(language) > 32)
-		return synth_error(err, errlen, "unknown language '%.32s'",
-		    language);
+		return synth_error(
+		    err, errlen, "unknown language '%.32s'", language);
 	memset(&spec, 0, sizeof(spec));
 	spec.languages = language;
 	if (espeak_SetVoiceByProperties(&spec) != EE_OK)
-		return synth_error(err, errlen, "unknown language '%s'",
-		    language);
+		return synth_error(
+		    err, errlen, "unknown language '%s'", language);
 	return 0;
 }
 
 /* Applies the voice rules of synth_to_wav() and the speaking params. */
 static int
 synth_prepare(const char *voice, const char *language,
-    const char *fallback_voice, const struct synth_params *params,
-    char *err, size_t errlen)
+    const char *fallback_voice, const struct synth_params *params, char *err,
+    size_t errlen)
 {
 	int rc;
 
@@ -204,19 +205,20 @@ synth_prepare(const char *voice, const char *language,
 	if (rc == -1)
 		return -1;
 	/* Parameters are global too: reset them on every call. */
-	if (espeak_SetParameter(espeakRATE, params && params->rate ?
-	    params->rate : espeakRATE_NORMAL, 0) != EE_OK ||
-	    espeak_SetParameter(espeakPITCH, params && params->pitch ?
-	    params->pitch : 50, 0) != EE_OK)
-		return synth_error(err, errlen, "espeak-ng refused the "
-		    "speaking parameters");
+	if (espeak_SetParameter(espeakRATE,
+	        params && params->rate ? params->rate : espeakRATE_NORMAL,
+	        0) != EE_OK ||
+	    espeak_SetParameter(espeakPITCH,
+	        params && params->pitch ? params->pitch : 50, 0) != EE_OK)
+		return synth_error(
+		    err, errlen, "espeak-ng refused the speaking parameters");
 	return 0;
 }
 
 /* Checks the request's strings; SYNTH_OK or SYNTH_BAD_REQUEST. */
 static enum synth_status
-synth_check_request(const char *text, const char *path, char *err,
-    size_t errlen)
+synth_check_request(
+    const char *text, const char *path, char *err, size_t errlen)
 {
 	if (synth_sample_rate <= 0) {
 		synth_error(err, errlen, "espeak-ng is not initialised");
@@ -235,8 +237,8 @@ synth_check_request(const char *text, const char *path, char *err,
 
 /* Runs espeak over text into synth_buf; the caller checked the request. */
 static enum synth_status
-synth_run(const char *text, synth_cancel_fn cancel, void *cancel_arg,
-    char *err, size_t errlen)
+synth_run(const char *text, synth_cancel_fn cancel, void *cancel_arg, char *err,
+    size_t errlen)
 {
 	espeak_ERROR rc;
 
@@ -255,14 +257,16 @@ synth_run(const char *text, synth_cancel_fn cancel, void *cancel_arg,
 		return SYNTH_CANCELLED;
 	}
 	if (synth_buf.overflow) {
-		synth_error(err, errlen, "text too long: the audio would "
+		synth_error(err, errlen,
+		    "text too long: the audio would "
 		    "exceed %d seconds or the memory available",
 		    SYNTH_MAX_SECONDS);
 		return SYNTH_TOO_LONG;
 	}
 	if (rc != EE_OK || synth_buf.len == 0) {
-		synth_error(err, errlen, "espeak-ng synthesis failed (error "
-		    "%d, %zu samples)", (int)rc, synth_buf.len);
+		synth_error(err, errlen,
+		    "espeak-ng synthesis failed (error %d, %zu samples)",
+		    (int)rc, synth_buf.len);
 		return SYNTH_FAILED;
 	}
 	return SYNTH_OK;
@@ -271,25 +275,24 @@ synth_run(const char *text, synth_cancel_fn cancel, void *cancel_arg,
 enum synth_status
 synth_to_wav(const char *text, const char *voice, const char *language,
     const char *fallback_voice, const struct synth_params *params,
-    const char *path, synth_cancel_fn cancel, void *cancel_arg,
-    size_t *samples, char *err, size_t errlen)
+    const char *path, synth_cancel_fn cancel, void *cancel_arg, size_t *samples,
+    char *err, size_t errlen)
 {
 	enum synth_status st;
 	int saved;
 
 	if ((st = synth_check_request(text, path, err, errlen)) != SYNTH_OK)
 		return st;
-	if (synth_prepare(voice, language, fallback_voice, params, err,
-	    errlen) == -1)
+	if (synth_prepare(
+	        voice, language, fallback_voice, params, err, errlen) == -1)
 		return SYNTH_BAD_REQUEST;
-	if ((st = synth_run(text, cancel, cancel_arg, err, errlen)) !=
-	    SYNTH_OK)
+	if ((st = synth_run(text, cancel, cancel_arg, err, errlen)) != SYNTH_OK)
 		return st;
 	if (wav_write_file(path, synth_buf.pcm, synth_buf.len,
-	    (uint32_t)synth_sample_rate) == -1) {
+	        (uint32_t)synth_sample_rate) == -1) {
 		saved = errno;
-		synth_error(err, errlen, "cannot write %s: %s", path,
-		    strerror(saved));
+		synth_error(
+		    err, errlen, "cannot write %s: %s", path, strerror(saved));
 		errno = saved;
 		return SYNTH_WRITE_FAILED;
 	}

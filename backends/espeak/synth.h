@@ -21,8 +21,8 @@
 
 /* Speaking parameters; 0 keeps espeak's default for that parameter. */
 struct synth_params {
-	int rate;	/* words per minute, 80..450 */
-	int pitch;	/* 0..100 */
+	int rate; /* words per minute, 80..450 */
+	int pitch; /* 0..100 */
 };
 
 /*
@@ -51,11 +51,11 @@ int synth_check_voice(const char *voice, char *err, size_t errlen);
 /* Outcome of synth_to_wav(); the message is in err. */
 enum synth_status {
 	SYNTH_OK = 0,
-	SYNTH_BAD_REQUEST,	/* unknown voice/language, no text, no dst */
-	SYNTH_TOO_LONG,		/* the audio would exceed SYNTH_MAX_SECONDS */
-	SYNTH_WRITE_FAILED,	/* dst cannot be written; errno kept */
-	SYNTH_CANCELLED,	/* cancel() returned non-zero */
-	SYNTH_FAILED		/* espeak-ng or memory failure */
+	SYNTH_BAD_REQUEST, /* unknown voice/language, no text, no dst */
+	SYNTH_TOO_LONG, /* the audio would exceed SYNTH_MAX_SECONDS */
+	SYNTH_WRITE_FAILED, /* dst cannot be written; errno kept */
+	SYNTH_CANCELLED, /* cancel() returned non-zero */
+	SYNTH_FAILED /* espeak-ng or memory failure */
 };
 
 /* Longest audio one request may produce. */
@@ -74,9 +74,8 @@ typedef int (*synth_cancel_fn)(void *arg);
  */
 enum synth_status synth_to_wav(const char *text, const char *voice,
     const char *language, const char *fallback_voice,
-    const struct synth_params *params, const char *path,
-    synth_cancel_fn cancel, void *cancel_arg, size_t *samples, char *err,
-    size_t errlen);
+    const struct synth_params *params, const char *path, synth_cancel_fn cancel,
+    void *cancel_arg, size_t *samples, char *err, size_t errlen);
 
 /* Sample rate of the files synth_to_wav() writes (after synth_init()). */
 int synth_rate(void);

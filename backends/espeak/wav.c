@@ -44,8 +44,8 @@ wav_header_encode(uint8_t out[WAV_HEADER_SIZE], uint32_t rate,
 	put_le32(out + 4, (uint32_t)(WAV_HEADER_SIZE - 8 + data_bytes));
 	memcpy(out + 8, "WAVE", 4);
 	memcpy(out + 12, "fmt ", 4);
-	put_le32(out + 16, 16);			/* fmt chunk size */
-	put_le16(out + 20, 1);			/* WAVE_FORMAT_PCM */
+	put_le32(out + 16, 16); /* fmt chunk size */
+	put_le16(out + 20, 1); /* WAVE_FORMAT_PCM */
 	put_le16(out + 22, channels);
 	put_le32(out + 24, rate);
 	put_le32(out + 28, byte_rate);
@@ -100,8 +100,8 @@ write_samples(int fd, const int16_t *pcm, size_t nsamples)
 }
 
 int
-wav_write_file(const char *path, const int16_t *pcm, size_t nsamples,
-    uint32_t rate)
+wav_write_file(
+    const char *path, const int16_t *pcm, size_t nsamples, uint32_t rate)
 {
 	uint8_t hdr[WAV_HEADER_SIZE];
 	int fd, saved;

@@ -30,7 +30,7 @@ int wav_header_encode(uint8_t out[WAV_HEADER_SIZE], uint32_t rate,
  * with errno set (EFBIG when the audio is too long for a WAV file), and
  * removes the partial file.
  */
-int wav_write_file(const char *path, const int16_t *pcm, size_t nsamples,
-    uint32_t rate);
+int wav_write_file(
+    const char *path, const int16_t *pcm, size_t nsamples, uint32_t rate);
 
 #endif

@@ -30,7 +30,7 @@
 struct decoder {
 	cmd_ln_t *config;
 	ps_decoder_t *ps;
-	int frame_rate;		/* feature frames per second */
+	int frame_rate; /* feature frames per second */
 	/*
 	 * The live cepstral mean as loaded.  pocketsphinx adapts it, and its
 	 * noise estimate, across utterances, so without a reset one
@@ -69,19 +69,20 @@ decode_error(char *err, size_t errlen, const char *fmt, ...)
 
 /* Builds dir/name into out and checks it exists with the wanted type. */
 static int
-decode_model_part(char *out, size_t outlen, const char *dir,
-    const char *name, int want_dir, char *err, size_t errlen)
+decode_model_part(char *out, size_t outlen, const char *dir, const char *name,
+    int want_dir, char *err, size_t errlen)
 {
 	struct stat st;
 	int n;
 
 	n = snprintf(out, outlen, "%s/%s", dir, name);
 	if (n < 0 || (size_t)n >= outlen)
-		return decode_error(err, errlen, "model path too long: %s/%s",
-		    dir, name);
+		return decode_error(
+		    err, errlen, "model path too long: %s/%s", dir, name);
 	if (stat(out, &st) == -1)
-		return decode_error(err, errlen, "model directory %s has no "
-		    "%s: %s", dir, name, strerror(errno));
+		return decode_error(err, errlen,
+		    "model directory %s has no %s: %s", dir, name,
+		    strerror(errno));
 	if (want_dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode))
 		return decode_error(err, errlen, "model part %s is not a %s",
 		    out, want_dir ? "directory" : "file");
@@ -89,21 +90,21 @@ decode_model_part(char *out, size_t outlen, const char *dir,
 }
 
 int
-decode_model_dir(const char *dir, struct decode_model *m, char *err,
-    size_t errlen)
+decode_model_dir(
+    const char *dir, struct decode_model *m, char *err, size_t errlen)
 {
 	char mdef[1100];
 
 	if (dir == NULL || *dir == '\0')
 		return decode_error(err, errlen, "no model directory");
-	if (decode_model_part(m->hmm, sizeof(m->hmm), dir, "en-us", 1, err,
-	    errlen) == -1 ||
-	    decode_model_part(mdef, sizeof(mdef), m->hmm, "mdef", 0, err,
-	    errlen) == -1 ||
-	    decode_model_part(m->lm, sizeof(m->lm), dir, "en-us.lm.bin", 0,
-	    err, errlen) == -1 ||
+	if (decode_model_part(
+	        m->hmm, sizeof(m->hmm), dir, "en-us", 1, err, errlen) == -1 ||
+	    decode_model_part(
+	        mdef, sizeof(mdef), m->hmm, "mdef", 0, err, errlen) == -1 ||
+	    decode_model_part(m->lm, sizeof(m->lm), dir, "en-us.lm.bin", 0, err,
+	        errlen) == -1 ||
 	    decode_model_part(m->dict, sizeof(m->dict), dir,
-	    "cmudict-en-us.dict", 0, err, errlen) == -1)
+	        "cmudict-en-us.dict", 0, err, errlen) == -1)
 		return -1;
 	return 0;
 }
@@ -117,8 +118,8 @@ decode_save_cmn(struct decoder *d)
 	d->cmn_len = 0;
 	if (feat == NULL || feat->cmn_struct == NULL ||
 	    feat->cmn_struct->veclen <= 0 ||
-	    feat->cmn_struct->veclen > (int)(sizeof(d->cmn_initial) /
-	    sizeof(d->cmn_initial[0])))
+	    feat->cmn_struct->veclen >
+	        (int)(sizeof(d->cmn_initial) / sizeof(d->cmn_initial[0])))
 		return;
 	cmn_live_get(feat->cmn_struct, d->cmn_initial);
 	d->cmn_len = feat->cmn_struct->veclen;
@@ -143,18 +144,18 @@ decode_new(const struct decode_model *m, char *err, size_t errlen)
 		return NULL;
 	}
 	/* -logfn: pocketsphinx logs pages of INFO lines to stderr else. */
-	d->config = cmd_ln_init(NULL, ps_args(), TRUE, "-hmm", m->hmm,
-	    "-lm", m->lm, "-dict", m->dict, "-remove_silence", "no",
-	    "-logfn", "/dev/null", NULL);
+	d->config = cmd_ln_init(NULL, ps_args(), TRUE, "-hmm", m->hmm, "-lm",
+	    m->lm, "-dict", m->dict, "-remove_silence", "no", "-logfn",
+	    "/dev/null", NULL);
 	if (d->config == NULL) {
-		decode_error(err, errlen, "pocketsphinx rejected its "
-		    "configuration");
+		decode_error(
+		    err, errlen, "pocketsphinx rejected its configuration");
 		free(d);
 		return NULL;
 	}
 	if ((d->ps = ps_init(d->config)) == NULL) {
-		decode_error(err, errlen, "pocketsphinx could not load the "
-		    "model in %s", m->hmm);
+		decode_error(err, errlen,
+		    "pocketsphinx could not load the model in %s", m->hmm);
 		cmd_ln_free_r(d->config);
 		free(d);
 		return NULL;
@@ -267,7 +268,7 @@ decode_collect(struct decoder *d, int64_t offset_ns, struct words *w)
 			continue;
 		ps_seg_frames(seg, &sf, &ef);
 		if (words_add(w, word, offset_ns + (sf - base) * ns_per_frame,
-		    offset_ns + (ef + 1 - base) * ns_per_frame) == -1) {
+		        offset_ns + (ef + 1 - base) * ns_per_frame) == -1) {
 			ps_seg_free(seg);
 			return -1;
 		}
@@ -284,8 +285,8 @@ decode_utterance(struct decoder *d, const int16_t *pcm, size_t n,
 	size_t i, k;
 
 	if (ps_start_utt(d->ps) < 0) {
-		decode_error(err, errlen, "pocketsphinx cannot start an "
-		    "utterance");
+		decode_error(
+		    err, errlen, "pocketsphinx cannot start an utterance");
 		return DECODE_FAILED;
 	}
 	for (i = 0; i < n; i += k) {
@@ -297,14 +298,14 @@ decode_utterance(struct decoder *d, const int16_t *pcm, size_t n,
 		}
 		if (ps_process_raw(d->ps, pcm + i, k, FALSE, FALSE) < 0) {
 			ps_end_utt(d->ps);
-			decode_error(err, errlen, "pocketsphinx failed to "
-			    "process the audio");
+			decode_error(err, errlen,
+			    "pocketsphinx failed to process the audio");
 			return DECODE_FAILED;
 		}
 	}
 	if (ps_end_utt(d->ps) < 0 || decode_collect(d, offset_ns, w) == -1) {
-		decode_error(err, errlen, "pocketsphinx failed to finish the "
-		    "utterance");
+		decode_error(
+		    err, errlen, "pocketsphinx failed to finish the utterance");
 		return DECODE_FAILED;
 	}
 	return DECODE_OK;
@@ -363,7 +364,7 @@ decode_pcm(struct decoder *d, const int16_t *pcm, size_t n,
     decode_cancel_fn cancel, void *cancel_arg, struct transcript *out,
     char *err, size_t errlen)
 {
-	struct words w = { 0 };
+	struct words w = {0};
 	enum decode_status st = DECODE_OK;
 	size_t start, end;
 
@@ -394,8 +395,8 @@ decode_pcm(struct decoder *d, const int16_t *pcm, size_t n,
 
 /* Reads the whole regular file path into *buf (malloc'ed). */
 static enum decode_status
-decode_read_file(const char *path, uint8_t **buf, size_t *len, char *err,
-    size_t errlen)
+decode_read_file(
+    const char *path, uint8_t **buf, size_t *len, char *err, size_t errlen)
 {
 	struct stat st;
 	ssize_t r;
@@ -403,15 +404,15 @@ decode_read_file(const char *path, uint8_t **buf, size_t *len, char *err,
 	int fd;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		decode_error(err, errlen, "cannot open audio file %s: %s",
-		    path, strerror(errno));
+		decode_error(err, errlen, "cannot open audio file %s: %s", path,
+		    strerror(errno));
 		return errno == ENOENT ? DECODE_NOT_FOUND : DECODE_BAD_INPUT;
 	}
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
 	    (uint64_t)st.st_size > DECODE_MAX_FILE_BYTES) {
-		decode_error(err, errlen, "audio file %s is not a regular "
-		    "file of at most %u MiB", path,
-		    DECODE_MAX_FILE_BYTES >> 20);
+		decode_error(err, errlen,
+		    "audio file %s is not a regular file of at most %u MiB",
+		    path, DECODE_MAX_FILE_BYTES >> 20);
 		close(fd);
 		return DECODE_BAD_INPUT;
 	}
@@ -434,20 +435,30 @@ decode_read_file(const char *path, uint8_t **buf, size_t *len, char *err,
 }
 
 /*
- * Converts parsed WAV audio to 16 kHz mono int16 (*pcm, *n).  Returns 0 or
- * -1 on memory exhaustion.
+ * Converts parsed WAV audio to 16 kHz mono int16 (*pcm, *n), freeing the
+ * file buffer *buf (which wi points into) as soon as it is no longer
+ * needed, to bound the peak memory.  Returns 0 or -1 on memory exhaustion.
  */
 static int
-decode_convert(const struct wav_info *wi, int16_t **pcm, size_t *n)
+decode_convert(
+    const struct wav_info *wi, uint8_t **buf, int16_t **pcm, size_t *n)
 {
 	float *mono, *rs;
 
-	if ((mono = wav_to_mono_float(wi)) == NULL)
+	mono = wav_to_mono_float(wi);
+	free(*buf);
+	*buf = NULL;
+	if (mono == NULL)
 		return -1;
-	rs = resample(mono, wi->frames, wi->rate, DECODE_RATE, n);
-	free(mono);
-	if (rs == NULL)
-		return -1;
+	if (wi->rate == DECODE_RATE) {
+		rs = mono;
+		*n = wi->frames;
+	} else {
+		rs = resample(mono, wi->frames, wi->rate, DECODE_RATE, n);
+		free(mono);
+		if (rs == NULL)
+			return -1;
+	}
 	if ((*pcm = malloc(*n * sizeof(**pcm))) == NULL) {
 		free(rs);
 		return -1;
@@ -480,12 +491,10 @@ decode_file(struct decoder *d, const char *path, decode_cancel_fn cancel,
 		free(buf);
 		return DECODE_BAD_INPUT;
 	}
-	if (decode_convert(&wi, &pcm, &n) == -1) {
+	if (decode_convert(&wi, &buf, &pcm, &n) == -1) {
 		decode_error(err, errlen, "out of memory converting %s", path);
-		free(buf);
 		return DECODE_FAILED;
 	}
-	free(buf);
 	st = decode_pcm(d, pcm, n, cancel, cancel_arg, out, err, errlen);
 	free(pcm);
 	return st;

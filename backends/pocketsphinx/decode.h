@@ -15,8 +15,12 @@
 /* The rate and format pocketsphinx's en-us acoustic model expects. */
 #define DECODE_RATE 16000
 
-/* Largest WAV file AudioTranscription reads (about 1 h of 48 kHz stereo). */
-#define DECODE_MAX_FILE_BYTES (700u << 20)
+/*
+ * Largest WAV file AudioTranscription reads: 2.3 h of 16 kHz mono 16-bit,
+ * 23 min of 48 kHz stereo.  Conversion holds the file and its float copy
+ * at once: the peak is about 3 times the size of a 16 kHz mono file.
+ */
+#define DECODE_MAX_FILE_BYTES (256u << 20)
 
 /*
  * One segment: consecutive words without a pause of DECODE_PAUSE_NS or
@@ -32,17 +36,17 @@ struct transcript_segment {
 };
 
 struct transcript {
-	char *text;			/* all words, space separated */
+	char *text; /* all words, space separated */
 	struct transcript_segment *segments;
 	size_t nsegments;
-	int64_t duration_ns;		/* length of the audio */
+	int64_t duration_ns; /* length of the audio */
 };
 
 /* Paths of the three model parts pocketsphinx loads. */
 struct decode_model {
-	char hmm[1024];		/* acoustic model directory (has mdef) */
-	char lm[1024];		/* language model, en-us.lm.bin */
-	char dict[1024];	/* pronunciation dictionary */
+	char hmm[1024]; /* acoustic model directory (has mdef) */
+	char lm[1024]; /* language model, en-us.lm.bin */
+	char dict[1024]; /* pronunciation dictionary */
 };
 
 /*
@@ -54,10 +58,10 @@ typedef int (*decode_cancel_fn)(void *arg);
 /* Outcome of decode_pcm() and decode_file(); the message is in err. */
 enum decode_status {
 	DECODE_OK = 0,
-	DECODE_NOT_FOUND,	/* the audio file does not exist */
-	DECODE_BAD_INPUT,	/* unreadable, not WAV audio, bad encoding */
-	DECODE_CANCELLED,	/* cancel() returned non-zero */
-	DECODE_FAILED		/* pocketsphinx or memory failure */
+	DECODE_NOT_FOUND, /* the audio file does not exist */
+	DECODE_BAD_INPUT, /* unreadable, not WAV audio, bad encoding */
+	DECODE_CANCELLED, /* cancel() returned non-zero */
+	DECODE_FAILED /* pocketsphinx or memory failure */
 };
 
 struct decoder;
@@ -67,21 +71,21 @@ struct decoder;
  * (DIR/en-us/, DIR/en-us.lm.bin, DIR/cmudict-en-us.dict), checking that
  * each part exists.  Returns 0, or -1 with a reason in err.
  */
-int decode_model_dir(const char *dir, struct decode_model *m, char *err,
-    size_t errlen);
+int decode_model_dir(
+    const char *dir, struct decode_model *m, char *err, size_t errlen);
 
 /* Loads the model; NULL with a reason in err on failure. */
-struct decoder *decode_new(const struct decode_model *m, char *err,
-    size_t errlen);
+struct decoder *decode_new(
+    const struct decode_model *m, char *err, size_t errlen);
 void decode_free(struct decoder *d);
 
 /*
  * Decodes n samples of 16 kHz mono audio into *out (free it with
  * transcript_clear()).  On failure *out is empty and err says why.
  */
-enum decode_status decode_pcm(struct decoder *d, const int16_t *pcm,
-    size_t n, decode_cancel_fn cancel, void *cancel_arg,
-    struct transcript *out, char *err, size_t errlen);
+enum decode_status decode_pcm(struct decoder *d, const int16_t *pcm, size_t n,
+    decode_cancel_fn cancel, void *cancel_arg, struct transcript *out,
+    char *err, size_t errlen);
 
 /*
  * Reads the WAV file path (any layout wavread.h accepts), converts it to

@@ -93,8 +93,8 @@ ps_model_dir(const Backend__ModelOptions *opts, char *buf, size_t len)
 
 /* Reads "parallel:N" from the options; -1 on a malformed value. */
 static int
-ps_parallel_option(struct be_ctx *ctx, const Backend__ModelOptions *opts,
-    int *n)
+ps_parallel_option(
+    struct be_ctx *ctx, const Backend__ModelOptions *opts, int *n)
 {
 	const char *o;
 	char *end;
@@ -112,8 +112,9 @@ ps_parallel_option(struct be_ctx *ctx, const Backend__ModelOptions *opts,
 		v = strtol(o + 9, &end, 10);
 		if (errno || end == o + 9 || *end || v < 1 ||
 		    v > PS_MAX_PARALLEL)
-			return be_error(ctx, BE_INVALID_ARGUMENT, "option %s: "
-			    "parallel must be 1..%d", o, PS_MAX_PARALLEL);
+			return be_error(ctx, BE_INVALID_ARGUMENT,
+			    "option %s: parallel must be 1..%d", o,
+			    PS_MAX_PARALLEL);
 		*n = (int)v;
 	}
 	return 0;
@@ -142,8 +143,9 @@ ps_load(struct be_ctx *ctx, const Backend__ModelOptions *opts)
 		ps_nslots = i + 1;
 	}
 	be_set_parallel(n);
-	snprintf(msg, sizeof(msg), "loaded pocketsphinx model %s "
-	    "(%d decoder%s)", dir, n, n == 1 ? "" : "s");
+	snprintf(msg, sizeof(msg),
+	    "loaded pocketsphinx model %s (%d decoder%s)", dir, n,
+	    n == 1 ? "" : "s");
 	be_result_message(ctx, msg);
 	log_info("%s", msg);
 	return 0;
@@ -192,8 +194,8 @@ ps_language_ok(const char *lang)
 	if (strcasecmp(lang, "english") == 0 || strcasecmp(lang, "en") == 0)
 		return 1;
 	return strncasecmp(lang, "en", 2) == 0 &&
-	    (lang[2] == '-' || lang[2] == '_') &&
-	    strcasecmp(lang + 3, "us") == 0;
+	       (lang[2] == '-' || lang[2] == '_') &&
+	       strcasecmp(lang + 3, "us") == 0;
 }
 
 static int
@@ -259,20 +261,21 @@ ps_transcribe(struct be_ctx *ctx, const Backend__TranscriptRequest *req,
 	int slot, rc;
 
 	if (!ps_language_ok(req->language))
-		return be_error(ctx, BE_INVALID_ARGUMENT, "language '%.32s' is "
+		return be_error(ctx, BE_INVALID_ARGUMENT,
+		    "language '%.32s' is "
 		    "not available: this backend has only the en-us model",
 		    req->language);
 	if ((slot = ps_acquire()) == -1)
-		return be_error(ctx, BE_FAILED_PRECONDITION, "no model loaded: "
-		    "call LoadModel first");
-	st = decode_file(ps_slot[slot], req->dst, ps_cancelled, ctx, &t, err,
-	    sizeof(err));
+		return be_error(ctx, BE_FAILED_PRECONDITION,
+		    "no model loaded: call LoadModel first");
+	st = decode_file(
+	    ps_slot[slot], req->dst, ps_cancelled, ctx, &t, err, sizeof(err));
 	ps_release(slot);
 	if (st != DECODE_OK)
 		return be_error(ctx, ps_code(st), "%s", err);
 	rc = ps_fill_result(ctx, &t, res);
-	log_debug("transcribed %s: %.2f s of audio, %zu segments",
-	    req->dst, (double)t.duration_ns / 1e9, t.nsegments);
+	log_debug("transcribed %s: %.2f s of audio, %zu segments", req->dst,
+	    (double)t.duration_ns / 1e9, t.nsegments);
 	transcript_clear(&t);
 	if (rc == -1)
 		return be_error(ctx, BE_RESOURCE_EXHAUSTED, "out of memory");
@@ -286,12 +289,12 @@ ps_fini(void)
 }
 
 static const struct be_ops ps_ops = {
-	.name = "pocketsphinx",
-	.parallel = 1,
-	.fini = ps_fini,
-	.load = ps_load,
-	.free = ps_free_op,
-	.transcribe = ps_transcribe,
+    .name = "pocketsphinx",
+    .parallel = 1,
+    .fini = ps_fini,
+    .load = ps_load,
+    .free = ps_free_op,
+    .transcribe = ps_transcribe,
 };
 
 int

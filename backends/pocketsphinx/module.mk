@@ -23,3 +23,15 @@ SPEECH_CLIENT_SRCS := tests/integration/speech_client.c \
 $(eval $(call program,tests/integration/speech_client,$(SPEECH_CLIENT_SRCS),\
     $(BCLIENT_LIBS) $(call libs,libsystemd)))
 $(BUILD)/obj/tests/integration/speech_client.o: | $(BUILD)/gen/backend.pb-c.h
+
+# libFuzzer target for the WAV reader and resampler (clang only; its own
+# flags: libFuzzer needs -fsanitize=fuzzer).  speech_fuzz_wav.test runs it
+# for a bounded number of inputs.
+ifneq ($(shell command -v clang 2>/dev/null),)
+$(BUILD)/tests/fuzz/fuzz_wav: tests/fuzz/fuzz_wav.c \
+    backends/pocketsphinx/wavread.c backends/pocketsphinx/resample.c
+	@mkdir -p $(@D)
+	clang -g -O1 -std=c17 -D_GNU_SOURCE -I. \
+	    -fsanitize=fuzzer,address,undefined -o $@ $^ -lm -lpthread
+ALL_TARGETS += $(BUILD)/tests/fuzz/fuzz_wav
+endif

@@ -15,11 +15,11 @@
 
 #include "backends/pocketsphinx/resample.h"
 
-#define RS_ZEROS	16	/* zero crossings each side of the centre */
-#define RS_STEPS	512	/* table points per zero crossing */
-#define RS_BETA		8.0	/* Kaiser beta: about -80 dB side lobes */
-#define RS_ROLLOFF	0.94	/* pass band edge as a fraction of Nyquist */
-#define RS_MAX_RATE	1000000
+#define RS_ZEROS 16 /* zero crossings each side of the centre */
+#define RS_STEPS 512 /* table points per zero crossing */
+#define RS_BETA 8.0 /* Kaiser beta: about -80 dB side lobes */
+#define RS_ROLLOFF 0.94 /* pass band edge as a fraction of Nyquist */
+#define RS_MAX_RATE 1000000
 
 static float rs_table[RS_ZEROS * RS_STEPS + 2];
 static pthread_once_t rs_once = PTHREAD_ONCE_INIT;
@@ -53,7 +53,7 @@ rs_table_init(void)
 		s = i == 0 ? 1.0 : sin(M_PI * x) / (M_PI * x);
 		rs_table[i] = (float)(s * w);
 	}
-	rs_table[n + 1] = 0.0f;	/* lets the interpolation read one past */
+	rs_table[n + 1] = 0.0f; /* lets the interpolation read one past */
 }
 
 /* The windowed sinc at x zero crossings from the centre (|x| free). */

@@ -10,15 +10,13 @@
 
 #include "backends/pocketsphinx/wavread.h"
 
-#define WAVE_FORMAT_PCM		0x0001
-#define WAVE_FORMAT_IEEE_FLOAT	0x0003
-#define WAVE_FORMAT_EXTENSIBLE	0xfffe
+#define WAVE_FORMAT_PCM 0x0001
+#define WAVE_FORMAT_IEEE_FLOAT 0x0003
+#define WAVE_FORMAT_EXTENSIBLE 0xfffe
 
 /* The GUID tail shared by every KSDATAFORMAT_SUBTYPE_* in a WAV file. */
-static const uint8_t wav_guid_tail[14] = {
-	0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x80, 0x00,
-	0x00, 0xaa, 0x00, 0x38, 0x9b, 0x71
-};
+static const uint8_t wav_guid_tail[14] = {0x00, 0x00, 0x00, 0x00, 0x10, 0x00,
+    0x80, 0x00, 0x00, 0xaa, 0x00, 0x38, 0x9b, 0x71};
 
 static uint16_t
 get_le16(const uint8_t *p)
@@ -30,7 +28,7 @@ static uint32_t
 get_le32(const uint8_t *p)
 {
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	    (uint32_t)p[3] << 24;
+	       (uint32_t)p[3] << 24;
 }
 
 static int
@@ -49,14 +47,14 @@ wav_error(char *err, size_t errlen, const char *fmt, ...)
  * and checks that the combination is one wav_to_mono_float() converts.
  */
 static int
-wav_parse_fmt(const uint8_t *p, uint32_t size, struct wav_info *out,
-    char *err, size_t errlen)
+wav_parse_fmt(const uint8_t *p, uint32_t size, struct wav_info *out, char *err,
+    size_t errlen)
 {
 	uint16_t tag, block_align;
 
 	if (size < 16)
-		return wav_error(err, errlen, "WAV fmt chunk too short "
-		    "(%u bytes)", size);
+		return wav_error(
+		    err, errlen, "WAV fmt chunk too short (%u bytes)", size);
 	tag = get_le16(p);
 	out->channels = get_le16(p + 2);
 	out->rate = get_le32(p + 4);
@@ -64,36 +62,39 @@ wav_parse_fmt(const uint8_t *p, uint32_t size, struct wav_info *out,
 	out->bits = get_le16(p + 14);
 	if (tag == WAVE_FORMAT_EXTENSIBLE) {
 		if (size < 40 || memcmp(p + 26, wav_guid_tail, 14) != 0)
-			return wav_error(err, errlen, "unsupported WAV "
-			    "extensible sub-format");
+			return wav_error(err, errlen,
+			    "unsupported WAV extensible sub-format");
 		tag = get_le16(p + 24);
 	}
 	if (tag != WAVE_FORMAT_PCM && tag != WAVE_FORMAT_IEEE_FLOAT)
-		return wav_error(err, errlen, "unsupported WAV encoding "
+		return wav_error(err, errlen,
+		    "unsupported WAV encoding "
 		    "(format tag 0x%04x); only PCM and IEEE float are read",
 		    tag);
 	out->is_float = tag == WAVE_FORMAT_IEEE_FLOAT;
 	if (out->channels == 0 || out->channels > WAV_MAX_CHANNELS)
-		return wav_error(err, errlen, "unsupported WAV channel count "
-		    "%u", out->channels);
+		return wav_error(err, errlen,
+		    "unsupported WAV channel count %u", out->channels);
 	if (out->rate < WAV_MIN_RATE || out->rate > WAV_MAX_RATE)
-		return wav_error(err, errlen, "unsupported WAV sample rate "
-		    "%u Hz", out->rate);
-	if (out->is_float ? out->bits != 32 && out->bits != 64 :
-	    out->bits != 8 && out->bits != 16 && out->bits != 24 &&
-	    out->bits != 32)
-		return wav_error(err, errlen, "unsupported WAV sample size "
-		    "(%u-bit %s)", out->bits, out->is_float ? "float" : "PCM");
+		return wav_error(err, errlen,
+		    "unsupported WAV sample rate %u Hz", out->rate);
+	if (out->is_float ? out->bits != 32 && out->bits != 64
+	                  : out->bits != 8 && out->bits != 16 &&
+	                        out->bits != 24 && out->bits != 32)
+		return wav_error(err, errlen,
+		    "unsupported WAV sample size (%u-bit %s)", out->bits,
+		    out->is_float ? "float" : "PCM");
 	if (block_align != out->channels * (out->bits / 8))
-		return wav_error(err, errlen, "inconsistent WAV block "
-		    "alignment %u for %u channels of %u bits", block_align,
-		    out->channels, out->bits);
+		return wav_error(err, errlen,
+		    "inconsistent WAV block "
+		    "alignment %u for %u channels of %u bits",
+		    block_align, out->channels, out->bits);
 	return 0;
 }
 
 int
-wav_parse(const uint8_t *buf, size_t len, struct wav_info *out,
-    char *err, size_t errlen)
+wav_parse(const uint8_t *buf, size_t len, struct wav_info *out, char *err,
+    size_t errlen)
 {
 	const uint8_t *data = NULL;
 	size_t off, data_len = 0, avail;
@@ -103,17 +104,17 @@ wav_parse(const uint8_t *buf, size_t len, struct wav_info *out,
 	memset(out, 0, sizeof(*out));
 	if (len < 12 || memcmp(buf, "RIFF", 4) != 0 ||
 	    memcmp(buf + 8, "WAVE", 4) != 0)
-		return wav_error(err, errlen, "not a WAV audio file "
-		    "(no RIFF/WAVE header)");
+		return wav_error(
+		    err, errlen, "not a WAV audio file (no RIFF/WAVE header)");
 	for (off = 12; len - off >= 8; off += 8 + (size_t)size + (size & 1)) {
 		size = get_le32(buf + off + 4);
 		avail = len - off - 8;
 		if (memcmp(buf + off, "fmt ", 4) == 0) {
 			if (size > avail)
-				return wav_error(err, errlen, "truncated WAV "
-				    "fmt chunk");
-			if (wav_parse_fmt(buf + off + 8, size, out, err,
-			    errlen) == -1)
+				return wav_error(
+				    err, errlen, "truncated WAV fmt chunk");
+			if (wav_parse_fmt(
+			        buf + off + 8, size, out, err, errlen) == -1)
 				return -1;
 			have_fmt = 1;
 		} else if (memcmp(buf + off, "data", 4) == 0) {
@@ -132,7 +133,8 @@ wav_parse(const uint8_t *buf, size_t len, struct wav_info *out,
 	out->data = data;
 	out->frames = data_len / (out->channels * (out->bits / 8));
 	if (out->frames == 0)
-		return wav_error(err, errlen, "WAV file holds no audio samples");
+		return wav_error(
+		    err, errlen, "WAV file holds no audio samples");
 	return 0;
 }
 

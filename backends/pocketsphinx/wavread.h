@@ -16,16 +16,16 @@
 #include <stdint.h>
 
 #define WAV_MAX_CHANNELS 16
-#define WAV_MIN_RATE	 1000
-#define WAV_MAX_RATE	 384000
+#define WAV_MIN_RATE 1000
+#define WAV_MAX_RATE 384000
 
 struct wav_info {
-	uint32_t rate;		/* frames per second */
+	uint32_t rate; /* frames per second */
 	uint16_t channels;
-	uint16_t bits;		/* bits per sample container: 8..64 */
-	int is_float;		/* IEEE float samples, else integer PCM */
-	const uint8_t *data;	/* first sample, inside the parsed buffer */
-	size_t frames;		/* samples per channel */
+	uint16_t bits; /* bits per sample container: 8..64 */
+	int is_float; /* IEEE float samples, else integer PCM */
+	const uint8_t *data; /* first sample, inside the parsed buffer */
+	size_t frames; /* samples per channel */
 };
 
 /*
@@ -35,8 +35,8 @@ struct wav_info {
  * A data chunk whose declared size runs past the end of the buffer (a
  * writer that never patched its header) is cut at the end of the buffer.
  */
-int wav_parse(const uint8_t *buf, size_t len, struct wav_info *out,
-    char *err, size_t errlen);
+int wav_parse(const uint8_t *buf, size_t len, struct wav_info *out, char *err,
+    size_t errlen);
 
 /*
  * Converts the samples described by w to mono float in [-1, 1], averaging

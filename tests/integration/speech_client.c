@@ -40,12 +40,11 @@ static struct bc_opts opts;
 static const char *
 code_name(int code)
 {
-	static const char *names[] = { "OK", "CANCELLED", "UNKNOWN",
-		"INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
-		"ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
-		"FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
-		"UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS",
-		"UNAUTHENTICATED" };
+	static const char *names[] = {"OK", "CANCELLED", "UNKNOWN",
+	    "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
+	    "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
+	    "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED",
+	    "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"};
 
 	if (code >= 0 && code < (int)(sizeof(names) / sizeof(names[0])))
 		return names[code];
@@ -63,7 +62,8 @@ fail(const struct bc_error *err)
 static int
 usage(void)
 {
-	fprintf(stderr, "usage: speech_client health|status|load|free|tts|"
+	fprintf(stderr,
+	    "usage: speech_client health|status|load|free|tts|"
 	    "transcribe ADDR ... | wavinfo FILE | wavconv IN OUT RATE CH "
 	    "BITS\n");
 	return 2;
@@ -177,8 +177,8 @@ cmd_status(const char *addr)
 	default:
 		name = "UNINITIALIZED";
 	}
-	printf("state %s memory %llu\n", name, st->memory ?
-	    (unsigned long long)st->memory->total : 0ULL);
+	printf("state %s memory %llu\n", name,
+	    st->memory ? (unsigned long long)st->memory->total : 0ULL);
 	bc_free(st);
 	return 0;
 }
@@ -237,8 +237,9 @@ cmd_wavinfo(const char *path)
 			peak = fabs(mono[i]);
 	}
 	printf("rate %u channels %u bits %u float %d frames %zu duration %.3f "
-	    "rms %.4f peak %.4f\n", wi.rate, wi.channels, wi.bits, wi.is_float,
-	    wi.frames, (double)wi.frames / wi.rate, sqrt(acc / wi.frames), peak);
+	       "rms %.4f peak %.4f\n",
+	    wi.rate, wi.channels, wi.bits, wi.is_float, wi.frames,
+	    (double)wi.frames / wi.rate, sqrt(acc / wi.frames), peak);
 	free(mono);
 	free(buf);
 	return 0;
@@ -246,8 +247,7 @@ cmd_wavinfo(const char *path)
 
 /* Interleaves channel copies of pcm at the given sample size into out. */
 static void
-pack_samples(const int16_t *pcm, size_t n, int channels, int bits,
-    uint8_t *out)
+pack_samples(const int16_t *pcm, size_t n, int channels, int bits, uint8_t *out)
 {
 	size_t i;
 	int c;
@@ -266,7 +266,8 @@ pack_samples(const int16_t *pcm, size_t n, int channels, int bits,
 static int
 cmd_wavconv(char **argv)
 {
-	int rate = atoi(argv[3]), channels = atoi(argv[4]), bits = atoi(argv[5]);
+	int rate = atoi(argv[3]), channels = atoi(argv[4]),
+	    bits = atoi(argv[5]);
 	size_t len, n, i, out_n, bytes;
 	uint8_t hdr[WAV_HEADER_SIZE], *raw, *data;
 	float *in, *rs;
@@ -288,8 +289,8 @@ cmd_wavconv(char **argv)
 		return 1;
 	resample_to_s16(rs, out_n, pcm);
 	pack_samples(pcm, out_n, channels, bits, data);
-	wav_header_encode(hdr, (uint32_t)rate, (uint16_t)channels,
-	    (uint16_t)bits, bytes);
+	wav_header_encode(
+	    hdr, (uint32_t)rate, (uint16_t)channels, (uint16_t)bits, bytes);
 	if ((f = fopen(argv[2], "wb")) == NULL ||
 	    fwrite(hdr, 1, sizeof(hdr), f) != sizeof(hdr) ||
 	    fwrite(data, 1, bytes, f) != bytes || fclose(f) != 0)

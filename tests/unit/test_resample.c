@@ -33,8 +33,7 @@ sine(size_t n, double freq, double rate, double amp)
  * the filter's start-up and tail at the edges.
  */
 static double
-tone_amplitude(const float *x, size_t from, size_t to, double freq,
-    double rate)
+tone_amplitude(const float *x, size_t from, size_t to, double freq, double rate)
 {
 	double w = 2 * M_PI * freq / rate, c = 2 * cos(w), s0, s1 = 0, s2 = 0;
 	size_t i, n = to - from;
@@ -61,7 +60,7 @@ rms(const float *x, size_t from, size_t to)
 static void
 test_lengths(void **state)
 {
-	float in[22050] = { 0 }, *out;
+	float in[22050] = {0}, *out;
 	size_t n;
 
 	out = resample(in, 22050, 22050, 16000, &n);
@@ -93,7 +92,7 @@ test_same_rate_copies(void **state)
 static void
 test_invalid_arguments(void **state)
 {
-	float in[4] = { 0 };
+	float in[4] = {0};
 	size_t n;
 
 	errno = 0;
@@ -112,8 +111,8 @@ test_passband_tone_kept(void **state)
 
 	out = resample(in, 22050, 22050, 16000, &n);
 	assert_non_null(out);
-	assert_float_equal(tone_amplitude(out, 1000, 15000, 1000, 16000), 0.5,
-	    0.005);
+	assert_float_equal(
+	    tone_amplitude(out, 1000, 15000, 1000, 16000), 0.5, 0.005);
 	assert_float_equal(rms(out, 1000, 15000), 0.5 / sqrt(2), 0.005);
 	free(in);
 	free(out);
@@ -160,8 +159,8 @@ test_upsample(void **state)
 
 	out = resample(in, 8000, 8000, 16000, &n);
 	assert_int_equal(n, 16000);
-	assert_float_equal(tone_amplitude(out, 1000, 15000, 1000, 16000), 0.5,
-	    0.005);
+	assert_float_equal(
+	    tone_amplitude(out, 1000, 15000, 1000, 16000), 0.5, 0.005);
 	assert_true(tone_amplitude(out, 1000, 15000, 7000, 16000) < 1e-3);
 	free(in);
 	free(out);
@@ -184,7 +183,7 @@ test_dc_kept(void **state)
 static void
 test_to_s16(void **state)
 {
-	const float in[6] = { 0.0f, 0.5f, -0.5f, 1.2f, -1.5f, 1.0f / 32768 };
+	const float in[6] = {0.0f, 0.5f, -0.5f, 1.2f, -1.5f, 1.0f / 32768};
 	int16_t out[6];
 
 	resample_to_s16(in, 6, out);
@@ -200,15 +199,15 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_lengths),
-		cmocka_unit_test(test_same_rate_copies),
-		cmocka_unit_test(test_invalid_arguments),
-		cmocka_unit_test(test_passband_tone_kept),
-		cmocka_unit_test(test_alias_removed),
-		cmocka_unit_test(test_alias_removed_espeak_rate),
-		cmocka_unit_test(test_upsample),
-		cmocka_unit_test(test_dc_kept),
-		cmocka_unit_test(test_to_s16),
+	    cmocka_unit_test(test_lengths),
+	    cmocka_unit_test(test_same_rate_copies),
+	    cmocka_unit_test(test_invalid_arguments),
+	    cmocka_unit_test(test_passband_tone_kept),
+	    cmocka_unit_test(test_alias_removed),
+	    cmocka_unit_test(test_alias_removed_espeak_rate),
+	    cmocka_unit_test(test_upsample),
+	    cmocka_unit_test(test_dc_kept),
+	    cmocka_unit_test(test_to_s16),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

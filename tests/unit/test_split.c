@@ -68,7 +68,8 @@ test_cuts_cover_signal(void **state)
 		assert_true(end > start);
 		assert_true(end - start <= (size_t)SPLIT_MAX_SEC * RATE);
 		if (end < n)
-			assert_true(end - start >= (size_t)SPLIT_MIN_SEC * RATE);
+			assert_true(
+			    end - start >= (size_t)SPLIT_MIN_SEC * RATE);
 		start = end;
 		pieces++;
 	}
@@ -81,9 +82,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_short_is_one_utterance),
-		cmocka_unit_test(test_cut_in_pause),
-		cmocka_unit_test(test_cuts_cover_signal),
+	    cmocka_unit_test(test_short_is_one_utterance),
+	    cmocka_unit_test(test_cut_in_pause),
+	    cmocka_unit_test(test_cuts_cover_signal),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

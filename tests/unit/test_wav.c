@@ -39,7 +39,7 @@ put(struct buf *b, const void *p, size_t n)
 static void
 put16(struct buf *b, uint16_t v)
 {
-	uint8_t p[2] = { v & 0xff, v >> 8 };
+	uint8_t p[2] = {v & 0xff, v >> 8};
 
 	put(b, p, 2);
 }
@@ -47,7 +47,7 @@ put16(struct buf *b, uint16_t v)
 static void
 put32(struct buf *b, uint32_t v)
 {
-	uint8_t p[4] = { v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff, v >> 24 };
+	uint8_t p[4] = {v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff, v >> 24};
 
 	put(b, p, 4);
 }
@@ -59,7 +59,7 @@ start_wav(struct buf *b, uint16_t tag, uint16_t channels, uint32_t rate,
 {
 	b->n = 0;
 	put(b, "RIFF", 4);
-	put32(b, 0);	/* readers must not trust this size */
+	put32(b, 0); /* readers must not trust this size */
 	put(b, "WAVE", 4);
 	put(b, "fmt ", 4);
 	put32(b, 16);
@@ -75,13 +75,11 @@ static void
 test_header_bytes(void **state)
 {
 	static const uint8_t want[WAV_HEADER_SIZE] = {
-		'R', 'I', 'F', 'F', 0x3c, 0x56, 0x00, 0x00,	/* 36 + 22040 */
-		'W', 'A', 'V', 'E', 'f', 'm', 't', ' ',
-		16, 0, 0, 0, 1, 0, 1, 0,
-		0x22, 0x56, 0, 0,		/* 22050 */
-		0x44, 0xac, 0, 0,		/* 44100 bytes/s */
-		2, 0, 16, 0,
-		'd', 'a', 't', 'a', 0x18, 0x56, 0, 0	/* 22040 */
+	    'R', 'I', 'F', 'F', 0x3c, 0x56, 0x00, 0x00, /* 36 + 22040 */
+	    'W', 'A', 'V', 'E', 'f', 'm', 't', ' ', 16, 0, 0, 0, 1, 0, 1, 0,
+	    0x22, 0x56, 0, 0, /* 22050 */
+	    0x44, 0xac, 0, 0, /* 44100 bytes/s */
+	    2, 0, 16, 0, 'd', 'a', 't', 'a', 0x18, 0x56, 0, 0 /* 22040 */
 	};
 	uint8_t hdr[WAV_HEADER_SIZE];
 
@@ -97,10 +95,10 @@ test_header_rejects(void **state)
 	assert_int_equal(wav_header_encode(hdr, 0, 1, 16, 2), -1);
 	assert_int_equal(wav_header_encode(hdr, 16000, 0, 16, 2), -1);
 	assert_int_equal(wav_header_encode(hdr, 16000, 1, 12, 2), -1);
-	assert_int_equal(wav_header_encode(hdr, 16000, 1, 16,
-	    (uint64_t)UINT32_MAX), -1);
-	assert_int_equal(wav_header_encode(hdr, 16000, 1, 16,
-	    WAV_MAX_DATA_BYTES), 0);
+	assert_int_equal(
+	    wav_header_encode(hdr, 16000, 1, 16, (uint64_t)UINT32_MAX), -1);
+	assert_int_equal(
+	    wav_header_encode(hdr, 16000, 1, 16, WAV_MAX_DATA_BYTES), 0);
 }
 
 /* Writes a file with wav_write_file() and reads it back with wav_parse(). */
@@ -144,11 +142,11 @@ test_write_read_roundtrip(void **state)
 static void
 test_write_fails_cleanly(void **state)
 {
-	int16_t pcm[4] = { 0 };
+	int16_t pcm[4] = {0};
 
 	errno = 0;
-	assert_int_equal(wav_write_file("/nonexistent-dir/x.wav", pcm, 4,
-	    22050), -1);
+	assert_int_equal(
+	    wav_write_file("/nonexistent-dir/x.wav", pcm, 4, 22050), -1);
 	assert_int_equal(errno, ENOENT);
 }
 
@@ -156,7 +154,7 @@ test_write_fails_cleanly(void **state)
 static void
 test_parse_u8_stereo(void **state)
 {
-	static const uint8_t samples[6] = { 128, 128, 255, 255, 0, 128 };
+	static const uint8_t samples[6] = {128, 128, 255, 255, 0, 128};
 	struct wav_info wi;
 	struct buf b;
 	char err[128];
@@ -179,7 +177,7 @@ test_parse_u8_stereo(void **state)
 static void
 test_parse_s24_and_float(void **state)
 {
-	static const uint8_t s24[6] = { 0x00, 0x00, 0x40, 0x00, 0x00, 0xc0 };
+	static const uint8_t s24[6] = {0x00, 0x00, 0x40, 0x00, 0x00, 0xc0};
 	struct wav_info wi;
 	struct buf b;
 	char err[128];
@@ -206,7 +204,7 @@ test_parse_s24_and_float(void **state)
 	v = 7.0f;
 	memcpy(&u, &v, 4);
 	put32(&b, u);
-	put32(&b, 0x7fc00000);	/* NaN */
+	put32(&b, 0x7fc00000); /* NaN */
 	assert_int_equal(wav_parse(b.b, b.n, &wi, err, sizeof(err)), 0);
 	assert_true(wi.is_float);
 	f = wav_to_mono_float(&wi);
@@ -220,8 +218,8 @@ test_parse_s24_and_float(void **state)
 static void
 test_parse_extensible(void **state)
 {
-	static const uint8_t tail[14] = { 0x00, 0x00, 0x00, 0x00, 0x10, 0x00,
-		0x80, 0x00, 0x00, 0xaa, 0x00, 0x38, 0x9b, 0x71 };
+	static const uint8_t tail[14] = {0x00, 0x00, 0x00, 0x00, 0x10, 0x00,
+	    0x80, 0x00, 0x00, 0xaa, 0x00, 0x38, 0x9b, 0x71};
 	struct wav_info wi;
 	struct buf b;
 	char err[128];
@@ -238,10 +236,10 @@ test_parse_extensible(void **state)
 	put32(&b, 44100 * 4);
 	put16(&b, 4);
 	put16(&b, 16);
-	put16(&b, 22);		/* cbSize */
-	put16(&b, 16);		/* valid bits */
-	put32(&b, 3);		/* channel mask */
-	put16(&b, 1);		/* sub-format: PCM */
+	put16(&b, 22); /* cbSize */
+	put16(&b, 16); /* valid bits */
+	put32(&b, 3); /* channel mask */
+	put16(&b, 1); /* sub-format: PCM */
 	put(&b, tail, sizeof(tail));
 	put(&b, "data", 4);
 	put32(&b, 8);
@@ -270,7 +268,7 @@ test_parse_skips_chunks_and_clamps(void **state)
 	put(&b, "WAVE", 4);
 	put(&b, "LIST", 4);
 	put32(&b, 3);
-	put(&b, "abc\0", 4);	/* 3 bytes + pad */
+	put(&b, "abc\0", 4); /* 3 bytes + pad */
 	put(&b, "fmt ", 4);
 	put32(&b, 16);
 	put16(&b, 1);
@@ -284,7 +282,7 @@ test_parse_skips_chunks_and_clamps(void **state)
 	put16(&b, 1);
 	put16(&b, 2);
 	put16(&b, 3);
-	put(&b, "\x04", 1);	/* half a sample at the end */
+	put(&b, "\x04", 1); /* half a sample at the end */
 	assert_int_equal(wav_parse(b.b, b.n, &wi, err, sizeof(err)), 0);
 	assert_int_equal(wi.frames, 3);
 }
@@ -310,7 +308,7 @@ test_parse_errors(void **state)
 	expect_error((const uint8_t *)"RIFF", 4, "not a WAV");
 	expect_error((const uint8_t *)"", 0, "not a WAV");
 
-	start_wav(&b, 0x55, 1, 16000, 16);	/* MPEG layer 3 in WAV */
+	start_wav(&b, 0x55, 1, 16000, 16); /* MPEG layer 3 in WAV */
 	put(&b, "data", 4);
 	put32(&b, 2);
 	put16(&b, 0);
@@ -367,15 +365,15 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_header_bytes),
-		cmocka_unit_test(test_header_rejects),
-		cmocka_unit_test(test_write_read_roundtrip),
-		cmocka_unit_test(test_write_fails_cleanly),
-		cmocka_unit_test(test_parse_u8_stereo),
-		cmocka_unit_test(test_parse_s24_and_float),
-		cmocka_unit_test(test_parse_extensible),
-		cmocka_unit_test(test_parse_skips_chunks_and_clamps),
-		cmocka_unit_test(test_parse_errors),
+	    cmocka_unit_test(test_header_bytes),
+	    cmocka_unit_test(test_header_rejects),
+	    cmocka_unit_test(test_write_read_roundtrip),
+	    cmocka_unit_test(test_write_fails_cleanly),
+	    cmocka_unit_test(test_parse_u8_stereo),
+	    cmocka_unit_test(test_parse_s24_and_float),
+	    cmocka_unit_test(test_parse_extensible),
+	    cmocka_unit_test(test_parse_skips_chunks_and_clamps),
+	    cmocka_unit_test(test_parse_errors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
