@@ -250,6 +250,17 @@ bc_forget(const char *addr)
 }
 
 int
+bc_channels(void)
+{
+	int n;
+
+	pthread_mutex_lock(&bc_mu);
+	n = bc_nchans;
+	pthread_mutex_unlock(&bc_mu);
+	return n;
+}
+
+int
 bc_is_retryable(const struct bc_error *err)
 {
 	return err != NULL &&

@@ -87,6 +87,8 @@ void bc_shutdown(void);
 
 /* Close the cached channel of addr (calls in progress finish first). */
 void bc_forget(const char *addr);
+/* How many channels are cached (for metrics and tests). */
+int bc_channels(void);
 
 /* Should the router try another replica after this error? */
 int bc_is_retryable(const struct bc_error *err);

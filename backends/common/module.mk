@@ -32,6 +32,7 @@ be_backend = $(eval $(call backend,$(1),$(2) $(BE_RUNTIME_SRCS),$(3) \
 BE_COMMON_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,backends/common/server.c \
     backends/common/server_call.c backends/common/bclient.c \
     tests/fakes/fakebackend.c tests/integration/be_conform.c \
+    tests/integration/be_harness.c \
     tests/bench/bench_grpc.c)
 $(BE_COMMON_OBJS): | $(BUILD)/gen/backend.pb-c.h
 
@@ -41,7 +42,8 @@ $(eval $(call program,tests/fakes/fakebackend,tests/fakes/fakebackend.c \
 
 # The conformance client the backend_*.test scripts drive.
 $(eval $(call program,tests/integration/be_conform, \
-    tests/integration/be_conform.c $(BCLIENT_SRCS) proto/log.c, \
+    tests/integration/be_conform.c tests/integration/be_harness.c \
+    $(BCLIENT_SRCS) proto/log.c, \
     $(BCLIENT_LIBS) $(call libs,libsystemd)))
 
 # The gRPC benchmark (make bench runs it).

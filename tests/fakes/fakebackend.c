@@ -244,8 +244,6 @@ fake_init(void)
 	fake = fake_env;
 	if (fake.parallel > 0)
 		be_set_parallel(fake.parallel);
-	if (fake.hang_load)
-		fake_hang();
 	return 0;
 }
 

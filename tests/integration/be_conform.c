@@ -13,12 +13,9 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 
-#include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,241 +25,7 @@
 #include "backends/common/bclient.h"
 #include "proto/log.h"
 
-static const char *fakebin;
-static int failures;
-
-#define CHECK(cond, ...)                                                       \
-	do {                                                                   \
-		if (!(cond)) {                                                 \
-			failures++;                                            \
-			fprintf(stderr, "FAIL %s:%d: %s: ", __func__,          \
-			    __LINE__, #cond);                                  \
-			fprintf(stderr, __VA_ARGS__);                          \
-			fputc('\n', stderr);                                   \
-		}                                                              \
-	} while (0)
-
-/* A fakebackend child. */
-struct srv {
-	pid_t pid;
-	char dir[64];
-	char addr[300];
-	char events[128];
-	char log[128];
-};
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-sleep_ms(int ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
-
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
-}
-
-extern char **environ;
-
-/* The environment of a child: ours, plus extra "K=V" strings. */
-static char **
-srv_env(char *const *extra, const char *events)
-{
-	static char ev[160];
-	char **envp;
-	size_t n = 0, m = 0, i;
-
-	while (environ[n] != NULL)
-		n++;
-	while (extra != NULL && extra[m] != NULL)
-		m++;
-	if ((envp = calloc(n + m + 2, sizeof(*envp))) == NULL)
-		return NULL;
-	for (i = 0; i < n; i++)
-		envp[i] = environ[i];
-	for (i = 0; i < m; i++)
-		envp[n + i] = extra[i];
-	snprintf(ev, sizeof(ev), "FAKE_BACKEND_EVENTS=%s", events);
-	envp[n + m] = ev;
-	return envp;
-}
-
-/* posix_spawn, not fork: this process has gRPC's threads running. */
-static int
-srv_spawn(struct srv *s, char **argv, char *const *env)
-{
-	posix_spawn_file_actions_t fa;
-	char **envp;
-	int rc;
-
-	if ((envp = srv_env(env, s->events)) == NULL)
-		return -1;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(
-	    &fa, STDERR_FILENO, s->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-	rc = posix_spawn(&s->pid, fakebin, &fa, NULL, argv, envp);
-	posix_spawn_file_actions_destroy(&fa);
-	free(envp);
-	return rc == 0 ? 0 : -1;
-}
-
-/* Wait for the --port-file the child writes once it serves. */
-static int
-srv_port(struct srv *s)
-{
-	char path[128];
-	int64_t end = now_ms() + 10000;
-	FILE *f;
-	int port;
-
-	snprintf(path, sizeof(path), "%s/port", s->dir);
-	while (now_ms() < end) {
-		if ((f = fopen(path, "r")) != NULL) {
-			if (fscanf(f, "%d", &port) == 1) {
-				fclose(f);
-				return port;
-			}
-			fclose(f);
-		}
-		sleep_ms(10);
-	}
-	return -1;
-}
-
-/*
- * Start a fakebackend: tcp == 0 serves unix:DIR/be.sock, tcp == 1
- * 127.0.0.1:0.  env are extra "K=V" strings, args extra flags.  Waits
- * until Health answers.
- */
-static int
-srv_start(struct srv *s, int tcp, char *const *env, char *const *args)
-{
-	char *argv[20], sockaddr[128], portfile[128];
-	struct bc_opts o = {NULL, 10000, 1, NULL};
-	int i, n = 0, port;
-
-	memset(s, 0, sizeof(*s));
-	snprintf(s->dir, sizeof(s->dir), "/tmp/be_conform.XXXXXX");
-	if (mkdtemp(s->dir) == NULL)
-		return -1;
-	snprintf(s->events, sizeof(s->events), "%s/events", s->dir);
-	snprintf(s->log, sizeof(s->log), "%s/server.log", s->dir);
-	snprintf(sockaddr, sizeof(sockaddr),
-	    tcp ? "127.0.0.1:0" : "unix:%s/be.sock", s->dir);
-	snprintf(portfile, sizeof(portfile), "%s/port", s->dir);
-	argv[n++] = (char *)(uintptr_t)fakebin;
-	argv[n++] = (char *)(uintptr_t) "--addr";
-	argv[n++] = sockaddr;
-	if (tcp) {
-		argv[n++] = (char *)(uintptr_t) "--port-file";
-		argv[n++] = portfile;
-	}
-	for (i = 0; args != NULL && args[i] != NULL && n < 18; i++)
-		argv[n++] = args[i];
-	argv[n] = NULL;
-	if (srv_spawn(s, argv, env) == -1)
-		return -1;
-	if (tcp) {
-		if ((port = srv_port(s)) <= 0)
-			return -1;
-		snprintf(s->addr, sizeof(s->addr), "127.0.0.1:%d", port);
-	} else
-		snprintf(s->addr, sizeof(s->addr), "%s", sockaddr);
-	return bc_health(s->addr, &o, NULL);
-}
-
-/* Wait up to ms for the child; its wait status, or -1 if still running. */
-static int
-srv_wait(struct srv *s, int ms)
-{
-	int64_t end = now_ms() + ms;
-	int st;
-
-	while (now_ms() < end) {
-		if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
-			s->pid = 0;
-			return st;
-		}
-		sleep_ms(5);
-	}
-	return -1;
-}
-
-/* SIGTERM, then require a clean exit (status 0) within ms. */
-static void
-srv_stop(struct srv *s, int ms)
-{
-	char cmd[200];
-	int st;
-
-	if (s->pid > 0) {
-		kill(s->pid, SIGTERM);
-		st = srv_wait(s, ms);
-		CHECK(st != -1, "backend did not exit within %d ms", ms);
-		if (st == -1) {
-			kill(s->pid, SIGKILL);
-			waitpid(s->pid, &st, 0);
-		} else
-			CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0,
-			    "backend exit status 0x%x", st);
-	}
-	bc_forget(s->addr);
-	if (failures > 0) {
-		snprintf(cmd, sizeof(cmd), "tail -n 30 %s >&2", s->log);
-		(void)system(cmd);
-	}
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", s->dir);
-	(void)system(cmd);
-}
-
-/* The number in the last "stream WHAT N" event, or -1. */
-static int
-srv_event(const struct srv *s, const char *what, int wait_ms)
-{
-	char line[128], w[32];
-	int64_t end = now_ms() + wait_ms;
-	int n, found;
-	FILE *f;
-
-	do {
-		found = -1;
-		if ((f = fopen(s->events, "r")) != NULL) {
-			while (fgets(line, sizeof(line), f) != NULL)
-				if (sscanf(line, "stream %31s %d", w, &n) ==
-				        2 &&
-				    strcmp(w, what) == 0)
-					found = n;
-			fclose(f);
-		}
-		if (found >= 0)
-			return found;
-		sleep_ms(10);
-	} while (now_ms() < end);
-	return -1;
-}
-
-static int
-load(const char *addr, const char **options, size_t n, struct bc_error *err)
-{
-	Backend__ModelOptions mo = BACKEND__MODEL_OPTIONS__INIT;
-	struct bc_opts o = {NULL, 10000, 0, NULL};
-
-	mo.model = (char *)(uintptr_t) "fake-model";
-	mo.options = (char **)(uintptr_t)options;
-	mo.n_options = n;
-	return bc_load_model(addr, &o, &mo, err);
-}
-
-static const struct bc_opts opts5s = {NULL, 5000, 0, NULL};
-
-/* ---- cases ------------------------------------------------------------ */
+#include "tests/integration/be_harness.h"
 
 static void
 req_init(Backend__PredictOptions *req, const char *prompt)
@@ -442,6 +205,10 @@ case_rpcs(int tcp)
 	CHECK(bc_health(s.addr, &opts5s, &err) == -1 &&
 	          err.kind == BC_EUNAVAILABLE,
 	    "fail_health: %d %s", err.kind, err.msg);
+	/* All those calls went over one cached channel: one connection. */
+	CHECK(bc_channels() == 1, "%d channels cached", bc_channels());
+	CHECK(srv_sockets(&s) == 2, "backend holds %d sockets, want 2",
+	    srv_sockets(&s));
 	srv_stop(&s, 5000);
 }
 
@@ -801,6 +568,44 @@ case_health_busy(void)
 	srv_stop(&s, 5000);
 }
 
+/*
+ * A LoadModel that never returns: its caller's deadline fires, Health and
+ * Status still answer at once, inference queues behind the load (and times
+ * out), and SIGTERM still ends the process.
+ */
+static void
+case_load_hang(void)
+{
+	char *env[] = {(char *)(uintptr_t) "FAKE_BACKEND_OPTIONS=hang_load",
+	    NULL},
+	     *args[] = {(char *)(uintptr_t) "--grace-ms",
+	         (char *)(uintptr_t) "200", NULL};
+	struct bc_opts o = {NULL, 500, 0, NULL};
+	Backend__PredictOptions req;
+	Backend__Reply *r;
+	struct bc_error err;
+	struct srv s;
+	int64_t t0;
+
+	CHECK(srv_start(&s, 0, env, args) == 0, "start");
+	t0 = now_ms();
+	{
+		Backend__ModelOptions mo = BACKEND__MODEL_OPTIONS__INIT;
+
+		CHECK(bc_load_model(s.addr, &o, &mo, &err) == -1 &&
+		          err.kind == BC_EDEADLINE,
+		    "stuck load: %d %s", err.kind, err.msg);
+	}
+	CHECK(bc_health(s.addr, &opts5s, &err) == 0, "%s", err.msg);
+	CHECK(now_ms() - t0 < 2000, "Health waited for the load");
+	check_status(s.addr, BACKEND__STATUS_RESPONSE__STATE__UNINITIALIZED);
+	req_init(&req, "p");
+	CHECK(bc_predict(s.addr, &o, &req, &r, &err) == -1 &&
+	          err.kind == BC_EDEADLINE,
+	    "Predict behind a stuck load: %d %s", err.kind, err.msg);
+	srv_stop(&s, 8000);
+}
+
 /* More calls than --max-calls: the surplus is refused as busy. */
 static void
 case_max_calls(void)
@@ -1014,6 +819,10 @@ case_refused(void)
 	CHECK(bc_health("unix:/nonexistent/be.sock", &o, &err) == -1 &&
 	          err.kind == BC_ECONNREFUSED,
 	    "unix: %d %s", err.kind, err.msg);
+	CHECK(bc_channels() == 2, "%d channels cached", bc_channels());
+	bc_forget("127.0.0.1:1");
+	bc_forget("unix:/nonexistent/be.sock");
+	CHECK(bc_channels() == 0, "%d channels after forget", bc_channels());
 	CHECK(srv_start(&s, 0, NULL, NULL) == 0, "start");
 	snprintf(addr, sizeof(addr), "%s", s.addr);
 	kill(s.pid, SIGKILL);
@@ -1101,6 +910,7 @@ static const struct {
     {"parallel2", NULL},
     {"health_busy", case_health_busy},
     {"max_calls", case_max_calls},
+    {"load_hang", case_load_hang},
     {"sigterm_finish", case_sigterm_finish},
     {"sigterm_grace", case_sigterm_grace},
     {"sigterm_hang", case_sigterm_hang},
