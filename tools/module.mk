@@ -1,0 +1,15 @@
+# Operations: the metrics library, the Nodes page embedded in the binary,
+# the admin CLI, and their tests and test tools.
+#
+# Already in LOCALAI_SRCS from here (do not add them again elsewhere, the
+# link would see them twice): proto/metrics.c, api/ui/ui.c,
+# gen/ui_files.c, supervisor/cli.c, supervisor/status.c.
+
+# ---- metrics (pure) ---------------------------------------------------------
+LOCALAI_SRCS += proto/metrics.c
+$(eval $(call unit_test,test_metrics,tests/unit/test_metrics.c proto/metrics.c tests/tools/promparse.c,))
+# promcheck: the strict exposition-format checker, for shell tests that
+# scrape /metrics (`curl -s …/metrics | $BUILD/tests/tools/promcheck`).
+$(eval $(call program,tests/tools/promcheck,tests/tools/promcheck.c tests/tools/promparse.c,))
+# Snapshots arrive over IPC from less trusted processes: fuzz the checker.
+$(eval $(call fuzz_target,fuzz_metrics_snap,tests/fuzz/fuzz_metrics_snap.c proto/metrics.c,-lm))
