@@ -13,3 +13,15 @@ $(eval $(call unit_test,test_metrics,tests/unit/test_metrics.c proto/metrics.c t
 $(eval $(call program,tests/tools/promcheck,tests/tools/promcheck.c tests/tools/promparse.c,))
 # Snapshots arrive over IPC from less trusted processes: fuzz the checker.
 $(eval $(call fuzz_target,fuzz_metrics_snap,tests/fuzz/fuzz_metrics_snap.c proto/metrics.c,-lm))
+
+# ---- the Nodes page, embedded in the binary ---------------------------------
+# api/ui/*.{html,js,css,svg} become $(BUILD)/gen/ui_files.c (the table
+# declared in api/ui/ui.h); the api process serves them with
+# ui_file_find().
+UI_FILES := $(sort $(wildcard api/ui/*.html api/ui/*.js api/ui/*.css \
+                              api/ui/*.svg))
+$(BUILD)/gen/ui_files.c: tools/embed-files.sh $(UI_FILES)
+	@mkdir -p $(@D)
+	sh tools/embed-files.sh $@ $(UI_FILES)
+LOCALAI_SRCS += api/ui/ui.c gen/ui_files.c
+$(eval $(call unit_test,test_ui,tests/unit/test_ui.c api/ui/ui.c gen/ui_files.c,))
