@@ -18,11 +18,11 @@ _Static_assert(sizeof(struct metrics_snap) <= 16 * 1024,
 
 /* One label combination of one metric. */
 struct metrics_series {
-	uint16_t	 metric;
-	uint64_t	 hash;
-	char		 label[METRICS_MAX_LABELS][METRICS_LABEL_MAX];
-	double		 value;		/* histograms: sum */
-	uint64_t	*buckets;	/* histograms: nbounds + 1 counts */
+	uint16_t metric;
+	uint64_t hash;
+	char label[METRICS_MAX_LABELS][METRICS_LABEL_MAX];
+	double value; /* histograms: sum */
+	uint64_t *buckets; /* histograms: nbounds + 1 counts */
 };
 
 /*
@@ -31,16 +31,16 @@ struct metrics_series {
  */
 struct metrics {
 	struct metrics_series *series;
-	uint32_t	 n, cap;
-	uint32_t	*tab;
-	uint32_t	 tabsize;	/* a power of two, or 0 */
-	uint32_t	 count[METRIC_COUNT];
+	uint32_t n, cap;
+	uint32_t *tab;
+	uint32_t tabsize; /* a power of two, or 0 */
+	uint32_t count[METRIC_COUNT];
 };
 
 /* The normalised labels of one update. */
 struct metrics_key {
-	char		 label[METRICS_MAX_LABELS][METRICS_LABEL_MAX];
-	uint64_t	 hash;
+	char label[METRICS_MAX_LABELS][METRICS_LABEL_MAX];
+	uint64_t hash;
 };
 
 const struct metric_def *
@@ -152,15 +152,15 @@ metrics_hash(enum metric_id id, const struct metrics_key *k, uint32_t nl)
 	for (i = 0; i < nl; i++) {
 		for (p = (const unsigned char *)k->label[i]; *p; p++)
 			h = (h ^ *p) * 0x100000001b3ULL;
-		h = (h ^ 0xff) * 0x100000001b3ULL;	/* separator */
+		h = (h ^ 0xff) * 0x100000001b3ULL; /* separator */
 	}
 	h ^= h >> 33;
 	return h == 0 ? 1 : h;
 }
 
 static void
-metrics_key_make(struct metrics_key *k, enum metric_id id,
-    const char *const *labels)
+metrics_key_make(
+    struct metrics_key *k, enum metric_id id, const char *const *labels)
 {
 	const struct metric_def *d = &metric_defs[id];
 	uint32_t i;
@@ -174,16 +174,16 @@ metrics_key_make(struct metrics_key *k, enum metric_id id,
 static void
 metrics_key_overflow(struct metrics_key *k, enum metric_id id)
 {
-	const char *o[METRICS_MAX_LABELS] = { METRICS_OVERFLOW,
-		METRICS_OVERFLOW, METRICS_OVERFLOW };
+	const char *o[METRICS_MAX_LABELS] = {
+	    METRICS_OVERFLOW, METRICS_OVERFLOW, METRICS_OVERFLOW};
 
 	metrics_key_make(k, id, o);
 }
 
 /* The table slot holding (id, k), or the empty slot where it would go. */
 static uint32_t
-metrics_slot(const struct metrics *m, enum metric_id id,
-    const struct metrics_key *k)
+metrics_slot(
+    const struct metrics *m, enum metric_id id, const struct metrics_key *k)
 {
 	uint32_t mask = m->tabsize - 1, i;
 	const struct metrics_series *s;
@@ -199,8 +199,8 @@ metrics_slot(const struct metrics *m, enum metric_id id,
 }
 
 static struct metrics_series *
-metrics_lookup(const struct metrics *m, enum metric_id id,
-    const struct metrics_key *k)
+metrics_lookup(
+    const struct metrics *m, enum metric_id id, const struct metrics_key *k)
 {
 	uint32_t i;
 
@@ -232,7 +232,7 @@ metrics_grow(struct metrics *m)
 		return -1;
 	for (i = 0; i < m->n; i++) {
 		for (j = (uint32_t)m->series[i].hash & (size - 1); nt[j];
-		    j = (j + 1) & (size - 1))
+		     j = (j + 1) & (size - 1))
 			;
 		nt[j] = i + 1;
 	}
@@ -243,8 +243,8 @@ metrics_grow(struct metrics *m)
 }
 
 static struct metrics_series *
-metrics_insert(struct metrics *m, enum metric_id id,
-    const struct metrics_key *k)
+metrics_insert(
+    struct metrics *m, enum metric_id id, const struct metrics_key *k)
 {
 	const struct metric_def *d = &metric_defs[id];
 	struct metrics_series *s;
@@ -269,8 +269,8 @@ metrics_insert(struct metrics *m, enum metric_id id,
  * a new combination gets the overflow series instead.
  */
 static struct metrics_series *
-metrics_series_get(struct metrics *m, enum metric_id id,
-    const struct metrics_key *k)
+metrics_series_get(
+    struct metrics *m, enum metric_id id, const struct metrics_key *k)
 {
 	struct metrics_key o;
 	struct metrics_series *s;
@@ -303,8 +303,8 @@ metrics_update_target(struct metrics *m, enum metric_id id,
 }
 
 int
-metrics_add(struct metrics *m, enum metric_id id, const char *const *labels,
-    double v)
+metrics_add(
+    struct metrics *m, enum metric_id id, const char *const *labels, double v)
 {
 	struct metrics_series *s;
 
@@ -321,8 +321,8 @@ metrics_add(struct metrics *m, enum metric_id id, const char *const *labels,
 }
 
 int
-metrics_set(struct metrics *m, enum metric_id id, const char *const *labels,
-    double v)
+metrics_set(
+    struct metrics *m, enum metric_id id, const char *const *labels, double v)
 {
 	struct metrics_series *s;
 
@@ -334,8 +334,8 @@ metrics_set(struct metrics *m, enum metric_id id, const char *const *labels,
 }
 
 int
-metrics_observe(struct metrics *m, enum metric_id id,
-    const char *const *labels, double v)
+metrics_observe(
+    struct metrics *m, enum metric_id id, const char *const *labels, double v)
 {
 	struct metrics_series *s;
 	const struct metric_def *d;
@@ -343,8 +343,8 @@ metrics_observe(struct metrics *m, enum metric_id id,
 
 	if (isnan(v))
 		return -1;
-	s = metrics_update_target(m, id, labels, METRIC_HISTOGRAM,
-	    METRIC_HISTOGRAM);
+	s = metrics_update_target(
+	    m, id, labels, METRIC_HISTOGRAM, METRIC_HISTOGRAM);
 	if (s == NULL)
 		return -1;
 	d = &metric_defs[id];
@@ -410,8 +410,8 @@ metrics_merge_one(struct metrics *dst, enum metric_id id,
 }
 
 int
-metrics_merge_registry(struct metrics *dst, const struct metrics *src,
-    unsigned flags)
+metrics_merge_registry(
+    struct metrics *dst, const struct metrics *src, unsigned flags)
 {
 	const struct metrics_series *s;
 	const char *labels[METRICS_MAX_LABELS];
@@ -422,15 +422,15 @@ metrics_merge_registry(struct metrics *dst, const struct metrics *src,
 		for (l = 0; l < METRICS_MAX_LABELS; l++)
 			labels[l] = s->label[l];
 		if (metrics_merge_one(dst, s->metric, labels, s->value,
-		    s->buckets, flags) == -1)
+		        s->buckets, flags) == -1)
 			return -1;
 	}
 	return 0;
 }
 
 int
-metrics_merge(struct metrics *dst, const struct metrics_snap *snap,
-    unsigned flags)
+metrics_merge(
+    struct metrics *dst, const struct metrics_snap *snap, unsigned flags)
 {
 	const struct metrics_snap_series *ss;
 	const char *labels[METRICS_MAX_LABELS];
@@ -439,10 +439,11 @@ metrics_merge(struct metrics *dst, const struct metrics_snap *snap,
 	for (i = 0; i < snap->nseries; i++) {
 		ss = &snap->series[i];
 		for (l = 0; l < METRICS_MAX_LABELS; l++)
-			labels[l] = ss->label[l] == METRICS_SNAP_NONE ? "" :
-			    snap->strings + ss->label[l];
+			labels[l] = ss->label[l] == METRICS_SNAP_NONE
+			                ? ""
+			                : snap->strings + ss->label[l];
 		if (metrics_merge_one(dst, ss->metric, labels, ss->value,
-		    snap->buckets + off, flags) == -1)
+		        snap->buckets + off, flags) == -1)
 			return -1;
 		if (metric_defs[ss->metric].type == METRIC_HISTOGRAM)
 			off += metric_defs[ss->metric].nbounds + 1;
@@ -454,13 +455,13 @@ metrics_merge(struct metrics *dst, const struct metrics_snap *snap,
 
 /* Label strings of one snapshot, each stored once. */
 struct metrics_strtab {
-	uint16_t	 slot[1024];	/* offset + 1, 0 empty */
+	uint16_t slot[1024]; /* offset + 1, 0 empty */
 };
 
 /* The offset of str in s->strings, added when new; -1 when full. */
 static int
-metrics_snap_string(struct metrics_snap *s, struct metrics_strtab *t,
-    const char *str)
+metrics_snap_string(
+    struct metrics_snap *s, struct metrics_strtab *t, const char *str)
 {
 	uint64_t h = 0xcbf29ce484222325ULL;
 	size_t len = strlen(str), i;
@@ -501,7 +502,7 @@ metrics_snap_add(struct metrics_snap *s, struct metrics_strtab *t,
 		if (l >= d->nlabels)
 			continue;
 		if ((off = metrics_snap_string(s, t, src->label[l])) == -1) {
-			s->nstrings = saved;	/* strings after it unused */
+			s->nstrings = saved; /* strings after it unused */
 			return -1;
 		}
 		ss->label[l] = (uint16_t)off;
@@ -560,8 +561,8 @@ metrics_snap_str_ok(const struct metrics_snap *s, uint16_t off)
 }
 
 static int
-metrics_snap_series_ok(const struct metrics_snap *s,
-    const struct metrics_snap_series *ss)
+metrics_snap_series_ok(
+    const struct metrics_snap *s, const struct metrics_snap_series *ss)
 {
 	const struct metric_def *d;
 	uint32_t l;
@@ -575,8 +576,8 @@ metrics_snap_series_ok(const struct metrics_snap *s,
 		if (l < d->nlabels && !metrics_snap_str_ok(s, ss->label[l]))
 			return 0;
 	}
-	if (d->type == METRIC_COUNTER && !(ss->value >= 0 &&
-	    isfinite(ss->value)))
+	if (d->type == METRIC_COUNTER &&
+	    !(ss->value >= 0 && isfinite(ss->value)))
 		return 0;
 	if (d->type == METRIC_HISTOGRAM && !isfinite(ss->value))
 		return 0;
@@ -611,9 +612,9 @@ metrics_snap_valid(const struct metrics_snap *s)
 
 /* A growing output buffer; err is set once an allocation failed. */
 struct metrics_buf {
-	char		*p;
-	size_t		 len, cap;
-	int		 err;
+	char *p;
+	size_t len, cap;
+	int err;
 };
 
 static void
@@ -753,8 +754,10 @@ metrics_buf_histogram(struct metrics_buf *b, const struct metric_def *d,
 static int
 metrics_sort_cmp(const void *a, const void *b)
 {
-	const struct metrics_series *x = *(const struct metrics_series *const *)a;
-	const struct metrics_series *y = *(const struct metrics_series *const *)b;
+	const struct metrics_series *x =
+	    *(const struct metrics_series *const *)a;
+	const struct metrics_series *y =
+	    *(const struct metrics_series *const *)b;
 	uint32_t l;
 	int c;
 
@@ -770,7 +773,7 @@ metrics_buf_family(struct metrics_buf *b, const struct metrics *m,
     enum metric_id id, const struct metrics_series **sorted)
 {
 	const struct metric_def *d = &metric_defs[id];
-	static const char *types[] = { "", "counter", "gauge", "histogram" };
+	static const char *types[] = {"", "counter", "gauge", "histogram"};
 	uint32_t i, n = 0;
 
 	metrics_buf_str(b, "# HELP ");
@@ -796,15 +799,15 @@ metrics_buf_family(struct metrics_buf *b, const struct metrics *m,
 		if (d->type == METRIC_HISTOGRAM)
 			metrics_buf_histogram(b, d, sorted[i]);
 		else
-			metrics_buf_sample(b, d, sorted[i], "", NULL,
-			    sorted[i]->value);
+			metrics_buf_sample(
+			    b, d, sorted[i], "", NULL, sorted[i]->value);
 	}
 }
 
 char *
 metrics_render(const struct metrics *m, size_t *len)
 {
-	struct metrics_buf b = { NULL, 0, 0, 0 };
+	struct metrics_buf b = {NULL, 0, 0, 0};
 	const struct metrics_series **sorted;
 	int id;
 

@@ -3,7 +3,8 @@
 #
 # Already in LOCALAI_SRCS from here (do not add them again elsewhere, the
 # link would see them twice): proto/metrics.c, api/ui/ui.c,
-# gen/ui_files.c, supervisor/cli.c, supervisor/status.c.
+# gen/ui_files.c, supervisor/cli.c, supervisor/cli_util.c,
+# supervisor/cli_status.c, supervisor/status.c.
 
 # ---- metrics (pure) ---------------------------------------------------------
 LOCALAI_SRCS += proto/metrics.c
@@ -25,3 +26,12 @@ $(BUILD)/gen/ui_files.c: tools/embed-files.sh $(UI_FILES)
 	sh tools/embed-files.sh $@ $(UI_FILES)
 LOCALAI_SRCS += api/ui/ui.c gen/ui_files.c
 $(eval $(call unit_test,test_ui,tests/unit/test_ui.c api/ui/ui.c gen/ui_files.c,))
+
+# ---- the admin CLI and the control socket's document ------------------------
+LOCALAI_SRCS += supervisor/cli.c supervisor/cli_util.c supervisor/cli_status.c \
+                supervisor/status.c
+LOCALAI_LIBS += $(call libs,libcurl jansson)
+$(eval $(call unit_test,test_status,tests/unit/test_status.c supervisor/status.c,$(call libs,jansson)))
+# A stand-in supervisor control socket for the CLI tests: it serves the
+# real document (supervisor/status.c) of a made-up child table.
+$(eval $(call program,tests/tools/ctlserve,tests/tools/ctlserve.c supervisor/status.c,))

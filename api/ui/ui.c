@@ -7,7 +7,7 @@
 
 #include "api/ui/ui.h"
 
-#define UI_STATIC_PREFIX	"/app/static/"
+#define UI_STATIC_PREFIX "/app/static/"
 
 const struct ui_file *
 ui_file_named(const char *name)
@@ -23,8 +23,8 @@ ui_file_named(const char *name)
 const struct ui_file *
 ui_file_find(const char *path)
 {
-	static const char *page[] = { "/app", "/app/", "/app/nodes",
-		"/app/nodes/", NULL };
+	static const char *page[] = {
+	    "/app", "/app/", "/app/nodes", "/app/nodes/", NULL};
 	const char *name;
 	size_t i;
 

@@ -16,11 +16,11 @@
 #include <stddef.h>
 
 struct ui_file {
-	const char		*path;		/* "nodes.js", relative to api/ui */
-	const char		*content_type;	/* "text/javascript; …" */
-	const unsigned char	*bytes;		/* len bytes, then a NUL */
-	size_t			 len;
-	const char		*etag;		/* quoted: "\"0123abcd…\"" */
+	const char *path; /* "nodes.js", relative to api/ui */
+	const char *content_type; /* "text/javascript; …" */
+	const unsigned char *bytes; /* len bytes, then a NUL */
+	size_t len;
+	const char *etag; /* quoted: "\"0123abcd…\"" */
 };
 
 extern const struct ui_file ui_files[];

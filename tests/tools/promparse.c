@@ -13,13 +13,13 @@
 
 /* Parser state: the input, the current line, the family being read. */
 struct prom_parser {
-	struct prom_doc	*doc;
-	const char	*p, *end;	/* rest of the current line */
-	int		 line;
-	size_t		 current;	/* family index of the last line */
-	int		 have_current;
-	char		*seen_samples;	/* per family: a sample was read */
-	size_t		 nseen;
+	struct prom_doc *doc;
+	const char *p, *end; /* rest of the current line */
+	int line;
+	size_t current; /* family index of the last line */
+	int have_current;
+	char *seen_samples; /* per family: a sample was read */
+	size_t nseen;
 };
 
 static int
@@ -28,8 +28,8 @@ prom_fail(struct prom_parser *ps, const char *fmt, ...)
 	va_list ap;
 	int n;
 
-	n = snprintf(ps->doc->error, sizeof(ps->doc->error), "line %d: ",
-	    ps->line);
+	n = snprintf(
+	    ps->doc->error, sizeof(ps->doc->error), "line %d: ", ps->line);
 	va_start(ap, fmt);
 	vsnprintf(ps->doc->error + n, sizeof(ps->doc->error) - n, fmt, ap);
 	va_end(ap);
@@ -197,8 +197,8 @@ prom_enter_family(struct prom_parser *ps, const char *name, size_t n)
 	i = prom_family_index(doc, name, n);
 	if (i >= 0) {
 		if (!ps->have_current || (size_t)i != ps->current)
-			return prom_fail(ps, "family %.*s is not contiguous",
-			    (int)n, name);
+			return prom_fail(
+			    ps, "family %.*s is not contiguous", (int)n, name);
 		return i;
 	}
 	nf = reallocarray(doc->families, doc->nfamilies + 1, sizeof(*nf));
@@ -210,8 +210,8 @@ prom_enter_family(struct prom_parser *ps, const char *name, size_t n)
 	if ((nf->name = strndup(name, n)) == NULL ||
 	    (nf->type = strdup("untyped")) == NULL)
 		return prom_fail(ps, "out of memory");
-	if ((ps->seen_samples = realloc(ps->seen_samples,
-	    doc->nfamilies + 1)) == NULL)
+	if ((ps->seen_samples =
+	            realloc(ps->seen_samples, doc->nfamilies + 1)) == NULL)
 		return prom_fail(ps, "out of memory");
 	ps->seen_samples[doc->nfamilies] = 0;
 	ps->current = doc->nfamilies++;
@@ -223,8 +223,8 @@ prom_enter_family(struct prom_parser *ps, const char *name, size_t n)
 static int
 prom_comment(struct prom_parser *ps)
 {
-	static const char *types[] = { "counter", "gauge", "histogram",
-		"summary", "untyped", NULL };
+	static const char *types[] = {
+	    "counter", "gauge", "histogram", "summary", "untyped", NULL};
 	struct prom_family *f;
 	const char *name;
 	size_t n, i;
@@ -232,14 +232,14 @@ prom_comment(struct prom_parser *ps)
 	int help;
 
 	if (ps->end - ps->p < 7 || (strncmp(ps->p, "# HELP ", 7) != 0 &&
-	    strncmp(ps->p, "# TYPE ", 7) != 0))
+	                               strncmp(ps->p, "# TYPE ", 7) != 0))
 		return 0;
 	help = ps->p[2] == 'H';
 	ps->p += 7;
 	name = ps->p;
 	if ((n = prom_name_len(ps->p, ps->end, 1)) == 0)
-		return prom_fail(ps, "bad metric name in %s", help ? "HELP" :
-		    "TYPE");
+		return prom_fail(
+		    ps, "bad metric name in %s", help ? "HELP" : "TYPE");
 	ps->p += n;
 	if (ps->p == ps->end || *ps->p != ' ')
 		return prom_fail(ps, "no text after the name");
@@ -248,8 +248,8 @@ prom_comment(struct prom_parser *ps)
 		return -1;
 	f = &ps->doc->families[fi];
 	if (ps->seen_samples[fi])
-		return prom_fail(ps, "%s after samples of %s", help ? "HELP" :
-		    "TYPE", f->name);
+		return prom_fail(ps, "%s after samples of %s",
+		    help ? "HELP" : "TYPE", f->name);
 	if (help) {
 		if (f->help != NULL)
 			return prom_fail(ps, "second HELP for %s", f->name);
@@ -274,10 +274,9 @@ prom_comment(struct prom_parser *ps)
 
 /* The family a sample name belongs to (histogram/summary suffixes). */
 static size_t
-prom_sample_family_len(const struct prom_doc *doc, const char *name,
-    size_t n)
+prom_sample_family_len(const struct prom_doc *doc, const char *name, size_t n)
 {
-	static const char *sfx[] = { "_bucket", "_sum", "_count", NULL };
+	static const char *sfx[] = {"_bucket", "_sum", "_count", NULL};
 	const struct prom_family *f;
 	size_t i, k, l;
 
@@ -304,7 +303,7 @@ prom_labels(struct prom_parser *ps, struct prom_sample *s)
 {
 	size_t n, i;
 
-	ps->p++;	/* '{' */
+	ps->p++; /* '{' */
 	while (ps->p < ps->end && *ps->p != '}') {
 		if (s->nlabels == PROM_MAX_LABELS)
 			return prom_fail(ps, "too many labels");
@@ -325,7 +324,7 @@ prom_labels(struct prom_parser *ps, struct prom_sample *s)
 		if ((s->labels[s->nlabels++].value = prom_unescape(ps, 1)) ==
 		    NULL)
 			return prom_fail(ps, "bad label value");
-		ps->p++;	/* '"' */
+		ps->p++; /* '"' */
 		if (ps->p < ps->end && *ps->p == ',')
 			ps->p++;
 		else if (ps->p < ps->end && *ps->p != '}')
@@ -405,12 +404,13 @@ prom_key(const struct prom_sample *s, const char *skip)
 
 	for (i = 0; i < s->nlabels; i++) {
 		order[i] = i;
-		len += strlen(s->labels[i].name) + strlen(s->labels[i].value) +
-		    3;
+		len +=
+		    strlen(s->labels[i].name) + strlen(s->labels[i].value) + 3;
 	}
 	for (i = 1; i < s->nlabels; i++)
 		for (j = i; j > 0 && strcmp(s->labels[order[j]].name,
-		    s->labels[order[j - 1]].name) < 0; j--)
+		                         s->labels[order[j - 1]].name) < 0;
+		     j--)
 			t = order[j], order[j] = order[j - 1], order[j - 1] = t;
 	if ((k = malloc(len)) == NULL)
 		return NULL;
@@ -478,8 +478,8 @@ prom_label_value(const struct prom_sample *s, const char *name)
  * buckets in ascending le order, cumulative, ending at +Inf = _count.
  */
 static int
-prom_histogram_series(struct prom_doc *doc, const struct prom_family *f,
-    const char *key)
+prom_histogram_series(
+    struct prom_doc *doc, const struct prom_family *f, const char *key)
 {
 	const struct prom_sample *s, *count = NULL, *sum = NULL;
 	double le, prev_le = -INFINITY, prev = 0, inf = NAN;
@@ -521,8 +521,10 @@ prom_histogram_series(struct prom_doc *doc, const struct prom_family *f,
 		goto bad;
 	return 0;
 bad:
-	snprintf(doc->error, sizeof(doc->error), "histogram %s: bad buckets, "
-	    "_sum or _count", f->name);
+	snprintf(doc->error, sizeof(doc->error),
+	    "histogram %s: bad buckets, "
+	    "_sum or _count",
+	    f->name);
 	return -1;
 }
 
@@ -622,7 +624,7 @@ prom_find(const struct prom_doc *doc, const char *name, ...)
 
 	va_start(ap, name);
 	while (n < 2 * PROM_MAX_LABELS &&
-	    (want[n] = va_arg(ap, const char *)) != NULL)
+	       (want[n] = va_arg(ap, const char *)) != NULL)
 		n++;
 	va_end(ap);
 	for (i = 0; i < doc->nsamples; i++) {

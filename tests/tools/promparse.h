@@ -18,43 +18,43 @@
 
 #include <stddef.h>
 
-#define PROM_MAX_LABELS	16
+#define PROM_MAX_LABELS 16
 
 struct prom_label {
-	char	*name;
-	char	*value;		/* unescaped */
+	char *name;
+	char *value; /* unescaped */
 };
 
 struct prom_sample {
-	char	*name;		/* as written: foo_bucket, foo_sum, … */
-	char	*family;	/* the family it belongs to: foo */
-	size_t	 nlabels;
+	char *name; /* as written: foo_bucket, foo_sum, … */
+	char *family; /* the family it belongs to: foo */
+	size_t nlabels;
 	struct prom_label labels[PROM_MAX_LABELS];
-	double	 value;
-	int	 line;
+	double value;
+	int line;
 };
 
 struct prom_family {
-	char	*name;
-	char	*type;		/* counter, gauge, histogram, summary, untyped */
-	char	*help;		/* unescaped, NULL when absent */
-	int	 typed;		/* a TYPE line was read */
+	char *name;
+	char *type; /* counter, gauge, histogram, summary, untyped */
+	char *help; /* unescaped, NULL when absent */
+	int typed; /* a TYPE line was read */
 };
 
 struct prom_doc {
 	struct prom_sample *samples;
-	size_t	 nsamples;
+	size_t nsamples;
 	struct prom_family *families;
-	size_t	 nfamilies;
-	char	 error[256];	/* "line N: reason" when parsing failed */
+	size_t nfamilies;
+	char error[256]; /* "line N: reason" when parsing failed */
 };
 
 /*
  * Parse text (len bytes).  0, or -1 with doc->error set; prom_free()
  * the document either way.
  */
-int	prom_parse(const char *text, size_t len, struct prom_doc *doc);
-void	prom_free(struct prom_doc *doc);
+int prom_parse(const char *text, size_t len, struct prom_doc *doc);
+void prom_free(struct prom_doc *doc);
 
 /*
  * The sample named name whose labels are exactly the NULL-terminated
@@ -62,11 +62,11 @@ void	prom_free(struct prom_doc *doc);
  *	prom_find(doc, "localai_requests_total", "model", "m", "code",
  *	    "200", "endpoint", "chat", NULL)
  */
-const struct prom_sample *prom_find(const struct prom_doc *doc,
-	    const char *name, ...);
+const struct prom_sample *prom_find(
+    const struct prom_doc *doc, const char *name, ...);
 /* The sum of every sample named name (0 when there is none). */
-double	prom_sum(const struct prom_doc *doc, const char *name);
-const struct prom_family *prom_family(const struct prom_doc *doc,
-	    const char *name);
+double prom_sum(const struct prom_doc *doc, const char *name);
+const struct prom_family *prom_family(
+    const struct prom_doc *doc, const char *name);
 
 #endif

@@ -49,8 +49,8 @@ test_catalog(void **state)
 		d = metrics_def(i);
 		assert_non_null(d->name);
 		assert_int_equal(strncmp(d->name, "localai_", 8), 0);
-		assert_int_equal(strspn(d->name,
-		    "abcdefghijklmnopqrstuvwxyz_"), strlen(d->name));
+		assert_int_equal(strspn(d->name, "abcdefghijklmnopqrstuvwxyz_"),
+		    strlen(d->name));
 		assert_true(d->help != NULL && strlen(d->help) > 10);
 		assert_true(d->nlabels <= METRICS_MAX_LABELS);
 		assert_true(d->max_series >= 1);
@@ -94,12 +94,13 @@ test_empty_render(void **state)
 	}
 	f = prom_family(&doc, "localai_requests_total");
 	assert_string_equal(f->type, "counter");
-	assert_string_equal(prom_family(&doc,
-	    "localai_placement_duration_seconds")->type, "histogram");
+	assert_string_equal(
+	    prom_family(&doc, "localai_placement_duration_seconds")->type,
+	    "histogram");
 	/* Unlabelled metrics show zero; labelled ones have no sample. */
 	assert_non_null(prom_find(&doc, "localai_failovers_total", NULL));
-	assert_non_null(prom_find(&doc,
-	    "localai_placement_duration_seconds_count", NULL));
+	assert_non_null(
+	    prom_find(&doc, "localai_placement_duration_seconds_count", NULL));
 	assert_non_null(prom_find(&doc,
 	    "localai_placement_duration_seconds_bucket", "le", "+Inf", NULL));
 	assert_int_equal(prom_sum(&doc, "localai_requests_total"), 0);
@@ -119,13 +120,17 @@ test_counter_gauge(void **state)
 
 	(void)state;
 	assert_int_equal(metrics_inc(m, MET_REQUESTS_TOTAL,
-	    METRICS_L("llama", METRICS_ENDPOINT_CHAT, "200")), 0);
-	assert_int_equal(metrics_add(m, MET_REQUESTS_TOTAL,
-	    METRICS_L("llama", METRICS_ENDPOINT_CHAT, "200"), 2), 0);
+	                     METRICS_L("llama", METRICS_ENDPOINT_CHAT, "200")),
+	    0);
+	assert_int_equal(
+	    metrics_add(m, MET_REQUESTS_TOTAL,
+	        METRICS_L("llama", METRICS_ENDPOINT_CHAT, "200"), 2),
+	    0);
 	assert_int_equal(metrics_inc(m, MET_REQUESTS_TOTAL,
-	    METRICS_L("llama", METRICS_ENDPOINT_CHAT, "503")), 0);
-	assert_int_equal(metrics_add(m, MET_TOKENS_GENERATED,
-	    METRICS_L("llama"), 0.5), 0);
+	                     METRICS_L("llama", METRICS_ENDPOINT_CHAT, "503")),
+	    0);
+	assert_int_equal(
+	    metrics_add(m, MET_TOKENS_GENERATED, METRICS_L("llama"), 0.5), 0);
 	assert_int_equal(metrics_inc(m, MET_FAILOVERS, NULL), 0);
 	/* Wrong use: negative counter, NaN, set/observe on a counter. */
 	assert_int_equal(metrics_add(m, MET_FAILOVERS, NULL, -1), -1);
@@ -135,17 +140,19 @@ test_counter_gauge(void **state)
 	assert_int_equal(metrics_observe(m, MET_FAILOVERS, NULL, 3), -1);
 	assert_int_equal(metrics_add(m, METRIC_COUNT, NULL, 1), -1);
 	/* Gauges go both ways. */
-	assert_int_equal(metrics_add(m, MET_REQUESTS_IN_FLIGHT,
-	    METRICS_L("llama"), 3), 0);
-	assert_int_equal(metrics_add(m, MET_REQUESTS_IN_FLIGHT,
-	    METRICS_L("llama"), -1), 0);
-	assert_int_equal(metrics_set(m, MET_HEARTBEAT_AGE, METRICS_L("n1"),
-	    1.25), 0);
+	assert_int_equal(
+	    metrics_add(m, MET_REQUESTS_IN_FLIGHT, METRICS_L("llama"), 3), 0);
+	assert_int_equal(
+	    metrics_add(m, MET_REQUESTS_IN_FLIGHT, METRICS_L("llama"), -1), 0);
+	assert_int_equal(
+	    metrics_set(m, MET_HEARTBEAT_AGE, METRICS_L("n1"), 1.25), 0);
 	assert_int_equal(metrics_get(m, MET_REQUESTS_TOTAL,
-	    METRICS_L("llama", "chat", "200"), &v, &c), 0);
+	                     METRICS_L("llama", "chat", "200"), &v, &c),
+	    0);
 	assert_true(v == 3 && c == 0);
 	assert_int_equal(metrics_get(m, MET_REQUESTS_TOTAL,
-	    METRICS_L("llama", "chat", "404"), &v, NULL), -1);
+	                     METRICS_L("llama", "chat", "404"), &v, NULL),
+	    -1);
 	render_parse(m, &doc);
 	s = prom_find(&doc, "localai_requests_total", "model", "llama",
 	    "endpoint", "chat", "code", "200", NULL);
@@ -153,13 +160,16 @@ test_counter_gauge(void **state)
 	assert_true(s->value == 3);
 	assert_true(prom_sum(&doc, "localai_requests_total") == 4);
 	assert_true(prom_find(&doc, "localai_tokens_generated_total", "model",
-	    "llama", NULL)->value == 0.5);
-	assert_true(prom_find(&doc, "localai_failovers_total", NULL)->value ==
-	    1);
+	                "llama", NULL)
+	                ->value == 0.5);
+	assert_true(
+	    prom_find(&doc, "localai_failovers_total", NULL)->value == 1);
 	assert_true(prom_find(&doc, "localai_requests_in_flight", "model",
-	    "llama", NULL)->value == 2);
-	assert_true(prom_find(&doc, "localai_heartbeat_age_seconds", "node",
-	    "n1", NULL)->value == 1.25);
+	                "llama", NULL)
+	                ->value == 2);
+	assert_true(
+	    prom_find(&doc, "localai_heartbeat_age_seconds", "node", "n1", NULL)
+	        ->value == 1.25);
 	prom_free(&doc);
 	metrics_free(m);
 }
@@ -175,36 +185,44 @@ test_histogram(void **state)
 	uint64_t c;
 
 	(void)state;
-	assert_int_equal(metrics_observe(m, MET_REQUEST_DURATION,
-	    METRICS_L("m"), 0.01), 0);	/* on a bound: le="0.01" */
-	assert_int_equal(metrics_observe(m, MET_REQUEST_DURATION,
-	    METRICS_L("m"), 0.3), 0);
-	assert_int_equal(metrics_observe(m, MET_REQUEST_DURATION,
-	    METRICS_L("m"), 1e6), 0);	/* beyond the last bound */
-	assert_int_equal(metrics_observe(m, MET_REQUEST_DURATION,
-	    METRICS_L("m"), NAN), -1);
-	assert_int_equal(metrics_add(m, MET_REQUEST_DURATION,
-	    METRICS_L("m"), 1), -1);
-	assert_int_equal(metrics_get(m, MET_REQUEST_DURATION, METRICS_L("m"),
-	    &v, &c), 0);
+	assert_int_equal(
+	    metrics_observe(m, MET_REQUEST_DURATION, METRICS_L("m"), 0.01),
+	    0); /* on a bound: le="0.01" */
+	assert_int_equal(
+	    metrics_observe(m, MET_REQUEST_DURATION, METRICS_L("m"), 0.3), 0);
+	assert_int_equal(
+	    metrics_observe(m, MET_REQUEST_DURATION, METRICS_L("m"), 1e6),
+	    0); /* beyond the last bound */
+	assert_int_equal(
+	    metrics_observe(m, MET_REQUEST_DURATION, METRICS_L("m"), NAN), -1);
+	assert_int_equal(
+	    metrics_add(m, MET_REQUEST_DURATION, METRICS_L("m"), 1), -1);
+	assert_int_equal(
+	    metrics_get(m, MET_REQUEST_DURATION, METRICS_L("m"), &v, &c), 0);
 	assert_true(c == 3 && v == 0.01 + 0.3 + 1e6);
 	render_parse(m, &doc);
-	s = prom_find(&doc, "localai_request_duration_seconds_bucket",
-	    "model", "m", "le", "0.01", NULL);
+	s = prom_find(&doc, "localai_request_duration_seconds_bucket", "model",
+	    "m", "le", "0.01", NULL);
 	assert_non_null(s);
 	assert_true(s->value == 1);
 	assert_true(prom_find(&doc, "localai_request_duration_seconds_bucket",
-	    "model", "m", "le", "0.25", NULL)->value == 1);
+	                "model", "m", "le", "0.25", NULL)
+	                ->value == 1);
 	assert_true(prom_find(&doc, "localai_request_duration_seconds_bucket",
-	    "model", "m", "le", "0.5", NULL)->value == 2);
+	                "model", "m", "le", "0.5", NULL)
+	                ->value == 2);
 	assert_true(prom_find(&doc, "localai_request_duration_seconds_bucket",
-	    "model", "m", "le", "300", NULL)->value == 2);
+	                "model", "m", "le", "300", NULL)
+	                ->value == 2);
 	assert_true(prom_find(&doc, "localai_request_duration_seconds_bucket",
-	    "model", "m", "le", "+Inf", NULL)->value == 3);
+	                "model", "m", "le", "+Inf", NULL)
+	                ->value == 3);
 	assert_true(prom_find(&doc, "localai_request_duration_seconds_count",
-	    "model", "m", NULL)->value == 3);
+	                "model", "m", NULL)
+	                ->value == 3);
 	assert_true(prom_find(&doc, "localai_request_duration_seconds_sum",
-	    "model", "m", NULL)->value == 0.01 + 0.3 + 1e6);
+	                "model", "m", NULL)
+	                ->value == 0.01 + 0.3 + 1e6);
 	assert_int_equal(d->nbounds, 14);
 	prom_free(&doc);
 	/* Tiny bounds print so that they read back exactly. */
@@ -225,15 +243,16 @@ test_escaping(void **state)
 	char *text;
 
 	(void)state;
-	assert_int_equal(metrics_set(m, MET_NODE_IN_FLIGHT, METRICS_L(nasty),
-	    7), 0);
+	assert_int_equal(
+	    metrics_set(m, MET_NODE_IN_FLIGHT, METRICS_L(nasty), 7), 0);
 	text = metrics_render(m, &len);
 	assert_non_null(strstr(text,
 	    "localai_node_in_flight{node=\"a\\\\b\\\"c\\nd{e}=,f\"} 7\n"));
 	free(text);
 	render_parse(m, &doc);
-	assert_true(prom_find(&doc, "localai_node_in_flight", "node", nasty,
-	    NULL)->value == 7);
+	assert_true(
+	    prom_find(&doc, "localai_node_in_flight", "node", nasty, NULL)
+	        ->value == 7);
 	prom_free(&doc);
 	metrics_free(m);
 }
@@ -249,31 +268,33 @@ test_label_cleaning(void **state)
 
 	(void)state;
 	/* Invalid UTF-8 (a lone continuation byte, an overlong '/'). */
-	assert_int_equal(metrics_set(m, MET_HEARTBEAT_AGE,
-	    METRICS_L("x\x80y\xc0\xafz"), 1), 0);
-	assert_int_equal(metrics_get(m, MET_HEARTBEAT_AGE,
-	    METRICS_L("x?y??z"), &v, NULL), 0);
+	assert_int_equal(
+	    metrics_set(m, MET_HEARTBEAT_AGE, METRICS_L("x\x80y\xc0\xafz"), 1),
+	    0);
+	assert_int_equal(
+	    metrics_get(m, MET_HEARTBEAT_AGE, METRICS_L("x?y??z"), &v, NULL),
+	    0);
 	/* Valid multi-byte text is kept; a cut never splits a character. */
-	assert_int_equal(metrics_set(m, MET_HEARTBEAT_AGE,
-	    METRICS_L("nœud-é"), 2), 0);
+	assert_int_equal(
+	    metrics_set(m, MET_HEARTBEAT_AGE, METRICS_L("nœud-é"), 2), 0);
 	for (i = 0; i + 2 < sizeof(longv); i += 2)
-		memcpy(longv + i, "\xc3\xa9", 2);	/* é */
+		memcpy(longv + i, "\xc3\xa9", 2); /* é */
 	longv[i] = '\0';
-	assert_int_equal(metrics_set(m, MET_HEARTBEAT_AGE, METRICS_L(longv),
-	    3), 0);
-	memcpy(want, longv, 62);	/* 31 characters: 62 bytes < 64 */
+	assert_int_equal(
+	    metrics_set(m, MET_HEARTBEAT_AGE, METRICS_L(longv), 3), 0);
+	memcpy(want, longv, 62); /* 31 characters: 62 bytes < 64 */
 	want[62] = '\0';
-	assert_int_equal(metrics_get(m, MET_HEARTBEAT_AGE, METRICS_L(want), &v,
-	    NULL), 0);
+	assert_int_equal(
+	    metrics_get(m, MET_HEARTBEAT_AGE, METRICS_L(want), &v, NULL), 0);
 	assert_true(v == 3);
 	/* A NULL value is the empty string. */
-	assert_int_equal(metrics_set(m, MET_HEARTBEAT_AGE, METRICS_L(NULL), 4),
-	    0);
-	assert_int_equal(metrics_get(m, MET_HEARTBEAT_AGE, METRICS_L(""), &v,
-	    NULL), 0);
+	assert_int_equal(
+	    metrics_set(m, MET_HEARTBEAT_AGE, METRICS_L(NULL), 4), 0);
+	assert_int_equal(
+	    metrics_get(m, MET_HEARTBEAT_AGE, METRICS_L(""), &v, NULL), 0);
 	render_parse(m, &doc);
-	assert_non_null(prom_find(&doc, "localai_heartbeat_age_seconds",
-	    "node", "nœud-é", NULL));
+	assert_non_null(prom_find(
+	    &doc, "localai_heartbeat_age_seconds", "node", "nœud-é", NULL));
 	prom_free(&doc);
 	metrics_free(m);
 }
@@ -290,25 +311,26 @@ test_overflow(void **state)
 	(void)state;
 	for (i = 0; i < max + 10; i++) {
 		snprintf(reason, sizeof(reason), "r%u", i);
-		assert_int_equal(metrics_inc(m, MET_RETRIES, METRICS_L(reason)),
-		    0);
+		assert_int_equal(
+		    metrics_inc(m, MET_RETRIES, METRICS_L(reason)), 0);
 	}
 	assert_int_equal(metrics_series_count(m, MET_RETRIES), max + 1);
-	assert_int_equal(metrics_get(m, MET_RETRIES,
-	    METRICS_L(METRICS_OVERFLOW), &v, NULL), 0);
+	assert_int_equal(
+	    metrics_get(m, MET_RETRIES, METRICS_L(METRICS_OVERFLOW), &v, NULL),
+	    0);
 	assert_true(v == 10);
 	/* A kept series still counts on its own. */
 	assert_int_equal(metrics_inc(m, MET_RETRIES, METRICS_L("r0")), 0);
-	assert_int_equal(metrics_get(m, MET_RETRIES, METRICS_L("r0"), &v,
-	    NULL), 0);
+	assert_int_equal(
+	    metrics_get(m, MET_RETRIES, METRICS_L("r0"), &v, NULL), 0);
 	assert_true(v == 2);
 	render_parse(m, &doc);
 	assert_true(prom_sum(&doc, "localai_retries_total") == max + 11);
 	prom_free(&doc);
 	metrics_reset(m);
 	assert_int_equal(metrics_series_count(m, MET_RETRIES), 0);
-	assert_int_equal(metrics_get(m, MET_RETRIES, METRICS_L("r0"), &v,
-	    NULL), -1);
+	assert_int_equal(
+	    metrics_get(m, MET_RETRIES, METRICS_L("r0"), &v, NULL), -1);
 	metrics_free(m);
 }
 
@@ -321,13 +343,13 @@ fill_api(struct metrics *m, int models)
 
 	for (i = 0; i < models; i++) {
 		snprintf(name, sizeof(name), "model-%d", i);
-		metrics_add(m, MET_REQUESTS_TOTAL, METRICS_L(name, "chat",
-		    "200"), 10 + i);
-		metrics_add(m, MET_REQUESTS_TOTAL, METRICS_L(name, "chat",
-		    "503"), 1);
+		metrics_add(m, MET_REQUESTS_TOTAL,
+		    METRICS_L(name, "chat", "200"), 10 + i);
+		metrics_add(
+		    m, MET_REQUESTS_TOTAL, METRICS_L(name, "chat", "503"), 1);
 		metrics_observe(m, MET_REQUEST_DURATION, METRICS_L(name), 0.2);
-		metrics_observe(m, MET_TIME_TO_FIRST_TOKEN, METRICS_L(name),
-		    0.05);
+		metrics_observe(
+		    m, MET_TIME_TO_FIRST_TOKEN, METRICS_L(name), 0.05);
 		metrics_add(m, MET_TOKENS_GENERATED, METRICS_L(name), 100);
 		metrics_set(m, MET_REQUESTS_IN_FLIGHT, METRICS_L(name), 2);
 	}
@@ -355,30 +377,38 @@ test_snapshot_merge(void **state)
 	assert_int_equal(metrics_merge(sum, s, 0), 0);
 	metrics_observe(sum, MET_PLACEMENT_DURATION, NULL, 0.0001);
 	assert_int_equal(metrics_get(sum, MET_REQUESTS_TOTAL,
-	    METRICS_L("model-3", "chat", "200"), &v, NULL), 0);
+	                     METRICS_L("model-3", "chat", "200"), &v, NULL),
+	    0);
 	assert_true(v == 26);
 	assert_int_equal(metrics_get(sum, MET_REQUEST_DURATION,
-	    METRICS_L("model-3"), &v, &c), 0);
+	                     METRICS_L("model-3"), &v, &c),
+	    0);
 	assert_true(c == 2 && fabs(v - 0.4) < 1e-12);
 	render_parse(sum, &doc);
 	assert_true(prom_sum(&doc, "localai_requests_in_flight") == 80);
-	assert_true(prom_find(&doc, "localai_failovers_total", NULL)->value ==
-	    2);
-	assert_true(prom_find(&doc, "localai_time_to_first_token_seconds_"
-	    "bucket", "model", "model-19", "le", "0.05", NULL)->value == 2);
+	assert_true(
+	    prom_find(&doc, "localai_failovers_total", NULL)->value == 2);
+	assert_true(prom_find(&doc,
+	                "localai_time_to_first_token_seconds_"
+	                "bucket",
+	                "model", "model-19", "le", "0.05", NULL)
+	                ->value == 2);
 	prom_free(&doc);
 	/* Retiring a dead process: its counters stay, its gauges go. */
 	metrics_reset(sum);
 	assert_int_equal(metrics_merge(sum, s, METRICS_MERGE_NO_GAUGES), 0);
 	assert_int_equal(metrics_get(sum, MET_REQUESTS_IN_FLIGHT,
-	    METRICS_L("model-1"), &v, NULL), -1);
+	                     METRICS_L("model-1"), &v, NULL),
+	    -1);
 	assert_int_equal(metrics_get(sum, MET_TOKENS_GENERATED,
-	    METRICS_L("model-1"), &v, NULL), 0);
+	                     METRICS_L("model-1"), &v, NULL),
+	    0);
 	assert_true(v == 100);
 	/* Registry to registry. */
 	assert_int_equal(metrics_merge_registry(sum, api, 0), 0);
 	assert_int_equal(metrics_get(sum, MET_TOKENS_GENERATED,
-	    METRICS_L("model-1"), &v, NULL), 0);
+	                     METRICS_L("model-1"), &v, NULL),
+	    0);
 	assert_true(v == 200);
 	free(s);
 	metrics_free(api);
@@ -396,8 +426,8 @@ test_snapshot_truncated(void **state)
 	(void)state;
 	/* 500 distinct series of long labels: more than a snapshot holds. */
 	for (i = 0; i < 500; i++) {
-		snprintf(name, sizeof(name), "node-with-a-rather-long-name-%04d",
-		    i);
+		snprintf(
+		    name, sizeof(name), "node-with-a-rather-long-name-%04d", i);
 		metrics_set(m, MET_NODE_IN_FLIGHT, METRICS_L(name), i);
 	}
 	assert_int_equal(metrics_snapshot(m, s), 1);
@@ -405,8 +435,8 @@ test_snapshot_truncated(void **state)
 	assert_true(metrics_snap_valid(s));
 	assert_true(s->nseries > 50 && s->nseries < 500);
 	assert_int_equal(metrics_merge(back, s, 0), 0);
-	assert_int_equal(metrics_series_count(back, MET_NODE_IN_FLIGHT),
-	    s->nseries);
+	assert_int_equal(
+	    metrics_series_count(back, MET_NODE_IN_FLIGHT), s->nseries);
 	free(s);
 	metrics_free(m);
 	metrics_free(back);
@@ -426,11 +456,12 @@ test_snapshot_hostile(void **state)
 	assert_true(metrics_snap_valid(good));
 	while (good->series[hi].metric != MET_REQUEST_DURATION)
 		hi++;
-#define BAD(stmt) do {					\
-	memcpy(s, good, sizeof(*s));			\
-	stmt;						\
-	assert_false(metrics_snap_valid(s));		\
-} while (0)
+#define BAD(stmt)                                                              \
+	do {                                                                   \
+		memcpy(s, good, sizeof(*s));                                   \
+		stmt;                                                          \
+		assert_false(metrics_snap_valid(s));                           \
+	} while (0)
 	BAD(s->magic = 0);
 	BAD(s->catalog = METRIC_COUNT + 1);
 	BAD(s->nseries = METRICS_SNAP_SERIES + 1);
@@ -438,21 +469,25 @@ test_snapshot_hostile(void **state)
 	BAD(s->nstrings = METRICS_SNAP_STRINGS + 1);
 	BAD(s->flags = 0x8);
 	BAD(s->series[0].metric = METRIC_COUNT);
-	BAD(s->series[0].label[0] = s->nstrings);	/* out of range */
-	BAD(s->series[0].label[0] = 1);			/* mid-string */
-	BAD(s->series[0].label[0] = METRICS_SNAP_NONE);	/* missing */
-	BAD(s->strings[s->nstrings - 1] = 'x');		/* unterminated */
-	BAD(s->series[0].value = -1);			/* counter < 0 */
+	BAD(s->series[0].label[0] = s->nstrings); /* out of range */
+	BAD(s->series[0].label[0] = 1); /* mid-string */
+	BAD(s->series[0].label[0] = METRICS_SNAP_NONE); /* missing */
+	BAD(s->strings[s->nstrings - 1] = 'x'); /* unterminated */
+	BAD(s->series[0].value = -1); /* counter < 0 */
 	BAD(s->series[0].value = NAN);
-	BAD(s->series[hi].value = INFINITY);		/* histogram sum */
-	BAD(s->nbuckets--);				/* bucket count */
+	BAD(s->series[hi].value = INFINITY); /* histogram sum */
+	BAD(s->nbuckets--); /* bucket count */
 	BAD(s->series[hi].metric = MET_REQUESTS_IN_FLIGHT); /* buckets */
 	/* A label where the metric has fewer. */
 	BAD(s->series[hi].label[1] = s->series[hi].label[0]);
 	/* A label value too long for a series. */
-	BAD({ uint16_t o = s->nstrings; memset(s->strings + o, 'a', 100);
-	    s->strings[o + 100] = '\0'; s->nstrings = o + 101;
-	    s->series[0].label[0] = o; });
+	BAD({
+		uint16_t o = s->nstrings;
+		memset(s->strings + o, 'a', 100);
+		s->strings[o + 100] = '\0';
+		s->nstrings = o + 101;
+		s->series[0].label[0] = o;
+	});
 #undef BAD
 	free(s);
 	free(good);
@@ -463,53 +498,40 @@ test_snapshot_hostile(void **state)
 static void
 test_parser_rejects(void **state)
 {
-	static const char *bad[] = {
-		"x 1",						/* no \n */
-		"1x 1\n",					/* name */
-		"x-y 1\n",
-		"x  1\n",					/* 2 spaces */
-		"x\t1\n",
-		"x 1,0\n",					/* value */
-		"x inf\n",
-		"x 0x1p3\n",
-		"x 1e\n",
-		"x .\n",
-		"x 1 1.5\n",					/* timestamp */
-		"x{a=\"1\"\n",					/* labels */
-		"x{a=1} 1\n",
-		"x{a=\"1\\t\"} 1\n",
-		"x{a=\"1} 1\n",
-		"x{a=\"1\",a=\"2\"} 1\n",
-		"x{__name__=\"1\"} 1\n",
-		"x{1a=\"1\"} 1\n",
-		"x{a=\"\xff\"} 1\n",
-		"x{a=\"1\"b=\"2\"} 1\n",
-		"x 1\nx 2\n",					/* duplicate */
-		"x{a=\"1\",b=\"2\"} 1\nx{b=\"2\",a=\"1\"} 2\n",
-		"x 1\n# TYPE x gauge\n",			/* order */
-		"# TYPE x gauge\n# TYPE x gauge\nx 1\n",
-		"# HELP x a\n# HELP x b\nx 1\n",
-		"# TYPE x gauges\nx 1\n",
-		"# HELP x bad \\t escape\nx 1\n",
-		"x{a=\"1\"} 1\ny 1\nx{a=\"2\"} 1\n",		/* contiguous */
-		"# TYPE x counter\nx -1\n",			/* counter */
-		"# TYPE x counter\nx NaN\n",
-		"# TYPE h histogram\nh_bucket{le=\"1\"} 2\n"	/* no +Inf */
-		"h_sum 1\nh_count 2\n",
-		"# TYPE h histogram\nh_bucket{le=\"1\"} 2\n"	/* decreasing */
-		"h_bucket{le=\"+Inf\"} 1\nh_sum 1\nh_count 1\n",
-		"# TYPE h histogram\nh_bucket{le=\"2\"} 1\n"	/* le order */
-		"h_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 1\nh_sum 1\n"
-		"h_count 1\n",
-		"# TYPE h histogram\nh_bucket{le=\"+Inf\"} 2\n"	/* _count */
-		"h_sum 1\nh_count 3\n",
-		"# TYPE h histogram\nh_bucket{le=\"+Inf\"} 2\n"	/* no _sum */
-		"h_count 2\n",
-		"# TYPE h histogram\nh_bucket 2\nh_sum 1\nh_count 2\n",
-		"# TYPE h histogram\nh_bucket{le=\"x\"} 2\nh_sum 1\n"
-		"h_count 2\n",
-		NULL
-	};
+	static const char *bad[] = {"x 1", /* no \n */
+	    "1x 1\n", /* name */
+	    "x-y 1\n", "x  1\n", /* 2 spaces */
+	    "x\t1\n", "x 1,0\n", /* value */
+	    "x inf\n", "x 0x1p3\n", "x 1e\n", "x .\n",
+	    "x 1 1.5\n", /* timestamp */
+	    "x{a=\"1\"\n", /* labels */
+	    "x{a=1} 1\n", "x{a=\"1\\t\"} 1\n", "x{a=\"1} 1\n",
+	    "x{a=\"1\",a=\"2\"} 1\n", "x{__name__=\"1\"} 1\n",
+	    "x{1a=\"1\"} 1\n", "x{a=\"\xff\"} 1\n", "x{a=\"1\"b=\"2\"} 1\n",
+	    "x 1\nx 2\n", /* duplicate */
+	    "x{a=\"1\",b=\"2\"} 1\nx{b=\"2\",a=\"1\"} 2\n",
+	    "x 1\n# TYPE x gauge\n", /* order */
+	    "# TYPE x gauge\n# TYPE x gauge\nx 1\n",
+	    "# HELP x a\n# HELP x b\nx 1\n", "# TYPE x gauges\nx 1\n",
+	    "# HELP x bad \\t escape\nx 1\n",
+	    "x{a=\"1\"} 1\ny 1\nx{a=\"2\"} 1\n", /* contiguous */
+	    "# TYPE x counter\nx -1\n", /* counter */
+	    "# TYPE x counter\nx NaN\n",
+	    "# TYPE h histogram\nh_bucket{le=\"1\"} 2\n" /* no +Inf */
+	    "h_sum 1\nh_count 2\n",
+	    "# TYPE h histogram\nh_bucket{le=\"1\"} 2\n" /* decreasing */
+	    "h_bucket{le=\"+Inf\"} 1\nh_sum 1\nh_count 1\n",
+	    "# TYPE h histogram\nh_bucket{le=\"2\"} 1\n" /* le order */
+	    "h_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 1\nh_sum 1\n"
+	    "h_count 1\n",
+	    "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 2\n" /* _count */
+	    "h_sum 1\nh_count 3\n",
+	    "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 2\n" /* no _sum */
+	    "h_count 2\n",
+	    "# TYPE h histogram\nh_bucket 2\nh_sum 1\nh_count 2\n",
+	    "# TYPE h histogram\nh_bucket{le=\"x\"} 2\nh_sum 1\n"
+	    "h_count 2\n",
+	    NULL};
 	struct prom_doc doc;
 	size_t i;
 
@@ -528,26 +550,25 @@ test_parser_rejects(void **state)
 static void
 test_parser_accepts(void **state)
 {
-	static const char *good =
-	    "# a comment\n"
-	    "\n"
-	    "# HELP x Some \\\\ text\\n more \"quoted\"\n"
-	    "# TYPE x counter\n"
-	    "x{a=\"q\\\"\\\\\\n\",} 1.5e3 1700000000000\n"
-	    "x{a=\"r\"} +Inf\n"
-	    "g -Inf\n"
-	    "g2 NaN\n"
-	    "# TYPE h histogram\n"
-	    "h_bucket{le=\"0.5\"} 1\n"
-	    "h_bucket{le=\"+Inf\"} 3\n"
-	    "h_sum 7\n"
-	    "h_count 3\n";
+	static const char *good = "# a comment\n"
+	                          "\n"
+	                          "# HELP x Some \\\\ text\\n more \"quoted\"\n"
+	                          "# TYPE x counter\n"
+	                          "x{a=\"q\\\"\\\\\\n\",} 1.5e3 1700000000000\n"
+	                          "x{a=\"r\"} +Inf\n"
+	                          "g -Inf\n"
+	                          "g2 NaN\n"
+	                          "# TYPE h histogram\n"
+	                          "h_bucket{le=\"0.5\"} 1\n"
+	                          "h_bucket{le=\"+Inf\"} 3\n"
+	                          "h_sum 7\n"
+	                          "h_count 3\n";
 	struct prom_doc doc;
 
 	(void)state;
 	assert_int_equal(prom_parse(good, strlen(good), &doc), 0);
-	assert_string_equal(prom_family(&doc, "x")->help,
-	    "Some \\ text\n more \"quoted\"");
+	assert_string_equal(
+	    prom_family(&doc, "x")->help, "Some \\ text\n more \"quoted\"");
 	assert_true(prom_find(&doc, "x", "a", "q\"\\\n", NULL)->value == 1500);
 	assert_true(isinf(prom_find(&doc, "g", NULL)->value));
 	assert_string_equal(prom_find(&doc, "h_count", NULL)->family, "h");
@@ -562,7 +583,7 @@ test_render_everything(void **state)
 {
 	struct metrics *m = metrics_new();
 	const struct metric_def *d;
-	const char *labels[METRICS_MAX_LABELS] = { "a\"", "b\\", "c\n" };
+	const char *labels[METRICS_MAX_LABELS] = {"a\"", "b\\", "c\n"};
 	struct prom_doc doc;
 	uint32_t i;
 
@@ -570,21 +591,23 @@ test_render_everything(void **state)
 	for (i = 0; i < METRIC_COUNT; i++) {
 		d = metrics_def(i);
 		if (d->type == METRIC_HISTOGRAM)
-			assert_int_equal(metrics_observe(m, i, labels, 0.75), 0);
+			assert_int_equal(
+			    metrics_observe(m, i, labels, 0.75), 0);
 		else
 			assert_int_equal(metrics_add(m, i, labels, 1.5), 0);
 	}
-	assert_int_equal(metrics_set(m, MET_NODES, METRICS_L("x"), -2.5e-7),
-	    0);
+	assert_int_equal(metrics_set(m, MET_NODES, METRICS_L("x"), -2.5e-7), 0);
 	assert_int_equal(metrics_set(m, MET_NODES, METRICS_L("y"), 1e300), 0);
 	assert_int_equal(metrics_set(m, MET_NODES, METRICS_L("z"), NAN), 0);
 	render_parse(m, &doc);
-	assert_true(prom_find(&doc, "localai_nodes", "status", "x", NULL)->value
-	    == -2.5e-7);
-	assert_true(prom_find(&doc, "localai_nodes", "status", "y", NULL)->value
-	    == 1e300);
-	assert_true(isnan(prom_find(&doc, "localai_nodes", "status", "z",
-	    NULL)->value));
+	assert_true(
+	    prom_find(&doc, "localai_nodes", "status", "x", NULL)->value ==
+	    -2.5e-7);
+	assert_true(
+	    prom_find(&doc, "localai_nodes", "status", "y", NULL)->value ==
+	    1e300);
+	assert_true(isnan(
+	    prom_find(&doc, "localai_nodes", "status", "z", NULL)->value));
 	prom_free(&doc);
 	metrics_free(m);
 }
@@ -593,19 +616,19 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_catalog),
-		cmocka_unit_test(test_empty_render),
-		cmocka_unit_test(test_counter_gauge),
-		cmocka_unit_test(test_histogram),
-		cmocka_unit_test(test_escaping),
-		cmocka_unit_test(test_label_cleaning),
-		cmocka_unit_test(test_overflow),
-		cmocka_unit_test(test_snapshot_merge),
-		cmocka_unit_test(test_snapshot_truncated),
-		cmocka_unit_test(test_snapshot_hostile),
-		cmocka_unit_test(test_parser_rejects),
-		cmocka_unit_test(test_parser_accepts),
-		cmocka_unit_test(test_render_everything),
+	    cmocka_unit_test(test_catalog),
+	    cmocka_unit_test(test_empty_render),
+	    cmocka_unit_test(test_counter_gauge),
+	    cmocka_unit_test(test_histogram),
+	    cmocka_unit_test(test_escaping),
+	    cmocka_unit_test(test_label_cleaning),
+	    cmocka_unit_test(test_overflow),
+	    cmocka_unit_test(test_snapshot_merge),
+	    cmocka_unit_test(test_snapshot_truncated),
+	    cmocka_unit_test(test_snapshot_hostile),
+	    cmocka_unit_test(test_parser_rejects),
+	    cmocka_unit_test(test_parser_accepts),
+	    cmocka_unit_test(test_render_everything),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -54,8 +54,9 @@ test_sources_embedded(void **state)
 	assert_non_null(d);
 	while ((de = readdir(d)) != NULL) {
 		ext = strrchr(de->d_name, '.');
-		if (ext == NULL || (strcmp(ext, ".html") && strcmp(ext, ".js") &&
-		    strcmp(ext, ".css") && strcmp(ext, ".svg")))
+		if (ext == NULL ||
+		    (strcmp(ext, ".html") && strcmp(ext, ".js") &&
+		        strcmp(ext, ".css") && strcmp(ext, ".svg")))
 			continue;
 		snprintf(path, sizeof(path), "api/ui/%s", de->d_name);
 		text = slurp(path, &len);
@@ -93,11 +94,11 @@ test_content_types(void **state)
 static void
 test_urls(void **state)
 {
-	static const char *none[] = { "/", "/app/nodesx", "/app/static/",
-		"/app/static/../nodes.html", "/app/static//nodes.js",
-		"/app/static/x/nodes.js", "/app/static/nodes.js?v=1",
-		"/APP/nodes", "/app/static/nodes.JS", "/app/static/%6eodes.js",
-		"app/nodes", "/app/staticnodes.js", "/api/nodes", "", NULL };
+	static const char *none[] = {"/", "/app/nodesx", "/app/static/",
+	    "/app/static/../nodes.html", "/app/static//nodes.js",
+	    "/app/static/x/nodes.js", "/app/static/nodes.js?v=1", "/APP/nodes",
+	    "/app/static/nodes.JS", "/app/static/%6eodes.js", "app/nodes",
+	    "/app/staticnodes.js", "/api/nodes", "", NULL};
 	const struct ui_file *html = ui_file_named("nodes.html");
 	size_t i;
 
@@ -106,10 +107,10 @@ test_urls(void **state)
 	assert_ptr_equal(ui_file_find("/app/nodes/"), html);
 	assert_ptr_equal(ui_file_find("/app"), html);
 	assert_ptr_equal(ui_file_find("/app/"), html);
-	assert_ptr_equal(ui_file_find("/app/static/nodes.js"),
-	    ui_file_named("nodes.js"));
-	assert_ptr_equal(ui_file_find("/app/static/nodes.css"),
-	    ui_file_named("nodes.css"));
+	assert_ptr_equal(
+	    ui_file_find("/app/static/nodes.js"), ui_file_named("nodes.js"));
+	assert_ptr_equal(
+	    ui_file_find("/app/static/nodes.css"), ui_file_named("nodes.css"));
 	for (i = 0; none[i] != NULL; i++)
 		if (ui_file_find(none[i]) != NULL)
 			fail_msg("%s should not map to a file", none[i]);
@@ -135,8 +136,8 @@ test_offline(void **state)
 		memcpy(name, p, q - p);
 		name[q - p] = '\0';
 		if (ui_file_named(name) == NULL)
-			fail_msg("nodes.html loads %s, which is not embedded",
-			    name);
+			fail_msg(
+			    "nodes.html loads %s, which is not embedded", name);
 		n++;
 	}
 	assert_int_equal(n, 2);
@@ -149,8 +150,8 @@ test_offline(void **state)
 		/* Only the SVG namespace name, which is never fetched. */
 		q = p;
 		while ((q = strstr(q, "http://")) != NULL) {
-			assert_int_equal(strncmp(q, "http://www.w3.org/2000/svg",
-			    26), 0);
+			assert_int_equal(
+			    strncmp(q, "http://www.w3.org/2000/svg", 26), 0);
 			q++;
 		}
 	}
@@ -160,10 +161,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_sources_embedded),
-		cmocka_unit_test(test_content_types),
-		cmocka_unit_test(test_urls),
-		cmocka_unit_test(test_offline),
+	    cmocka_unit_test(test_sources_embedded),
+	    cmocka_unit_test(test_content_types),
+	    cmocka_unit_test(test_urls),
+	    cmocka_unit_test(test_offline),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
