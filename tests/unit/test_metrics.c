@@ -16,6 +16,8 @@
 
 #include <cmocka.h>
 
+#define EVENT_CATALOG_TABLE
+#include "proto/event_catalog.h"
 #include "proto/metrics.h"
 #include "tests/tools/promparse.h"
 
@@ -612,6 +614,41 @@ test_render_everything(void **state)
 	metrics_free(m);
 }
 
+/* docs/operations.md lists every metric and every event (run from the
+ * repository root, as tests/run.sh does). */
+static void
+test_docs(void **state)
+{
+	char *doc, want[128];
+	FILE *fp;
+	long n;
+	size_t i;
+
+	(void)state;
+	fp = fopen("docs/operations.md", "r");
+	assert_non_null(fp);
+	assert_int_equal(fseek(fp, 0, SEEK_END), 0);
+	n = ftell(fp);
+	rewind(fp);
+	doc = calloc(1, n + 1);
+	assert_non_null(doc);
+	assert_int_equal(fread(doc, 1, n, fp), (size_t)n);
+	fclose(fp);
+	for (i = 0; i < METRIC_COUNT; i++) {
+		snprintf(want, sizeof(want), "| `%s` |", metrics_def(i)->name);
+		if (strstr(doc, want) == NULL)
+			fail_msg("docs/operations.md: no row for %s",
+			    metrics_def(i)->name);
+	}
+	for (i = 0; event_names[i] != NULL; i++) {
+		snprintf(want, sizeof(want), "| `%s` |", event_names[i]);
+		if (strstr(doc, want) == NULL)
+			fail_msg("docs/operations.md: no row for event %s",
+			    event_names[i]);
+	}
+	free(doc);
+}
+
 int
 main(void)
 {
@@ -629,6 +666,7 @@ main(void)
 	    cmocka_unit_test(test_parser_rejects),
 	    cmocka_unit_test(test_parser_accepts),
 	    cmocka_unit_test(test_render_everything),
+	    cmocka_unit_test(test_docs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
