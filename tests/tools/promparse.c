@@ -315,13 +315,14 @@ prom_labels(struct prom_parser *ps, struct prom_sample *s)
 			if (strlen(s->labels[i].name) == n &&
 			    strncmp(s->labels[i].name, ps->p, n) == 0)
 				return prom_fail(ps, "duplicate label");
-		if ((s->labels[s->nlabels].name = strndup(ps->p, n)) == NULL)
+		/* Counted at once, so that prom_free() frees it on errors. */
+		if ((s->labels[s->nlabels++].name = strndup(ps->p, n)) == NULL)
 			return prom_fail(ps, "out of memory");
 		ps->p += n;
 		if (ps->end - ps->p < 2 || ps->p[0] != '=' || ps->p[1] != '"')
 			return prom_fail(ps, "expected =\" after label name");
 		ps->p += 2;
-		if ((s->labels[s->nlabels++].value = prom_unescape(ps, 1)) ==
+		if ((s->labels[s->nlabels - 1].value = prom_unescape(ps, 1)) ==
 		    NULL)
 			return prom_fail(ps, "bad label value");
 		ps->p++; /* '"' */
