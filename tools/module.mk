@@ -35,3 +35,6 @@ $(eval $(call unit_test,test_status,tests/unit/test_status.c supervisor/status.c
 # A stand-in supervisor control socket for the CLI tests: it serves the
 # real document (supervisor/status.c) of a made-up child table.
 $(eval $(call program,tests/tools/ctlserve,tests/tools/ctlserve.c supervisor/status.c,))
+
+# ---- benchmarks -----------------------------------------------------------------
+$(eval $(call program,tests/bench/bench_metrics,tests/bench/bench_metrics.c proto/metrics.c,))
