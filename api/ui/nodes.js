@@ -554,6 +554,7 @@
     state.signedOut = true;
     clearTimeout(state.timer);
     setLive('', 'Signed out');
+    $('logout').hidden = true;
     $('login-error').textContent = message || '';
     $('login').hidden = false;
     $('login-key').value = '';
@@ -566,6 +567,7 @@
     if (!key) return;
     sessionStorage.setItem(KEY_STORE, key);
     $('login').hidden = true;
+    $('logout').hidden = false;
     state.signedOut = false;
     setLive('', 'Connecting…');
     refresh();
