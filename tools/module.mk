@@ -1,4 +1,3 @@
-<<<<<<< HEAD
 # Packaging of shipped backends: the gallery the worker installs from.
 #
 # Every backend in $(BACKENDS) becomes $(BUILD)/gallery/<name>.tar.gz, a
@@ -33,7 +32,6 @@ $(BUILD)/gallery/index.json: $(GALLERY_PKGS) $(BUILD)/tools/gallery_index
 	    $(b)=$(BUILD)/gallery/$(b).tar.gz=$(BUILD)/backends/$(b)/metadata.json)
 
 ALL_TARGETS += $(BUILD)/gallery/index.json
-=======
 # Operations: the metrics library, the Nodes page embedded in the binary,
 # the admin CLI, and their tests and test tools.
 #
@@ -74,4 +72,3 @@ $(eval $(call program,tests/tools/ctlserve,tests/tools/ctlserve.c supervisor/sta
 
 # ---- benchmarks -----------------------------------------------------------------
 $(eval $(call program,tests/bench/bench_metrics,tests/bench/bench_metrics.c proto/metrics.c,))
->>>>>>> ops
