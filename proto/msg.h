@@ -25,11 +25,26 @@
 #define MSG_MAX_LARGE		(8 * 1024 * 1024)	/* relayed HTTP bodies */
 
 struct msg_hdr {
-	uint32_t	type;
+	uint32_t	type;		/* enum msg_type, | MSG_FLAG_FD on the wire */
 	uint32_t	len;		/* payload bytes after the header */
 	uint32_t	peerid;		/* request or child id, per type */
 	uint32_t	pid;		/* sender's pid */
 };
+
+/*
+ * Set in hdr.type on the wire when one fd travels with the frame (msgbuf
+ * sets and strips it).  A stream socket may deliver the tail of one frame
+ * and the head of the next in one recvmsg(); the flag says which frame
+ * the fd belongs to, as OpenBSD's imsg does.
+ */
+#define MSG_FLAG_FD		0x80000000u
+
+/*
+ * The types whose payload may reach MSG_MAX_LARGE (relayed HTTP bodies):
+ * a comma-separated list that starts with MSG_NONE (never valid on the
+ * wire, so harmless).  Every other type is limited to MSG_MAX_PAYLOAD.
+ */
+#define MSG_LARGE_TYPES		MSG_NONE
 
 enum msg_type {
 	MSG_NONE = 0,

@@ -1,17 +1,43 @@
 /*
  * localai: entry point.  `localai frontend|worker|standalone` starts the
- * role's supervisor; `localai -P <proc>` is how the supervisor re-executes
- * itself as one of its children.
+ * role's supervisor (proc.c); `localai -n [-v]` checks (and prints) the
+ * configuration; `localai -P <proc> -R <side>` is how the supervisor
+ * re-executes itself as one of its core children (see proto/proc.h).
  */
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdnoreturn.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "proto/log.h"
+#include "proto/proc.h"
+#include "supervisor/config.h"
+#include "supervisor/sup.h"
 
 #define LOCALAI_VERSION "0.1.0"
 
-static void
+/*
+ * The core processes.  Each folder (api/, router/, agent/) defines its
+ * <proc>_main(); until it does, the weak reference is NULL and a
+ * placeholder runs in its place, so that every role starts.
+ */
+#pragma weak api_main
+#pragma weak router_main
+#pragma weak agent_main
+
+static const struct {
+	const char	*name;
+	int		(*main)(enum conf_role);
+} main_procs[] = {
+	{ "api", api_main },
+	{ "router", router_main },
+	{ "agent", agent_main },
+};
+
+static noreturn void
 usage(void)
 {
 	fprintf(stderr,
@@ -20,13 +46,154 @@ usage(void)
 	exit(64);
 }
 
+static void
+main_placeholder_peer(int fd, const struct msg_peer *peer, void *arg)
+{
+	close(fd);
+}
+
+/*
+ * Stands in for a core process that is not built into this binary yet:
+ * it answers the supervisor (config, pings, shutdown) and nothing else.
+ */
+static int
+main_placeholder(const char *name)
+{
+	struct proc_handlers h = { .peer_fd = main_placeholder_peer };
+	struct pollfd pfd;
+
+	if (proc_init(name) == -1)
+		return 1;
+	proc_set_handlers(&h);
+	log_warnx("%s is not built into this binary yet; this placeholder "
+	    "only answers the supervisor", name);
+	if (proc_ready() == -1)
+		return 1;
+	while (!proc_shutting_down()) {
+		pfd.fd = proc_fd();
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, -1) == -1) {
+			if (errno == EINTR)
+				continue;
+			log_warn("poll");
+			return 1;
+		}
+		if (proc_dispatch() == -1)
+			return 1;
+	}
+	return 0;
+}
+
+/* `-P <proc> -R frontend|worker`: run one core process. */
+static int
+main_proc(const char *name, const char *side)
+{
+	enum conf_role role;
+	size_t i;
+
+	if (side != NULL && strcmp(side, "frontend") == 0)
+		role = ROLE_FRONTEND;
+	else if (side != NULL && strcmp(side, "worker") == 0)
+		role = ROLE_WORKER;
+	else
+		usage();
+	for (i = 0; i < sizeof(main_procs) / sizeof(main_procs[0]); i++) {
+		if (strcmp(main_procs[i].name, name) != 0)
+			continue;
+		log_procinit(name);
+		if (main_procs[i].main == NULL)
+			return main_placeholder(name);
+		return main_procs[i].main(role);
+	}
+	fprintf(stderr, "localai: unknown process \"%s\"\n", name);
+	return 64;
+}
+
+/*
+ * `localai -n`: 0 when the configuration (and every model config) loads,
+ * else the reason on stderr and 78; `-nv` also prints it normalised.
+ */
+static int
+main_check(const char *path, int path_given, int print)
+{
+	struct conf c;
+	struct conf_models m;
+	struct conf_error err;
+	int rc = 0;
+
+	memset(&err, 0, sizeof(err));
+	memset(&m, 0, sizeof(m));
+	if (conf_load(path, path_given, &c, &err) == -1) {
+		fprintf(stderr, "%s\n", err.text);
+		return CHILD_EXIT_CONFIG;
+	}
+	if (conf_load_models(&c, &m) != 0)
+		rc = CHILD_EXIT_CONFIG;
+	if (print)
+		conf_print(stdout, &c, &m);
+	conf_models_free(&m);
+	return rc;
+}
+
+static enum conf_role
+main_role(const char *s)
+{
+	if (strcmp(s, "frontend") == 0)
+		return ROLE_FRONTEND;
+	if (strcmp(s, "worker") == 0)
+		return ROLE_WORKER;
+	if (strcmp(s, "standalone") == 0)
+		return ROLE_STANDALONE;
+	usage();
+}
+
 int
 main(int argc, char *argv[])
 {
+	const char *path = CONF_PATH_DEFAULT, *proc = NULL, *side = NULL;
+	char *argv0 = argv[0];
+	int ch, check = 0, verbose = -1, path_given = 0;
+
 	log_init(0);
 	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
 		printf("localai %s\n", LOCALAI_VERSION);
 		return 0;
 	}
-	usage();
+	while ((ch = getopt(argc, argv, "df:nP:R:v")) != -1) {
+		switch (ch) {
+		case 'd':
+			verbose = LOG_VERBOSE_DEBUG;
+			break;
+		case 'f':
+			path = optarg;
+			path_given = 1;
+			break;
+		case 'n':
+			check = 1;
+			break;
+		case 'P':
+			proc = optarg;
+			break;
+		case 'R':
+			side = optarg;
+			break;
+		case 'v':
+			if (verbose < LOG_VERBOSE_MORE)
+				verbose = LOG_VERBOSE_MORE;
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (verbose >= 0)
+		log_setverbose(verbose);
+	if (proc != NULL)
+		return main_proc(proc, side);
+	if (check)
+		return main_check(path, path_given, verbose > 0);
+	if (argc != 1)
+		usage();
+	return sup_main(main_role(argv[0]), path, path_given, verbose, argv0);
 }

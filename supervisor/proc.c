@@ -1,0 +1,1049 @@
+/*
+ * The supervisor: one single-threaded ppoll() loop that spawns the core
+ * children of a role (fork + exec of our own binary), talks to each over
+ * a socketpair, hands out peer sockets, restarts children through the
+ * state machine in child.c, supervises the worker's backend processes
+ * for its agent, and reports to systemd (notify.c).
+ *
+ * It never initialises libmicrohttpd, gRPC, nats.c or libpq: they start
+ * threads, and a forking supervisor must stay single-threaded.
+ *
+ * Signals are blocked except inside ppoll(); their handlers only set
+ * flags, which the loop reads after ppoll() returns.
+ */
+#include <sys/types.h>
+#include <sys/prctl.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "proto/log.h"
+#include "proto/msg.h"
+#include "proto/msgbuf.h"
+#include "proto/proc.h"
+#include "supervisor/child.h"
+#include "supervisor/sup.h"
+
+#define SUP_PING_INTERVAL_MS	5000
+#define SUP_PING_TIMEOUT_MS	15000
+#define SUP_RELOAD_ACK_MS	10000	/* wait this long for CFG_ACKs */
+
+static struct {
+	enum conf_role	 role;
+	char		 conf_path[PATH_MAX];
+	int		 path_given;
+	int		 verbose_flag;
+	struct conf	 conf;
+	struct conf_models models;
+	struct sup_children children;
+	int		 stopping;	/* shutdown begun */
+	int		 exit_code;
+	int		 ready_sent;	/* READY=1 sent once */
+	uint32_t	 reload_gen;	/* waiting for acks of it; 0 none */
+	int64_t		 reload_deadline;
+	int64_t		 watchdog_ms;
+	int64_t		 next_watchdog;
+	sigset_t	 ppoll_mask;	/* the mask while waiting */
+} sup;
+
+static volatile sig_atomic_t sup_got_chld, sup_got_hup, sup_got_term;
+
+static void	sup_stop(int, const char *);
+
+int64_t
+sup_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t
+sup_min(int64_t a, int64_t b)
+{
+	if (a == -1)
+		return b;
+	if (b == -1)
+		return a;
+	return a < b ? a : b;
+}
+
+static int
+sup_is_core(const struct sup_child *c)
+{
+	return c->kind != SUP_BACKEND;
+}
+
+static void
+sup_signal(int sig)
+{
+	switch (sig) {
+	case SIGCHLD:
+		sup_got_chld = 1;
+		break;
+	case SIGHUP:
+		sup_got_hup = 1;
+		break;
+	default:
+		sup_got_term = 1;
+		break;
+	}
+}
+
+/* Block our signals outside ppoll() and install flag-setting handlers. */
+static int
+sup_signals(void)
+{
+	static const int sigs[] = { SIGCHLD, SIGHUP, SIGTERM, SIGINT };
+	struct sigaction sa;
+	sigset_t block;
+	size_t i;
+
+	sigemptyset(&block);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaddset(&block, sigs[i]);
+	if (sigprocmask(SIG_BLOCK, &block, &sup.ppoll_mask) == -1)
+		return -1;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = sup_signal;
+	sa.sa_flags = SA_NOCLDSTOP;
+	sigfillset(&sa.sa_mask);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		sigdelset(&sup.ppoll_mask, sigs[i]);
+		if (sigaction(sigs[i], &sa, NULL) == -1)
+			return -1;
+	}
+	sa.sa_handler = SIG_IGN;
+	sa.sa_flags = 0;
+	return sigaction(SIGPIPE, &sa, NULL);
+}
+
+/* ---- children ------------------------------------------------------------ */
+
+struct sup_children *
+sup_children(void)
+{
+	return &sup.children;
+}
+
+struct sup_child *
+sup_child_new(enum sup_kind kind, uint32_t instance, const char *name)
+{
+	struct sup_child *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		fatal("calloc");
+	c->kind = kind;
+	c->instance = instance;
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	c->pid = c->last_pid = -1;
+	msgbuf_init(&c->mb, -1);
+	child_sm_init(&c->sm);
+	c->kill_at = c->ping_sent = -1;
+	TAILQ_INSERT_TAIL(&sup.children, c, entry);
+	return c;
+}
+
+void
+sup_child_free(struct sup_child *c)
+{
+	TAILQ_REMOVE(&sup.children, c, entry);
+	if (c->mb.fd != -1)
+		close(c->mb.fd);
+	msgbuf_clear(&c->mb);
+	free(c);
+}
+
+static void
+sup_channel_close(struct sup_child *c)
+{
+	if (c->mb.fd == -1)
+		return;
+	close(c->mb.fd);
+	msgbuf_clear(&c->mb);
+	msgbuf_init(&c->mb, -1);
+}
+
+/* ---- messages to children ---------------------------------------------- */
+
+/* A child broke the protocol or cannot be talked to: kill it. */
+static void
+sup_child_broken(struct sup_child *c, const char *why)
+{
+	log_warnx("%s[%d]: %s; SIGKILL", c->name, (int)c->pid, why);
+	sup_channel_close(c);
+	if (c->pid != -1)
+		(void)kill(-c->pid, SIGKILL);
+	c->doomed = 1;
+}
+
+void
+sup_compose(struct sup_child *c, uint32_t type, uint32_t peerid, int fd,
+    const void *data, size_t len)
+{
+	if (c->mb.fd == -1)
+		return;
+	if (msgbuf_compose(&c->mb, type, peerid, fd, data, len) == -1)
+		sup_child_broken(c, "cannot queue a message");
+}
+
+static void
+sup_send_config(struct sup_child *c)
+{
+	struct msg_cfg_done done;
+	uint32_t i;
+
+	sup_compose(c, MSG_CFG_MAIN, 0, -1, &sup.conf, sizeof(sup.conf));
+	for (i = 0; i < sup.models.n; i++)
+		sup_compose(c, MSG_CFG_MODEL, i, -1, &sup.models.models[i],
+		    sizeof(sup.models.models[i]));
+	done.generation = sup.conf.generation;
+	done.n_models = sup.models.n;
+	sup_compose(c, MSG_CFG_DONE, 0, -1, &done, sizeof(done));
+}
+
+static uint32_t
+sup_peer_kind(const struct sup_child *c)
+{
+	switch (c->kind) {
+	case SUP_API:
+		return PEER_API;
+	case SUP_ROUTER:
+		return PEER_ROUTER;
+	default:
+		return PEER_AGENT;
+	}
+}
+
+/* api <-> router and router <-> frontend agent talk directly. */
+static int
+sup_are_peers(const struct sup_child *a, const struct sup_child *b)
+{
+	if (b->kind == SUP_ROUTER) {
+		const struct sup_child *t = a;
+
+		a = b;
+		b = t;
+	}
+	return a->kind == SUP_ROUTER &&
+	    (b->kind == SUP_API || b->kind == SUP_AGENT_FE);
+}
+
+/* A fresh socketpair between two running peers, one end to each. */
+static void
+sup_link(struct sup_child *a, struct sup_child *b)
+{
+	struct msg_peer pa, pb;
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
+		log_warn("peer socket %s <-> %s", a->name, b->name);
+		return;
+	}
+	pa.kind = sup_peer_kind(b);
+	pa.instance = b->instance;
+	pb.kind = sup_peer_kind(a);
+	pb.instance = a->instance;
+	sup_compose(a, MSG_PEER_FD, 0, sv[0], &pa, sizeof(pa));
+	sup_compose(b, MSG_PEER_FD, 0, sv[1], &pb, sizeof(pb));
+	close(sv[0]);
+	close(sv[1]);
+	log_debug("peer link %s <-> %s", a->name, b->name);
+}
+
+static void
+sup_link_peers(struct sup_child *c)
+{
+	struct sup_child *p;
+
+	TAILQ_FOREACH(p, &sup.children, entry) {
+		if (p != c && p->mb.fd != -1 && !p->stopping &&
+		    sup_are_peers(c, p))
+			sup_link(c, p);
+	}
+}
+
+struct sup_child *
+sup_worker_agent(void)
+{
+	struct sup_child *c;
+
+	TAILQ_FOREACH(c, &sup.children, entry) {
+		if (c->kind == SUP_AGENT_WK)
+			return c;
+	}
+	return NULL;
+}
+
+/* ---- spawning ----------------------------------------------------------- */
+
+static void
+sup_spawned(struct sup_child *c, int ctl, int64_t now)
+{
+	msgbuf_init(&c->mb, ctl);
+	c->doomed = 0;
+	c->kill_at = c->ping_sent = -1;
+	c->acked = 0;
+	child_sm_spawned(&c->sm, now);
+	if (c->sm.restarts > 0)
+		log_info("%s[%d]: STARTING (restart %u)", c->name,
+		    (int)c->pid, c->sm.restarts);
+	else
+		log_info("%s[%d]: STARTING", c->name, (int)c->pid);
+	if (c->kind == SUP_BACKEND) {
+		sup_be_spawned(c, now);
+		return;
+	}
+	sup_send_config(c);
+	sup_link_peers(c);
+	if (c->kind == SUP_AGENT_WK)
+		sup_be_snapshot();
+}
+
+void
+sup_spawn(struct sup_child *c, int64_t now)
+{
+	int ctl;
+
+	c->pid = c->last_pid = sup_fork_exec(c, &ctl, &c->exec_errno);
+	if (c->exec_errno != 0)
+		log_warnx("%s[%d]: cannot execute %s: %s", c->name,
+		    (int)c->pid, c->kind == SUP_BACKEND ? c->be.run_path :
+		    sup_exec_path(), strerror(c->exec_errno));
+	sup_spawned(c, ctl, now);
+}
+
+/* ---- exits -------------------------------------------------------------- */
+
+static void
+sup_describe_status(int wstatus, char *buf, size_t len)
+{
+	if (WIFEXITED(wstatus))
+		snprintf(buf, len, "exit status %d", WEXITSTATUS(wstatus));
+	else if (WIFSIGNALED(wstatus))
+		snprintf(buf, len, "killed by signal %d (%s)%s",
+		    WTERMSIG(wstatus), sigabbrev_np(WTERMSIG(wstatus)) ?
+		    sigabbrev_np(WTERMSIG(wstatus)) : "?",
+		    WCOREDUMP(wstatus) ? ", core dumped" : "");
+	else
+		snprintf(buf, len, "wait status %#x", wstatus);
+}
+
+static void
+sup_core_exited(struct sup_child *c, int wstatus, int64_t now)
+{
+	struct child_verdict v;
+
+	if (c->stopping || sup.stopping) {
+		child_sm_stopped(&c->sm);
+		log_info("%s: STOPPED", c->name);
+		return;
+	}
+	v = child_sm_exited(&c->sm, now, wstatus, arc4random(), 0);
+	if (v.kind == CHILD_EXIT_CONF) {
+		log_warnx("%s: FAILED: configuration error (exit %d), not "
+		    "restarted", c->name, CHILD_EXIT_CONFIG);
+		sup_stop(CHILD_EXIT_CONFIG, "a core process has a "
+		    "configuration error");
+	} else if (v.early && v.kind != CHILD_EXIT_TEMP) {
+		log_warnx("%s: FAILED: died before it was ready", c->name);
+		sup_stop(1, "a core process died before it was ready");
+	} else if (v.loop) {
+		log_warnx("%s: FAILED: %d crashes within %d s", c->name,
+		    CHILD_LOOP_CRASHES, CHILD_LOOP_WINDOW_MS / 1000);
+		sup_stop(1, "a core process is crash-looping");
+	} else
+		log_info("%s: BACKOFF %lld ms%s", c->name,
+		    (long long)v.wait_ms, v.kind == CHILD_EXIT_TEMP ?
+		    " (temporary failure, not counted)" : "");
+}
+
+static void
+sup_exited(struct sup_child *c, int wstatus, int64_t now)
+{
+	char desc[96];
+
+	sup_describe_status(wstatus, desc, sizeof(desc));
+	log_info("%s[%d]: EXITED, %s", c->name, (int)c->pid, desc);
+	/* Helpers it left behind in its group go with it. */
+	(void)kill(-c->pid, SIGKILL);
+	sup_channel_close(c);
+	c->pid = -1;
+	c->kill_at = c->ping_sent = -1;
+	if (c->kind == SUP_BACKEND)
+		sup_be_exited(c, wstatus, now);
+	else
+		sup_core_exited(c, wstatus, now);
+}
+
+static struct sup_child *
+sup_find_pid(pid_t pid)
+{
+	struct sup_child *c;
+
+	TAILQ_FOREACH(c, &sup.children, entry) {
+		if (c->pid == pid)
+			return c;
+	}
+	return NULL;
+}
+
+/* Reap every dead child, ours or adopted (we are a subreaper). */
+static void
+sup_reap(int64_t now)
+{
+	struct sup_child *c;
+	pid_t pid;
+	int wstatus;
+
+	while ((pid = waitpid(-1, &wstatus, WNOHANG)) > 0) {
+		if ((c = sup_find_pid(pid)) != NULL)
+			sup_exited(c, wstatus, now);
+		else
+			log_debug("reaped orphaned descendant %d", (int)pid);
+	}
+	if (pid == -1 && errno != ECHILD)
+		log_warn("waitpid");
+}
+
+/* ---- stopping ----------------------------------------------------------- */
+
+void
+sup_child_stop(struct sup_child *c, int64_t now)
+{
+	c->stopping = 1;
+	if (c->pid == -1) {
+		child_sm_stopped(&c->sm);
+		return;
+	}
+	if (c->mb.fd != -1)
+		sup_compose(c, MSG_CTL_SHUTDOWN, 0, -1, NULL, 0);
+	if (kill(-c->pid, SIGTERM) == -1 && errno != ESRCH)
+		log_warn("%s[%d]: SIGTERM", c->name, (int)c->pid);
+	c->kill_at = now + SUP_KILL_AFTER_MS;
+}
+
+/*
+ * Begin the shutdown: STOPPING=1, SIGTERM to every child's process group
+ * (SIGKILL 5 s later), no more respawns; the loop ends when every child
+ * has been reaped.  The first exit code set wins.
+ */
+static void
+sup_stop(int code, const char *why)
+{
+	struct sup_child *c;
+	int64_t now = sup_now();
+
+	if (sup.stopping)
+		return;
+	sup.stopping = 1;
+	sup.exit_code = code;
+	log_info("stopping: %s", why);
+	sup_notify_stopping();
+	TAILQ_FOREACH(c, &sup.children, entry)
+		sup_child_stop(c, now);
+}
+
+/* ---- messages from children -------------------------------------------- */
+
+static int
+sup_all_core_ready(void)
+{
+	struct sup_child *c;
+
+	TAILQ_FOREACH(c, &sup.children, entry) {
+		if (sup_is_core(c) && c->sm.state != CHILD_READY)
+			return 0;
+	}
+	return 1;
+}
+
+static void
+sup_child_ready(struct sup_child *c, int64_t now)
+{
+	child_sm_ready(&c->sm, now);
+	c->next_ping = now + SUP_PING_INTERVAL_MS;
+	log_info("%s[%d]: READY", c->name, (int)c->pid);
+	if (!sup.ready_sent && sup_all_core_ready()) {
+		sup.ready_sent = 1;
+		log_info("all core processes ready");
+		sup_notify_ready();
+	}
+}
+
+/* Every running core child acknowledged the reload, or time is up. */
+static void
+sup_reload_check(int64_t now)
+{
+	struct sup_child *c;
+	int missing = 0;
+
+	if (sup.reload_gen == 0)
+		return;
+	TAILQ_FOREACH(c, &sup.children, entry) {
+		if (sup_is_core(c) && c->mb.fd != -1 &&
+		    c->acked < sup.reload_gen)
+			missing++;
+	}
+	if (missing > 0 && now < sup.reload_deadline)
+		return;
+	if (missing > 0)
+		log_warnx("configuration %u: %d processes did not acknowledge "
+		    "it within %d s", sup.reload_gen, missing,
+		    SUP_RELOAD_ACK_MS / 1000);
+	log_info("configuration %u in force", sup.reload_gen);
+	sup.reload_gen = 0;
+	if (sup.ready_sent)
+		sup_notify_ready();
+}
+
+static int
+sup_handle_ctl(struct sup_child *c, const struct msg *m, int64_t now)
+{
+	struct msg_ctl_status st;
+	struct msg_ctl_ping pong;
+	struct msg_cfg_done ack;
+
+	switch (m->hdr.type) {
+	case MSG_CTL_READY:
+		if (msg_check_len(m, 0) == -1)
+			return -1;
+		if (c->sm.state == CHILD_STARTING)
+			sup_child_ready(c, now);
+		return 0;
+	case MSG_CTL_PONG:
+		if (msg_check_len(m, sizeof(pong)) == -1)
+			return -1;
+		memcpy(&pong, m->data, sizeof(pong));
+		if (pong.seq == c->ping_seq)
+			c->ping_sent = -1;
+		return 0;
+	case MSG_CTL_STATUS:
+		if (msg_check_len(m, sizeof(st)) == -1)
+			return -1;
+		memcpy(&st, m->data, sizeof(st));
+		MSG_TERMINATE(st.text);
+		log_info("%s: status: %s", c->name, st.text);
+		return 0;
+	case MSG_CFG_ACK:
+		if (msg_check_len(m, sizeof(ack)) == -1)
+			return -1;
+		memcpy(&ack, m->data, sizeof(ack));
+		c->acked = ack.generation;
+		log_debug("%s: configuration %u acknowledged", c->name,
+		    ack.generation);
+		sup_reload_check(now);
+		return 0;
+	}
+	return 1;
+}
+
+static int
+sup_handle(struct sup_child *c, const struct msg *m, int64_t now)
+{
+	int r;
+
+	if ((r = sup_handle_ctl(c, m, now)) != 1)
+		return r;
+	if (c->kind == SUP_AGENT_WK && m->hdr.type == MSG_BE_START) {
+		if (msg_check_len(m, sizeof(struct msg_be_start)) == -1)
+			return -1;
+		sup_be_start(m, now);
+		return 0;
+	}
+	if (c->kind == SUP_AGENT_WK && m->hdr.type == MSG_BE_STOP) {
+		if (msg_check_len(m, sizeof(struct msg_be_id)) == -1)
+			return -1;
+		sup_be_stop(m, now);
+		return 0;
+	}
+	log_warnx("%s: unexpected message type %u", c->name, m->hdr.type);
+	return -1;
+}
+
+/* The control socket of c is readable. */
+static void
+sup_child_input(struct sup_child *c, int64_t now)
+{
+	struct msg m;
+	ssize_t n;
+	int r;
+
+	n = msgbuf_read(&c->mb);
+	if (n == 0) {
+		log_debug("%s[%d]: control socket closed", c->name,
+		    (int)c->pid);
+		sup_channel_close(c);
+		/* It is exiting; if it is not, it gets 5 s to do so. */
+		if (c->kill_at == -1)
+			c->kill_at = now + SUP_KILL_AFTER_MS;
+		return;
+	}
+	if (n == -1 && errno != EAGAIN && errno != EINTR) {
+		sup_child_broken(c, errno == EBADMSG ? "protocol error" :
+		    "control socket error");
+		return;
+	}
+	while (c->mb.fd != -1 && (r = msgbuf_get(&c->mb, &m)) != 0) {
+		if (r == -1) {
+			sup_child_broken(c, "protocol error");
+			return;
+		}
+		r = sup_handle(c, &m, now);
+		msg_free(&m);
+		if (r == -1) {
+			sup_child_broken(c, "protocol error");
+			return;
+		}
+	}
+}
+
+/* ---- timers -------------------------------------------------------------- */
+
+/* Ping a READY core child every 5 s; SIGKILL it after 15 s of silence. */
+static int64_t
+sup_ping(struct sup_child *c, int64_t now)
+{
+	struct msg_ctl_ping ping;
+
+	if (c->sm.state != CHILD_READY || c->stopping || c->doomed ||
+	    c->mb.fd == -1)
+		return -1;
+	if (c->ping_sent != -1) {
+		if (now - c->ping_sent < SUP_PING_TIMEOUT_MS)
+			return c->ping_sent + SUP_PING_TIMEOUT_MS;
+		log_warnx("%s[%d]: no answer to ping in %d s", c->name,
+		    (int)c->pid, SUP_PING_TIMEOUT_MS / 1000);
+		sup_child_broken(c, "hung");
+		return -1;
+	}
+	if (now < c->next_ping)
+		return c->next_ping;
+	ping.seq = ++c->ping_seq;
+	sup_compose(c, MSG_CTL_PING, 0, -1, &ping, sizeof(ping));
+	c->ping_sent = now;
+	c->next_ping = now + SUP_PING_INTERVAL_MS;
+	return c->ping_sent + SUP_PING_TIMEOUT_MS;
+}
+
+static int64_t
+sup_child_timers(struct sup_child *c, int64_t now)
+{
+	if (c->pid == -1) {
+		if (sup.stopping || c->stopping)
+			return -1;
+		if (child_sm_due(&c->sm, now)) {
+			sup_spawn(c, now);
+			return now;	/* look again at once */
+		}
+		return c->sm.next_at;
+	}
+	if (c->kill_at != -1) {
+		if (now < c->kill_at)
+			return sup_min(c->kill_at, sup_ping(c, now));
+		log_warnx("%s[%d]: still running %d s after SIGTERM or "
+		    "closing its socket; SIGKILL", c->name, (int)c->pid,
+		    SUP_KILL_AFTER_MS / 1000);
+		(void)kill(-c->pid, SIGKILL);
+		c->kill_at = -1;
+		return -1;
+	}
+	return sup_is_core(c) ? sup_ping(c, now) : -1;
+}
+
+/*
+ * WATCHDOG=1 only while every running READY core child answers its
+ * pings: a ping outstanding for a whole interval withholds it.
+ */
+static int
+sup_healthy(int64_t now)
+{
+	struct sup_child *c;
+
+	TAILQ_FOREACH(c, &sup.children, entry) {
+		if (!sup_is_core(c) || c->pid == -1)
+			continue;
+		if (c->doomed || (c->ping_sent != -1 &&
+		    now - c->ping_sent >= SUP_PING_INTERVAL_MS))
+			return 0;
+	}
+	return 1;
+}
+
+static int64_t
+sup_watchdog(int64_t now)
+{
+	if (sup.watchdog_ms <= 0)
+		return -1;
+	if (now < sup.next_watchdog)
+		return sup.next_watchdog;
+	if (sup_healthy(now))
+		sup_notify_watchdog();
+	else
+		log_debug("watchdog withheld: a core process is not "
+		    "answering");
+	sup.next_watchdog = now + sup.watchdog_ms;
+	return sup.next_watchdog;
+}
+
+/* Run what is due; returns the next deadline (-1 none). */
+static int64_t
+sup_timers(int64_t now)
+{
+	struct sup_child *c, *next;
+	int64_t deadline = -1;
+
+	for (c = TAILQ_FIRST(&sup.children); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		deadline = sup_min(deadline, sup_child_timers(c, now));
+	}
+	deadline = sup_min(deadline, sup_watchdog(now));
+	if (sup.reload_gen != 0) {
+		sup_reload_check(now);
+		if (sup.reload_gen != 0)
+			deadline = sup_min(deadline, sup.reload_deadline);
+	}
+	return deadline;
+}
+
+/* ---- configuration -------------------------------------------------------- */
+
+/* A random RFC 4122 version 4 UUID for instance_id. */
+static void
+sup_instance_id(struct conf *c)
+{
+	uint8_t b[16];
+
+	if (c->instance_id[0] != '\0')
+		return;
+	arc4random_buf(b, sizeof(b));
+	b[6] = (b[6] & 0x0f) | 0x40;
+	b[8] = (b[8] & 0x3f) | 0x80;
+	snprintf(c->instance_id, sizeof(c->instance_id),
+	    "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+	    "%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4], b[5],
+	    b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
+/* Load configuration and models; 0, or -1 with the reason logged. */
+static int
+sup_load(struct conf *nc, struct conf_models *nm)
+{
+	struct conf_error err;
+
+	memset(&err, 0, sizeof(err));
+	if (conf_load(sup.conf_path, sup.path_given, nc, &err) == -1) {
+		log_warnx("%s", err.text);
+		return -1;
+	}
+	if (conf_load_models(nc, nm) == -1) {
+		log_warnx("%s: cannot load the model configs", nc->path);
+		return -1;
+	}
+	if (sup.verbose_flag >= 0)
+		nc->verbose = sup.verbose_flag;
+	return 0;
+}
+
+/*
+ * SIGHUP: parse again; a configuration that fails keeps the running one.
+ * The process layout (listen address, api_workers) and the instance id
+ * stay as started: changing them needs a restart.
+ */
+static void
+sup_reload(int64_t now)
+{
+	struct conf nc;
+	struct conf_models nm;
+	struct sup_child *c;
+
+	sup_notify_reloading();
+	log_info("reloading %s", sup.conf_path);
+	memset(&nm, 0, sizeof(nm));
+	if (sup_load(&nc, &nm) == -1) {
+		log_warnx("reload failed; keeping configuration %u",
+		    sup.conf.generation);
+		if (sup.ready_sent)
+			sup_notify_ready();
+		return;
+	}
+	if (strcmp(nc.frontend.listen, sup.conf.frontend.listen) != 0 ||
+	    nc.frontend.api_workers != sup.conf.frontend.api_workers)
+		log_warnx("reload: listen address and api_workers take effect "
+		    "only after a restart");
+	memcpy(nc.frontend.listen, sup.conf.frontend.listen,
+	    sizeof(nc.frontend.listen));
+	nc.frontend.api_workers = sup.conf.frontend.api_workers;
+	memcpy(nc.instance_id, sup.conf.instance_id, sizeof(nc.instance_id));
+	nc.generation = sup.conf.generation + 1;
+	conf_models_free(&sup.models);
+	sup.conf = nc;
+	sup.models = nm;
+	log_setverbose(sup.conf.verbose);
+	TAILQ_FOREACH(c, &sup.children, entry) {
+		if (sup_is_core(c) && c->mb.fd != -1)
+			sup_send_config(c);
+	}
+	sup.reload_gen = sup.conf.generation;
+	sup.reload_deadline = now + SUP_RELOAD_ACK_MS;
+	sup_reload_check(now);
+}
+
+/* ---- setup and the loop ------------------------------------------------------ */
+
+/*
+ * Standalone mode is to start a private PostgreSQL and nats-server here
+ * and point database_url and nats_url at them before any child starts.
+ * That belongs to a later issue; until then standalone runs the frontend
+ * and worker processes against the URLs in the configuration.
+ */
+static void
+sup_standalone_services(void)
+{
+	log_info("standalone: private PostgreSQL and NATS are not started by "
+	    "this version; using database_url and nats_url as configured");
+}
+
+static void
+sup_create_children(void)
+{
+	char name[32];
+	uint32_t i;
+
+	if (sup.role == ROLE_FRONTEND || sup.role == ROLE_STANDALONE) {
+		for (i = 0; i < sup.conf.frontend.api_workers; i++) {
+			snprintf(name, sizeof(name), "api.%u", i);
+			(void)sup_child_new(SUP_API, i, name);
+		}
+		(void)sup_child_new(SUP_ROUTER, 0, "router");
+		(void)sup_child_new(SUP_AGENT_FE, 0, "agent");
+	}
+	if (sup.role == ROLE_WORKER)
+		(void)sup_child_new(SUP_AGENT_WK, 0, "agent");
+	if (sup.role == ROLE_STANDALONE)
+		(void)sup_child_new(SUP_AGENT_WK, 0, "worker-agent");
+}
+
+static const char *
+sup_role_name(enum conf_role role)
+{
+	switch (role) {
+	case ROLE_FRONTEND:
+		return "frontend";
+	case ROLE_WORKER:
+		return "worker";
+	case ROLE_STANDALONE:
+		return "standalone";
+	default:
+		return "?";
+	}
+}
+
+/* Everything before the first spawn; returns an exit code, or 0. */
+static int
+sup_setup(char *argv0)
+{
+	int fd;
+
+	memset(&sup.models, 0, sizeof(sup.models));
+	if (sup_load(&sup.conf, &sup.models) == -1)
+		return CHILD_EXIT_CONFIG;
+	log_setverbose(sup.conf.verbose);
+	sup_instance_id(&sup.conf);
+	sup.conf.generation = 1;
+	if (sup_spawn_init(argv0) == -1)
+		return 1;
+	sup_notify_init();
+	sup.watchdog_ms = sup_notify_watchdog_ms();
+	fd = sup_listen_setup(sup.conf.frontend.listen,
+	    sup.role != ROLE_WORKER);
+	if (fd == -2)
+		return CHILD_EXIT_CONFIG;
+	if (fd == -3)
+		return 1;
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
+		log_warn("PR_SET_CHILD_SUBREAPER");
+	if (sup_signals() == -1)
+		fatal("signals");
+	if (sup.role == ROLE_STANDALONE)
+		sup_standalone_services();
+	sup_create_children();
+	return 0;
+}
+
+static void
+sup_status(void)
+{
+	struct sup_child *c;
+	unsigned core = 0, ready = 0, be = 0, be_up = 0, be_failed = 0;
+
+	TAILQ_FOREACH(c, &sup.children, entry) {
+		if (sup_is_core(c)) {
+			core++;
+			ready += c->sm.state == CHILD_READY;
+			continue;
+		}
+		be++;
+		be_up += c->pid != -1;
+		be_failed += c->sm.state == CHILD_FAILED;
+	}
+	if (sup.stopping) {
+		sup_notify_status("stopping");
+		return;
+	}
+	if (be == 0)
+		sup_notify_status("%s: %u/%u core processes ready",
+		    sup_role_name(sup.role), ready, core);
+	else
+		sup_notify_status("%s: %u/%u core processes ready; backends: "
+		    "%u running, %u failed, %u total", sup_role_name(sup.role),
+		    ready, core, be_up, be_failed, be);
+}
+
+static int
+sup_alive(void)
+{
+	struct sup_child *c;
+
+	TAILQ_FOREACH(c, &sup.children, entry) {
+		if (c->pid != -1)
+			return 1;
+	}
+	return 0;
+}
+
+/* Wait for input, a signal or the next deadline, then handle input. */
+static void
+sup_poll(int64_t deadline)
+{
+	struct pollfd pfd[SUP_MAX_BACKENDS + 512];
+	struct sup_child *who[SUP_MAX_BACKENDS + 512], *c;
+	struct timespec ts, *tsp = NULL;
+	int64_t now = sup_now(), wait;
+	nfds_t n = 0, i;
+
+	TAILQ_FOREACH(c, &sup.children, entry) {
+		if (c->mb.fd == -1 || n == sizeof(pfd) / sizeof(pfd[0]))
+			continue;
+		pfd[n].fd = c->mb.fd;
+		pfd[n].events = POLLIN |
+		    (msgbuf_pending(&c->mb) > 0 ? POLLOUT : 0);
+		who[n++] = c;
+	}
+	if (deadline != -1) {
+		wait = deadline > now ? deadline - now : 0;
+		ts.tv_sec = wait / 1000;
+		ts.tv_nsec = (wait % 1000) * 1000000;
+		tsp = &ts;
+	}
+	if (ppoll(pfd, n, tsp, &sup.ppoll_mask) == -1) {
+		if (errno != EINTR)
+			fatal("ppoll");
+		return;
+	}
+	now = sup_now();
+	for (i = 0; i < n; i++) {
+		c = who[i];
+		if ((pfd[i].revents & POLLOUT) && c->mb.fd != -1 &&
+		    msgbuf_flush(&c->mb) == -1)
+			sup_child_broken(c, "cannot write to it");
+		if ((pfd[i].revents & (POLLIN | POLLHUP | POLLERR)) &&
+		    c->mb.fd != -1)
+			sup_child_input(c, now);
+	}
+}
+
+/* Write what was queued this round without waiting for POLLOUT. */
+static void
+sup_flush_all(void)
+{
+	struct sup_child *c;
+
+	TAILQ_FOREACH(c, &sup.children, entry) {
+		if (c->mb.fd != -1 && msgbuf_pending(&c->mb) > 0 &&
+		    msgbuf_flush(&c->mb) == -1)
+			sup_child_broken(c, "cannot write to it");
+	}
+}
+
+static void
+sup_cleanup(void)
+{
+	struct sup_child *c;
+
+	/* Adopted descendants that died meanwhile. */
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
+	while ((c = TAILQ_FIRST(&sup.children)) != NULL)
+		sup_child_free(c);
+	conf_models_free(&sup.models);
+	sup_spawn_cleanup();
+}
+
+int
+sup_main(enum conf_role role, const char *conf_path, int path_given,
+    int verbose_flag, char *argv0)
+{
+	struct sup_child *c;
+	int64_t now, deadline;
+	int r;
+
+	memset(&sup, 0, sizeof(sup));
+	TAILQ_INIT(&sup.children);
+	sup.role = role;
+	snprintf(sup.conf_path, sizeof(sup.conf_path), "%s", conf_path);
+	sup.path_given = path_given;
+	sup.verbose_flag = verbose_flag;
+	log_procinit("supervisor");
+	if ((r = sup_setup(argv0)) != 0) {
+		sup_cleanup();
+		return r;
+	}
+	log_info("%s supervisor started, configuration %s",
+	    sup_role_name(role), sup.conf.path);
+	now = sup_now();
+	TAILQ_FOREACH(c, &sup.children, entry)
+		sup_spawn(c, now);
+	for (;;) {
+		now = sup_now();
+		if (sup_got_term) {
+			sup_got_term = 0;
+			sup_stop(0, "signal received");
+		}
+		if (sup_got_chld) {
+			sup_got_chld = 0;
+			sup_reap(now);
+		}
+		if (sup_got_hup) {
+			sup_got_hup = 0;
+			if (!sup.stopping)
+				sup_reload(now);
+		}
+		if (sup.stopping && !sup_alive())
+			break;
+		deadline = sup_timers(now);
+		sup_status();
+		sup_flush_all();
+		sup_poll(deadline);
+	}
+	log_info("stopped, exit %d", sup.exit_code);
+	sup_cleanup();
+	return sup.exit_code;
+}
