@@ -136,6 +136,26 @@ rh_is_node(const struct msg_http_req *h, uint32_t slot)
 	return rh_ct_equal(hex, rn->token_hash);
 }
 
+/* Does the bearer token belong to any node (file and gallery fetches)? */
+int
+rh_any_node(const struct msg_http_req *h)
+{
+	const char *t = rh_bearer(h);
+	struct rnode *rn;
+	char hex[65];
+	uint32_t i;
+	int found = 0;
+
+	if (t == NULL)
+		return 0;
+	rh_sha256_hex(t, hex);
+	for (i = 0; i < R.view->nodes.n; i++)
+		if (rt_view_node(R.view, i) != NULL && (rn = rn_get(i)) != NULL &&
+		    rn->token_hash[0] != '\0')
+			found |= rh_ct_equal(hex, rn->token_hash);
+	return found;
+}
+
 /* Split "/api/nodes/ID/rest" into ID and rest; 0 or -1. */
 int
 rh_split(const char *path, const char *prefix, char *id, size_t idlen,

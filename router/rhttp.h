@@ -26,6 +26,13 @@ int	rh_split(const char *path, const char *prefix, char *id, size_t idlen,
 	    const char **rest);
 void	rh_sha256_hex(const char *s, char hex[65]);
 
+int	rh_any_node(const struct msg_http_req *h);
+void	rh_node_status(struct rh_req *q, uint32_t slot, const char *action);
+
+#include <jansson.h>
+json_t	*rh_node_json(uint32_t slot);
+json_t	*rh_node_models(uint32_t slot);
+
 void	rh_node(struct rh_req *q);	/* rhttp_node.c */
 void	rh_admin(struct rh_req *q);	/* rhttp_admin.c */
 

@@ -371,7 +371,8 @@ rh_node_models(uint32_t slot)
 		    "address", r->address, "state",
 		    rt_replica_state_name(r->state), "in_flight",
 		    (int)rt_view_replica_inflight(R.view, rs), "last_used_ms_ago",
-		    (json_int_t)(r->last_used ? r_now() - r->last_used : -1)));
+		    (json_int_t)(r->last_used ? (int64_t)(r_now() - r->last_used) :
+		    -1)));
 	}
 	return list;
 }

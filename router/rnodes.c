@@ -17,9 +17,11 @@
  * they resume).  When the leader dies PostgreSQL drops its session and
  * its lock, and another router takes it within a second.
  */
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libpq-fe.h>
 
@@ -103,7 +105,7 @@ rn_set_backends(uint32_t slot, json_t *list)
  * One nodes row (RSQL_NODE_COLUMNS order) into the view: add the node if
  * new, then capacity, labels, backends and the durable state.
  */
-static uint32_t
+uint32_t
 rn_apply_row(PGresult *r, int row)
 {
 	struct conf_label labels[CONF_MAX_LABELS];

@@ -88,50 +88,31 @@ r_send2(uint32_t owner, uint32_t type, uint32_t peerid, const void *hdr,
 
 /* The supervisor handed us a socket to an api process or the agent. */
 static void
-r_peer(struct msg *m)
+r_peer(int fd, const struct msg_peer *p, void *arg)
 {
-	struct msg_peer p;
 	int i;
 
-	if (msg_check_len(m, sizeof(p)) == -1 || m->fd == -1)
-		fatalx("bad MSG_PEER_FD");
-	memcpy(&p, m->data, sizeof(p));
-	if (p.kind == PEER_AGENT) {
+	if (p->kind == PEER_AGENT) {
 		if (R.have_agent) {
 			close(R.agent.fd);
 			msgbuf_clear(&R.agent);
 			rb_fail_all();
 		}
-		msgbuf_init(&R.agent, m->fd);
+		msgbuf_init(&R.agent, fd);
 		R.have_agent = 1;
-		m->fd = -1;
 		return;
 	}
-	if (p.kind != PEER_API)
-		fatalx("MSG_PEER_FD for unexpected peer kind %u", p.kind);
+	if (p->kind != PEER_API)
+		fatalx("MSG_PEER_FD for unexpected peer kind %u", p->kind);
 	for (i = 0; i < RT_MAX_LINKS && R.links[i].used; i++)
 		;
 	if (i == RT_MAX_LINKS)
 		fatalx("too many api links");
 	R.links[i].used = 1;
 	R.links[i].owner = ++R.next_owner;
-	R.links[i].instance = p.instance;
-	msgbuf_init(&R.links[i].mb, m->fd);
-	m->fd = -1;
-	log_debug("api %u linked as owner %u", p.instance, R.links[i].owner);
-}
-
-static void
-r_sup_msg(struct msg *m, void *arg)
-{
-	switch (m->hdr.type) {
-	case MSG_PEER_FD:
-		r_peer(m);
-		break;
-	default:
-		fatalx("unexpected message type %u from the supervisor",
-		    m->hdr.type);
-	}
+	R.links[i].instance = p->instance;
+	msgbuf_init(&R.links[i].mb, fd);
+	log_debug("api %u linked as owner %u", p->instance, R.links[i].owner);
 }
 
 #define CHECK_LEN(m, T) \
@@ -286,8 +267,8 @@ r_events(struct pollfd *pfd, struct rlink **who, int n)
 {
 	int i;
 
-	if (pfd[0].revents & (POLLIN | POLLHUP))
-		proc_dispatch();
+	if ((pfd[0].revents & (POLLIN | POLLHUP)) && proc_dispatch() == -1)
+		fatalx("the supervisor went away");
 	if (pfd[1].revents & POLLIN)
 		rdb_collect();
 	if (pfd[2].fd != -1 && pfd[2].revents) {
@@ -314,7 +295,7 @@ r_events(struct pollfd *pfd, struct rlink **who, int n)
 	}
 }
 
-static void
+static int
 r_setup(void)
 {
 	R.cf = *proc_conf();
@@ -327,21 +308,27 @@ r_setup(void)
 	if (rdb_start(R.cf.frontend.database_url) == -1)
 		fatalx("cannot start the database thread");
 	if (rn_load_all() == -1)
-		proc_exit(75);	/* PostgreSQL unreachable: retry later */
+		return -1;
+	return 0;
 }
 
 int
-router_main(void)
+router_main(enum conf_role role)
 {
+	static const struct proc_handlers h = { .peer_fd = r_peer };
 	struct pollfd pfd[RT_MAX_LINKS + 4];
 	struct rlink *who[RT_MAX_LINKS + 4];
 	uint64_t last_tick = 0;
 	int n;
 
-	proc_set_handler(r_sup_msg, NULL);
-	r_setup();
-	proc_ready();
-	while (!proc_shutdown_requested()) {
+	if (proc_init("router") == -1)
+		return 1;
+	proc_set_handlers(&h);
+	if (r_setup() == -1)
+		return 75;	/* PostgreSQL unreachable: retry later */
+	if (proc_ready() == -1)
+		return 1;
+	while (!proc_shutting_down()) {
 		n = r_pollset(pfd, who);
 		if (poll(pfd, (nfds_t)n, 50) == -1 && errno != EINTR)
 			fatal("poll");

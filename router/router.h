@@ -89,6 +89,8 @@ void	rp_replica_update(const char *node_id, const char *model,
 /* rnodes.c */
 int	rn_load_all(void);		/* at start, synchronous */
 struct rnode *rn_get(uint32_t node);
+#include <libpq-fe.h>
+uint32_t rn_apply_row(PGresult *r, int row);
 void	rn_node_event(const char *node_id, const char *what);
 void	rn_tick(void);			/* health check, leader */
 void	rn_publish_node(const char *node_id, const char *what);

@@ -16,7 +16,7 @@
 #include "proto/log.h"
 #include "router/rsql.h"
 
-/* Generated from db/migrations/*.sql by router/module.mk. */
+/* Generated from the files in db/migrations by router/module.mk. */
 struct migration {
 	const char *name;
 	const char *sql;
