@@ -29,7 +29,8 @@ PKGS     := libconfig libsystemd jansson libcrypto libssl libmicrohttpd \
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
-            -Wpointer-arith -Wcast-qual -Wno-unused-parameter
+            -Wpointer-arith -Wcast-qual -Wno-unused-parameter \
+            -Wno-format-truncation
 ifeq ($(WERROR),1)
 WARN     += -Werror
 endif
