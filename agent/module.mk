@@ -3,7 +3,7 @@
 # the frontend agent (the frontend's NATS link).
 AGENT_SRCS := agent/bus.c agent/sysinfo.c agent/hclient.c agent/util.c \
               agent/install.c agent/fetch.c agent/pbjson.c agent/wcmd.c \
-              agent/wregister.c agent/whttp.c agent/wload.c
+              agent/wregister.c agent/whttp.c agent/wload.c agent/fagent.c agent/agent.c agent/worker.c agent/wgrpc.c
 AGENT_CHECK_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(AGENT_SRCS))
 $(AGENT_CHECK_OBJS): | $(BUILD)/gen/backend.pb-c.h
 agent-objs: $(AGENT_CHECK_OBJS)
