@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <string.h>
 
 #include "agent/agent.h"
 #include "agent/fagent.h"
@@ -13,33 +14,34 @@
 
 /* The supervisor hands us the router link with MSG_PEER_FD. */
 static void
-agent_sup_msg(struct msg *m, void *arg)
+agent_peer(int fd, const struct msg_peer *p, void *arg)
 {
-	struct msg_peer p;
-
-	if (m->hdr.type != MSG_PEER_FD)
-		fatalx("unexpected message type %u from the supervisor",
-		    m->hdr.type);
-	if (msg_check_len(m, sizeof(p)) == -1 || m->fd == -1)
-		fatalx("bad MSG_PEER_FD");
-	memcpy(&p, m->data, sizeof(p));
-	if (p.kind != PEER_ROUTER)
-		fatalx("MSG_PEER_FD for an unexpected peer %u", p.kind);
-	fagent_set_router(m->fd);
-	m->fd = -1;	/* ours now */
+	if (p->kind != PEER_ROUTER)
+		fatalx("MSG_PEER_FD for an unexpected peer %u", p->kind);
+	fagent_set_router(fd);
 }
 
+/*
+ * `localai -P agent`: the frontend's NATS agent, or on a worker the
+ * worker agent (worker.c).
+ */
 int
-agent_main(void)
+agent_main(enum conf_role role)
 {
+	static const struct proc_handlers h = { .peer_fd = agent_peer };
 	struct pollfd pfd[2];
 	int n;
 
-	proc_set_handler(agent_sup_msg, NULL);
+	if (proc_init(role == ROLE_WORKER ? "worker-agent" : "agent") == -1)
+		return 1;
+	if (role == ROLE_WORKER)
+		return worker_agent_main();
+	proc_set_handlers(&h);
 	if (fagent_start(proc_conf()) == -1)
 		fatalx("bad NATS configuration");
-	proc_ready();
-	while (!proc_shutdown_requested()) {
+	if (proc_ready() == -1)
+		return 1;
+	while (!proc_shutting_down()) {
 		pfd[0].fd = proc_fd();
 		pfd[0].events = POLLIN;
 		pfd[1].fd = fagent_router_fd();
@@ -47,8 +49,9 @@ agent_main(void)
 		n = pfd[1].fd == -1 ? 1 : 2;
 		if (poll(pfd, (nfds_t)n, 1000) == -1 && errno != EINTR)
 			fatal("poll");
-		if (pfd[0].revents & (POLLIN | POLLHUP))
-			proc_dispatch();
+		if ((pfd[0].revents & (POLLIN | POLLHUP)) &&
+		    proc_dispatch() == -1)
+			return 1;
 		if (n == 2 && (pfd[1].revents & (POLLIN | POLLHUP)))
 			(void)fagent_router_readable();
 	}

@@ -6,7 +6,9 @@
 #ifndef LOCALAI_AGENT_H
 #define LOCALAI_AGENT_H
 
-int	agent_main(void);		/* frontend NATS agent */
-int	worker_agent_main(void);	/* worker node agent */
+#include "supervisor/config.h"
+
+int	agent_main(enum conf_role role);	/* proto/proc.h */
+int	worker_agent_main(void);		/* worker node agent */
 
 #endif

@@ -368,7 +368,6 @@ http_sockaddr(const char *addr, struct sockaddr_storage *ss, socklen_t *len)
 }
 
 /* Remove per-request files older than file_ttl. */
-void wk_files_expire(void);
 void
 wk_files_expire(void)
 {

@@ -3,6 +3,7 @@
  * channel and the main loop.  See worker.h for the threads and locking.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -87,11 +88,68 @@ wk_replica_free(struct wk_replica *x)
 	free(x);
 }
 
+/*
+ * Messages to the supervisor are queued by any thread and sent by the
+ * main loop: proc.h's channel is not thread-safe, and the sender may hold
+ * wk_lock, which must never wait on a socket.
+ */
+struct supq {
+	uint32_t	 type;
+	union {
+		struct msg_be_start	start;
+		struct msg_be_id	stop;
+	} u;
+	size_t		 len;
+	struct supq	*next;
+};
+
+static struct supq *supq_head, **supq_tail = &supq_head;
+
+static int
+wk_sup_queue(uint32_t type, const void *data, size_t len)
+{
+	struct supq *q;
+	char c = 'q';
+
+	if ((q = calloc(1, sizeof(*q))) == NULL)
+		return -1;
+	q->type = type;
+	memcpy(&q->u, data, len);
+	q->len = len;
+	pthread_mutex_lock(&wk_sup_lock);
+	*supq_tail = q;
+	supq_tail = &q->next;
+	pthread_mutex_unlock(&wk_sup_lock);
+	if (write(wk_wake[1], &c, 1) == -1 && errno != EAGAIN)
+		log_warn("wake");
+	return 0;
+}
+
+/* Main loop: send what other threads queued. */
+static int
+wk_sup_flush(void)
+{
+	struct supq *q, *list;
+	int rc = 0;
+
+	pthread_mutex_lock(&wk_sup_lock);
+	list = supq_head;
+	supq_head = NULL;
+	supq_tail = &supq_head;
+	pthread_mutex_unlock(&wk_sup_lock);
+	while ((q = list) != NULL) {
+		list = q->next;
+		if (rc == 0 && proc_send(q->type, 0, -1, &q->u, q->len) == -1)
+			rc = -1;
+		free(q);
+	}
+	return rc;
+}
+
 int
 wk_sup_start(struct wk_replica *r)
 {
 	struct msg_be_start m = { 0 };
-	int rc;
 
 	snprintf(m.id, sizeof(m.id), "%s", r->id);
 	snprintf(m.backend, sizeof(m.backend), "%s", r->backend);
@@ -99,23 +157,16 @@ wk_sup_start(struct wk_replica *r)
 	snprintf(m.addr, sizeof(m.addr), "%s", r->bind);
 	snprintf(m.token, sizeof(m.token), "%s", wk_node.backend_token);
 	snprintf(m.workdir, sizeof(m.workdir), "%s", wk_cf.models_path);
-	pthread_mutex_lock(&wk_sup_lock);
-	rc = proc_send(MSG_BE_START, 0, -1, &m, sizeof(m));
-	pthread_mutex_unlock(&wk_sup_lock);
-	return rc;
+	return wk_sup_queue(MSG_BE_START, &m, sizeof(m));
 }
 
 int
 wk_sup_stop(const char *id)
 {
 	struct msg_be_id m = { 0 };
-	int rc;
 
 	snprintf(m.id, sizeof(m.id), "%s", id);
-	pthread_mutex_lock(&wk_sup_lock);
-	rc = proc_send(MSG_BE_STOP, 0, -1, &m, sizeof(m));
-	pthread_mutex_unlock(&wk_sup_lock);
-	return rc;
+	return wk_sup_queue(MSG_BE_STOP, &m, sizeof(m));
 }
 
 void
@@ -207,7 +258,7 @@ wk_be_state(const struct msg_be_state *st)
 }
 
 /* Messages from the supervisor other than the control ones proc handles. */
-static void
+static int
 wk_sup_msg(struct msg *m, void *arg)
 {
 	struct msg_be_state st;
@@ -221,9 +272,15 @@ wk_sup_msg(struct msg *m, void *arg)
 		wk_be_state(&st);
 		break;
 	default:
-		fatalx("unexpected message type %u from the supervisor",
-		    m->hdr.type);
+		return -1;
 	}
+	return 0;
+}
+
+static void
+wk_sup_shutdown(void *arg)
+{
+	wk_stopping = 1;
 }
 
 static void
@@ -275,34 +332,40 @@ int
 worker_agent_main(void)
 {
 	static const struct bus_handlers h = { wk_on_bus, wk_on_bus_state };
+	static const struct proc_handlers ph = { .shutdown = wk_sup_shutdown,
+	    .message = wk_sup_msg };
 	struct pollfd pfd[2];
 	uint64_t last_expire = 0;
 	char name[300];
 
 	wk_cf = *proc_conf();
-	proc_set_handler(wk_sup_msg, NULL);
+	proc_set_handlers(&ph);
 	if (pipe2(wk_wake, O_CLOEXEC | O_NONBLOCK) == -1)
 		fatal("pipe2");
 	if (hclient_init() == -1 || wk_identity_load() == -1)
 		fatalx("cannot initialise the worker state in %s", wk_cf.state_dir);
 	if (wk_http_start() == -1)
-		proc_exit(75);
+		return 75;	/* the port is taken: retry later */
 	snprintf(name, sizeof(name), "localai-worker-%s", wk_cf.worker.node_name);
 	if ((wk_bus = bus_open(wk_cf.nats_url, name, &h, NULL)) == NULL)
 		fatalx("bad NATS url %s", wk_cf.nats_url);
 	wk_register_start();
-	proc_ready();
-	while (!wk_stopping && !proc_shutdown_requested()) {
+	if (proc_ready() == -1)
+		return 1;
+	while (!wk_stopping && !proc_shutting_down()) {
 		pfd[0].fd = proc_fd();
 		pfd[0].events = POLLIN;
 		pfd[1].fd = wk_wake[0];
 		pfd[1].events = POLLIN;
 		if (poll(pfd, 2, 1000) == -1 && errno != EINTR)
 			fatal("poll");
-		if (pfd[0].revents & (POLLIN | POLLHUP))
-			proc_dispatch();
+		if ((pfd[0].revents & (POLLIN | POLLHUP)) &&
+		    proc_dispatch() == -1)
+			return 1;
 		if (pfd[1].revents & POLLIN)
 			wk_drain_wake();
+		if (wk_sup_flush() == -1)
+			return 1;
 		if (now_ms() - last_expire > 60000) {
 			last_expire = now_ms();
 			wk_files_expire();
@@ -312,6 +375,7 @@ worker_agent_main(void)
 	(void)wk_drain_and_deregister();
 	wk_register_stop();
 	wk_stop_all();
+	(void)wk_sup_flush();
 	wk_http_stop();
 	bus_close(wk_bus);
 	return 0;

@@ -111,5 +111,6 @@ void	wk_cmd_dispatch(const char *subject, const char *reply,
 int	wk_http_start(void);
 void	wk_http_stop(void);
 int	wk_ready(char *why, size_t len);
+void	wk_files_expire(void);
 
 #endif
