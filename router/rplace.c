@@ -358,7 +358,7 @@ static int
 cold_lock_run(PGconn *c, struct rdb_job *j)
 {
 	struct cold_job *cj = (struct cold_job *)j;
-	const char *p[3] = { cj->model, cj->node_id, NULL };
+	const char *p[3] = { cj->model, cj->node_id, R.cf.instance_id };
 	PGresult *r;
 	int st = RDB_OK;
 
@@ -373,7 +373,10 @@ cold_lock_run(PGconn *c, struct rdb_job *j)
 		return RDB_UNAVAILABLE;
 	if (cj->got_lock == 0)
 		return RDB_CONFLICT;
-	if ((r = rdb_exec(c, j, &st, RSQL_LOADJOB_INSERT, 2, p)) == NULL)
+	if ((r = rdb_exec(c, j, &st, RSQL_LOADJOB_ABANDON, 1, p)) == NULL)
+		goto fail;
+	PQclear(r);
+	if ((r = rdb_exec(c, j, &st, RSQL_LOADJOB_INSERT, 3, p)) == NULL)
 		goto fail;
 	cj->job_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
 	PQclear(r);

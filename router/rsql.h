@@ -22,7 +22,7 @@
 	"n.draining, n.heartbeat_interval_ms, n.backend_token, " \
 	"to_char(n.created_at AT TIME ZONE 'UTC', " \
 	"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), " \
-	"COALESCE((SELECT json_agg(b.backend ORDER BY b.backend) " \
+	"COALESCE((SELECT json_agg(b.name ORDER BY b.name) " \
 	"FROM node_backends b WHERE b.node_id = n.id), '[]')::text, " \
 	"n.available_vram, " \
 	"COALESCE(to_char(n.last_heartbeat AT TIME ZONE 'UTC', " \
@@ -49,14 +49,20 @@
 	"INSERT INTO events (kind, node_id, model, actor, detail) " \
 	"VALUES ($1, $2, $3, $4, $5::jsonb)"
 
-/* $1 model, $2 node_id -> id */
+/* $1 model: a job left in progress by a frontend that died (we hold the
+ * model's load lock, so no live frontend is loading it). */
+#define RSQL_LOADJOB_ABANDON \
+	"UPDATE load_jobs SET state = 'failed', finished_at = now(), " \
+	"error = 'abandoned: its frontend stopped' WHERE model = $1 AND " \
+	"state IN ('pending', 'staging', 'loading')"
+/* $1 model, $2 node_id, $3 owner -> id */
 #define RSQL_LOADJOB_INSERT \
-	"INSERT INTO load_jobs (model, node_id, state) " \
-	"VALUES ($1, $2, 'loading') RETURNING id"
+	"INSERT INTO load_jobs (model, node_id, owner, state, started_at) " \
+	"VALUES ($1, $2, $3, 'loading', now()) RETURNING id"
 /* $1 id, $2 state, $3 error */
 #define RSQL_LOADJOB_FINISH \
 	"UPDATE load_jobs SET state = CASE WHEN $2 = 'ready' THEN 'done' " \
-	"ELSE 'failed' END, progress = CASE WHEN $2 = 'ready' THEN 100 " \
+	"ELSE 'failed' END, progress = CASE WHEN $2 = 'ready' THEN 1 " \
 	"ELSE progress END, error = NULLIF($3, ''), finished_at = now() " \
 	"WHERE id = $1::bigint"
 /* $1 model, $2 node_id */
@@ -112,7 +118,7 @@ void	rsql_hex(const unsigned char digest[32], char hex[65]);
 #define RSQL_BACKENDS_CLEAR \
 	"DELETE FROM node_backends WHERE node_id = $1"
 #define RSQL_BACKEND_ADD \
-	"INSERT INTO node_backends (node_id, backend) VALUES ($1, $2) " \
+	"INSERT INTO node_backends (node_id, name) VALUES ($1, $2) " \
 	"ON CONFLICT DO NOTHING"
 /* $1 id, $2 available_ram, $3 available_vram */
 #define RSQL_NODE_HEARTBEAT \
