@@ -196,8 +196,8 @@ waiter_remove(struct rt_admit *a, uint32_t slot, struct rt_waiter_info *out)
 }
 
 uint32_t
-rt_admit_retry_after(const struct rt_admit *a, uint32_t model,
-    uint32_t capacity)
+rt_admit_retry_after(
+    const struct rt_admit *a, uint32_t model, uint32_t capacity)
 {
 	uint64_t service = RT_ADMIT_SERVICE_MS, ahead = 1, ms;
 
@@ -239,7 +239,8 @@ rt_admit_push(struct rt_admit *a, uint32_t model, uint32_t owner,
 	}
 	if (q->n >= a->queue_max) {
 		if (retry_after_s != NULL)
-			*retry_after_s = rt_admit_retry_after(a, model, capacity);
+			*retry_after_s =
+			    rt_admit_retry_after(a, model, capacity);
 		errno = EBUSY;
 		return -1;
 	}
@@ -276,8 +277,8 @@ rt_admit_push(struct rt_admit *a, uint32_t model, uint32_t owner,
 }
 
 int
-rt_admit_peek(const struct rt_admit *a, uint32_t model,
-    struct rt_waiter_info *out)
+rt_admit_peek(
+    const struct rt_admit *a, uint32_t model, struct rt_waiter_info *out)
 {
 	if (model >= a->nq || a->q[model].head == RT_NONE)
 		return 0;

@@ -27,9 +27,9 @@
 
 #include "router/map.h"
 
-#define RT_ADMIT_ID_MAX		64	/* request ids, with the NUL */
-#define RT_ADMIT_SERVICE_MS	2000	/* assumed service time, no samples */
-#define RT_ADMIT_RETRY_MAX	300	/* Retry-After ceiling, seconds */
+#define RT_ADMIT_ID_MAX 64 /* request ids, with the NUL */
+#define RT_ADMIT_SERVICE_MS 2000 /* assumed service time, no samples */
+#define RT_ADMIT_RETRY_MAX 300 /* Retry-After ceiling, seconds */
 
 /* A waiter as handed back to the caller. */
 struct rt_waiter_info {
@@ -86,18 +86,18 @@ int rt_admit_push(struct rt_admit *a, uint32_t model, uint32_t owner,
     const char *id, uint64_t cookie, uint64_t now, uint64_t deadline,
     uint32_t capacity, uint32_t *position, uint32_t *retry_after_s);
 /* The oldest waiter of model: 1 with *out filled (removed by pop), or 0. */
-int rt_admit_peek(const struct rt_admit *a, uint32_t model,
-    struct rt_waiter_info *out);
-int rt_admit_pop(struct rt_admit *a, uint32_t model,
-    struct rt_waiter_info *out);
+int rt_admit_peek(
+    const struct rt_admit *a, uint32_t model, struct rt_waiter_info *out);
+int rt_admit_pop(
+    struct rt_admit *a, uint32_t model, struct rt_waiter_info *out);
 /* Remove a waiter.  Returns 0, or -1 when it is not queued. */
 int rt_admit_cancel(struct rt_admit *a, uint32_t owner, const char *id);
 /*
  * Remove and return one waiter whose deadline is <= now (earliest
  * first): 1 with *out filled, or 0 when none is due.  Call in a loop.
  */
-int rt_admit_expire(struct rt_admit *a, uint64_t now,
-    struct rt_waiter_info *out);
+int rt_admit_expire(
+    struct rt_admit *a, uint64_t now, struct rt_waiter_info *out);
 /* The earliest deadline, for the router's timer; UINT64_MAX if none. */
 uint64_t rt_admit_next_deadline(const struct rt_admit *a);
 /* Drop every waiter of an api process whose socket closed. */
@@ -105,14 +105,13 @@ uint32_t rt_admit_release_owner(struct rt_admit *a, uint32_t owner);
 uint32_t rt_admit_length(const struct rt_admit *a, uint32_t model);
 uint32_t rt_admit_total(const struct rt_admit *a);
 /* Feed a finished request's duration into the model's average. */
-void rt_admit_observe(struct rt_admit *a, uint32_t model,
-    uint32_t service_ms);
+void rt_admit_observe(struct rt_admit *a, uint32_t model, uint32_t service_ms);
 /*
  * Seconds until a new request would likely be served: everyone queued
  * plus itself, at the average service time, over `capacity` slots;
  * between 1 and RT_ADMIT_RETRY_MAX.
  */
-uint32_t rt_admit_retry_after(const struct rt_admit *a, uint32_t model,
-    uint32_t capacity);
+uint32_t rt_admit_retry_after(
+    const struct rt_admit *a, uint32_t model, uint32_t capacity);
 
 #endif

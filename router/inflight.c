@@ -14,13 +14,13 @@
 
 #include "router/view.h"
 
-#define REQ(v, s)	(&((struct rt_request *)(v)->requests.v)[s])
-#define FRONT(v, s)	(&((struct rt_frontend *)(v)->frontends.v)[s])
-#define REQ_KEY_MAX	(sizeof(uint32_t) + RT_ID_MAX)
+#define REQ(v, s) (&((struct rt_request *)(v)->requests.v)[s])
+#define FRONT(v, s) (&((struct rt_frontend *)(v)->frontends.v)[s])
+#define REQ_KEY_MAX (sizeof(uint32_t) + RT_ID_MAX)
 
 void
-rt_view_inflight_adjust(struct rt_view *v, struct rt_replica *r, int64_t own,
-    int64_t other)
+rt_view_inflight_adjust(
+    struct rt_view *v, struct rt_replica *r, int64_t own, int64_t other)
 {
 	struct rt_node *n = rt_view_node(v, r->node);
 	int64_t new_own = (int64_t)r->own + own;
@@ -52,8 +52,8 @@ req_key(char *buf, uint32_t owner, const char *id, size_t idlen)
 }
 
 int
-rt_view_inflight_add(struct rt_view *v, uint32_t owner,
-    const char *request_id, uint32_t replica, uint64_t now)
+rt_view_inflight_add(struct rt_view *v, uint32_t owner, const char *request_id,
+    uint32_t replica, uint64_t now)
 {
 	char key[REQ_KEY_MAX];
 	struct rt_replica *r;
@@ -118,8 +118,8 @@ request_end(struct rt_view *v, uint32_t slot, uint64_t now)
 }
 
 int
-rt_view_inflight_done(struct rt_view *v, uint32_t owner,
-    const char *request_id, uint64_t now, uint32_t *replica)
+rt_view_inflight_done(struct rt_view *v, uint32_t owner, const char *request_id,
+    uint64_t now, uint32_t *replica)
 {
 	char key[REQ_KEY_MAX];
 	size_t idlen = strlen(request_id), klen;
@@ -141,8 +141,7 @@ rt_view_inflight_done(struct rt_view *v, uint32_t owner,
 }
 
 uint32_t
-rt_view_inflight_release_owner(struct rt_view *v, uint32_t owner,
-    uint64_t now)
+rt_view_inflight_release_owner(struct rt_view *v, uint32_t owner, uint64_t now)
 {
 	uint32_t i, n = 0;
 
@@ -173,8 +172,8 @@ snapshot_count(struct rt_view *v, const struct rt_frontend *f, int sign)
 		r = rt_view_replica(v, f->e[i].replica);
 		if (r == NULL || r->gen != f->e[i].gen)
 			continue; /* removed since: its counts went with it */
-		rt_view_inflight_adjust(v, r, 0,
-		    sign * (int64_t)f->e[i].inflight);
+		rt_view_inflight_adjust(
+		    v, r, 0, sign * (int64_t)f->e[i].inflight);
 	}
 }
 
@@ -283,8 +282,7 @@ rt_view_snapshot_expire(struct rt_view *v, uint64_t now)
 }
 
 uint32_t
-rt_view_own_snapshot(struct rt_view *v, struct rt_snap_entry *out,
-    uint32_t max)
+rt_view_own_snapshot(struct rt_view *v, struct rt_snap_entry *out, uint32_t max)
 {
 	const struct rt_replica *r;
 	uint32_t i, n = 0;

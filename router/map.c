@@ -81,7 +81,7 @@ map_place(struct rt_map *m, const struct rt_map_entry *src)
 	uint32_t mask = m->size - 1, i;
 
 	for (i = (uint32_t)src->hash & mask; m->tab[i].hash != 0;
-	    i = (i + 1) & mask)
+	     i = (i + 1) & mask)
 		;
 	m->tab[i] = *src;
 }

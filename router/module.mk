@@ -1,11 +1,12 @@
 # The router process (`localai -P router`): the frontend's control plane.
-# place.c, view.c, admit.c… are pure logic (unit-tested alone); the rest is
-# the process: loop, database thread, registry, HTTP API, NATS relay.
+# Pure logic (cluster view, placement, admission, node health) lives in
+# ROUTER_PURE, unit-tested alone; the rest is the process: loop, database
+# thread, registry, HTTP API, NATS relay.
+ROUTER_PURE := router/map.c router/nodestate.c router/view.c \
+               router/inflight.c router/place.c
 ROUTER_SRCS := router/router.c router/rdb.c router/rnodes.c router/rplace.c \
     router/rbus.c router/rhttp.c router/rhttp_node.c router/rhttp_admin.c \
-    router/rsql.c router/view.c router/place.c router/map.c \
-    router/nodestate.c router/inflight.c router/admit.c \
-    agent/bus.c gen/migrations.c
+    router/rsql.c router/admit.c $(ROUTER_PURE) agent/bus.c gen/migrations.c
 LOCALAI_SRCS += $(ROUTER_SRCS)
 LOCALAI_LIBS += $(call libs,libpq jansson libcrypto)
 
@@ -14,3 +15,9 @@ LOCALAI_LIBS += $(call libs,libpq jansson libcrypto)
 $(BUILD)/gen/migrations.c: $(sort $(wildcard db/migrations/*.sql)) tools/embed-sql.sh
 	@mkdir -p $(@D)
 	sh tools/embed-sql.sh $(sort $(wildcard db/migrations/*.sql)) >$@
+
+$(eval $(call unit_test,test_nodestate,tests/unit/test_nodestate.c router/nodestate.c,))
+$(eval $(call unit_test,test_view,tests/unit/test_view.c $(ROUTER_PURE),))
+$(eval $(call unit_test,test_place,tests/unit/test_place.c $(ROUTER_PURE),))
+$(eval $(call unit_test,test_admit,tests/unit/test_admit.c router/admit.c router/map.c,))
+$(eval $(call program,tests/bench/bench_place,tests/bench/bench_place.c $(ROUTER_PURE),))

@@ -6,17 +6,17 @@
 #include "router/nodestate.h"
 
 static const char *const status_names[] = {
-	[RT_NODE_PENDING] = "pending",
-	[RT_NODE_HEALTHY] = "healthy",
-	[RT_NODE_DRAINING] = "draining",
-	[RT_NODE_OFFLINE] = "offline",
+    [RT_NODE_PENDING] = "pending",
+    [RT_NODE_HEALTHY] = "healthy",
+    [RT_NODE_DRAINING] = "draining",
+    [RT_NODE_OFFLINE] = "offline",
 };
 
 static const char *const replica_names[] = {
-	[RT_REPLICA_LOADING] = "loading",
-	[RT_REPLICA_READY] = "ready",
-	[RT_REPLICA_FAILED] = "failed",
-	[RT_REPLICA_STOPPING] = "stopping",
+    [RT_REPLICA_LOADING] = "loading",
+    [RT_REPLICA_READY] = "ready",
+    [RT_REPLICA_FAILED] = "failed",
+    [RT_REPLICA_STOPPING] = "stopping",
 };
 
 void
@@ -48,8 +48,7 @@ rt_nodestate_init(struct rt_nodestate *s, const struct rt_health_conf *c,
 
 void
 rt_nodestate_restore(struct rt_nodestate *s, const struct rt_health_conf *c,
-    int approved, int draining, int offline, uint32_t interval_ms,
-    uint64_t now)
+    int approved, int draining, int offline, uint32_t interval_ms, uint64_t now)
 {
 	rt_nodestate_init(s, c, approved, interval_ms, now);
 	s->draining = draining != 0;
@@ -58,19 +57,12 @@ rt_nodestate_restore(struct rt_nodestate *s, const struct rt_health_conf *c,
 
 /* Silent for longer than the suspect threshold? */
 static int
-stale(const struct rt_nodestate *s, const struct rt_health_conf *c,
-    uint64_t now)
+stale(
+    const struct rt_nodestate *s, const struct rt_health_conf *c, uint64_t now)
 {
 	uint64_t limit = (uint64_t)s->interval_ms * c->suspect_missed;
 
 	return now > s->last_heartbeat && now - s->last_heartbeat > limit;
-}
-
-int
-rt_nodestate_suspect(const struct rt_nodestate *s,
-    const struct rt_health_conf *c, uint64_t now)
-{
-	return s->conn_suspect || stale(s, c, now);
 }
 
 enum rt_health_change
@@ -89,8 +81,8 @@ rt_nodestate_register(struct rt_nodestate *s, const struct rt_health_conf *c,
 }
 
 enum rt_health_change
-rt_nodestate_heartbeat(struct rt_nodestate *s, const struct rt_health_conf *c,
-    uint64_t now)
+rt_nodestate_heartbeat(
+    struct rt_nodestate *s, const struct rt_health_conf *c, uint64_t now)
 {
 	int was_suspect = rt_nodestate_suspect(s, c, now);
 
@@ -111,8 +103,8 @@ rt_nodestate_heartbeat(struct rt_nodestate *s, const struct rt_health_conf *c,
 }
 
 enum rt_health_change
-rt_nodestate_conn_failure(struct rt_nodestate *s,
-    const struct rt_health_conf *c, uint64_t now)
+rt_nodestate_conn_failure(
+    struct rt_nodestate *s, const struct rt_health_conf *c, uint64_t now)
 {
 	int was_suspect = rt_nodestate_suspect(s, c, now);
 
@@ -127,8 +119,8 @@ rt_nodestate_conn_failure(struct rt_nodestate *s,
 }
 
 enum rt_health_change
-rt_nodestate_check(struct rt_nodestate *s, const struct rt_health_conf *c,
-    uint64_t now)
+rt_nodestate_check(
+    struct rt_nodestate *s, const struct rt_health_conf *c, uint64_t now)
 {
 	uint64_t silent;
 
@@ -188,14 +180,6 @@ rt_nodestate_status(const struct rt_nodestate *s)
 	if (s->draining)
 		return RT_NODE_DRAINING;
 	return RT_NODE_HEALTHY;
-}
-
-int
-rt_nodestate_routable(const struct rt_nodestate *s,
-    const struct rt_health_conf *c, uint64_t now)
-{
-	return s->approved && !s->offline && !s->draining &&
-	    !rt_nodestate_suspect(s, c, now);
 }
 
 const char *

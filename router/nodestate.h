@@ -40,16 +40,16 @@
 /* A node's status as users and the database see it (LocalAI's names). */
 enum rt_node_status {
 	RT_NODE_PENDING = 0, /* registered, awaiting approval: never routable */
-	RT_NODE_HEALTHY,     /* the only routable status */
-	RT_NODE_DRAINING,    /* operator: no new work, in-flight completes */
-	RT_NODE_OFFLINE,     /* no heartbeat for offline_after (leader) */
+	RT_NODE_HEALTHY, /* the only routable status */
+	RT_NODE_DRAINING, /* operator: no new work, in-flight completes */
+	RT_NODE_OFFLINE, /* no heartbeat for offline_after (leader) */
 };
 
 /* Timing rules; rt_health_conf_default() fills the defaults. */
 struct rt_health_conf {
 	uint32_t offline_after_ms; /* 5000: stale this long -> offline */
-	uint32_t suspect_missed;   /* 2: intervals without a beat -> suspect */
-	uint32_t clear_beats;	   /* 2: beats after a failure -> not suspect */
+	uint32_t suspect_missed; /* 2: intervals without a beat -> suspect */
+	uint32_t clear_beats; /* 2: beats after a failure -> not suspect */
 	uint32_t default_interval_ms; /* 1000: when a node reports none */
 };
 
@@ -58,7 +58,7 @@ struct rt_nodestate {
 	uint8_t draining;
 	uint8_t offline;
 	uint8_t conn_suspect; /* since a reported connection failure */
-	uint8_t stale_seen;   /* rt_nodestate_check() reported staleness */
+	uint8_t stale_seen; /* rt_nodestate_check() reported staleness */
 	uint32_t interval_ms; /* the node's heartbeat interval */
 	uint32_t beats_since_failure;
 	uint64_t last_heartbeat; /* receipt time, router monotonic ms */
@@ -70,7 +70,7 @@ enum rt_health_change {
 	RT_HEALTH_SAME = 0,
 	RT_HEALTH_SUSPECT, /* newly suspect (failure or missed beats) */
 	RT_HEALTH_CLEARED, /* no longer suspect */
-	RT_HEALTH_ONLINE,  /* was offline, alive again: leader writes it */
+	RT_HEALTH_ONLINE, /* was offline, alive again: leader writes it */
 	RT_HEALTH_OFFLINE, /* should go offline: leader writes it */
 };
 
@@ -88,9 +88,9 @@ void rt_nodestate_init(struct rt_nodestate *s, const struct rt_health_conf *c,
  * have we missed anything).  A row that is not approved stays pending
  * whatever its other columns say.
  */
-void rt_nodestate_restore(struct rt_nodestate *s, const struct rt_health_conf *c,
-    int approved, int draining, int offline, uint32_t interval_ms,
-    uint64_t now);
+void rt_nodestate_restore(struct rt_nodestate *s,
+    const struct rt_health_conf *c, int approved, int draining, int offline,
+    uint32_t interval_ms, uint64_t now);
 /*
  * A known node registers again (worker restart).  Counts as a heartbeat,
  * clears suspicion and offline; never touches approval or draining.
@@ -99,11 +99,11 @@ void rt_nodestate_restore(struct rt_nodestate *s, const struct rt_health_conf *c
 enum rt_health_change rt_nodestate_register(struct rt_nodestate *s,
     const struct rt_health_conf *c, uint32_t interval_ms, uint64_t now);
 /* A heartbeat arrived.  May clear suspicion or bring a node online. */
-enum rt_health_change rt_nodestate_heartbeat(struct rt_nodestate *s,
-    const struct rt_health_conf *c, uint64_t now);
+enum rt_health_change rt_nodestate_heartbeat(
+    struct rt_nodestate *s, const struct rt_health_conf *c, uint64_t now);
 /* The api could not reach one of the node's backends. */
-enum rt_health_change rt_nodestate_conn_failure(struct rt_nodestate *s,
-    const struct rt_health_conf *c, uint64_t now);
+enum rt_health_change rt_nodestate_conn_failure(
+    struct rt_nodestate *s, const struct rt_health_conf *c, uint64_t now);
 /*
  * Periodic check (every few hundred ms).  Returns RT_HEALTH_OFFLINE when
  * an approved, online node has been silent for offline_after (the leader
@@ -111,8 +111,8 @@ enum rt_health_change rt_nodestate_conn_failure(struct rt_nodestate *s,
  * RT_HEALTH_SUSPECT once when heartbeats stop; otherwise SAME.  A pending
  * node is never reported: it stays pending.
  */
-enum rt_health_change rt_nodestate_check(struct rt_nodestate *s,
-    const struct rt_health_conf *c, uint64_t now);
+enum rt_health_change rt_nodestate_check(
+    struct rt_nodestate *s, const struct rt_health_conf *c, uint64_t now);
 /* Apply the leader's durable "offline".  No effect on a pending node. */
 void rt_nodestate_set_offline(struct rt_nodestate *s);
 /* Operator actions.  Each returns 1 when it changed something, else 0. */
@@ -121,11 +121,29 @@ int rt_nodestate_drain(struct rt_nodestate *s);
 int rt_nodestate_resume(struct rt_nodestate *s);
 
 enum rt_node_status rt_nodestate_status(const struct rt_nodestate *s);
-int rt_nodestate_suspect(const struct rt_nodestate *s,
-    const struct rt_health_conf *c, uint64_t now);
+
+/*
+ * Suspect: a connection failure not yet cleared, or silent for more than
+ * suspect_missed intervals.  Inline: placement asks this of every node.
+ */
+static inline int
+rt_nodestate_suspect(
+    const struct rt_nodestate *s, const struct rt_health_conf *c, uint64_t now)
+{
+	return s->conn_suspect ||
+	       (now > s->last_heartbeat &&
+	           now - s->last_heartbeat >
+	               (uint64_t)s->interval_ms * c->suspect_missed);
+}
+
 /* May new work go to this node?  Healthy, approved and not suspect. */
-int rt_nodestate_routable(const struct rt_nodestate *s,
-    const struct rt_health_conf *c, uint64_t now);
+static inline int
+rt_nodestate_routable(
+    const struct rt_nodestate *s, const struct rt_health_conf *c, uint64_t now)
+{
+	return s->approved && !s->offline && !s->draining &&
+	       !rt_nodestate_suspect(s, c, now);
+}
 /* "pending", "healthy", "draining", "offline". */
 const char *rt_node_status_name(enum rt_node_status st);
 /* The reverse, for database rows.  Returns 0, or -1 for an unknown name. */
@@ -152,9 +170,9 @@ enum rt_replica_state {
 
 enum rt_replica_event {
 	RT_REPLICA_EV_LOADING = 0, /* worker: (re)starting, LoadModel running */
-	RT_REPLICA_EV_READY,	   /* worker: LoadModel succeeded */
-	RT_REPLICA_EV_FAILED,	   /* worker: load failed / backend gave up */
-	RT_REPLICA_EV_STOP,	   /* router: evict or unload */
+	RT_REPLICA_EV_READY, /* worker: LoadModel succeeded */
+	RT_REPLICA_EV_FAILED, /* worker: load failed / backend gave up */
+	RT_REPLICA_EV_STOP, /* router: evict or unload */
 };
 
 /*

@@ -9,13 +9,13 @@
 /* Replicas examined per node when planning an eviction. */
 #define EVICT_SCAN_MAX 64
 
-#define NODE(v, s)	(&((struct rt_node *)(v)->nodes.v)[s])
-#define MODEL(v, s)	(&((struct rt_model *)(v)->models.v)[s])
-#define REPLICA(v, s)	(&((struct rt_replica *)(v)->replicas.v)[s])
+#define NODE(v, s) (&((struct rt_node *)(v)->nodes.v)[s])
+#define MODEL(v, s) (&((struct rt_model *)(v)->models.v)[s])
+#define REPLICA(v, s) (&((struct rt_replica *)(v)->replicas.v)[s])
 
 static int
-node_matches(const struct rt_node *n, const struct rt_model *m,
-    uint32_t skip_tag)
+node_matches(
+    const struct rt_node *n, const struct rt_model *m, uint32_t skip_tag)
 {
 	uint32_t i;
 
@@ -38,9 +38,8 @@ node_cap(const struct rt_view *v, const struct rt_node *n)
 
 /* Is replica a (in-flight ia, cap ca) a better pick than b? */
 static int
-warm_better(const struct rt_replica *a, uint32_t ia, uint32_t ca,
-    uint32_t sa, const struct rt_replica *b, uint32_t ib, uint32_t cb,
-    uint32_t sb)
+warm_better(const struct rt_replica *a, uint32_t ia, uint32_t ca, uint32_t sa,
+    const struct rt_replica *b, uint32_t ib, uint32_t cb, uint32_t sb)
 {
 	uint64_t la = (uint64_t)ia * cb, lb = (uint64_t)ib * ca;
 
@@ -71,7 +70,8 @@ rt_place_warm(struct rt_view *v, uint32_t model, uint32_t exclude_node,
 	const struct rt_model *m;
 	const struct rt_replica *r, *best = NULL;
 	const struct rt_node *n;
-	uint32_t i, slot, inflight, cap, best_if = 0, best_cap = 1;
+	uint32_t i, slot, inflight, cap, best_if = 0, best_cap = 1, mcap;
+	int node_full;
 
 	memset(out, 0, sizeof(*out));
 	out->replica = RT_NONE;
@@ -79,6 +79,7 @@ rt_place_warm(struct rt_view *v, uint32_t model, uint32_t exclude_node,
 	if ((m = rt_view_model(v, model)) == NULL)
 		return out->status;
 	rt_view_snapshot_expire(v, now);
+	mcap = m->max_concurrency;
 	for (i = 0; i < m->replicas.n; i++) {
 		slot = m->replicas.v[i];
 		r = REPLICA(v, slot);
@@ -91,20 +92,24 @@ rt_place_warm(struct rt_view *v, uint32_t model, uint32_t exclude_node,
 			out->live++;
 			continue;
 		}
-		if (r->state != RT_REPLICA_READY || r->revision != m->revision ||
-		    !node_matches(n, m, RT_NONE))
+		if (r->state != RT_REPLICA_READY ||
+		    r->revision != m->revision || !node_matches(n, m, RT_NONE))
 			continue;
 		out->ready++;
 		out->live++;
 		inflight = r->own + r->other;
-		cap = rt_view_replica_cap(v, slot);
+		/* rt_view_replica_cap(), without the look-ups. */
+		cap = mcap != 0 ? mcap : node_cap(v, n);
 		out->capacity += cap;
-		if (inflight >= cap) {
+		/* The node's own limit covers all its replicas together. */
+		node_full = n->max_concurrency != 0 &&
+		            n->inflight >= n->max_concurrency;
+		if (inflight >= cap || node_full) {
 			out->at_cap++;
 			continue;
 		}
 		if (best == NULL || warm_better(r, inflight, cap, slot, best,
-		    best_if, best_cap, out->replica)) {
+		                        best_if, best_cap, out->replica)) {
 			best = r;
 			best_if = inflight;
 			best_cap = cap;
@@ -133,9 +138,9 @@ struct cand {
 };
 
 enum cand_verdict {
-	CAND_NO = 0,	/* not for this model */
-	CAND_YES,	/* a candidate */
-	CAND_LATER,	/* would be, but it is suspect right now */
+	CAND_NO = 0, /* not for this model */
+	CAND_YES, /* a candidate */
+	CAND_LATER, /* would be, but it is suspect right now */
 };
 
 /*
@@ -185,24 +190,19 @@ candidate(const struct rt_view *v, const struct rt_model *m, uint32_t slot,
 		return CAND_NO;
 	if (!s->approved || s->offline || s->draining)
 		return CAND_NO;
-	if (!node_matches(n, m, skip_tag) || !backend_ok(v, n, m, &c->installed))
+	if (!node_matches(n, m, skip_tag) ||
+	    !backend_ok(v, n, m, &c->installed))
 		return CAND_NO;
 	c->slot = slot;
 	c->n = n;
 	c->mem = rt_view_model_mem(n, m);
 	c->est = m->estimate[c->mem];
 	c->avail = (int64_t)n->free[c->mem] - (int64_t)n->reserved[c->mem];
-	c->cached = m->file_tag != RT_NONE &&
-	    rt_slots_has(&n->files, m->file_tag);
+	c->cached =
+	    m->file_tag != RT_NONE && rt_slots_has(&n->files, m->file_tag);
 	if (rt_nodestate_suspect(s, &v->health, now))
 		return CAND_LATER;
 	return CAND_YES;
-}
-
-static int
-fits(const struct cand *c)
-{
-	return c->avail >= 0 && (uint64_t)c->avail >= c->est;
 }
 
 /* Could the node ever hold the model (were everything else gone)? */
@@ -218,14 +218,15 @@ could_fit(const struct cand *c)
 
 /* The cold ranking, items 1-5 of place.h: is a better than b? */
 static int
-cold_better(const struct rt_view *v, const struct cand *a,
-    const struct cand *b)
+cold_better(const struct rt_view *v, const struct cand *a, const struct cand *b)
 {
 	uint64_t la, lb;
 	int64_t ha, hb;
 
-	if (a->cached != b->cached)
-		return a->cached;
+	/*
+	 * No `cached` item: the scans compare only nodes that agree on it
+	 * (phase 1 walks the cached nodes, and in phase 2 none of them fits).
+	 */
 	if ((a->n->inflight == 0) != (b->n->inflight == 0))
 		return a->n->inflight == 0;
 	if ((a->n->n_loaded == 0) != (b->n->n_loaded == 0))
@@ -243,34 +244,67 @@ cold_better(const struct rt_view *v, const struct cand *a,
 	return a->slot < b->slot;
 }
 
-/* Running state of one cold decision. */
-struct cold_scan {
-	struct cand best;
-	int have_best;
-	uint32_t later;	   /* candidates that could hold it some day */
-	uint32_t n_cands;
-	uint32_t skip_tag; /* selector tag whose node list is iterated */
-};
-
-static void
-scan_node(struct rt_view *v, const struct rt_model *m, uint32_t slot,
-    uint32_t exclude, uint64_t now, struct cold_scan *cs)
+/*
+ * Is node a strictly worse than node b on the ranking items that need
+ * nothing but the node's own fields (idle, no models, load)?  Lets the
+ * scan skip the label and backend look-ups for most nodes.
+ */
+static int
+cheap_worse(
+    const struct rt_view *v, const struct rt_node *a, const struct rt_node *b)
 {
-	enum cand_verdict verdict;
-	struct cand c;
+	uint64_t la, lb;
 
-	verdict = candidate(v, m, slot, exclude, cs->skip_tag, now, &c);
-	if (verdict == CAND_NO)
-		return;
-	if (could_fit(&c))
-		cs->later++;
-	if (verdict == CAND_LATER)
-		return;
-	cs->n_cands++;
-	if (fits(&c) && (!cs->have_best || cold_better(v, &c, &cs->best))) {
-		cs->best = c;
-		cs->have_best = 1;
+	if ((a->inflight == 0) != (b->inflight == 0))
+		return b->inflight == 0;
+	if ((a->n_loaded == 0) != (b->n_loaded == 0))
+		return b->n_loaded == 0;
+	la = (uint64_t)a->inflight * node_cap(v, b);
+	lb = (uint64_t)b->inflight * node_cap(v, a);
+	return la > lb;
+}
+
+/*
+ * The best fitting candidate among `count` nodes (set->v, or every slot
+ * when set is NULL).  Cheap tests first (health, host stamp, memory fit,
+ * rank against the best so far); selector and backend only for nodes
+ * that could win.  Every candidate seen here has the same `cached` value
+ * (phase 1 scans only cached nodes; in phase 2 no cached node fits), so
+ * pruning on the items after it is exact.
+ */
+static int
+scan_fit(struct rt_view *v, const struct rt_model *m,
+    const struct rt_slots *set, uint32_t skip_tag, uint32_t exclude,
+    uint64_t now, struct cand *best)
+{
+	uint32_t i, slot, count = set != NULL ? set->n : v->nodes.n;
+	const struct rt_node *n;
+	enum rt_mem mem;
+	struct cand c;
+	int64_t avail;
+	int have = 0;
+
+	for (i = 0; i < count; i++) {
+		slot = set != NULL ? set->v[i] : i;
+		n = NODE(v, slot);
+		if (!n->used || slot == exclude || n->stamp == v->stamp ||
+		    !rt_nodestate_routable(&n->state, &v->health, now))
+			continue;
+		mem = rt_view_model_mem(n, m);
+		avail = (int64_t)n->free[mem] - (int64_t)n->reserved[mem];
+		if (avail < 0 || (uint64_t)avail < m->estimate[mem])
+			continue;
+		if (have && cheap_worse(v, n, best->n))
+			continue;
+		if (candidate(v, m, slot, exclude, skip_tag, now, &c) !=
+		    CAND_YES)
+			continue;
+		if (!have || cold_better(v, &c, best)) {
+			*best = c;
+			have = 1;
+		}
 	}
+	return have;
 }
 
 /* The nodes to scan: the rarest selector label's, or NULL for all. */
@@ -300,26 +334,32 @@ struct plan {
 	int cached;
 };
 
-static uint32_t
-ready_replicas(const struct rt_view *v, const struct rt_model *m)
+/*
+ * Does the model keep more READY replicas than its replicas_min?  Counts
+ * only as far as it must: models without a minimum cost nothing.
+ */
+static int
+above_min(const struct rt_view *v, const struct rt_model *m)
 {
 	uint32_t i, n = 0;
 
+	if (m->replicas_min == 0)
+		return 1;
 	for (i = 0; i < m->replicas.n; i++)
-		if (REPLICA(v, m->replicas.v[i])->state == RT_REPLICA_READY)
-			n++;
-	return n;
+		if (REPLICA(v, m->replicas.v[i])->state == RT_REPLICA_READY &&
+		    ++n > m->replicas_min)
+			return 1;
+	return 0;
 }
 
 static int
-evictable(const struct rt_view *v, const struct rt_replica *r,
-    uint32_t model, enum rt_mem mem)
+evictable(const struct rt_view *v, const struct rt_replica *r, enum rt_mem mem)
 {
 	const struct rt_model *owner = MODEL(v, r->model);
 
+	/* Nodes holding the model being placed are never candidates. */
 	return r->state == RT_REPLICA_READY && r->own + r->other == 0 &&
-	    r->model != model && r->mem == mem && r->reservation == 0 &&
-	    ready_replicas(v, owner) > owner->replicas_min;
+	       r->mem == mem && r->reservation == 0 && above_min(v, owner);
 }
 
 /*
@@ -327,8 +367,7 @@ evictable(const struct rt_view *v, const struct rt_replica *r,
  * first, until enough is free.  Returns 1 with *p filled, or 0.
  */
 static int
-plan_node(const struct rt_view *v, uint32_t model, const struct cand *c,
-    struct plan *p)
+plan_node(const struct rt_view *v, const struct cand *c, struct plan *p)
 {
 	uint32_t pick[EVICT_SCAN_MAX], i, j, k, n = 0;
 	const struct rt_replica *r;
@@ -336,11 +375,12 @@ plan_node(const struct rt_view *v, uint32_t model, const struct cand *c,
 
 	for (i = 0; i < c->n->replicas.n && n < EVICT_SCAN_MAX; i++) {
 		r = REPLICA(v, c->n->replicas.v[i]);
-		if (!evictable(v, r, model, c->mem))
+		if (!evictable(v, r, c->mem))
 			continue;
 		/* Insertion sort by last_used, oldest first. */
-		for (j = n; j > 0 && REPLICA(v, pick[j - 1])->last_used >
-		    r->last_used; j--)
+		for (j = n;
+		     j > 0 && REPLICA(v, pick[j - 1])->last_used > r->last_used;
+		     j--)
 			pick[j] = pick[j - 1];
 		pick[j] = c->n->replicas.v[i];
 		n++;
@@ -373,13 +413,19 @@ plan_better(const struct plan *a, const struct plan *b)
 	return a->node < b->node;
 }
 
-/* Nothing fits anywhere: look for the best eviction among candidates. */
+/*
+ * Nothing fits anywhere: the best eviction among the candidates.  Also
+ * counts the candidates (or suspect nodes) that could hold the model
+ * some day, which tells WAIT from NONE.
+ */
 static int
 plan_eviction(struct rt_view *v, uint32_t model, const struct rt_slots *set,
-    uint32_t skip_tag, uint32_t exclude, uint64_t now, struct plan *best)
+    uint32_t skip_tag, uint32_t exclude, uint64_t now, struct plan *best,
+    uint32_t *later)
 {
 	const struct rt_model *m = MODEL(v, model);
 	uint32_t i, slot, count;
+	enum cand_verdict verdict;
 	struct plan p;
 	struct cand c;
 	int found = 0;
@@ -387,11 +433,13 @@ plan_eviction(struct rt_view *v, uint32_t model, const struct rt_slots *set,
 	count = set != NULL ? set->n : v->nodes.n;
 	for (i = 0; i < count; i++) {
 		slot = set != NULL ? set->v[i] : i;
-		if (candidate(v, m, slot, exclude, skip_tag, now, &c) !=
-		    CAND_YES || c.n->replicas.n == 0 || !could_fit(&c))
+		verdict = candidate(v, m, slot, exclude, skip_tag, now, &c);
+		if (verdict == CAND_NO || !could_fit(&c))
 			continue;
-		if (plan_node(v, model, &c, &p) &&
-		    (!found || plan_better(&p, best))) {
+		(*later)++;
+		if (verdict != CAND_YES || c.n->replicas.n == 0)
+			continue;
+		if (plan_node(v, &c, &p) && (!found || plan_better(&p, best))) {
 			*best = p;
 			found = 1;
 		}
@@ -410,38 +458,15 @@ cold_set(struct rt_cold *out, const struct cand *c, enum rt_cold_status st)
 	out->install = !c->installed;
 }
 
-/* Phase 1: only the nodes that have the model's files. */
-static int
-cold_cached(struct rt_view *v, const struct rt_model *m, uint32_t exclude,
-    uint64_t now, struct rt_cold *out)
-{
-	const struct rt_slots *set;
-	struct cold_scan cs;
-	uint32_t i;
-
-	if (m->file_tag == RT_NONE)
-		return 0;
-	memset(&cs, 0, sizeof(cs));
-	cs.skip_tag = RT_NONE;
-	set = &v->tags[m->file_tag].nodes;
-	for (i = 0; i < set->n; i++)
-		scan_node(v, m, set->v[i], exclude, now, &cs);
-	if (!cs.have_best)
-		return 0;
-	cold_set(out, &cs.best, RT_COLD_PLACE);
-	out->candidates = cs.n_cands;
-	return 1;
-}
-
 enum rt_cold_status
 rt_place_cold(struct rt_view *v, uint32_t model, uint32_t exclude_node,
     uint64_t now, struct rt_cold *out)
 {
 	const struct rt_model *m;
 	const struct rt_slots *set;
-	struct cold_scan cs;
+	uint32_t skip_tag, later = 0;
+	struct cand best;
 	struct plan p;
-	uint32_t i, count;
 
 	memset(out, 0, sizeof(*out));
 	out->node = RT_NONE;
@@ -450,35 +475,38 @@ rt_place_cold(struct rt_view *v, uint32_t model, uint32_t exclude_node,
 		return out->status;
 	rt_view_snapshot_expire(v, now);
 	mark_hosts(v, m, now);
-	if (cold_cached(v, m, exclude_node, now, out))
-		return out->status;
-	memset(&cs, 0, sizeof(cs));
-	set = scan_set(v, m, &cs.skip_tag);
-	count = set != NULL ? set->n : v->nodes.n;
-	for (i = 0; i < count; i++)
-		scan_node(v, m, set != NULL ? set->v[i] : i, exclude_node, now,
-		    &cs);
-	out->candidates = cs.n_cands;
-	if (cs.have_best) {
-		cold_set(out, &cs.best, RT_COLD_PLACE);
+	/* Phase 1: only the nodes that have the model's files. */
+	if (m->file_tag != RT_NONE) {
+		set = &v->tags[m->file_tag].nodes;
+		out->scanned = set->n;
+		if (scan_fit(v, m, set, RT_NONE, exclude_node, now, &best)) {
+			cold_set(out, &best, RT_COLD_PLACE);
+			return out->status;
+		}
+	}
+	/* Phase 2: every matching node. */
+	set = scan_set(v, m, &skip_tag);
+	out->scanned += set != NULL ? set->n : v->nodes.count;
+	if (scan_fit(v, m, set, skip_tag, exclude_node, now, &best)) {
+		cold_set(out, &best, RT_COLD_PLACE);
 		return out->status;
 	}
-	if (plan_eviction(v, model, set, cs.skip_tag, exclude_node, now, &p)) {
-		struct cand c;
-
-		candidate(v, m, p.node, exclude_node, RT_NONE, now, &c);
-		cold_set(out, &c, RT_COLD_EVICT);
+	/* Phase 3: evict, wait, or give up. */
+	if (plan_eviction(
+	        v, model, set, skip_tag, exclude_node, now, &p, &later)) {
+		candidate(v, m, p.node, exclude_node, RT_NONE, now, &best);
+		cold_set(out, &best, RT_COLD_EVICT);
 		out->n_victims = p.n;
 		memcpy(out->victims, p.victims, p.n * sizeof(p.victims[0]));
 		return out->status;
 	}
-	out->status = cs.later > 0 ? RT_COLD_WAIT : RT_COLD_NONE;
+	out->status = later > 0 ? RT_COLD_WAIT : RT_COLD_NONE;
 	return out->status;
 }
 
 uint32_t
-rt_place_cold_commit(struct rt_view *v, uint32_t model,
-    const struct rt_cold *c, uint64_t now)
+rt_place_cold_commit(
+    struct rt_view *v, uint32_t model, const struct rt_cold *c, uint64_t now)
 {
 	const struct rt_model *m;
 	struct rt_replica *r;
@@ -491,7 +519,8 @@ rt_place_cold_commit(struct rt_view *v, uint32_t model,
 		return RT_NONE;
 	}
 	for (i = 0; i < c->n_victims && i < RT_EVICT_MAX; i++)
-		rt_view_replica_event(v, c->victims[i], RT_REPLICA_EV_STOP, now);
+		rt_view_replica_event(
+		    v, c->victims[i], RT_REPLICA_EV_STOP, now);
 	slot = rt_view_replica_find(v, model, c->node);
 	if (slot != RT_NONE) {
 		/* A replica that failed here earlier: try it again. */
@@ -500,7 +529,8 @@ rt_place_cold_commit(struct rt_view *v, uint32_t model,
 		r->revision = m->revision;
 		rt_view_replica_event(v, slot, RT_REPLICA_EV_LOADING, now);
 	} else if ((slot = rt_view_replica_add(v, model, c->node,
-	    RT_REPLICA_LOADING, m->revision, NULL, now)) == RT_NONE) {
+	                RT_REPLICA_LOADING, m->revision, NULL, now)) ==
+	           RT_NONE) {
 		return RT_NONE;
 	}
 	REPLICA(v, slot)->mem = c->mem;

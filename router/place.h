@@ -18,17 +18,17 @@
 
 enum rt_warm_status {
 	RT_WARM_OK = 0, /* out->replica chosen */
-	RT_WARM_BUSY,	/* ready replicas exist, every one at its cap */
-	RT_WARM_NONE,	/* no usable ready replica */
+	RT_WARM_BUSY, /* ready replicas exist, every one at its cap */
+	RT_WARM_NONE, /* no usable ready replica */
 };
 
 struct rt_warm {
 	enum rt_warm_status status;
-	uint32_t replica;  /* RT_WARM_OK: the chosen replica */
-	uint32_t ready;	   /* usable ready replicas */
-	uint32_t at_cap;   /* of those, at their cap */
-	uint32_t loading;  /* replicas loading on routable nodes */
-	uint32_t live;	   /* loading + usable ready: counts toward max */
+	uint32_t replica; /* RT_WARM_OK: the chosen replica */
+	uint32_t ready; /* usable ready replicas */
+	uint32_t at_cap; /* of those, at their cap */
+	uint32_t loading; /* replicas loading on routable nodes */
+	uint32_t live; /* loading + usable ready: counts toward max */
 	uint32_t capacity; /* sum of the usable replicas' caps */
 	/*
 	 * Start a cold load now (rt_place_cold()): nothing is loading, and
@@ -43,9 +43,10 @@ struct rt_warm {
  * Warm placement.  Among the model's replicas that are READY, at the
  * model's current config revision, on a routable matching node other
  * than exclude_node (RT_NONE for none: a retry passes the node that just
- * failed), and below their cap: the lowest in-flight relative to the
- * cap (idle first), ties to the most recently used (warm caches), then
- * the lowest slot.  In-flight is ours plus other frontends' unexpired
+ * failed), below their cap (rt_view_replica_cap()) and on a node below
+ * its max_concurrency (all its replicas together): the lowest in-flight
+ * relative to the cap (idle first), ties to the most recently used (warm
+ * caches), then the lowest slot.  In-flight is ours plus other frontends' unexpired
  * snapshots.  Fills *out and returns out->status.  O(replicas of the
  * model).  The caller then counts the request: rt_view_inflight_add().
  */
@@ -54,21 +55,21 @@ enum rt_warm_status rt_place_warm(struct rt_view *v, uint32_t model,
 
 enum rt_cold_status {
 	RT_COLD_PLACE = 0, /* load on out->node */
-	RT_COLD_EVICT,	   /* stop out->victims on out->node, then load there */
-	RT_COLD_WAIT,	   /* nodes could host it once busy work ends: wait */
-	RT_COLD_NONE,	   /* no node can host it: 503 now */
+	RT_COLD_EVICT, /* stop out->victims on out->node, then load there */
+	RT_COLD_WAIT, /* nodes could host it once busy work ends: wait */
+	RT_COLD_NONE, /* no node can host it: 503 now */
 };
 
 struct rt_cold {
 	enum rt_cold_status status;
 	uint32_t node;
-	enum rt_mem mem;  /* memory the load takes on that node */
-	uint64_t bytes;	  /* to reserve: the model's estimate */
-	int cached;	  /* the model's files are on the node already */
-	int install;	  /* the backend must be installed first */
+	enum rt_mem mem; /* memory the load takes on that node */
+	uint64_t bytes; /* to reserve: the model's estimate */
+	int cached; /* the model's files are on the node already */
+	int install; /* the backend must be installed first */
 	uint32_t n_victims;
 	uint32_t victims[RT_EVICT_MAX]; /* replica slots, oldest first */
-	uint32_t candidates; /* routable matching nodes considered */
+	uint32_t scanned; /* nodes the decision walked (index sizes) */
 };
 
 /*
@@ -91,7 +92,9 @@ struct rt_cold {
  * suspect node that may recover) could hold the model, NONE otherwise.
  * Cached nodes are looked at first through the file index; only if none
  * fits are all matching nodes scanned (the rarest selector label's nodes
- * when there is a selector).  Fills *out and returns out->status.
+ * when there is a selector), cheap per-node tests first.  O(nodes) when
+ * nothing is cached, O(cached nodes) otherwise.  Fills *out and returns
+ * out->status.
  */
 enum rt_cold_status rt_place_cold(struct rt_view *v, uint32_t model,
     uint32_t exclude_node, uint64_t now, struct rt_cold *out);
@@ -104,7 +107,7 @@ enum rt_cold_status rt_place_cold(struct rt_view *v, uint32_t model,
  * next decision cannot overcommit the node.  Returns the replica slot,
  * or RT_NONE (errno EINVAL for another status, ENOMEM).
  */
-uint32_t rt_place_cold_commit(struct rt_view *v, uint32_t model,
-    const struct rt_cold *c, uint64_t now);
+uint32_t rt_place_cold_commit(
+    struct rt_view *v, uint32_t model, const struct rt_cold *c, uint64_t now);
 
 #endif

@@ -10,10 +10,10 @@
 
 #include "router/view.h"
 
-#define TAG_LABEL	'l'
-#define TAG_BACKEND	'b'
-#define TAG_FILE	'f'
-#define TAG_KEY_MAX	(2 + 2 * CONF_NAME_MAX + 256)
+#define TAG_LABEL 'l'
+#define TAG_BACKEND 'b'
+#define TAG_FILE 'f'
+#define TAG_KEY_MAX (2 + 2 * CONF_NAME_MAX + 256)
 
 /* Copy a string, truncating; dst is always terminated. */
 static void
@@ -151,10 +151,10 @@ table_free(struct rt_table *t)
 	memset(t, 0, sizeof(*t));
 }
 
-#define NODE(v, s)	(&((struct rt_node *)(v)->nodes.v)[s])
-#define MODEL(v, s)	(&((struct rt_model *)(v)->models.v)[s])
-#define REPLICA(v, s)	(&((struct rt_replica *)(v)->replicas.v)[s])
-#define RESV(v, s)	(&((struct rt_reservation *)(v)->reservations.v)[s])
+#define NODE(v, s) (&((struct rt_node *)(v)->nodes.v)[s])
+#define MODEL(v, s) (&((struct rt_model *)(v)->models.v)[s])
+#define REPLICA(v, s) (&((struct rt_replica *)(v)->replicas.v)[s])
+#define RESV(v, s) (&((struct rt_reservation *)(v)->reservations.v)[s])
 
 /* ---- tags ------------------------------------------------------------- */
 
@@ -323,8 +323,8 @@ rt_view_node_add(struct rt_view *v, const char *id, const char *name,
 	n->can_install = 1;
 	copy_str(n->id, id, sizeof(n->id));
 	copy_str(n->name, name, sizeof(n->name));
-	rt_nodestate_init(&n->state, &v->health, auto_approve, heartbeat_ms,
-	    now);
+	rt_nodestate_init(
+	    &n->state, &v->health, auto_approve, heartbeat_ms, now);
 	return slot;
 fail:
 	rt_table_release(&v->nodes, slot);
@@ -335,7 +335,7 @@ void
 rt_view_node_remove(struct rt_view *v, uint32_t slot)
 {
 	struct rt_node *n;
-	struct rt_slots empty = { 0 };
+	struct rt_slots empty = {0};
 	uint32_t i;
 
 	if ((n = rt_view_node(v, slot)) == NULL)
@@ -375,15 +375,15 @@ rt_view_node_set_labels(struct rt_view *v, uint32_t slot,
     const struct conf_label *labels, uint32_t n)
 {
 	struct rt_node *node;
-	struct rt_slots next = { 0 };
+	struct rt_slots next = {0};
 	char kv[2 * CONF_NAME_MAX + 2];
 	uint32_t i, tag;
 
 	if ((node = rt_view_node(v, slot)) == NULL)
 		return -1;
 	for (i = 0; i < n; i++) {
-		snprintf(kv, sizeof(kv), "%s=%s", labels[i].key,
-		    labels[i].value);
+		snprintf(
+		    kv, sizeof(kv), "%s=%s", labels[i].key, labels[i].value);
 		if ((tag = tag_intern(v, TAG_LABEL, kv)) == RT_NONE ||
 		    rt_slots_push(&next, tag) == -1) {
 			slots_free(&next);
@@ -400,7 +400,7 @@ set_named_tags(struct rt_view *v, uint32_t slot, char kind,
     const char *const *names, uint32_t n, size_t field)
 {
 	struct rt_node *node;
-	struct rt_slots next = { 0 };
+	struct rt_slots next = {0};
 	uint32_t i, tag;
 
 	if ((node = rt_view_node(v, slot)) == NULL)
@@ -412,24 +412,24 @@ set_named_tags(struct rt_view *v, uint32_t slot, char kind,
 			return -1;
 		}
 	slots_normalise(&next);
-	return tags_replace(v, slot,
-	    (struct rt_slots *)((char *)node + field), &next);
+	return tags_replace(
+	    v, slot, (struct rt_slots *)((char *)node + field), &next);
 }
 
 int
-rt_view_node_set_backends(struct rt_view *v, uint32_t slot,
-    const char *const *names, uint32_t n)
+rt_view_node_set_backends(
+    struct rt_view *v, uint32_t slot, const char *const *names, uint32_t n)
 {
-	return set_named_tags(v, slot, TAG_BACKEND, names, n,
-	    offsetof(struct rt_node, backends));
+	return set_named_tags(
+	    v, slot, TAG_BACKEND, names, n, offsetof(struct rt_node, backends));
 }
 
 int
-rt_view_node_set_files(struct rt_view *v, uint32_t slot,
-    const char *const *keys, uint32_t n)
+rt_view_node_set_files(
+    struct rt_view *v, uint32_t slot, const char *const *keys, uint32_t n)
 {
-	return set_named_tags(v, slot, TAG_FILE, keys, n,
-	    offsetof(struct rt_node, files));
+	return set_named_tags(
+	    v, slot, TAG_FILE, keys, n, offsetof(struct rt_node, files));
 }
 
 /* Count one heartbeat against the node's settled reservations. */
@@ -440,15 +440,15 @@ settle_beat(struct rt_view *v, uint32_t slot)
 	uint32_t i;
 
 	for (i = 0; i < v->reservations.n && NODE(v, slot)->n_settled > 0;
-	    i++) {
+	     i++) {
 		r = RESV(v, i);
 		if (!r->used || !r->settled || r->node != slot)
 			continue;
 		if (r->beats_left > 0)
 			r->beats_left--;
 		if (r->beats_left == 0)
-			rt_view_release(v,
-			    ((uint64_t)r->gen << 32) | (uint64_t)i);
+			rt_view_release(
+			    v, ((uint64_t)r->gen << 32) | (uint64_t)i);
 	}
 }
 
@@ -480,8 +480,7 @@ rt_view_node_clear_replicas(struct rt_view *v, uint32_t slot)
 
 void
 rt_view_health_check(struct rt_view *v, uint64_t now,
-    void (*cb)(void *arg, uint32_t node, enum rt_health_change ch),
-    void *arg)
+    void (*cb)(void *arg, uint32_t node, enum rt_health_change ch), void *arg)
 {
 	enum rt_health_change ch;
 	uint32_t i;
@@ -495,21 +494,8 @@ rt_view_health_check(struct rt_view *v, uint64_t now,
 	}
 }
 
-enum rt_mem
-rt_view_model_mem(const struct rt_node *n, const struct rt_model *m)
-{
-	/*
-	 * A model with no VRAM estimate runs from RAM even on a GPU node
-	 * (CPU-only backends); count it where it will actually live.
-	 */
-	if (n->has_gpu && m->estimate[RT_MEM_VRAM] > 0)
-		return RT_MEM_VRAM;
-	return RT_MEM_RAM;
-}
-
 int64_t
-rt_view_node_available(const struct rt_view *v, uint32_t slot,
-    enum rt_mem mem)
+rt_view_node_available(const struct rt_view *v, uint32_t slot, enum rt_mem mem)
 {
 	const struct rt_node *n = NODE(v, slot);
 
@@ -519,8 +505,8 @@ rt_view_node_available(const struct rt_view *v, uint32_t slot,
 /* ---- backends and models ---------------------------------------------- */
 
 int
-rt_view_backend_set(struct rt_view *v, const char *name, int installable,
-    int gpu_only)
+rt_view_backend_set(
+    struct rt_view *v, const char *name, int installable, int gpu_only)
 {
 	uint32_t tag;
 
@@ -752,8 +738,8 @@ rt_view_replica_set_id(struct rt_view *v, uint32_t slot, uint64_t id)
 }
 
 void
-rt_view_replica_set_address(struct rt_view *v, uint32_t slot,
-    const char *address, uint32_t revision)
+rt_view_replica_set_address(
+    struct rt_view *v, uint32_t slot, const char *address, uint32_t revision)
 {
 	struct rt_replica *r;
 
@@ -782,8 +768,8 @@ rt_view_replica_reserve(struct rt_view *v, uint32_t slot, uint64_t bytes)
 }
 
 int
-rt_view_replica_event(struct rt_view *v, uint32_t slot,
-    enum rt_replica_event ev, uint64_t now)
+rt_view_replica_event(
+    struct rt_view *v, uint32_t slot, enum rt_replica_event ev, uint64_t now)
 {
 	struct rt_replica *r;
 	enum rt_replica_state next, prev;
@@ -802,7 +788,7 @@ rt_view_replica_event(struct rt_view *v, uint32_t slot,
 		rt_view_release(v, r->reservation);
 		r->reservation = 0;
 	} else if (next == RT_REPLICA_LOADING && prev != RT_REPLICA_LOADING &&
-	    r->reservation == 0) {
+	           r->reservation == 0) {
 		/*
 		 * A backend restarting after a crash frees its memory for a
 		 * moment; hold it so no cold load takes it meanwhile.
@@ -814,8 +800,8 @@ rt_view_replica_event(struct rt_view *v, uint32_t slot,
 
 /* Swap-remove slot from a list and fix the moved replica's position. */
 static void
-replica_unlink(struct rt_view *v, struct rt_slots *s, uint32_t pos,
-    int model_list)
+replica_unlink(
+    struct rt_view *v, struct rt_slots *s, uint32_t pos, int model_list)
 {
 	struct rt_replica *moved;
 
@@ -875,8 +861,8 @@ rt_view_replica_cap(const struct rt_view *v, uint32_t slot)
 /* ---- reservations ----------------------------------------------------- */
 
 uint64_t
-rt_view_reserve(struct rt_view *v, uint32_t node, enum rt_mem mem,
-    uint64_t bytes)
+rt_view_reserve(
+    struct rt_view *v, uint32_t node, enum rt_mem mem, uint64_t bytes)
 {
 	struct rt_reservation *r;
 	uint32_t slot;

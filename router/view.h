@@ -31,10 +31,10 @@
 #include "router/nodestate.h"
 #include "supervisor/config.h"
 
-#define RT_ID_MAX	64  /* node ids, request ids, frontend ids (with NUL) */
-#define RT_NAME_MAX	256 /* node names (LOCALAI_NODE_NAME) */
-#define RT_ADDR_MAX	128 /* backend gRPC host:port */
-#define RT_EVICT_MAX	8   /* victims one eviction decision may name */
+#define RT_ID_MAX 64 /* node ids, request ids, frontend ids (with NUL) */
+#define RT_NAME_MAX 256 /* node names (LOCALAI_NODE_NAME) */
+#define RT_ADDR_MAX 128 /* backend gRPC host:port */
+#define RT_EVICT_MAX 8 /* victims one eviction decision may name */
 
 /* Which memory a placement counts: VRAM on GPU nodes, RAM otherwise. */
 enum rt_mem {
@@ -51,19 +51,19 @@ struct rt_slots {
 };
 
 struct rt_node {
-	/* Read by placement scans: keep these first. */
+	/* Read by every placement scan: kept together at the start. */
 	uint8_t used;
 	uint8_t has_gpu;
 	uint8_t can_install; /* the worker installs backends on request */
-	uint32_t stamp;	     /* placement scratch */
-	uint32_t max_concurrency;
+	uint32_t stamp; /* placement scratch */
+	struct rt_nodestate state;
+	uint64_t free[RT_MEM_KINDS]; /* from the last heartbeat */
+	uint64_t reserved[RT_MEM_KINDS]; /* cold loads not yet in `free` */
 	uint32_t inflight; /* all replicas, own and other frontends' */
 	uint32_t n_loaded; /* replicas loading or ready ("models loaded") */
+	uint32_t max_concurrency;
 	uint32_t n_settled; /* settled reservations awaiting heartbeats */
-	struct rt_nodestate state;
-	uint64_t total[RT_MEM_KINDS];	 /* capacity (registration) */
-	uint64_t free[RT_MEM_KINDS];	 /* from the last heartbeat */
-	uint64_t reserved[RT_MEM_KINDS]; /* cold loads not yet in `free` */
+	uint64_t total[RT_MEM_KINDS]; /* capacity (registration) */
 	struct rt_slots replicas;
 	/* Tag ids, sorted: labels, installed backends, cached files. */
 	struct rt_slots labels;
@@ -77,12 +77,12 @@ struct rt_node {
 struct rt_model {
 	uint8_t used;
 	uint32_t backend_tag; /* tag "b:<backend>" */
-	uint32_t file_tag;    /* tag "f:<sha256 or file>", RT_NONE if none */
+	uint32_t file_tag; /* tag "f:<sha256 or file>", RT_NONE if none */
 	uint64_t estimate[RT_MEM_KINDS];
 	uint32_t replicas_min;
 	uint32_t replicas_max; /* 0 is taken as 1 */
 	uint32_t max_concurrency; /* per replica; 0: the node's */
-	uint32_t revision;	  /* config hash; older replicas get no work */
+	uint32_t revision; /* config hash; older replicas get no work */
 	uint32_t n_selector;
 	uint32_t selector[CONF_MAX_LABELS]; /* label tag ids, all required */
 	struct rt_slots replicas;
@@ -94,16 +94,16 @@ struct rt_model {
 struct rt_replica {
 	uint8_t used;
 	enum rt_replica_state state;
-	enum rt_mem mem;   /* what its memory was counted as */
-	uint32_t gen;	   /* unique per replica: stale references miss */
+	enum rt_mem mem; /* what its memory was counted as */
+	uint32_t gen; /* unique per replica: stale references miss */
 	uint32_t model;
 	uint32_t node;
 	uint32_t model_pos; /* index in the model's and node's lists */
 	uint32_t node_pos;
 	uint32_t revision;
-	uint32_t own;	/* in-flight placed by this router */
+	uint32_t own; /* in-flight placed by this router */
 	uint32_t other; /* other frontends' unexpired snapshots */
-	uint64_t id;	/* durable id (database row), 0 until known */
+	uint64_t id; /* durable id (database row), 0 until known */
 	uint64_t mem_bytes;
 	uint64_t reservation; /* handle while loading, else 0 */
 	uint64_t last_used;
@@ -116,7 +116,7 @@ struct rt_replica {
 struct rt_tag {
 	struct rt_slots nodes;
 	uint8_t installable; /* backends: the gallery can install it */
-	uint8_t gpu_only;    /* backends: needs a GPU node */
+	uint8_t gpu_only; /* backends: needs a GPU node */
 };
 
 struct rt_reservation {
@@ -153,7 +153,7 @@ struct rt_frontend {
 		uint32_t replica;
 		uint32_t gen;
 		uint32_t inflight;
-	} *e;
+	} * e;
 	uint32_t n;
 	uint32_t cap;
 	char id[RT_ID_MAX];
@@ -162,7 +162,7 @@ struct rt_frontend {
 /* A table of fixed-size objects addressed by slot, with a free list. */
 struct rt_table {
 	void *v;
-	uint32_t n;	/* high-water mark of slots */
+	uint32_t n; /* high-water mark of slots */
 	uint32_t cap;
 	uint32_t count; /* slots in use */
 	struct rt_slots freel;
@@ -170,14 +170,14 @@ struct rt_table {
 
 struct rt_view {
 	struct rt_health_conf health;
-	uint32_t default_cap;	    /* per replica, when model and node say 0 */
+	uint32_t default_cap; /* per replica, when model and node say 0 */
 	uint32_t failed_backoff_ms; /* a failed load keeps that node away */
-	uint32_t settle_beats;	    /* heartbeats that retire a reservation */
-	struct rt_table nodes;	    /* struct rt_node */
-	struct rt_table models;	    /* struct rt_model */
-	struct rt_table replicas;   /* struct rt_replica */
+	uint32_t settle_beats; /* heartbeats that retire a reservation */
+	struct rt_table nodes; /* struct rt_node */
+	struct rt_table models; /* struct rt_model */
+	struct rt_table replicas; /* struct rt_replica */
 	struct rt_table reservations;
-	struct rt_table requests;  /* struct rt_request */
+	struct rt_table requests; /* struct rt_request */
 	struct rt_table frontends; /* struct rt_frontend */
 	struct rt_tag *tags;
 	uint32_t n_tags;
@@ -189,10 +189,10 @@ struct rt_view {
 	struct rt_map tag_names;
 	struct rt_map request_ids;
 	struct rt_map frontend_ids;
-	uint32_t stamp;	      /* placement scratch generation */
+	uint32_t stamp; /* placement scratch generation */
 	uint32_t replica_gen;
 	uint32_t reservation_gen;
-	int own_dirty;	      /* own in-flight changed since last snapshot */
+	int own_dirty; /* own in-flight changed since last snapshot */
 	uint64_t next_expiry; /* earliest frontend snapshot expiry */
 };
 
@@ -223,11 +223,11 @@ void rt_view_node_set_capacity(struct rt_view *v, uint32_t slot, int has_gpu,
 /* Replace the node's labels, installed backends or cached files. */
 int rt_view_node_set_labels(struct rt_view *v, uint32_t slot,
     const struct conf_label *labels, uint32_t n);
-int rt_view_node_set_backends(struct rt_view *v, uint32_t slot,
-    const char *const *names, uint32_t n);
+int rt_view_node_set_backends(
+    struct rt_view *v, uint32_t slot, const char *const *names, uint32_t n);
 /* Files are keyed as models are: lower-case hex SHA-256, or file name. */
-int rt_view_node_set_files(struct rt_view *v, uint32_t slot,
-    const char *const *keys, uint32_t n);
+int rt_view_node_set_files(
+    struct rt_view *v, uint32_t slot, const char *const *keys, uint32_t n);
 /*
  * A heartbeat with the node's free memory.  Updates health (see
  * rt_nodestate_heartbeat()) and retires settled reservations once
@@ -244,24 +244,29 @@ void rt_view_node_clear_replicas(struct rt_view *v, uint32_t slot);
  * The leader writes RT_HEALTH_OFFLINE; others may ignore it.
  */
 void rt_view_health_check(struct rt_view *v, uint64_t now,
-    void (*cb)(void *arg, uint32_t node, enum rt_health_change ch),
-    void *arg);
+    void (*cb)(void *arg, uint32_t node, enum rt_health_change ch), void *arg);
 /* Free memory minus reservations, in the kind placement uses. */
-int64_t rt_view_node_available(const struct rt_view *v, uint32_t slot,
-    enum rt_mem mem);
+int64_t rt_view_node_available(
+    const struct rt_view *v, uint32_t slot, enum rt_mem mem);
 /*
  * Which memory a model takes on a node: VRAM on a GPU node (unless the
- * model has no VRAM estimate: CPU-only), RAM otherwise.
+ * model has no VRAM estimate: it runs from RAM, CPU-only backends), RAM
+ * otherwise.  Inline: placement asks this of every node it scans.
  */
-enum rt_mem rt_view_model_mem(const struct rt_node *n,
-    const struct rt_model *m);
+static inline enum rt_mem
+rt_view_model_mem(const struct rt_node *n, const struct rt_model *m)
+{
+	if (n->has_gpu && m->estimate[RT_MEM_VRAM] > 0)
+		return RT_MEM_VRAM;
+	return RT_MEM_RAM;
+}
 
 /*
  * Backends the gallery can install; a backend that is neither installed
  * on a node nor installable there rules the node out.
  */
-int rt_view_backend_set(struct rt_view *v, const char *name, int installable,
-    int gpu_only);
+int rt_view_backend_set(
+    struct rt_view *v, const char *name, int installable, int gpu_only);
 
 /*
  * Models.  rt_view_model_set() adds or updates a model from its config
@@ -281,19 +286,19 @@ void rt_view_model_remove(struct rt_view *v, uint32_t slot);
 uint32_t rt_view_replica_add(struct rt_view *v, uint32_t model, uint32_t node,
     enum rt_replica_state st, uint32_t revision, const char *address,
     uint64_t now);
-uint32_t rt_view_replica_find(const struct rt_view *v, uint32_t model,
-    uint32_t node);
+uint32_t rt_view_replica_find(
+    const struct rt_view *v, uint32_t model, uint32_t node);
 uint32_t rt_view_replica_find_id(const struct rt_view *v, uint64_t id);
 struct rt_replica *rt_view_replica(const struct rt_view *v, uint32_t slot);
 int rt_view_replica_set_id(struct rt_view *v, uint32_t slot, uint64_t id);
-void rt_view_replica_set_address(struct rt_view *v, uint32_t slot,
-    const char *address, uint32_t revision);
+void rt_view_replica_set_address(
+    struct rt_view *v, uint32_t slot, const char *address, uint32_t revision);
 /*
  * Apply a state event (rt_replica_next()).  READY settles the load's
  * reservation; FAILED releases it.  Returns 1 when the state changed.
  */
-int rt_view_replica_event(struct rt_view *v, uint32_t slot,
-    enum rt_replica_event ev, uint64_t now);
+int rt_view_replica_event(
+    struct rt_view *v, uint32_t slot, enum rt_replica_event ev, uint64_t now);
 /* Forget a replica; its reservation, if any, is released. */
 void rt_view_replica_remove(struct rt_view *v, uint32_t slot);
 /* Own plus other frontends' in-flight. */
@@ -308,8 +313,8 @@ uint32_t rt_view_replica_cap(const struct rt_view *v, uint32_t slot);
  * Release on failure; settle on success (it then retires by heartbeats).
  * Both return 0, or -1 for a stale handle (so a double release is harmless).
  */
-uint64_t rt_view_reserve(struct rt_view *v, uint32_t node, enum rt_mem mem,
-    uint64_t bytes);
+uint64_t rt_view_reserve(
+    struct rt_view *v, uint32_t node, enum rt_mem mem, uint64_t bytes);
 int rt_view_release(struct rt_view *v, uint64_t handle);
 int rt_view_settle(struct rt_view *v, uint64_t handle);
 /*
@@ -336,8 +341,8 @@ int rt_view_inflight_add(struct rt_view *v, uint32_t owner,
     const char *request_id, uint32_t replica, uint64_t now);
 int rt_view_inflight_done(struct rt_view *v, uint32_t owner,
     const char *request_id, uint64_t now, uint32_t *replica);
-uint32_t rt_view_inflight_release_owner(struct rt_view *v, uint32_t owner,
-    uint64_t now);
+uint32_t rt_view_inflight_release_owner(
+    struct rt_view *v, uint32_t owner, uint64_t now);
 uint32_t rt_view_inflight_count(const struct rt_view *v);
 
 /*
@@ -358,8 +363,8 @@ void rt_view_snapshot_expire(struct rt_view *v, uint64_t now);
  * rt_view_own_dirty() says so, and at least every expiry/2 while not
  * empty, so that receivers do not let it expire.
  */
-uint32_t rt_view_own_snapshot(struct rt_view *v, struct rt_snap_entry *out,
-    uint32_t max);
+uint32_t rt_view_own_snapshot(
+    struct rt_view *v, struct rt_snap_entry *out, uint32_t max);
 int rt_view_own_dirty(const struct rt_view *v);
 
 /*
@@ -367,8 +372,8 @@ int rt_view_own_dirty(const struct rt_view *v);
  * rt_view_inflight_adjust() moves a replica's counts (never below zero)
  * and its node's total with them.
  */
-void rt_view_inflight_adjust(struct rt_view *v, struct rt_replica *r,
-    int64_t own, int64_t other);
+void rt_view_inflight_adjust(
+    struct rt_view *v, struct rt_replica *r, int64_t own, int64_t other);
 int rt_slots_has(const struct rt_slots *s, uint32_t x);
 int rt_slots_push(struct rt_slots *s, uint32_t x);
 uint32_t rt_table_alloc(struct rt_table *t, size_t size);

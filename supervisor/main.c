@@ -109,32 +109,6 @@ main_proc(const char *name, const char *side)
 	return 64;
 }
 
-/*
- * `localai -n`: 0 when the configuration (and every model config) loads,
- * else the reason on stderr and 78; `-nv` also prints it normalised.
- */
-static int
-main_check(const char *path, int path_given, int print)
-{
-	struct conf c;
-	struct conf_models m;
-	struct conf_error err;
-	int rc = 0;
-
-	memset(&err, 0, sizeof(err));
-	memset(&m, 0, sizeof(m));
-	if (conf_load(path, path_given, &c, &err) == -1) {
-		fprintf(stderr, "%s\n", err.text);
-		return CHILD_EXIT_CONFIG;
-	}
-	if (conf_load_models(&c, &m) != 0)
-		rc = CHILD_EXIT_CONFIG;
-	if (print)
-		conf_print(stdout, &c, &m);
-	conf_models_free(&m);
-	return rc;
-}
-
 static enum conf_role
 main_role(const char *s)
 {
@@ -192,7 +166,8 @@ main(int argc, char *argv[])
 	if (proc != NULL)
 		return main_proc(proc, side);
 	if (check)
-		return main_check(path, path_given, verbose > 0);
+		return conf_check_command(path_given ? path : NULL, path_given,
+		    verbose > 0);
 	if (argc != 1)
 		usage();
 	return sup_main(main_role(argv[0]), path, path_given, verbose, argv0);
