@@ -37,6 +37,18 @@ rdb_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* Copy a libpq message without its trailing newline. */
+static void
+rdb_message(char *dst, size_t len, const char *msg)
+{
+	size_t n;
+
+	snprintf(dst, len, "%s", msg);
+	n = strlen(dst);
+	while (n > 0 && (dst[n - 1] == '\n' || dst[n - 1] == ' '))
+		dst[--n] = '\0';
+}
+
 static void
 rdb_notice(void *arg, const char *msg)
 {
@@ -49,7 +61,10 @@ rdb_open(void)
 	PGconn *c = PQconnectdb(rdb_url);
 
 	if (PQstatus(c) != CONNECTION_OK) {
-		log_warnx("postgresql: %s", PQerrorMessage(c));
+		char msg[512];
+
+		rdb_message(msg, sizeof(msg), PQerrorMessage(c));
+		log_warnx("postgresql: %s", msg);
 		PQfinish(c);
 		return NULL;
 	}
@@ -226,23 +241,34 @@ rdb_exec(PGconn *c, struct rdb_job *j, int *st, const char *sql, int n,
 		snprintf(j->error, sizeof(j->error), "the database is unavailable");
 	} else {
 		*st = RDB_ERROR;
-		snprintf(j->error, sizeof(j->error), "%s",
-		    PQresultErrorMessage(r));
-		log_warnx("postgresql: %s", PQresultErrorMessage(r));
+		rdb_message(j->error, sizeof(j->error), PQresultErrorMessage(r));
+		log_warnx("postgresql: %s", j->error);
 	}
 	PQclear(r);
 	return NULL;
 }
 
+/* PQexec, not PQexecParams: migrations hold several statements. */
 int
 rdb_simple(PGconn *c, struct rdb_job *j, int *st, const char *sql)
 {
-	PGresult *r = rdb_exec(c, j, st, sql, 0, NULL);
+	PGresult *r = PQexec(c, sql);
+	ExecStatusType s = PQresultStatus(r);
 
-	if (r == NULL)
-		return -1;
+	if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK) {
+		PQclear(r);
+		return 0;
+	}
+	if (PQstatus(c) != CONNECTION_OK) {
+		*st = RDB_UNAVAILABLE;
+		snprintf(j->error, sizeof(j->error), "the database is unavailable");
+	} else {
+		*st = RDB_ERROR;
+		rdb_message(j->error, sizeof(j->error), PQresultErrorMessage(r));
+		log_warnx("postgresql: %s", j->error);
+	}
 	PQclear(r);
-	return 0;
+	return -1;
 }
 
 static int
