@@ -175,8 +175,10 @@ rn_load_run(PGconn *c, struct rdb_job *j)
 	const char *p[1] = { lj->node_id };
 	int st = RDB_OK;
 
-	if (lj->node_id[0] == '\0' && rsql_migrate(c, j, &st) == -1)
-		return st;
+	if (lj->node_id[0] == '\0' &&
+	    rsql_migrate(R.cf.frontend.database_url, j->error,
+	    sizeof(j->error)) == -1)
+		return RDB_UNAVAILABLE;
 	lj->nodes = lj->node_id[0] ?
 	    rdb_exec(c, j, &st, RSQL_NODE_SELECT_ONE, 1, p) :
 	    rdb_exec(c, j, &st, RSQL_NODE_SELECT_ALL, 0, NULL);

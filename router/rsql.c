@@ -13,67 +13,37 @@
 
 #include <openssl/evp.h>
 
+#include "db/db.h"
 #include "proto/log.h"
 #include "router/rsql.h"
 
 /* Generated from the files in db/migrations by router/module.mk. */
-struct migration {
-	const char *name;
-	const char *sql;
-};
-extern const struct migration rsql_migrations[];
+extern const char *const rsql_migration_files[];
+extern const char *const rsql_migration_sqls[];
 extern const size_t rsql_n_migrations;
 
-/* Every frontend may start at once: one migrates, the others wait on the
- * transaction-scoped lock and then find the work done. */
-#define MIGRATE_LOCK	"SELECT pg_advisory_xact_lock(7105103)"
-
+/*
+ * Apply the embedded migrations with db.c's migrator (its own short-lived
+ * connection; every frontend may start at once: one migrates under the
+ * migration lock, the others then find the work done).
+ */
 int
-rsql_migrate(PGconn *c, struct rdb_job *j, int *st)
+rsql_migrate(const char *url, char *err, size_t errlen)
 {
-	const char *p[1];
-	PGresult *r;
-	size_t i;
+	struct db *db;
+	int n;
 
-	if (rdb_simple(c, j, st, "BEGIN") == -1)
+	if ((db = db_connect(url)) == NULL) {
+		snprintf(err, errlen, "cannot connect to the database");
 		return -1;
-	if (rdb_simple(c, j, st, MIGRATE_LOCK) == -1 ||
-	    rdb_simple(c, j, st, "CREATE TABLE IF NOT EXISTS schema_version ("
-	    "version integer PRIMARY KEY, name text NOT NULL, "
-	    "applied_at timestamptz NOT NULL DEFAULT now())") == -1)
-		goto fail;
-	for (i = 0; i < rsql_n_migrations; i++) {
-		char v[16];
-
-		snprintf(v, sizeof(v), "%d", atoi(rsql_migrations[i].name));
-		p[0] = v;
-		r = rdb_exec(c, j, st, "SELECT 1 FROM schema_version "
-		    "WHERE version = $1::integer", 1, p);
-		if (r == NULL)
-			goto fail;
-		if (PQntuples(r) == 1) {
-			PQclear(r);
-			continue;
-		}
-		PQclear(r);
-		if (rdb_simple(c, j, st, rsql_migrations[i].sql) == -1)
-			goto fail;
-		{
-			const char *q[2] = { v, rsql_migrations[i].name };
-
-			if ((r = rdb_exec(c, j, st, "INSERT INTO schema_version "
-			    "(version, name) VALUES ($1::integer, $2)", 2, q)) == NULL)
-				goto fail;
-			PQclear(r);
-		}
-		log_info("database: applied migration %s", rsql_migrations[i].name);
 	}
-	if (rdb_simple(c, j, st, "COMMIT") == -1)
-		goto fail;
-	return 0;
-fail:
-	PQclear(PQexec(c, "ROLLBACK"));
-	return -1;
+	n = db_migrate_embedded(db, rsql_migration_files, rsql_migration_sqls,
+	    rsql_n_migrations);
+	if (n == -1)
+		snprintf(err, errlen, "migration failed: %s",
+		    db_error(db)->message);
+	db_close(db);
+	return n == -1 ? -1 : 0;
 }
 
 void

@@ -68,7 +68,7 @@
 /* $1 model, $2 node_id */
 #define RSQL_REPLICA_UPSERT_LOADING \
 	"INSERT INTO replicas (model, node_id, state) VALUES ($1, $2, " \
-	"'loading') ON CONFLICT (model, node_id) DO UPDATE SET " \
+	"'loading') ON CONFLICT (model, node_id, replica_index) DO UPDATE SET " \
 	"state = 'loading', error = NULL, updated_at = now()"
 /* $1 model, $2 node_id, $3 state, $4 error */
 #define RSQL_REPLICA_SET_STATE \
@@ -76,7 +76,7 @@
 	"updated_at = now() WHERE model = $1 AND node_id = $2"
 
 /* Apply db/migrations (embedded in the binary) under the migration lock. */
-int	rsql_migrate(PGconn *c, struct rdb_job *j, int *st);
+int	rsql_migrate(const char *url, char *err, size_t errlen);
 /* SHA-256 of a file as hex; 0 or -1.  The cached variant returns "" when
  * it has not been computed yet (the database thread computes it). */
 int	rsql_sha256_file(const char *path, char hex[65]);
