@@ -83,6 +83,12 @@ const struct conf_key conf_model_keys[] = {
         .aux = MOFF(n_selector),
         .max = CONF_MAX_LABELS},
     MNUM("max_concurrency", CK_UINT, max_concurrency, 0, CONF_NOAUX, 1, 1024),
+    {.path = "options",
+        .kind = CK_STRLIST,
+        .off = MOFF(options),
+        .size = sizeof(((struct conf_model *)0)->options[0]),
+        .aux = MOFF(n_options),
+        .max = CONF_MAX_OPTIONS},
 };
 const size_t conf_model_nkeys =
     sizeof(conf_model_keys) / sizeof(conf_model_keys[0]);

@@ -32,6 +32,7 @@
 #define CONF_MAX_API_KEYS 32
 #define CONF_MAX_LABELS 16
 #define CONF_MAX_STOP 8
+#define CONF_MAX_OPTIONS 16
 #define CONF_MAX_MODELS 256
 #define CONF_NAME_MAX 64 /* model, backend and label names */
 #define CONF_SHA256_LEN 32
@@ -157,6 +158,10 @@ struct conf_model {
 	struct conf_label selector[CONF_MAX_LABELS];
 	uint32_t max_concurrency; /* requests per replica */
 	uint32_t revision; /* hash of the config, for replicas */
+	/* options = [ "key:value", ... ]: backend-specific load options,
+	 * passed as ModelOptions.Options (LocalAI's `options:`). */
+	uint32_t n_options;
+	char options[CONF_MAX_OPTIONS][128];
 };
 
 /* The models of one configuration, held by whoever owns the conf. */
