@@ -529,6 +529,14 @@ cold_install(struct cold *c, const char *sha256)
 		    json_integer(cm->context_size));
 	if (cm->threads)
 		json_object_set_new(opts, "Threads", json_integer(cm->threads));
+	if (cm->n_options > 0) {
+		json_t *o = json_array();
+		uint32_t i;
+
+		for (i = 0; i < cm->n_options; i++)
+			json_array_append_new(o, json_string(cm->options[i]));
+		json_object_set_new(opts, "Options", o);
+	}
 	if (model_file(cm, &f))
 		json_array_append_new(files, json_pack("{s:s,s:I,s:s}", "name",
 		    f.name, "size", (json_int_t)f.size, "sha256", sha256));
