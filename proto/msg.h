@@ -44,7 +44,8 @@ struct msg_hdr {
  * a comma-separated list that starts with MSG_NONE (never valid on the
  * wire, so harmless).  Every other type is limited to MSG_MAX_PAYLOAD.
  */
-#define MSG_LARGE_TYPES		MSG_NONE
+#define MSG_LARGE_TYPES		MSG_NONE, MSG_HTTP_REQ, MSG_HTTP_RESP, MSG_BUS_PUB, \
+				MSG_BUS_REQ, MSG_BUS_REPLY, MSG_BUS_MSG
 
 enum msg_type {
 	MSG_NONE = 0,

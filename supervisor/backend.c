@@ -114,6 +114,8 @@ sup_be_start(const struct msg *m, int64_t now)
 
 	memcpy(&bs, m->data, sizeof(bs));
 	sup_be_terminate(&bs);
+	if (sup_is_stopping())
+		return sup_be_refuse(&bs, "shutting down");
 	if (bs.id[0] == '\0' || bs.run_path[0] != '/' || bs.addr[0] == '\0')
 		return sup_be_refuse(&bs, "needs an id, an absolute run path "
 		    "and an address");

@@ -16,12 +16,9 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <netinet/in.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <netdb.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -30,8 +27,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-#include <systemd/sd-daemon.h>
 
 #include "proto/log.h"
 #include "proto/msg.h"
@@ -60,6 +55,11 @@ static struct {
 	int64_t		 watchdog_ms;
 	int64_t		 next_watchdog;
 	sigset_t	 ppoll_mask;	/* the mask while waiting */
+	struct pollfd	*pfd;		/* poll arrays, poll_cap entries */
+	struct sup_child **who;
+	size_t		 poll_cap;
+	char		 child_status[320]; /* last MSG_CTL_STATUS, named */
+	const struct sup_child *child_status_from;
 } sup;
 
 static volatile sig_atomic_t sup_got_chld, sup_got_hup, sup_got_term;
@@ -137,6 +137,12 @@ sup_signals(void)
 
 /* ---- children ------------------------------------------------------------ */
 
+int
+sup_is_stopping(void)
+{
+	return sup.stopping;
+}
+
 struct sup_children *
 sup_children(void)
 {
@@ -208,9 +214,16 @@ static void
 sup_send_config(struct sup_child *c)
 {
 	struct msg_cfg_done done;
+	struct conf cf = sup.conf;
 	uint32_t i;
 
-	sup_compose(c, MSG_CFG_MAIN, 0, -1, &sup.conf, sizeof(sup.conf));
+	/* An api process holds no database or NATS credentials. */
+	if (c->kind == SUP_API) {
+		memset(cf.frontend.database_url, 0,
+		    sizeof(cf.frontend.database_url));
+		memset(cf.nats_url, 0, sizeof(cf.nats_url));
+	}
+	sup_compose(c, MSG_CFG_MAIN, 0, -1, &cf, sizeof(cf));
 	for (i = 0; i < sup.models.n; i++)
 		sup_compose(c, MSG_CFG_MODEL, i, -1, &sup.models.models[i],
 		    sizeof(sup.models.models[i]));
@@ -387,6 +400,10 @@ sup_exited(struct sup_child *c, int wstatus, int64_t now)
 	sup_channel_close(c);
 	c->pid = -1;
 	c->kill_at = c->ping_sent = -1;
+	if (sup.child_status_from == c) {
+		sup.child_status[0] = '\0';
+		sup.child_status_from = NULL;
+	}
 	if (c->kind == SUP_BACKEND)
 		sup_be_exited(c, wstatus, now);
 	else
@@ -541,6 +558,9 @@ sup_handle_ctl(struct sup_child *c, const struct msg *m, int64_t now)
 		memcpy(&st, m->data, sizeof(st));
 		MSG_TERMINATE(st.text);
 		log_info("%s: status: %s", c->name, st.text);
+		snprintf(sup.child_status, sizeof(sup.child_status), "%s: %s",
+		    c->name, st.text);
+		sup.child_status_from = c;
 		return 0;
 	case MSG_CFG_ACK:
 		if (msg_check_len(m, sizeof(ack)) == -1)
@@ -826,8 +846,14 @@ sup_create_children(void)
 {
 	char name[32];
 	uint32_t i;
+	long ncpu;
 
 	if (sup.role == ROLE_FRONTEND || sup.role == ROLE_STANDALONE) {
+		if (sup.conf.frontend.api_workers == 0) {
+			ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+			sup.conf.frontend.api_workers = ncpu > 0 ?
+			    (uint32_t)ncpu : 1;
+		}
 		for (i = 0; i < sup.conf.frontend.api_workers; i++) {
 			snprintf(name, sizeof(name), "api.%u", i);
 			(void)sup_child_new(SUP_API, i, name);
@@ -862,9 +888,16 @@ sup_setup(char *argv0)
 {
 	int fd;
 
+	struct conf_error err;
+
 	memset(&sup.models, 0, sizeof(sup.models));
 	if (sup_load(&sup.conf, &sup.models) == -1)
 		return CHILD_EXIT_CONFIG;
+	memset(&err, 0, sizeof(err));
+	if (conf_check_role(&sup.conf, sup.role, &err) == -1) {
+		log_warnx("%s", err.text);
+		return CHILD_EXIT_CONFIG;
+	}
 	log_setverbose(sup.conf.verbose);
 	sup_instance_id(&sup.conf);
 	sup.conf.generation = 1;
@@ -893,6 +926,7 @@ sup_status(void)
 {
 	struct sup_child *c;
 	unsigned core = 0, ready = 0, be = 0, be_up = 0, be_failed = 0;
+	char text[160];
 
 	TAILQ_FOREACH(c, &sup.children, entry) {
 		if (sup_is_core(c)) {
@@ -909,12 +943,16 @@ sup_status(void)
 		return;
 	}
 	if (be == 0)
-		sup_notify_status("%s: %u/%u core processes ready",
+		snprintf(text, sizeof(text), "%s: %u/%u core processes ready",
 		    sup_role_name(sup.role), ready, core);
 	else
-		sup_notify_status("%s: %u/%u core processes ready; backends: "
-		    "%u running, %u failed, %u total", sup_role_name(sup.role),
-		    ready, core, be_up, be_failed, be);
+		snprintf(text, sizeof(text), "%s: %u/%u core processes ready; "
+		    "backends: %u running, %u failed, %u total",
+		    sup_role_name(sup.role), ready, core, be_up, be_failed, be);
+	if (sup.child_status[0] != '\0')
+		sup_notify_status("%s; %s", text, sup.child_status);
+	else
+		sup_notify_status("%s", text);
 }
 
 static int
@@ -929,23 +967,47 @@ sup_alive(void)
 	return 0;
 }
 
+/* Room for n entries in the poll arrays. */
+static void
+sup_poll_reserve(size_t n)
+{
+	struct pollfd *p;
+	struct sup_child **w;
+
+	if (n <= sup.poll_cap)
+		return;
+	n += 16;
+	if ((p = reallocarray(sup.pfd, n, sizeof(*p))) == NULL)
+		fatal("poll array");
+	sup.pfd = p;
+	if ((w = reallocarray(sup.who, n, sizeof(*w))) == NULL)
+		fatal("poll array");
+	sup.who = w;
+	sup.poll_cap = n;
+}
+
 /* Wait for input, a signal or the next deadline, then handle input. */
 static void
 sup_poll(int64_t deadline)
 {
-	struct pollfd pfd[SUP_MAX_BACKENDS + 512];
-	struct sup_child *who[SUP_MAX_BACKENDS + 512], *c;
+	struct pollfd *pfd;
+	struct sup_child *c;
 	struct timespec ts, *tsp = NULL;
 	int64_t now = sup_now(), wait;
 	nfds_t n = 0, i;
 
+	TAILQ_FOREACH(c, &sup.children, entry)
+		n++;
+	sup_poll_reserve(n);
+	pfd = sup.pfd;
+	n = 0;
 	TAILQ_FOREACH(c, &sup.children, entry) {
-		if (c->mb.fd == -1 || n == sizeof(pfd) / sizeof(pfd[0]))
+		if (c->mb.fd == -1)
 			continue;
 		pfd[n].fd = c->mb.fd;
 		pfd[n].events = POLLIN |
 		    (msgbuf_pending(&c->mb) > 0 ? POLLOUT : 0);
-		who[n++] = c;
+		sup.who[n++] = c;
 	}
 	if (deadline != -1) {
 		wait = deadline > now ? deadline - now : 0;
@@ -960,7 +1022,7 @@ sup_poll(int64_t deadline)
 	}
 	now = sup_now();
 	for (i = 0; i < n; i++) {
-		c = who[i];
+		c = sup.who[i];
 		if ((pfd[i].revents & POLLOUT) && c->mb.fd != -1 &&
 		    msgbuf_flush(&c->mb) == -1)
 			sup_child_broken(c, "cannot write to it");
@@ -995,6 +1057,8 @@ sup_cleanup(void)
 		sup_child_free(c);
 	conf_models_free(&sup.models);
 	sup_spawn_cleanup();
+	free(sup.pfd);
+	free(sup.who);
 }
 
 int

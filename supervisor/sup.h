@@ -71,6 +71,7 @@ TAILQ_HEAD(sup_children, sup_child);
 int	sup_main(enum conf_role role, const char *conf_path, int path_given,
 	    int verbose_flag, char *argv0);
 int64_t	sup_now(void);
+int	sup_is_stopping(void);
 struct sup_children *sup_children(void);
 struct sup_child *sup_child_new(enum sup_kind kind, uint32_t instance,
 	    const char *name);

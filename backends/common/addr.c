@@ -71,8 +71,8 @@ addr_host(const char *s, struct be_addr *a, const char **portp, char *err,
 			return addr_fail(err, errlen, "missing :PORT", s);
 		end = colon;
 		if (memchr(s, ':', (size_t)(colon - s)) != NULL)
-			return addr_fail(err, errlen,
-			    "IPv6 address needs brackets", s);
+			return addr_fail(
+			    err, errlen, "IPv6 address needs brackets", s);
 	}
 	n = (size_t)(end - s);
 	if (n >= sizeof(a->host))
@@ -108,7 +108,7 @@ be_addr_parse(const char *s, struct be_addr *a, char *err, size_t errlen)
 	if (a->host[0] == '\0') {
 		if (v6)
 			return addr_fail(err, errlen, "empty host", s);
-		strcpy(a->host, "0.0.0.0");	/* ":PORT" means every address */
+		strcpy(a->host, "0.0.0.0"); /* ":PORT" means every address */
 	}
 	a->kind = BE_ADDR_TCP;
 	snprintf(a->target, sizeof(a->target), v6 ? "[%s]:%d" : "%s:%d",
@@ -140,14 +140,14 @@ be_conf_init(struct be_conf *conf, const char *env_max_msg,
 	conf->max_msg = BE_DEFAULT_MAX_MSG;
 	conf->grace_ms = BE_DEFAULT_GRACE_MS;
 	conf->max_calls = BE_DEFAULT_MAX_CALLS;
-	if (env_max_msg != NULL && be_parse_num(env_max_msg, 1024,
-	    INT_MAX, &conf->max_msg) == -1)
+	if (env_max_msg != NULL &&
+	    be_parse_num(env_max_msg, 1024, INT_MAX, &conf->max_msg) == -1)
 		return addr_fail(err, errlen,
 		    "bad LOCALAI_GRPC_MAX_MESSAGE_SIZE", env_max_msg);
-	if (env_grace != NULL && be_parse_num(env_grace, 0, 3600000,
-	    &conf->grace_ms) == -1)
-		return addr_fail(err, errlen, "bad LOCALAI_BACKEND_GRACE_MS",
-		    env_grace);
+	if (env_grace != NULL &&
+	    be_parse_num(env_grace, 0, 3600000, &conf->grace_ms) == -1)
+		return addr_fail(
+		    err, errlen, "bad LOCALAI_BACKEND_GRACE_MS", env_grace);
 	return 0;
 }
 
@@ -177,8 +177,8 @@ be_optval(int argc, char **argv, int *i, const char *name, int *missing)
 
 /* One numeric option; 1 if argv[*i] was it, 0 if not, -1 on error. */
 static int
-be_numopt(int argc, char **argv, int *i, const char *name, long min,
-    long max, long *out, char *err, size_t errlen)
+be_numopt(int argc, char **argv, int *i, const char *name, long min, long max,
+    long *out, char *err, size_t errlen)
 {
 	const char *v;
 	int missing = 0;
@@ -210,26 +210,26 @@ be_conf_one(struct be_conf *conf, int argc, char **argv, int *i, char *err,
 		conf->addr = v;
 		return 0;
 	}
-	if (!missing && (v = be_optval(argc, argv, i, "--port-file",
-	    &missing)) != NULL) {
+	if (!missing &&
+	    (v = be_optval(argc, argv, i, "--port-file", &missing)) != NULL) {
 		conf->port_file = v;
 		return 0;
 	}
 	if (missing)
 		return addr_fail(err, errlen, "missing value", a);
 	if ((rc = be_numopt(argc, argv, i, "--max-msg-size", 1024, INT_MAX,
-	    &conf->max_msg, err, errlen)) != 0 ||
+	         &conf->max_msg, err, errlen)) != 0 ||
 	    (rc = be_numopt(argc, argv, i, "--grace-ms", 0, 3600000,
-	    &conf->grace_ms, err, errlen)) != 0 ||
+	         &conf->grace_ms, err, errlen)) != 0 ||
 	    (rc = be_numopt(argc, argv, i, "--max-calls", 1, 4096,
-	    &conf->max_calls, err, errlen)) != 0)
+	         &conf->max_calls, err, errlen)) != 0)
 		return rc == -1 ? -1 : 0;
 	return addr_fail(err, errlen, "unknown option", a);
 }
 
 int
-be_conf_args(struct be_conf *conf, int argc, char **argv, char *err,
-    size_t errlen)
+be_conf_args(
+    struct be_conf *conf, int argc, char **argv, char *err, size_t errlen)
 {
 	struct be_addr a;
 	int i, rc;

@@ -164,8 +164,8 @@ struct be_ops {
 	 * at the end of generation.  When be_send() returns -1 or
 	 * be_cancelled() is true, stop generating and return promptly.
 	 */
-	int (*predict_stream)(struct be_ctx *ctx,
-	    const Backend__PredictOptions *req);
+	int (*predict_stream)(
+	    struct be_ctx *ctx, const Backend__PredictOptions *req);
 	/* Embedding: fill res->embeddings/n_embeddings (from be_alloc). */
 	int (*embed)(struct be_ctx *ctx, const Backend__PredictOptions *req,
 	    Backend__EmbeddingResult *res);

@@ -25,20 +25,20 @@
 #include "proto/log.h"
 
 /* Unused channels beyond this many are closed, oldest first. */
-#define BC_MAX_CHANNELS	256
+#define BC_MAX_CHANNELS 256
 
 struct bc_chan {
 	struct bc_chan *next;
 	char *addr;
 	grpc_channel *ch;
-	int refs;		/* calls using it */
-	int forgotten;		/* off the cache; destroyed at refs == 0 */
+	int refs; /* calls using it */
+	int forgotten; /* off the cache; destroyed at refs == 0 */
 };
 
 struct bc_cancel {
 	pthread_mutex_t mu;
 	int fired;
-	grpc_call *call;	/* the call using the handle, if any */
+	grpc_call *call; /* the call using the handle, if any */
 };
 
 /* One call in progress, unary or streaming. */
@@ -56,20 +56,19 @@ struct bc_stream {
 	const char *error_string;
 	grpc_byte_buffer *send_bb;
 	int start_pending, status_pending;
-	int done;		/* status received (or failed locally) */
-	struct bc_error result;	/* the outcome once done */
-	char tag_start, tag_msg, tag_status;	/* addresses used as tags */
+	int done; /* status received (or failed locally) */
+	struct bc_error result; /* the outcome once done */
+	char tag_start, tag_msg, tag_status; /* addresses used as tags */
 };
 
 static pthread_mutex_t bc_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct bc_chan *bc_chans;	/* most recently used first */
+static struct bc_chan *bc_chans; /* most recently used first */
 static int bc_nchans;
 static int bc_users;
 static int bc_max_msg = 50 * 1024 * 1024;
 
 static void
-bc_seterr(struct bc_error *err, enum bc_err kind, int status,
-    const char *msg)
+bc_seterr(struct bc_error *err, enum bc_err kind, int status, const char *msg)
 {
 	if (err == NULL)
 		return;
@@ -104,7 +103,8 @@ bc_init(void)
 				bc_max_msg = (int)n;
 			else
 				log_warnx("bad LOCALAI_GRPC_MAX_MESSAGE_SIZE "
-				    "\"%s\" ignored", v);
+				          "\"%s\" ignored",
+				    v);
 		}
 		gpr_set_log_function(bc_grpc_log);
 		gpr_set_log_verbosity(GPR_LOG_SEVERITY_ERROR);
@@ -147,22 +147,21 @@ static grpc_channel *
 bc_channel_create(const char *addr)
 {
 	grpc_arg args[6] = {
-		{ GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
-		  { .integer = bc_max_msg } },
-		{ GRPC_ARG_INTEGER, GRPC_ARG_MAX_SEND_MESSAGE_LENGTH,
-		  { .integer = bc_max_msg } },
-		/* Backends are on the cluster network: never via a proxy. */
-		{ GRPC_ARG_INTEGER, GRPC_ARG_ENABLE_HTTP_PROXY,
-		  { .integer = 0 } },
-		/* Notice a restarted backend quickly. */
-		{ GRPC_ARG_INTEGER, GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
-		  { .integer = 100 } },
-		{ GRPC_ARG_INTEGER, GRPC_ARG_MIN_RECONNECT_BACKOFF_MS,
-		  { .integer = 100 } },
-		{ GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
-		  { .integer = 2000 } },
+	    {GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
+	        {.integer = bc_max_msg}},
+	    {GRPC_ARG_INTEGER, GRPC_ARG_MAX_SEND_MESSAGE_LENGTH,
+	        {.integer = bc_max_msg}},
+	    /* Backends are on the cluster network: never via a proxy. */
+	    {GRPC_ARG_INTEGER, GRPC_ARG_ENABLE_HTTP_PROXY, {.integer = 0}},
+	    /* Notice a restarted backend quickly. */
+	    {GRPC_ARG_INTEGER, GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
+	        {.integer = 100}},
+	    {GRPC_ARG_INTEGER, GRPC_ARG_MIN_RECONNECT_BACKOFF_MS,
+	        {.integer = 100}},
+	    {GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
+	        {.integer = 2000}},
 	};
-	grpc_channel_args cargs = { 6, args };
+	grpc_channel_args cargs = {6, args};
 	grpc_channel_credentials *creds;
 	grpc_channel *ch;
 
@@ -199,7 +198,7 @@ bc_chan_get(const char *addr)
 	pthread_mutex_lock(&bc_mu);
 	for (pp = &bc_chans; (c = *pp) != NULL; pp = &c->next)
 		if (strcmp(c->addr, addr) == 0) {
-			*pp = c->next;	/* move to the front */
+			*pp = c->next; /* move to the front */
 			break;
 		}
 	if (c == NULL) {
@@ -251,29 +250,41 @@ bc_forget(const char *addr)
 }
 
 int
+bc_channels(void)
+{
+	int n;
+
+	pthread_mutex_lock(&bc_mu);
+	n = bc_nchans;
+	pthread_mutex_unlock(&bc_mu);
+	return n;
+}
+
+int
 bc_is_retryable(const struct bc_error *err)
 {
-	return err != NULL && (err->kind == BC_ECONNREFUSED ||
-	    err->kind == BC_EUNAVAILABLE || err->kind == BC_EBUSY);
+	return err != NULL &&
+	       (err->kind == BC_ECONNREFUSED || err->kind == BC_EUNAVAILABLE ||
+	           err->kind == BC_EBUSY);
 }
 
 const char *
 bc_strerror(enum bc_err kind)
 {
 	static const char *const s[] = {
-		[BC_OK] = "ok",
-		[BC_ECONNREFUSED] = "backend unreachable",
-		[BC_EUNAVAILABLE] = "backend unavailable",
-		[BC_EBUSY] = "backend busy",
-		[BC_EDEADLINE] = "deadline exceeded",
-		[BC_ECANCELLED] = "cancelled",
-		[BC_EUNAUTH] = "not authenticated",
-		[BC_EINVAL] = "invalid request",
-		[BC_ETOOBIG] = "message too large",
-		[BC_EUNIMPL] = "not implemented by the backend",
-		[BC_EBACKEND] = "backend error",
-		[BC_EPROTO] = "malformed answer",
-		[BC_ELOCAL] = "local error",
+	    [BC_OK] = "ok",
+	    [BC_ECONNREFUSED] = "backend unreachable",
+	    [BC_EUNAVAILABLE] = "backend unavailable",
+	    [BC_EBUSY] = "backend busy",
+	    [BC_EDEADLINE] = "deadline exceeded",
+	    [BC_ECANCELLED] = "cancelled",
+	    [BC_EUNAUTH] = "not authenticated",
+	    [BC_EINVAL] = "invalid request",
+	    [BC_ETOOBIG] = "message too large",
+	    [BC_EUNIMPL] = "not implemented by the backend",
+	    [BC_EBACKEND] = "backend error",
+	    [BC_EPROTO] = "malformed answer",
+	    [BC_ELOCAL] = "local error",
 	};
 
 	if ((unsigned)kind >= sizeof(s) / sizeof(s[0]))
@@ -304,8 +315,8 @@ bc_classify(grpc_status_code st, const char *msg)
 	case GRPC_STATUS_UNIMPLEMENTED:
 		return BC_EUNIMPL;
 	case GRPC_STATUS_RESOURCE_EXHAUSTED:
-		return strstr(msg, "too many calls") != NULL ? BC_EBUSY :
-		    BC_ETOOBIG;
+		return strstr(msg, "too many calls") != NULL ? BC_EBUSY
+		                                             : BC_ETOOBIG;
 	case GRPC_STATUS_UNAVAILABLE:
 		if (strstr(msg, "failed to connect") != NULL ||
 		    strstr(msg, "Connection refused") != NULL ||
@@ -416,8 +427,8 @@ bc_unpack(const ProtobufCMessageDescriptor *d, grpc_byte_buffer *bb)
 	grpc_slice s;
 
 	s = bc_slice(bb);
-	m = protobuf_c_message_unpack(d, NULL, GRPC_SLICE_LENGTH(s),
-	    GRPC_SLICE_START_PTR(s));
+	m = protobuf_c_message_unpack(
+	    d, NULL, GRPC_SLICE_LENGTH(s), GRPC_SLICE_START_PTR(s));
 	grpc_slice_unref(s);
 	return m;
 }
@@ -510,7 +521,8 @@ bc_send_ops(struct bc_stream *s, const struct bc_opts *o, grpc_op *ops)
 	ops[0].data.send_initial_metadata.count = s->has_auth ? 1 : 0;
 	ops[0].data.send_initial_metadata.metadata = &s->auth;
 	if (o != NULL && o->wait_ready)
-		ops[0].flags = GRPC_INITIAL_METADATA_WAIT_FOR_READY |
+		ops[0].flags =
+		    GRPC_INITIAL_METADATA_WAIT_FOR_READY |
 		    GRPC_INITIAL_METADATA_WAIT_FOR_READY_EXPLICITLY_SET;
 	ops[1].op = GRPC_OP_SEND_MESSAGE;
 	ops[1].data.send_message.send_message = s->send_bb;
@@ -552,8 +564,8 @@ bc_pluck(struct bc_stream *s, void *tag)
 {
 	grpc_event ev;
 
-	ev = grpc_completion_queue_pluck(s->cq, tag,
-	    gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+	ev = grpc_completion_queue_pluck(
+	    s->cq, tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
 	return ev.type == GRPC_OP_COMPLETE && ev.success ? 0 : -1;
 }
 
@@ -618,9 +630,8 @@ bc_call(const char *addr, const char *method, const ProtobufCMessage *req,
 }
 
 int
-bc_call_raw(const char *addr, const char *method, const void *req,
-    size_t len, void **out, size_t *outlen, const struct bc_opts *o,
-    struct bc_error *err)
+bc_call_raw(const char *addr, const char *method, const void *req, size_t len,
+    void **out, size_t *outlen, const struct bc_opts *o, struct bc_error *err)
 {
 	grpc_byte_buffer *resp;
 	grpc_slice s;
@@ -690,8 +701,8 @@ bc_stream_end(struct bc_stream *s, struct bc_error *err)
 }
 
 int
-bc_stream_next(struct bc_stream *s, ProtobufCMessage **out,
-    struct bc_error *err)
+bc_stream_next(
+    struct bc_stream *s, ProtobufCMessage **out, struct bc_error *err)
 {
 	grpc_byte_buffer *bb = NULL;
 	grpc_op op;
@@ -724,8 +735,7 @@ bc_stream_next(struct bc_stream *s, ProtobufCMessage **out,
 		(void)bc_pluck(s, &s->tag_status);
 		s->status_pending = 0;
 		s->done = 1;
-		bc_seterr(&s->result, BC_EPROTO, 0,
-		    "malformed stream message");
+		bc_seterr(&s->result, BC_EPROTO, 0, "malformed stream message");
 		if (err != NULL)
 			*err = s->result;
 		return -1;
@@ -760,12 +770,13 @@ bc_result(const char *addr, const char *method, const ProtobufCMessage *req,
 	int rc = 0;
 
 	if (bc_call(addr, method, req, &backend__result__descriptor, &m, o,
-	    err) == -1)
+	        err) == -1)
 		return -1;
 	r = (Backend__Result *)m;
 	if (!r->success) {
-		bc_seterr(err, BC_EBACKEND, 0, r->message[0] != '\0' ?
-		    r->message : "the backend reported a failure");
+		bc_seterr(err, BC_EBACKEND, 0,
+		    r->message[0] != '\0' ? r->message
+		                          : "the backend reported a failure");
 		rc = -1;
 	}
 	bc_free(r);
@@ -779,7 +790,7 @@ bc_health(const char *addr, const struct bc_opts *o, struct bc_error *err)
 	ProtobufCMessage *r;
 
 	if (bc_call(addr, M("Health"), &req.base, &backend__reply__descriptor,
-	    &r, o, err) == -1)
+	        &r, o, err) == -1)
 		return -1;
 	bc_free(r);
 	return 0;
@@ -807,8 +818,7 @@ bc_load_model(const char *addr, const struct bc_opts *o,
 }
 
 int
-bc_free_model(const char *addr, const struct bc_opts *o,
-    struct bc_error *err)
+bc_free_model(const char *addr, const struct bc_opts *o, struct bc_error *err)
 {
 	Backend__HealthMessage req = BACKEND__HEALTH_MESSAGE__INIT;
 
@@ -887,8 +897,8 @@ bc_predict_stream(const char *addr, const struct bc_opts *o,
 }
 
 int
-bc_predict_stream_next(struct bc_stream *s, Backend__Reply **out,
-    struct bc_error *err)
+bc_predict_stream_next(
+    struct bc_stream *s, Backend__Reply **out, struct bc_error *err)
 {
 	ProtobufCMessage *m;
 	int rc;

@@ -35,43 +35,43 @@
 /* What went wrong with a call, as the router needs to know it. */
 enum bc_err {
 	BC_OK = 0,
-	BC_ECONNREFUSED,	/* nothing listens there (refused, no such
+	BC_ECONNREFUSED, /* nothing listens there (refused, no such
 				   socket, unreachable): the request never
 				   reached a backend */
-	BC_EUNAVAILABLE,	/* connection lost mid-call, backend shutting
+	BC_EUNAVAILABLE, /* connection lost mid-call, backend shutting
 				   down, or other transport failure */
-	BC_EBUSY,		/* the backend refused the call: too many in
+	BC_EBUSY, /* the backend refused the call: too many in
 				   progress */
-	BC_EDEADLINE,		/* the deadline passed */
-	BC_ECANCELLED,		/* cancelled on our side (bc_cancel_fire,
+	BC_EDEADLINE, /* the deadline passed */
+	BC_ECANCELLED, /* cancelled on our side (bc_cancel_fire,
 				   bc_stream_cancel) or by the server */
-	BC_EUNAUTH,		/* missing or wrong bearer token */
-	BC_EINVAL,		/* the backend rejected the request
+	BC_EUNAUTH, /* missing or wrong bearer token */
+	BC_EINVAL, /* the backend rejected the request
 				   (INVALID_ARGUMENT) */
-	BC_ETOOBIG,		/* a message exceeded the size limit */
-	BC_EUNIMPL,		/* the backend does not implement the RPC */
-	BC_EBACKEND,		/* the backend answered with an error (any other
+	BC_ETOOBIG, /* a message exceeded the size limit */
+	BC_EUNIMPL, /* the backend does not implement the RPC */
+	BC_EBACKEND, /* the backend answered with an error (any other
 				   status, or Result.success == false) */
-	BC_EPROTO,		/* the answer could not be decoded */
-	BC_ELOCAL,		/* local failure: out of memory, bc_init missing */
+	BC_EPROTO, /* the answer could not be decoded */
+	BC_ELOCAL, /* local failure: out of memory, bc_init missing */
 };
 
 struct bc_error {
 	enum bc_err kind;
-	int grpc_status;	/* gRPC status code, -1 for local failures */
-	char msg[256];		/* the server's message, or ours */
+	int grpc_status; /* gRPC status code, -1 for local failures */
+	char msg[256]; /* the server's message, or ours */
 };
 
 /* A cancel handle: fire it from any thread to cancel the call using it. */
 struct bc_cancel;
 
 struct bc_opts {
-	const char *token;	/* bearer token; NULL or "" sends none */
-	int64_t timeout_ms;	/* deadline from now; <= 0 means none */
-	int wait_ready;		/* 1: while the backend is unreachable, wait
+	const char *token; /* bearer token; NULL or "" sends none */
+	int64_t timeout_ms; /* deadline from now; <= 0 means none */
+	int wait_ready; /* 1: while the backend is unreachable, wait
 				   (until the deadline) instead of failing at
 				   once with BC_ECONNREFUSED */
-	struct bc_cancel *cancel;	/* NULL, or a handle used by one call
+	struct bc_cancel *cancel; /* NULL, or a handle used by one call
 				   at a time */
 };
 
@@ -87,6 +87,8 @@ void bc_shutdown(void);
 
 /* Close the cached channel of addr (calls in progress finish first). */
 void bc_forget(const char *addr);
+/* How many channels are cached (for metrics and tests). */
+int bc_channels(void);
 
 /* Should the router try another replica after this error? */
 int bc_is_retryable(const struct bc_error *err);
@@ -104,15 +106,14 @@ void bc_cancel_free(struct bc_cancel *h);
  * Unary calls.  Each returns 0, or -1 with err filled (err may be NULL).
  * On success *out (when there is one) is a message to bc_free().
  */
-int bc_health(const char *addr, const struct bc_opts *o,
-    struct bc_error *err);
+int bc_health(const char *addr, const struct bc_opts *o, struct bc_error *err);
 int bc_status(const char *addr, const struct bc_opts *o,
     Backend__StatusResponse **out, struct bc_error *err);
 /* LoadModel/Free/TTS: Result.success == false is BC_EBACKEND. */
 int bc_load_model(const char *addr, const struct bc_opts *o,
     const Backend__ModelOptions *req, struct bc_error *err);
-int bc_free_model(const char *addr, const struct bc_opts *o,
-    struct bc_error *err);
+int bc_free_model(
+    const char *addr, const struct bc_opts *o, struct bc_error *err);
 int bc_predict(const char *addr, const struct bc_opts *o,
     const Backend__PredictOptions *req, Backend__Reply **out,
     struct bc_error *err);
@@ -164,10 +165,10 @@ struct bc_stream *bc_stream_open(const char *addr, const char *method,
 struct bc_stream *bc_predict_stream(const char *addr, const struct bc_opts *o,
     const Backend__PredictOptions *req, struct bc_error *err);
 /* 1 with *out set (bc_free it), 0 at the normal end, -1 on error. */
-int bc_stream_next(struct bc_stream *s, ProtobufCMessage **out,
-    struct bc_error *err);
-int bc_predict_stream_next(struct bc_stream *s, Backend__Reply **out,
-    struct bc_error *err);
+int bc_stream_next(
+    struct bc_stream *s, ProtobufCMessage **out, struct bc_error *err);
+int bc_predict_stream_next(
+    struct bc_stream *s, Backend__Reply **out, struct bc_error *err);
 /* Cancel from any thread; the pending or next bc_stream_next() fails. */
 void bc_stream_cancel(struct bc_stream *s);
 /* Cancel if still running, release everything. */

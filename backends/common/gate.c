@@ -92,7 +92,7 @@ gate_timedwait(struct gate *g)
 int
 gate_enter(struct gate *g, int exclusive, atomic_int *cancelled)
 {
-	struct gate_waiter w = { NULL, exclusive };
+	struct gate_waiter w = {NULL, exclusive};
 	int rc = 0;
 
 	pthread_mutex_lock(&g->mu);

@@ -20,11 +20,11 @@ struct gate_waiter;
 struct gate {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	int parallel;		/* shared entries allowed at once, >= 1 */
-	int running;		/* shared entries inside */
-	int exclusive;		/* 1 while an exclusive entry is inside */
-	int waiting;		/* entries queued */
-	struct gate_waiter *head, *tail;	/* FIFO of waiters */
+	int parallel; /* shared entries allowed at once, >= 1 */
+	int running; /* shared entries inside */
+	int exclusive; /* 1 while an exclusive entry is inside */
+	int waiting; /* entries queued */
+	struct gate_waiter *head, *tail; /* FIFO of waiters */
 };
 
 void gate_init(struct gate *g, int parallel);

@@ -32,6 +32,7 @@ be_backend = $(eval $(call backend,$(1),$(2) $(BE_RUNTIME_SRCS),$(3) \
 BE_COMMON_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,backends/common/server.c \
     backends/common/server_call.c backends/common/bclient.c \
     tests/fakes/fakebackend.c tests/integration/be_conform.c \
+    tests/integration/be_harness.c \
     tests/bench/bench_grpc.c)
 $(BE_COMMON_OBJS): | $(BUILD)/gen/backend.pb-c.h
 
@@ -41,7 +42,8 @@ $(eval $(call program,tests/fakes/fakebackend,tests/fakes/fakebackend.c \
 
 # The conformance client the backend_*.test scripts drive.
 $(eval $(call program,tests/integration/be_conform, \
-    tests/integration/be_conform.c $(BCLIENT_SRCS) proto/log.c, \
+    tests/integration/be_conform.c tests/integration/be_harness.c \
+    $(BCLIENT_SRCS) proto/log.c, \
     $(BCLIENT_LIBS) $(call libs,libsystemd)))
 
 # The gRPC benchmark (make bench runs it).
@@ -58,3 +60,17 @@ $(eval $(call unit_test,test_be_gate,tests/unit/test_be_gate.c \
 bench: bench-grpc
 bench-grpc: $(BUILD)/tests/bench/bench_grpc $(BUILD)/tests/fakes/fakebackend
 	$(BUILD)/tests/bench/bench_grpc $(BUILD)/tests/fakes/fakebackend
+
+# libFuzzer target for the protocol's decoding (clang only; its own flags,
+# not the build's: libFuzzer needs -fsanitize=fuzzer).  The integration
+# test backend_fuzz.test runs it for a bounded number of inputs.
+ifneq ($(shell command -v clang 2>/dev/null),)
+$(BUILD)/tests/fuzz/fuzz_backend_proto: tests/fuzz/fuzz_backend_proto.c \
+    $(BUILD)/gen/backend.pb-c.c $(BUILD)/gen/backend.pb-c.h
+	@mkdir -p $(@D)
+	clang -g -O1 -std=c17 -D_GNU_SOURCE -I. -I$(BUILD)/gen \
+	    -fsanitize=fuzzer,address,undefined -o $@ \
+	    tests/fuzz/fuzz_backend_proto.c $(BUILD)/gen/backend.pb-c.c \
+	    $(call libs,libprotobuf-c)
+ALL_TARGETS += $(BUILD)/tests/fuzz/fuzz_backend_proto
+endif

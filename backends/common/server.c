@@ -24,15 +24,15 @@
 #include "proto/log.h"
 
 /* Calls given a further chance to stop after shutdown cancelled them. */
-#define BE_CANCEL_WAIT_MS	3000
+#define BE_CANCEL_WAIT_MS 3000
 /* request_call operations kept posted, so bursts do not wait. */
-#define BE_PENDING_REQUESTS	8
+#define BE_PENDING_REQUESTS 8
 
 static struct be_server srv;
 static grpc_server *gsrv;
 static grpc_completion_queue *gcq;
 static pthread_t poller;
-static struct be_tag shutdown_tag = { BE_TAG_SHUTDOWN, NULL };
+static struct be_tag shutdown_tag = {BE_TAG_SHUTDOWN, NULL};
 static atomic_int stopping;
 
 /*
@@ -43,22 +43,23 @@ static atomic_int stopping;
  */
 static struct {
 	pthread_mutex_t mu;
-	pthread_cond_t work;	/* a call was queued, or stop */
-	pthread_cond_t done;	/* a call ended, or the server shut down */
+	pthread_cond_t work; /* a call was queued, or stop */
+	pthread_cond_t done; /* a call ended, or the server shut down */
 	struct be_ctx *qhead, *qtail;
 	int nqueued;
 	struct be_ctx *active;
 	int nactive;
 	int nidle, nthreads, max;
 	int stop;
-	int server_down;	/* the shutdown tag completed */
+	int server_down; /* the shutdown tag completed */
 	pthread_t *threads;
 } pool;
 
 static void
 srv_usage(void)
 {
-	fprintf(stderr, "usage: %s --addr HOST:PORT|unix:PATH "
+	fprintf(stderr,
+	    "usage: %s --addr HOST:PORT|unix:PATH "
 	    "[--port-file PATH] [--max-msg-size BYTES]\n"
 	    "\t[--grace-ms MS] [--max-calls N] [-v] [-d]\n",
 	    log_procname());
@@ -156,8 +157,9 @@ srv_admit(struct be_ctx *c)
 	pool.nqueued++;
 	if (pool.nidle < pool.nqueued && pool.nthreads < pool.max) {
 		if ((errno = pthread_create(&pool.threads[pool.nthreads], NULL,
-		    srv_worker, NULL)) != 0)
-			log_warn("pthread_create (the call waits for a thread)");
+		         srv_worker, NULL)) != 0)
+			log_warn(
+			    "pthread_create (the call waits for a thread)");
 		else
 			pool.nthreads++;
 	}
@@ -176,8 +178,8 @@ srv_request(void)
 		log_warn("be_ctx_new");
 		return -1;
 	}
-	e = grpc_server_request_call(gsrv, &c->call, &c->details, &c->md,
-	    gcq, gcq, &c->new_tag);
+	e = grpc_server_request_call(
+	    gsrv, &c->call, &c->details, &c->md, gcq, gcq, &c->new_tag);
 	if (e != GRPC_CALL_OK) {
 		log_warnx("grpc_server_request_call: %s",
 		    grpc_call_error_to_string(e));
@@ -190,7 +192,7 @@ srv_request(void)
 static void
 srv_new_call(struct be_ctx *c, int ok)
 {
-	if (!ok) {		/* the server is shutting down */
+	if (!ok) { /* the server is shutting down */
 		be_ctx_free(c);
 		return;
 	}
@@ -218,10 +220,20 @@ srv_poll(void *arg)
 {
 	struct be_tag *t;
 	grpc_event ev;
+	int i;
 
+	/*
+	 * Posted here rather than by main: every call context is then
+	 * created by the thread that handles its events, which keeps the
+	 * hand-over visible to ThreadSanitizer (it cannot see gRPC's own
+	 * synchronisation).
+	 */
+	for (i = 0; i < BE_PENDING_REQUESTS; i++)
+		if (srv_request() == -1)
+			fatalx("cannot accept calls");
 	for (;;) {
-		ev = grpc_completion_queue_next(gcq,
-		    gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+		ev = grpc_completion_queue_next(
+		    gcq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
 		if (ev.type == GRPC_QUEUE_SHUTDOWN)
 			break;
 		if (ev.type != GRPC_OP_COMPLETE)
@@ -318,18 +330,17 @@ static int
 srv_start(const struct be_conf *conf, const struct be_addr *addr)
 {
 	grpc_arg args[4] = {
-		{ GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
-		  { .integer = (int)conf->max_msg } },
-		{ GRPC_ARG_INTEGER, GRPC_ARG_MAX_SEND_MESSAGE_LENGTH,
-		  { .integer = (int)conf->max_msg } },
-		/* A second server on our port must fail, not share it. */
-		{ GRPC_ARG_INTEGER, GRPC_ARG_ALLOW_REUSEPORT, { .integer = 0 } },
-		{ GRPC_ARG_INTEGER, GRPC_ARG_ENABLE_HTTP_PROXY,
-		  { .integer = 0 } },
+	    {GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
+	        {.integer = (int)conf->max_msg}},
+	    {GRPC_ARG_INTEGER, GRPC_ARG_MAX_SEND_MESSAGE_LENGTH,
+	        {.integer = (int)conf->max_msg}},
+	    /* A second server on our port must fail, not share it. */
+	    {GRPC_ARG_INTEGER, GRPC_ARG_ALLOW_REUSEPORT, {.integer = 0}},
+	    {GRPC_ARG_INTEGER, GRPC_ARG_ENABLE_HTTP_PROXY, {.integer = 0}},
 	};
-	grpc_channel_args cargs = { 4, args };
+	grpc_channel_args cargs = {4, args};
 	grpc_server_credentials *creds;
-	int port, i;
+	int port;
 
 	gcq = grpc_completion_queue_create_for_next(NULL);
 	gsrv = grpc_server_create(&cargs, NULL);
@@ -338,19 +349,16 @@ srv_start(const struct be_conf *conf, const struct be_addr *addr)
 	port = grpc_server_add_http2_port(gsrv, addr->target, creds);
 	grpc_server_credentials_release(creds);
 	if (port == 0) {
-		log_warnx("cannot listen on %s (address in use?)",
-		    addr->target);
+		log_warnx(
+		    "cannot listen on %s (address in use?)", addr->target);
 		return -1;
 	}
 	grpc_server_start(gsrv);
 	if ((errno = pthread_create(&poller, NULL, srv_poll, NULL)) != 0)
 		fatal("pthread_create");
-	for (i = 0; i < BE_PENDING_REQUESTS; i++)
-		if (srv_request() == -1)
-			fatalx("cannot accept calls");
 	if (conf->port_file != NULL &&
-	    srv_write_port(conf->port_file, addr->kind == BE_ADDR_TCP ?
-	    port : 0) == -1)
+	    srv_write_port(
+	        conf->port_file, addr->kind == BE_ADDR_TCP ? port : 0) == -1)
 		return -1;
 	if (addr->kind == BE_ADDR_TCP)
 		log_info("serving on %s:%d%s", addr->host, port,
@@ -368,7 +376,7 @@ srv_start(const struct be_conf *conf, const struct be_addr *addr)
 static int
 srv_drain(long ms, const sigset_t *sigs)
 {
-	struct timespec end, now, step, zero = { 0, 0 };
+	struct timespec end, now, step, zero = {0, 0};
 	int left;
 
 	clock_gettime(CLOCK_MONOTONIC, &end);
@@ -381,8 +389,8 @@ srv_drain(long ms, const sigset_t *sigs)
 	pthread_mutex_lock(&pool.mu);
 	while ((left = pool.nactive) > 0) {
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec > end.tv_sec || (now.tv_sec == end.tv_sec &&
-		    now.tv_nsec >= end.tv_nsec))
+		if (now.tv_sec > end.tv_sec ||
+		    (now.tv_sec == end.tv_sec && now.tv_nsec >= end.tv_nsec))
 			break;
 		step = now;
 		step.tv_nsec += 100 * 1000000;
@@ -420,6 +428,17 @@ srv_cancel_all(void)
 	gate_kick(&srv.gate);
 }
 
+static int
+srv_nactive(void)
+{
+	int n;
+
+	pthread_mutex_lock(&pool.mu);
+	n = pool.nactive;
+	pthread_mutex_unlock(&pool.mu);
+	return n;
+}
+
 /*
  * Graceful shutdown: stop accepting calls, give those in progress the
  * grace period, cancel what is left, and tear everything down in the
@@ -433,14 +452,15 @@ srv_stop(const struct be_conf *conf, const sigset_t *sigs)
 	atomic_store(&stopping, 1);
 	grpc_server_shutdown_and_notify(gsrv, gcq, &shutdown_tag);
 	log_info("shutting down: %d call(s) in progress, grace %ld ms",
-	    pool.nactive, conf->grace_ms);
+	    srv_nactive(), conf->grace_ms);
 	if (srv_drain(conf->grace_ms, sigs) == -1) {
-		log_warnx("cancelling %d call(s) still in progress",
-		    pool.nactive);
+		log_warnx(
+		    "cancelling %d call(s) still in progress", srv_nactive());
 		srv_cancel_all();
 		if (srv_drain(BE_CANCEL_WAIT_MS, sigs) == -1) {
 			log_warnx("%d call(s) ignore cancellation; exiting "
-			    "without waiting for them", pool.nactive);
+			          "without waiting for them",
+			    srv_nactive());
 			_exit(0);
 		}
 	}
@@ -522,7 +542,7 @@ srv_config(int argc, char **argv, struct be_conf *conf, struct be_addr *addr)
 	int rc;
 
 	if (be_conf_init(conf, getenv("LOCALAI_GRPC_MAX_MESSAGE_SIZE"),
-	    getenv("LOCALAI_BACKEND_GRACE_MS"), err, sizeof(err)) == -1) {
+	        getenv("LOCALAI_BACKEND_GRACE_MS"), err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		return 78;
 	}
@@ -533,7 +553,7 @@ srv_config(int argc, char **argv, struct be_conf *conf, struct be_addr *addr)
 		return rc == 1 ? 0 : 78;
 	}
 	if (be_addr_parse(conf->addr, addr, err, sizeof(err)) == -1)
-		fatalx("%s", err);	/* be_conf_args checked it */
+		fatalx("%s", err); /* be_conf_args checked it */
 	return -1;
 }
 
@@ -558,8 +578,8 @@ be_main(int argc, char **argv, const struct be_ops *ops)
 		fatal("asprintf");
 	srv_pool_init(conf.max_calls);
 	gpr_set_log_function(srv_grpc_log);
-	gpr_set_log_verbosity(conf.verbose >= 2 ? GPR_LOG_SEVERITY_INFO :
-	    GPR_LOG_SEVERITY_ERROR);
+	gpr_set_log_verbosity(
+	    conf.verbose >= 2 ? GPR_LOG_SEVERITY_INFO : GPR_LOG_SEVERITY_ERROR);
 	grpc_init();
 	if (ops->init != NULL && ops->init() == -1) {
 		log_warnx("backend initialisation failed");

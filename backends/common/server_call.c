@@ -23,9 +23,9 @@
 
 /* How an RPC passes the gate. */
 enum be_gating {
-	BE_GATE_NONE,		/* Health, Status: always answered at once */
-	BE_GATE_SHARED,		/* inference: up to `parallel` at a time */
-	BE_GATE_EXCLUSIVE,	/* LoadModel, Free: alone */
+	BE_GATE_NONE, /* Health, Status: always answered at once */
+	BE_GATE_SHARED, /* inference: up to `parallel` at a time */
+	BE_GATE_EXCLUSIVE, /* LoadModel, Free: alone */
 };
 
 typedef int (*be_handler)(struct be_server *, struct be_ctx *,
@@ -36,7 +36,7 @@ struct be_method {
 	const ProtobufCMessageDescriptor *in;
 	enum be_gating gating;
 	int streaming;
-	size_t op;		/* offsetof(struct be_ops, op) */
+	size_t op; /* offsetof(struct be_ops, op) */
 	be_handler run;
 };
 
@@ -46,54 +46,52 @@ struct be_arena {
 	max_align_t data[];
 };
 
-static int	h_health(struct be_server *, struct be_ctx *,
-		    const ProtobufCMessage *, ProtobufCMessage **);
-static int	h_status(struct be_server *, struct be_ctx *,
-		    const ProtobufCMessage *, ProtobufCMessage **);
-static int	h_load(struct be_server *, struct be_ctx *,
-		    const ProtobufCMessage *, ProtobufCMessage **);
-static int	h_free(struct be_server *, struct be_ctx *,
-		    const ProtobufCMessage *, ProtobufCMessage **);
-static int	h_predict(struct be_server *, struct be_ctx *,
-		    const ProtobufCMessage *, ProtobufCMessage **);
-static int	h_stream(struct be_server *, struct be_ctx *,
-		    const ProtobufCMessage *, ProtobufCMessage **);
-static int	h_embed(struct be_server *, struct be_ctx *,
-		    const ProtobufCMessage *, ProtobufCMessage **);
-static int	h_tokenize(struct be_server *, struct be_ctx *,
-		    const ProtobufCMessage *, ProtobufCMessage **);
-static int	h_tts(struct be_server *, struct be_ctx *,
-		    const ProtobufCMessage *, ProtobufCMessage **);
-static int	h_transcribe(struct be_server *, struct be_ctx *,
-		    const ProtobufCMessage *, ProtobufCMessage **);
+static int h_health(struct be_server *, struct be_ctx *,
+    const ProtobufCMessage *, ProtobufCMessage **);
+static int h_status(struct be_server *, struct be_ctx *,
+    const ProtobufCMessage *, ProtobufCMessage **);
+static int h_load(struct be_server *, struct be_ctx *, const ProtobufCMessage *,
+    ProtobufCMessage **);
+static int h_free(struct be_server *, struct be_ctx *, const ProtobufCMessage *,
+    ProtobufCMessage **);
+static int h_predict(struct be_server *, struct be_ctx *,
+    const ProtobufCMessage *, ProtobufCMessage **);
+static int h_stream(struct be_server *, struct be_ctx *,
+    const ProtobufCMessage *, ProtobufCMessage **);
+static int h_embed(struct be_server *, struct be_ctx *,
+    const ProtobufCMessage *, ProtobufCMessage **);
+static int h_tokenize(struct be_server *, struct be_ctx *,
+    const ProtobufCMessage *, ProtobufCMessage **);
+static int h_tts(struct be_server *, struct be_ctx *, const ProtobufCMessage *,
+    ProtobufCMessage **);
+static int h_transcribe(struct be_server *, struct be_ctx *,
+    const ProtobufCMessage *, ProtobufCMessage **);
 
 #define NO_OP ((size_t)-1)
 #define OP(m) offsetof(struct be_ops, m)
 
 static const struct be_method be_methods[] = {
-	{ "/backend.Backend/Health", &backend__health_message__descriptor,
-	  BE_GATE_NONE, 0, NO_OP, h_health },
-	{ "/backend.Backend/Status", &backend__health_message__descriptor,
-	  BE_GATE_NONE, 0, NO_OP, h_status },
-	{ "/backend.Backend/LoadModel", &backend__model_options__descriptor,
-	  BE_GATE_EXCLUSIVE, 0, OP(load), h_load },
-	{ "/backend.Backend/Free", &backend__health_message__descriptor,
-	  BE_GATE_EXCLUSIVE, 0, OP(free), h_free },
-	{ "/backend.Backend/Predict", &backend__predict_options__descriptor,
-	  BE_GATE_SHARED, 0, OP(predict), h_predict },
-	{ "/backend.Backend/PredictStream",
-	  &backend__predict_options__descriptor,
-	  BE_GATE_SHARED, 1, OP(predict_stream), h_stream },
-	{ "/backend.Backend/Embedding", &backend__predict_options__descriptor,
-	  BE_GATE_SHARED, 0, OP(embed), h_embed },
-	{ "/backend.Backend/TokenizeString",
-	  &backend__predict_options__descriptor,
-	  BE_GATE_SHARED, 0, OP(tokenize), h_tokenize },
-	{ "/backend.Backend/TTS", &backend__ttsrequest__descriptor,
-	  BE_GATE_SHARED, 0, OP(tts), h_tts },
-	{ "/backend.Backend/AudioTranscription",
-	  &backend__transcript_request__descriptor,
-	  BE_GATE_SHARED, 0, OP(transcribe), h_transcribe },
+    {"/backend.Backend/Health", &backend__health_message__descriptor,
+        BE_GATE_NONE, 0, NO_OP, h_health},
+    {"/backend.Backend/Status", &backend__health_message__descriptor,
+        BE_GATE_NONE, 0, NO_OP, h_status},
+    {"/backend.Backend/LoadModel", &backend__model_options__descriptor,
+        BE_GATE_EXCLUSIVE, 0, OP(load), h_load},
+    {"/backend.Backend/Free", &backend__health_message__descriptor,
+        BE_GATE_EXCLUSIVE, 0, OP(free), h_free},
+    {"/backend.Backend/Predict", &backend__predict_options__descriptor,
+        BE_GATE_SHARED, 0, OP(predict), h_predict},
+    {"/backend.Backend/PredictStream", &backend__predict_options__descriptor,
+        BE_GATE_SHARED, 1, OP(predict_stream), h_stream},
+    {"/backend.Backend/Embedding", &backend__predict_options__descriptor,
+        BE_GATE_SHARED, 0, OP(embed), h_embed},
+    {"/backend.Backend/TokenizeString", &backend__predict_options__descriptor,
+        BE_GATE_SHARED, 0, OP(tokenize), h_tokenize},
+    {"/backend.Backend/TTS", &backend__ttsrequest__descriptor, BE_GATE_SHARED,
+        0, OP(tts), h_tts},
+    {"/backend.Backend/AudioTranscription",
+        &backend__transcript_request__descriptor, BE_GATE_SHARED, 0,
+        OP(transcribe), h_transcribe},
 };
 
 /* Is the op behind method m present in the table?  (NO_OP: built in.) */
@@ -135,9 +133,9 @@ be_ctx_new(void)
 	pthread_condattr_destroy(&ca);
 	grpc_call_details_init(&c->details);
 	grpc_metadata_array_init(&c->md);
-	c->new_tag = (struct be_tag){ BE_TAG_NEW, c };
-	c->op_tag = (struct be_tag){ BE_TAG_OP, c };
-	c->close_tag = (struct be_tag){ BE_TAG_CLOSE, c };
+	c->new_tag = (struct be_tag){BE_TAG_NEW, c};
+	c->op_tag = (struct be_tag){BE_TAG_OP, c};
+	c->close_tag = (struct be_tag){BE_TAG_CLOSE, c};
 	atomic_init(&c->cancelled, 0);
 	return c;
 }
@@ -226,8 +224,8 @@ be_unpack(const ProtobufCMessageDescriptor *d, grpc_byte_buffer *bb)
 	if (!grpc_byte_buffer_reader_init(&r, bb))
 		return NULL;
 	s = grpc_byte_buffer_reader_readall(&r);
-	m = protobuf_c_message_unpack(d, NULL, GRPC_SLICE_LENGTH(s),
-	    GRPC_SLICE_START_PTR(s));
+	m = protobuf_c_message_unpack(
+	    d, NULL, GRPC_SLICE_LENGTH(s), GRPC_SLICE_START_PTR(s));
 	grpc_slice_unref(s);
 	grpc_byte_buffer_reader_destroy(&r);
 	return m;
@@ -285,7 +283,7 @@ be_auth_check(const struct be_server *srv, const grpc_metadata_array *md)
 			continue;
 		if (GRPC_SLICE_LENGTH(m->value) == srv->auth_len &&
 		    CRYPTO_memcmp(GRPC_SLICE_START_PTR(m->value), srv->auth,
-		    srv->auth_len) == 0)
+		        srv->auth_len) == 0)
 			ok = 1;
 	}
 	return ok ? 0 : -1;
@@ -324,8 +322,8 @@ be_receive(struct be_ctx *c)
 
 /* Run the handler inside the gate, then answer with its outcome. */
 static void
-be_dispatch(struct be_server *srv, struct be_ctx *c,
-    const ProtobufCMessage *req)
+be_dispatch(
+    struct be_server *srv, struct be_ctx *c, const ProtobufCMessage *req)
 {
 	const struct be_method *m = c->method;
 	ProtobufCMessage *resp = NULL;
@@ -333,17 +331,19 @@ be_dispatch(struct be_server *srv, struct be_ctx *c,
 
 	if (m->gating != BE_GATE_NONE &&
 	    gate_enter(&srv->gate, excl, &c->cancelled) == -1) {
-		be_finish(c, GRPC_STATUS_CANCELLED, "cancelled while queued",
-		    NULL);
+		be_finish(
+		    c, GRPC_STATUS_CANCELLED, "cancelled while queued", NULL);
 		return;
 	}
 	rc = m->run(srv, c, req, &resp);
 	if (m->gating != BE_GATE_NONE)
 		gate_leave(&srv->gate, excl);
 	if (be_cancelled(c))
-		be_finish(c, gpr_time_cmp(gpr_now(GPR_CLOCK_MONOTONIC),
-		    c->deadline) >= 0 ? GRPC_STATUS_DEADLINE_EXCEEDED :
-		    GRPC_STATUS_CANCELLED, "cancelled", NULL);
+		be_finish(c,
+		    gpr_time_cmp(gpr_now(GPR_CLOCK_MONOTONIC), c->deadline) >= 0
+		        ? GRPC_STATUS_DEADLINE_EXCEEDED
+		        : GRPC_STATUS_CANCELLED,
+		    "cancelled", NULL);
 	else if (rc == -1 && c->err_code == BE_OK)
 		be_finish(c, GRPC_STATUS_UNKNOWN, "backend error", NULL);
 	else if (rc == -1)
@@ -368,8 +368,8 @@ be_call_serve(struct be_server *srv, struct be_ctx *c)
 	ProtobufCMessage *req;
 
 	if (be_auth_check(srv, &c->md) == -1) {
-		log_warnx("%s: rejected: missing or wrong bearer token",
-		    c->name);
+		log_warnx(
+		    "%s: rejected: missing or wrong bearer token", c->name);
 		be_finish(c, GRPC_STATUS_UNAUTHENTICATED,
 		    "missing or invalid authorization token", NULL);
 		return;
@@ -395,12 +395,12 @@ be_call_run(struct be_server *srv, struct be_ctx *c)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	method = grpc_slice_to_c_string(c->details.method);
 	snprintf(c->name, sizeof(c->name), "%s",
-	    strncmp(method, "/backend.Backend/", 17) == 0 ? method + 17 :
-	    method);
+	    strncmp(method, "/backend.Backend/", 17) == 0 ? method + 17
+	                                                  : method);
 	gpr_free(method);
 	c->method = be_find_method(c->details.method);
-	c->deadline = gpr_convert_clock_type(c->details.deadline,
-	    GPR_CLOCK_MONOTONIC);
+	c->deadline =
+	    gpr_convert_clock_type(c->details.deadline, GPR_CLOCK_MONOTONIC);
 	memset(&op, 0, sizeof(op));
 	op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
 	op.data.recv_close_on_server.cancelled = &c->close_cancelled;
@@ -428,10 +428,10 @@ be_new_resp(struct be_ctx *c, const ProtobufCMessageDescriptor *d)
 	return m;
 }
 
-#define NEW_RESP(c, type, desc, var)					\
-	type *var = (type *)be_new_resp((c), &(desc));			\
-	if (var == NULL)						\
-		return be_error((c), BE_RESOURCE_EXHAUSTED, "out of memory")
+#define NEW_RESP(c, type, desc, var)                                           \
+	type *var = (type *)be_new_resp((c), &(desc));                         \
+	if (var == NULL)                                                       \
+	return be_error((c), BE_RESOURCE_EXHAUSTED, "out of memory")
 
 static int
 h_health(struct be_server *srv, struct be_ctx *c, const ProtobufCMessage *req,
@@ -443,7 +443,7 @@ h_health(struct be_server *srv, struct be_ctx *c, const ProtobufCMessage *req,
 			return be_error(c, BE_UNAVAILABLE, "unhealthy");
 		return -1;
 	}
-	r->message.data = (uint8_t *)(uintptr_t)"OK";
+	r->message.data = (uint8_t *)(uintptr_t) "OK";
 	r->message.len = 2;
 	*resp = &r->base;
 	return 0;
@@ -483,9 +483,9 @@ be_fill_memory(struct be_ctx *c, Backend__MemoryUsageData *mem)
 		return -1;
 	backend__memory_usage_data__breakdown_entry__init(&e[0]);
 	backend__memory_usage_data__breakdown_entry__init(&e[1]);
-	e[0].key = (char *)(uintptr_t)"rss";
+	e[0].key = (char *)(uintptr_t) "rss";
 	e[0].value = rss;
-	e[1].key = (char *)(uintptr_t)"virtual";
+	e[1].key = (char *)(uintptr_t) "virtual";
 	e[1].value = vsz;
 	v[0] = &e[0];
 	v[1] = &e[1];
@@ -499,8 +499,8 @@ static int
 h_status(struct be_server *srv, struct be_ctx *c, const ProtobufCMessage *req,
     ProtobufCMessage **resp)
 {
-	NEW_RESP(c, Backend__StatusResponse, backend__status_response__descriptor,
-	    r);
+	NEW_RESP(c, Backend__StatusResponse,
+	    backend__status_response__descriptor, r);
 	NEW_RESP(c, Backend__MemoryUsageData,
 	    backend__memory_usage_data__descriptor, mem);
 	int state = atomic_load(&srv->model_state);
@@ -523,8 +523,8 @@ be_result_ok(struct be_ctx *c, const char *dflt, ProtobufCMessage **resp)
 {
 	NEW_RESP(c, Backend__Result, backend__result__descriptor, r);
 	r->success = 1;
-	r->message = (char *)(uintptr_t)(c->result_msg != NULL ?
-	    c->result_msg : dflt);
+	r->message =
+	    (char *)(uintptr_t)(c->result_msg != NULL ? c->result_msg : dflt);
 	*resp = &r->base;
 	return 0;
 }
@@ -561,8 +561,7 @@ h_predict(struct be_server *srv, struct be_ctx *c, const ProtobufCMessage *req,
     ProtobufCMessage **resp)
 {
 	NEW_RESP(c, Backend__Reply, backend__reply__descriptor, r);
-	if (srv->ops->predict(c, (const Backend__PredictOptions *)req, r) ==
-	    -1)
+	if (srv->ops->predict(c, (const Backend__PredictOptions *)req, r) == -1)
 		return -1;
 	*resp = &r->base;
 	return 0;
@@ -573,8 +572,8 @@ h_stream(struct be_server *srv, struct be_ctx *c, const ProtobufCMessage *req,
     ProtobufCMessage **resp)
 {
 	*resp = NULL;
-	return srv->ops->predict_stream(c,
-	    (const Backend__PredictOptions *)req);
+	return srv->ops->predict_stream(
+	    c, (const Backend__PredictOptions *)req);
 }
 
 static int
@@ -590,8 +589,8 @@ h_embed(struct be_server *srv, struct be_ctx *c, const ProtobufCMessage *req,
 }
 
 static int
-h_tokenize(struct be_server *srv, struct be_ctx *c,
-    const ProtobufCMessage *req, ProtobufCMessage **resp)
+h_tokenize(struct be_server *srv, struct be_ctx *c, const ProtobufCMessage *req,
+    ProtobufCMessage **resp)
 {
 	NEW_RESP(c, Backend__TokenizationResponse,
 	    backend__tokenization_response__descriptor, r);
@@ -617,8 +616,8 @@ h_transcribe(struct be_server *srv, struct be_ctx *c,
 {
 	NEW_RESP(c, Backend__TranscriptResult,
 	    backend__transcript_result__descriptor, r);
-	if (srv->ops->transcribe(c, (const Backend__TranscriptRequest *)req,
-	    r) == -1)
+	if (srv->ops->transcribe(
+	        c, (const Backend__TranscriptRequest *)req, r) == -1)
 		return -1;
 	*resp = &r->base;
 	return 0;
@@ -643,8 +642,7 @@ be_deadline_ms(struct be_ctx *c)
 {
 	gpr_timespec left;
 
-	if (gpr_time_cmp(c->deadline, gpr_inf_future(GPR_CLOCK_MONOTONIC)) ==
-	    0)
+	if (gpr_time_cmp(c->deadline, gpr_inf_future(GPR_CLOCK_MONOTONIC)) == 0)
 		return -1;
 	left = gpr_time_sub(c->deadline, gpr_now(GPR_CLOCK_MONOTONIC));
 	if (left.tv_sec < 0)
@@ -667,7 +665,7 @@ be_sleep(struct be_ctx *c, int64_t ms)
 	}
 	pthread_mutex_lock(&c->mu);
 	while (!(rc = be_cancelled(c)) &&
-	    pthread_cond_timedwait(&c->cv, &c->mu, &ts) != ETIMEDOUT)
+	       pthread_cond_timedwait(&c->cv, &c->mu, &ts) != ETIMEDOUT)
 		;
 	pthread_mutex_unlock(&c->mu);
 	if (rc == 0)
@@ -715,8 +713,8 @@ be_error(struct be_ctx *c, enum be_code code, const char *fmt, ...)
 	free(c->err_msg);
 	c->err_msg = msg;
 	c->err_code = code == BE_OK ? BE_UNKNOWN : code;
-	log_debug("%s: error %d: %s", c->name, c->err_code,
-	    msg != NULL ? msg : "");
+	log_debug(
+	    "%s: error %d: %s", c->name, c->err_code, msg != NULL ? msg : "");
 	return -1;
 }
 

@@ -32,7 +32,7 @@ extern char **environ;
 static const char *fakebin;
 static int ncalls = 10000;
 static int nmsgs = 100000;
-static const struct bc_opts opts = { NULL, 10000, 0, NULL };
+static const struct bc_opts opts = {NULL, 10000, 0, NULL};
 
 static int64_t
 now_us(void)
@@ -56,20 +56,20 @@ static pid_t
 spawn_backend(const char *dir, int tcp, char *out, size_t outlen)
 {
 	char addr[128], portfile[128], *argv[8], env[64], **envp;
-	struct bc_opts o = { NULL, 10000, 1, NULL };
+	struct bc_opts o = {NULL, 10000, 1, NULL};
 	pid_t pid;
 	size_t n = 0, i;
 	FILE *f;
 	int port = -1, tries;
 
-	snprintf(addr, sizeof(addr), tcp ? "127.0.0.1:0" : "unix:%s/b.sock",
-	    dir);
+	snprintf(
+	    addr, sizeof(addr), tcp ? "127.0.0.1:0" : "unix:%s/b.sock", dir);
 	snprintf(portfile, sizeof(portfile), "%s/port", dir);
 	unlink(portfile);
 	argv[0] = (char *)(uintptr_t)fakebin;
-	argv[1] = (char *)(uintptr_t)"--addr";
+	argv[1] = (char *)(uintptr_t) "--addr";
 	argv[2] = addr;
-	argv[3] = (char *)(uintptr_t)"--port-file";
+	argv[3] = (char *)(uintptr_t) "--port-file";
 	argv[4] = portfile;
 	argv[5] = NULL;
 	snprintf(env, sizeof(env), "FAKE_BACKEND_OPTIONS=tokens=%d", nmsgs);
@@ -114,7 +114,7 @@ bench_unary(const char *name, const char *addr)
 
 	if ((lat = calloc((size_t)ncalls, sizeof(*lat))) == NULL)
 		fatal("calloc");
-	for (i = 0; i < 500; i++)	/* warm up */
+	for (i = 0; i < 500; i++) /* warm up */
 		(void)bc_health(addr, &opts, NULL);
 	start = now_us();
 	for (i = 0; i < ncalls; i++) {
@@ -127,7 +127,7 @@ bench_unary(const char *name, const char *addr)
 	t1 = now_us();
 	qsort(lat, (size_t)ncalls, sizeof(*lat), cmp64);
 	printf("%-6s unary Health, 1 client thread: %8.0f calls/s  "
-	    "median %4lld us  p90 %4lld us  p99 %4lld us  (%d calls)\n",
+	       "median %4lld us  p90 %4lld us  p99 %4lld us  (%d calls)\n",
 	    name, ncalls * 1e6 / (double)(t1 - start),
 	    (long long)lat[ncalls / 2], (long long)lat[ncalls * 90 / 100],
 	    (long long)lat[ncalls * 99 / 100], ncalls);
@@ -156,13 +156,14 @@ bench_parallel(const char *name, const char *addr)
 	start = now_us();
 	for (i = 0; i < BENCH_THREADS; i++)
 		if (pthread_create(&t[i], NULL, bench_thread,
-		    (void *)(uintptr_t)addr) != 0)
+		        (void *)(uintptr_t)addr) != 0)
 			fatalx("pthread_create");
 	for (i = 0; i < BENCH_THREADS; i++)
 		pthread_join(t[i], NULL);
 	printf("%-6s unary Health, %d client threads: %7.0f calls/s\n", name,
-	    BENCH_THREADS, (ncalls / BENCH_THREADS) * BENCH_THREADS * 1e6 /
-	    (double)(now_us() - start));
+	    BENCH_THREADS,
+	    (ncalls / BENCH_THREADS) * BENCH_THREADS * 1e6 /
+	        (double)(now_us() - start));
 }
 
 static void
@@ -175,7 +176,7 @@ bench_stream(const char *name, const char *addr)
 	int64_t start, first = 0;
 	int n = 0, rc;
 
-	req.prompt = (char *)(uintptr_t)"bench";
+	req.prompt = (char *)(uintptr_t) "bench";
 	start = now_us();
 	if ((s = bc_predict_stream(addr, &opts, &req, &err)) == NULL)
 		fatalx("PredictStream: %s", err.msg);
@@ -188,8 +189,8 @@ bench_stream(const char *name, const char *addr)
 		fatalx("PredictStream: %s", err.msg);
 	bc_stream_close(s);
 	printf("%-6s PredictStream: %8.0f messages/s  (%d messages, first "
-	    "after %lld us)\n", name, n * 1e6 / (double)(now_us() - start), n,
-	    (long long)first);
+	       "after %lld us)\n",
+	    name, n * 1e6 / (double)(now_us() - start), n, (long long)first);
 }
 
 static void
@@ -237,6 +238,6 @@ main(int argc, char **argv)
 	return 0;
 usage:
 	fprintf(stderr, "usage: bench_grpc [-n calls] [-m messages] "
-	    "FAKEBACKEND\n");
+	                "FAKEBACKEND\n");
 	return 2;
 }

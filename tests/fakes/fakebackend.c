@@ -51,8 +51,8 @@ struct fake_conf {
 };
 
 static pthread_mutex_t fake_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct fake_conf fake_env;	/* from the environment */
-static struct fake_conf fake;		/* in force (env + LoadModel) */
+static struct fake_conf fake_env; /* from the environment */
+static struct fake_conf fake; /* in force (env + LoadModel) */
 
 static void
 fake_defaults(struct fake_conf *c)
@@ -85,19 +85,19 @@ static const struct {
 	size_t off;
 	int flag;
 } fake_keys[] = {
-	{ "tokens", offsetof(struct fake_conf, tokens), 0 },
-	{ "rate_ms", offsetof(struct fake_conf, rate_ms), 0 },
-	{ "crash_after", offsetof(struct fake_conf, crash_after), 0 },
-	{ "delay_ms", offsetof(struct fake_conf, delay_ms), 0 },
-	{ "load_ms", offsetof(struct fake_conf, load_ms), 0 },
-	{ "dim", offsetof(struct fake_conf, dim), 0 },
-	{ "parallel", offsetof(struct fake_conf, parallel), 0 },
-	{ "hang", offsetof(struct fake_conf, hang), 1 },
-	{ "hang_health", offsetof(struct fake_conf, hang_health), 1 },
-	{ "hang_load", offsetof(struct fake_conf, hang_load), 1 },
-	{ "fail_load", offsetof(struct fake_conf, fail_load), 1 },
-	{ "fail_health", offsetof(struct fake_conf, fail_health), 1 },
-	{ "echo", offsetof(struct fake_conf, echo), 1 },
+    {"tokens", offsetof(struct fake_conf, tokens), 0},
+    {"rate_ms", offsetof(struct fake_conf, rate_ms), 0},
+    {"crash_after", offsetof(struct fake_conf, crash_after), 0},
+    {"delay_ms", offsetof(struct fake_conf, delay_ms), 0},
+    {"load_ms", offsetof(struct fake_conf, load_ms), 0},
+    {"dim", offsetof(struct fake_conf, dim), 0},
+    {"parallel", offsetof(struct fake_conf, parallel), 0},
+    {"hang", offsetof(struct fake_conf, hang), 1},
+    {"hang_health", offsetof(struct fake_conf, hang_health), 1},
+    {"hang_load", offsetof(struct fake_conf, hang_load), 1},
+    {"fail_load", offsetof(struct fake_conf, fail_load), 1},
+    {"fail_health", offsetof(struct fake_conf, fail_health), 1},
+    {"echo", offsetof(struct fake_conf, echo), 1},
 };
 
 /* Apply one option; -1 for an unknown option or a bad number. */
@@ -144,7 +144,7 @@ fake_event(const char *what, int n)
 		return;
 	len = snprintf(line, sizeof(line), "stream %s %d\n", what, n);
 	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-	    0644)) == -1) {
+	         0644)) == -1) {
 		log_warn("%s", path);
 		return;
 	}
@@ -164,10 +164,10 @@ fake_hang(void)
 static void
 fake_crash(int sent)
 {
-	struct rlimit rl = { 0, 0 };
+	struct rlimit rl = {0, 0};
 
 	log_warnx("crashing on purpose after %d tokens", sent);
-	(void)setrlimit(RLIMIT_CORE, &rl);	/* no core file */
+	(void)setrlimit(RLIMIT_CORE, &rl); /* no core file */
 	abort();
 }
 
@@ -234,17 +234,16 @@ fake_init(void)
 		if ((copy = strdup(env)) == NULL)
 			return -1;
 		for (opt = strtok_r(copy, ", ", &save); opt != NULL;
-		    opt = strtok_r(NULL, ", ", &save))
+		     opt = strtok_r(NULL, ", ", &save))
 			if (fake_option(&fake_env, opt) == -1)
 				log_warnx("FAKE_BACKEND_OPTIONS: bad option "
-				    "\"%s\" ignored", opt);
+				          "\"%s\" ignored",
+				    opt);
 		free(copy);
 	}
 	fake = fake_env;
 	if (fake.parallel > 0)
 		be_set_parallel(fake.parallel);
-	if (fake.hang_load)
-		fake_hang();
 	return 0;
 }
 
@@ -256,8 +255,8 @@ fake_health(struct be_ctx *ctx)
 	if (c.hang_health)
 		fake_hang();
 	if (c.fail_health)
-		return be_error(ctx, BE_UNAVAILABLE,
-		    "fake: health failure requested");
+		return be_error(
+		    ctx, BE_UNAVAILABLE, "fake: health failure requested");
 	return 0;
 }
 
@@ -396,8 +395,8 @@ fake_tokenize(struct be_ctx *ctx, const Backend__PredictOptions *req,
 
 	if (fake_begin(ctx, &c, 1) == -1)
 		return -1;
-	if (n > 0 && (res->tokens = be_alloc(ctx, (size_t)n *
-	    sizeof(int32_t))) == NULL)
+	if (n > 0 &&
+	    (res->tokens = be_alloc(ctx, (size_t)n * sizeof(int32_t))) == NULL)
 		return be_error(ctx, BE_RESOURCE_EXHAUSTED, "out of memory");
 	for (;;) {
 		p += strspn(p, " ");
@@ -434,11 +433,11 @@ fake_wav_header(uint8_t h[44], uint32_t n)
 	fake_le32(h + 4, 36 + n * 2);
 	memcpy(h + 8, "WAVEfmt ", 8);
 	fake_le32(h + 16, 16);
-	fake_le16(h + 20, 1);		/* PCM */
-	fake_le16(h + 22, 1);		/* mono */
+	fake_le16(h + 20, 1); /* PCM */
+	fake_le16(h + 22, 1); /* mono */
 	fake_le32(h + 24, 16000);
-	fake_le32(h + 28, 32000);	/* byte rate */
-	fake_le16(h + 32, 2);		/* block align */
+	fake_le32(h + 28, 32000); /* byte rate */
+	fake_le16(h + 32, 2); /* block align */
 	fake_le16(h + 34, 16);
 	memcpy(h + 36, "data", 4);
 	fake_le32(h + 40, n * 2);
@@ -461,15 +460,16 @@ fake_tts(struct be_ctx *ctx, const Backend__TTSRequest *req)
 		return be_error(ctx, BE_RESOURCE_EXHAUSTED, "out of memory");
 	fake_wav_header(buf, n);
 	for (i = 0; i < n; i++)
-		fake_le16(buf + 44 + i * 2, (uint16_t)(int16_t)(8000.0 *
-		    sin(2.0 * M_PI * 440.0 * i / 16000.0)));
+		fake_le16(buf + 44 + i * 2,
+		    (uint16_t)(int16_t)(8000.0 *
+		                        sin(2.0 * M_PI * 440.0 * i / 16000.0)));
 	if ((f = fopen(req->dst, "wb")) == NULL)
 		return be_error(ctx, BE_INVALID_ARGUMENT, "fake: %s: %s",
 		    req->dst, strerror(errno));
 	ok = fwrite(buf, 1, 44 + (size_t)n * 2, f) == 44 + (size_t)n * 2;
 	if (fclose(f) == EOF || !ok)
-		return be_error(ctx, BE_INTERNAL, "fake: write %s failed",
-		    req->dst);
+		return be_error(
+		    ctx, BE_INTERNAL, "fake: write %s failed", req->dst);
 	return 0;
 }
 
@@ -490,8 +490,8 @@ fake_transcribe(struct be_ctx *ctx, const Backend__TranscriptRequest *req,
 		    req->dst, strerror(errno));
 	if (fseek(f, 0, SEEK_END) == -1 || (size = ftell(f)) < 0) {
 		fclose(f);
-		return be_error(ctx, BE_INTERNAL, "fake: cannot size %s",
-		    req->dst);
+		return be_error(
+		    ctx, BE_INTERNAL, "fake: cannot size %s", req->dst);
 	}
 	fclose(f);
 	snprintf(text, sizeof(text), "fake transcript of %ld bytes", size);
@@ -511,18 +511,18 @@ fake_transcribe(struct be_ctx *ctx, const Backend__TranscriptRequest *req,
 }
 
 static const struct be_ops fake_ops = {
-	.name = "fakebackend",
-	.parallel = 1,
-	.init = fake_init,
-	.health = fake_health,
-	.load = fake_load,
-	.free = fake_free,
-	.predict = fake_predict,
-	.predict_stream = fake_predict_stream,
-	.embed = fake_embed,
-	.tokenize = fake_tokenize,
-	.tts = fake_tts,
-	.transcribe = fake_transcribe,
+    .name = "fakebackend",
+    .parallel = 1,
+    .init = fake_init,
+    .health = fake_health,
+    .load = fake_load,
+    .free = fake_free,
+    .predict = fake_predict,
+    .predict_stream = fake_predict_stream,
+    .embed = fake_embed,
+    .tokenize = fake_tokenize,
+    .tts = fake_tts,
+    .transcribe = fake_transcribe,
 };
 
 int

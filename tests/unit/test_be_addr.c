@@ -48,8 +48,8 @@ test_tcp(void **state)
 	parse_ok(":50052", BE_ADDR_TCP, "0.0.0.0:50052");
 	parse_ok("[::1]:7", BE_ADDR_TCP, "[::1]:7");
 	parse_ok("[::]:50051", BE_ADDR_TCP, "[::]:50051");
-	assert_int_equal(be_addr_parse("worker-1.example:123", &a, err,
-	    sizeof(err)), 0);
+	assert_int_equal(
+	    be_addr_parse("worker-1.example:123", &a, err, sizeof(err)), 0);
 	assert_string_equal(a.host, "worker-1.example");
 	assert_int_equal(a.port, 123);
 }
@@ -107,11 +107,11 @@ args(struct be_conf *c, const char *const *argv, char *err)
 static void
 test_args(void **state)
 {
-	const char *a1[] = { "run", "--addr", "0.0.0.0:50051", NULL };
-	const char *a2[] = { "run", "--addr=unix:/s", "--grace-ms", "250",
+	const char *a1[] = {"run", "--addr", "0.0.0.0:50051", NULL};
+	const char *a2[] = {"run", "--addr=unix:/s", "--grace-ms", "250",
 	    "--max-msg-size=2048", "--max-calls", "3", "--port-file", "/p",
-	    "-v", NULL };
-	const char *a3[] = { "run", "-d", "--addr", "x:1", NULL };
+	    "-v", NULL};
+	const char *a3[] = {"run", "-d", "--addr", "x:1", NULL};
 	struct be_conf c;
 	char err[128];
 
@@ -135,20 +135,18 @@ test_args(void **state)
 static void
 test_args_bad(void **state)
 {
-	const char *none[] = { "run", NULL };
-	const char *noval[] = { "run", "--addr", NULL };
-	const char *unknown[] = { "run", "--addr", "a:1", "--bogus", NULL };
-	const char *small[] = { "run", "--addr", "a:1", "--max-msg-size",
-	    "10", NULL };
-	const char *neg[] = { "run", "--addr", "a:1", "--grace-ms", "-5",
-	    NULL };
-	const char *junk[] = { "run", "--addr", "a:1", "--max-calls", "2x",
-	    NULL };
-	const char *zero[] = { "run", "--addr", "a:1", "--max-calls", "0",
-	    NULL };
-	const char *badaddr[] = { "run", "--addr", "nowhere", NULL };
-	const char *help[] = { "run", "-h", NULL };
-	const char *nopf[] = { "run", "--addr", "a:1", "--port-file", NULL };
+	const char *none[] = {"run", NULL};
+	const char *noval[] = {"run", "--addr", NULL};
+	const char *unknown[] = {"run", "--addr", "a:1", "--bogus", NULL};
+	const char *small[] = {
+	    "run", "--addr", "a:1", "--max-msg-size", "10", NULL};
+	const char *neg[] = {"run", "--addr", "a:1", "--grace-ms", "-5", NULL};
+	const char *junk[] = {
+	    "run", "--addr", "a:1", "--max-calls", "2x", NULL};
+	const char *zero[] = {"run", "--addr", "a:1", "--max-calls", "0", NULL};
+	const char *badaddr[] = {"run", "--addr", "nowhere", NULL};
+	const char *help[] = {"run", "-h", NULL};
+	const char *nopf[] = {"run", "--addr", "a:1", "--port-file", NULL};
 	struct be_conf c;
 	char err[128];
 
@@ -185,12 +183,12 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_tcp),
-		cmocka_unit_test(test_tcp_bad),
-		cmocka_unit_test(test_unix),
-		cmocka_unit_test(test_args),
-		cmocka_unit_test(test_args_bad),
-		cmocka_unit_test(test_env),
+	    cmocka_unit_test(test_tcp),
+	    cmocka_unit_test(test_tcp_bad),
+	    cmocka_unit_test(test_unix),
+	    cmocka_unit_test(test_args),
+	    cmocka_unit_test(test_args_bad),
+	    cmocka_unit_test(test_env),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

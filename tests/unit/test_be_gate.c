@@ -20,9 +20,9 @@ struct entrant {
 	int exclusive;
 	atomic_int cancelled;
 	int rc;
-	atomic_int inside;	/* 1 once admitted */
-	atomic_int release;	/* set by the test to make it leave */
-	int order;		/* admission rank */
+	atomic_int inside; /* 1 once admitted */
+	atomic_int release; /* set by the test to make it leave */
+	int order; /* admission rank */
 };
 
 static atomic_int rank;
@@ -30,7 +30,7 @@ static atomic_int rank;
 static void
 sleep_ms(int ms)
 {
-	struct timespec ts = { 0, (long)ms * 1000000 };
+	struct timespec ts = {0, (long)ms * 1000000};
 
 	nanosleep(&ts, NULL);
 }
@@ -58,7 +58,7 @@ start(struct entrant *e, struct gate *g, int exclusive, pthread_t *t)
 {
 	int waiting = gate_waiting(g), i;
 
-	*e = (struct entrant){ .g = g, .exclusive = exclusive };
+	*e = (struct entrant){.g = g, .exclusive = exclusive};
 	assert_int_equal(pthread_create(t, NULL, entrant_run, e), 0);
 	for (i = 0; i < 2000; i++) {
 		if (atomic_load(&e->inside) || gate_waiting(g) > waiting)
@@ -109,9 +109,9 @@ test_exclusive_order(void **state)
 
 	atomic_store(&rank, 0);
 	gate_init(&g, 4);
-	start(&a, &g, 0, &ta);		/* inside */
-	start(&x, &g, 1, &tx);		/* waits for a to leave */
-	start(&b, &g, 0, &tb);		/* must wait behind x */
+	start(&a, &g, 0, &ta); /* inside */
+	start(&x, &g, 1, &tx); /* waits for a to leave */
+	start(&b, &g, 0, &tb); /* must wait behind x */
 	sleep_ms(50);
 	assert_true(atomic_load(&a.inside));
 	assert_false(atomic_load(&x.inside));
@@ -120,7 +120,7 @@ test_exclusive_order(void **state)
 	while (!atomic_load(&x.inside))
 		sleep_ms(1);
 	sleep_ms(50);
-	assert_false(atomic_load(&b.inside));	/* x runs alone */
+	assert_false(atomic_load(&b.inside)); /* x runs alone */
 	finish(&x, tx);
 	finish(&b, tb);
 	assert_true(a.order < x.order && x.order < b.order);
@@ -179,7 +179,7 @@ test_set_parallel(void **state)
 	pthread_t ta, tb;
 	struct gate g;
 
-	gate_init(&g, 0);	/* 0 means 1 */
+	gate_init(&g, 0); /* 0 means 1 */
 	start(&a, &g, 0, &ta);
 	start(&b, &g, 0, &tb);
 	sleep_ms(30);
@@ -196,11 +196,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parallel_limit),
-		cmocka_unit_test(test_exclusive_order),
-		cmocka_unit_test(test_fifo),
-		cmocka_unit_test(test_cancel_queued),
-		cmocka_unit_test(test_set_parallel),
+	    cmocka_unit_test(test_parallel_limit),
+	    cmocka_unit_test(test_exclusive_order),
+	    cmocka_unit_test(test_fifo),
+	    cmocka_unit_test(test_cancel_queued),
+	    cmocka_unit_test(test_set_parallel),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
