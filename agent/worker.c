@@ -18,6 +18,7 @@
 #include "agent/hclient.h"
 #include "agent/util.h"
 #include "agent/worker.h"
+#include "proto/event_catalog.h"
 #include "proto/log.h"
 #include "proto/msgbuf.h"
 #include "proto/proc.h"
@@ -178,10 +179,11 @@ wk_publish_replica(const struct wk_replica *r)
 	if (wk_bus == NULL || wk_node.id[0] == '\0')
 		return;
 	bus_token(tok, sizeof(tok), wk_node.id);
-	o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:i,s:i,s:s}", "node_id", wk_node.id,
-	    "model", r->id, "backend", r->backend, "address", r->address,
-	    "state", wk_state_name(r->state), "progress", (int)r->progress,
-	    "restarts", (int)r->restarts, "error", r->error);
+	o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:i,s:i,s:s,s:s}", "node_id",
+	    wk_node.id, "model", r->id, "backend", r->backend, "address",
+	    r->address, "state", wk_state_name(r->state), "progress",
+	    (int)r->progress, "restarts", (int)r->restarts, "error", r->error,
+	    "event", r->event ? r->event : "");
 	if (o != NULL && (s = json_dumps(o, JSON_COMPACT)) != NULL) {
 		(void)bus_publish(wk_bus, "localai.events.replica", s, strlen(s));
 		free(s);
@@ -233,8 +235,10 @@ wk_be_state(const struct msg_be_state *st)
 			    "(status %d, signal %d); restarting", st->exit_status,
 			    st->signal);
 			log_fields(4, &(struct log_fields){ .model = r->id,
-			    .event = "replica_crashed" }, "%s", r->error);
+			    .event = EVENT_REPLICA_CRASHED }, "%s", r->error);
+			r->event = EVENT_REPLICA_CRASHED;
 			wk_publish_replica(r);
+			r->event = NULL;
 		}
 		break;
 	case BE_FAILED:
@@ -244,8 +248,10 @@ wk_be_state(const struct msg_be_state *st)
 			    "(%u restarts); retrying in %u s", r->restarts,
 			    st->next_retry_ms / 1000);
 			log_fields(3, &(struct log_fields){ .model = r->id,
-			    .event = "replica_failed" }, "%s", r->error);
+			    .event = EVENT_REPLICA_CRASH_LOOP }, "%s", r->error);
+			r->event = EVENT_REPLICA_CRASH_LOOP;
 			wk_publish_replica(r);
+			r->event = NULL;
 		}
 		break;
 	default:

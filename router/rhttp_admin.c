@@ -9,6 +9,7 @@
 #include <libpq-fe.h>
 
 #include "agent/bus.h"
+#include "proto/event_catalog.h"
 #include "proto/log.h"
 #include "router/rdb.h"
 #include "router/rhttp.h"
@@ -22,8 +23,10 @@ struct status_job {
 	struct rdb_job	 j;
 	uint32_t	 owner, peerid;
 	char		 id[64];
+	char		 name[RT_NAME_MAX];
 	char		 action[16];
 	char		 status[16];
+	char		 actor[16];	/* "admin" or "node" */
 };
 
 static const char *
@@ -105,11 +108,12 @@ status_done(struct rdb_job *j)
 			rt_view_node_remove(R.view, slot);
 		}
 	}
-	rn_event(strcmp(s->action, "delete") == 0 ? "node_removed" :
-	    strcmp(s->action, "approve") == 0 ? "node_approved" :
-	    strcmp(s->action, "drain") == 0 ? "node_draining" :
-	    strcmp(s->action, "resume") == 0 ? "node_resumed" :
-	    "node_deregistered", s->id, NULL, "api", NULL);
+	rn_event(strcmp(s->action, "delete") == 0 ? EVENT_NODE_REMOVED :
+	    strcmp(s->action, "approve") == 0 ? EVENT_NODE_APPROVED :
+	    strcmp(s->action, "drain") == 0 ? EVENT_NODE_DRAINING :
+	    strcmp(s->action, "resume") == 0 ? EVENT_NODE_RESUMED :
+	    EVENT_NODE_OFFLINE, s->id, NULL, s->actor,
+	    json_pack("{s:s,s:s}", "name", s->name, "action", s->action));
 	rn_publish_node(s->id, s->action);
 	rh_reply_json(s->owner, s->peerid, 200, json_pack("{s:s,s:s,s:b}", "id",
 	    s->id, "status", strcmp(s->action, "delete") == 0 ? "removed" :
@@ -127,7 +131,10 @@ rh_node_status(struct rh_req *q, uint32_t slot, const char *action)
 	s->owner = q->owner;
 	s->peerid = q->peerid;
 	snprintf(s->id, sizeof(s->id), "%s", rt_view_node(R.view, slot)->id);
+	snprintf(s->name, sizeof(s->name), "%s", rt_view_node(R.view, slot)->name);
 	snprintf(s->action, sizeof(s->action), "%s", action);
+	snprintf(s->actor, sizeof(s->actor), "%s", rh_is_admin(q->h) ? "admin" :
+	    "node");
 	s->j.run = status_run;
 	s->j.done = status_done;
 	rdb_submit(&s->j);
@@ -213,7 +220,8 @@ relay_reply(void *arg, int status, const char *data, size_t len)
 	    (m = rt_view_model_find(R.view, r->model)) != RT_NONE &&
 	    (slot = rt_view_replica_find(R.view, m, n)) != RT_NONE) {
 		rt_view_replica_remove(R.view, slot);
-		rn_event("replica_unloaded", r->node_id, r->model, "api", NULL);
+		rn_event(EVENT_REPLICA_UNLOADED, r->node_id, r->model, "admin",
+		    NULL);
 	}
 	rh_reply_json(r->owner, r->peerid, 200, o);
 	free(r);
@@ -273,7 +281,7 @@ labels_done(struct rdb_job *j)
 	if (j->status == RDB_OK) {
 		rn_node_event(l->id, "labels");	/* reload our copy */
 		rn_publish_node(l->id, "labels");
-		rn_event("node_labels", l->id, NULL, "api", NULL);
+		rn_event(EVENT_NODE_LABELS, l->id, NULL, "admin", NULL);
 		rh_reply_json(l->owner, l->peerid, 200,
 		    json_pack("{s:b}", "success", 1));
 	} else {

@@ -25,6 +25,7 @@
 
 #include <libpq-fe.h>
 
+#include "proto/event_catalog.h"
 #include "proto/log.h"
 #include "router/rdb.h"
 #include "router/rsql.h"
@@ -336,8 +337,9 @@ rn_event_done(struct rdb_job *j)
 }
 
 /*
- * A cluster event: a journal record with LOCALAI_EVENT, and a row in the
- * events table (best effort: lost when the database is down).
+ * A cluster event: a journal record with LOCALAI_EVENT (and NODE_ID,
+ * MODEL), and a row in the events table (best effort: lost when the
+ * database is down).  Takes the reference to detail.
  */
 void
 rn_event(const char *kind, const char *node_id, const char *model,
@@ -347,14 +349,20 @@ rn_event(const char *kind, const char *node_id, const char *model,
 	    .event = kind };
 	struct event_job *e;
 
-	log_fields(6, &f, "%s", kind);
-	if ((e = calloc(1, sizeof(*e))) == NULL)
+	char *d = json_dumps(detail ? detail : json_object(), JSON_COMPACT);
+
+	json_decref(detail);
+	log_fields(6, &f, "%s %s by %s", kind, d ? d : "{}",
+	    actor ? actor : "router");
+	if ((e = calloc(1, sizeof(*e))) == NULL) {
+		free(d);
 		return;
+	}
 	snprintf(e->kind, sizeof(e->kind), "%s", kind);
 	snprintf(e->node_id, sizeof(e->node_id), "%s", node_id ? node_id : "");
 	snprintf(e->model, sizeof(e->model), "%s", model ? model : "");
 	snprintf(e->actor, sizeof(e->actor), "%s", actor ? actor : "router");
-	e->detail = json_dumps(detail ? detail : json_object(), JSON_COMPACT);
+	e->detail = d;
 	e->j.run = rn_event_run;
 	e->j.done = rn_event_done;
 	rdb_submit(&e->j);
@@ -441,8 +449,8 @@ rn_status_done(struct rdb_job *j)
 			rt_view_node_clear_replicas(R.view, slot);
 		}
 		rn_publish_node(s->node_id, s->status);
-		rn_event(strcmp(s->status, "offline") == 0 ? "node_offline" :
-		    "node_online", s->node_id, NULL, "health-leader", NULL);
+		rn_event(strcmp(s->status, "offline") == 0 ? EVENT_NODE_OFFLINE :
+		    EVENT_NODE_HEALTHY, s->node_id, NULL, "health-leader", NULL);
 	} else if (j->status != RDB_OK) {
 		log_warnx("node %s -> %s: %s", s->node_id, s->status, j->error);
 	}
@@ -482,7 +490,7 @@ rn_health_cb(void *arg, uint32_t slot, enum rt_health_change ch)
 	switch (ch) {
 	case RT_HEALTH_SUSPECT:
 		log_fields(4, &(struct log_fields){ .node_id = n->id,
-		    .event = "node_suspect" }, "node %s suspect: heartbeats "
+		    .event = EVENT_NODE_SUSPECT }, "node %s suspect: heartbeats "
 		    "missed", n->name);
 		break;
 	case RT_HEALTH_OFFLINE:

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "agent/bus.h"
+#include "proto/event_catalog.h"
 #include "proto/log.h"
 #include "router/rdb.h"
 #include "router/rsql.h"
@@ -288,10 +289,11 @@ rp_replica_fail(uint32_t owner, const struct msg_replica_fail *f)
 	n = rt_view_node(R.view, node);
 	if (rt_nodestate_conn_failure(&n->state, &R.view->health, r_now()) ==
 	    RT_HEALTH_SUSPECT)
-		log_fields(4, &(struct log_fields){ .node_id = n->id,
-		    .request_id = f->request_id, .event = "node_suspect" },
-		    "node %s suspect: %s (gRPC status %d)", n->name, f->reason,
-		    f->grpc_status);
+	{
+		rn_event(EVENT_NODE_SUSPECT, n->id, NULL, "api", json_pack(
+		    "{s:s,s:i,s:s}", "reason", f->reason, "grpc_status",
+		    f->grpc_status, "request_id", f->request_id));
+	}
 }
 
 void
@@ -446,12 +448,9 @@ cold_failed(struct cold *c, const char *why)
 	int attempts = c->attempts;
 	char msg[400];
 
-	log_fields(3, &(struct log_fields){ .node_id = c->node_id,
-	    .model = rt_view_model(R.view, model)->name, .event = "load_failed" },
-	    "loading %s on %s failed: %s", rt_view_model(R.view, model)->name,
-	    c->node_id, why);
-	rn_event("load_failed", c->node_id, rt_view_model(R.view, model)->name,
-	    "router", json_pack("{s:s}", "error", why));
+	rn_event(EVENT_REPLICA_FAILED, c->node_id,
+	    rt_view_model(R.view, model)->name, "router", json_pack("{s:s}",
+	    "error", why));
 	if (c->replica != RT_NONE)
 		(void)rt_view_replica_event(R.view, c->replica,
 		    RT_REPLICA_EV_FAILED, r_now());
@@ -496,11 +495,7 @@ cold_install_reply(void *arg, int status, const char *data, size_t len)
 	    rt_view_model(R.view, c->model)->revision);
 	(void)rt_view_replica_event(R.view, c->replica, RT_REPLICA_EV_READY,
 	    r_now());
-	log_fields(6, &(struct log_fields){ .node_id = c->node_id,
-	    .model = rt_view_model(R.view, c->model)->name,
-	    .event = "replica_ready" }, "replica of %s ready on %s at %s",
-	    rt_view_model(R.view, c->model)->name, c->node_id, addr);
-	rn_event("replica_ready", c->node_id,
+	rn_event(EVENT_REPLICA_READY, c->node_id,
 	    rt_view_model(R.view, c->model)->name, "router",
 	    json_pack("{s:s,s:I}", "address", addr, "load_ms",
 	    (json_int_t)(r_now() - c->since)));
@@ -563,7 +558,7 @@ cold_unload_reply(void *arg, int status, const char *data, size_t len)
 	struct rt_replica *r = rt_view_replica(R.view, u->victim);
 
 	if (r != NULL && r->state == RT_REPLICA_STOPPING) {
-		rn_event("replica_evicted", rt_view_node(R.view, r->node)->id,
+		rn_event(EVENT_REPLICA_EVICTED, rt_view_node(R.view, r->node)->id,
 		    rt_view_model(R.view, r->model)->name, "router", NULL);
 		rt_view_replica_remove(R.view, u->victim);
 	}
@@ -679,10 +674,10 @@ cold_start(uint32_t model, uint32_t exclude)
 	    rt_view_node(R.view, c->node)->id);
 	c->phase = COLD_LOCKING;
 	cm = conf_of(model);
-	log_fields(6, &(struct log_fields){ .node_id = c->node_id,
-	    .model = cm->name, .event = "load_started" }, "loading %s on %s%s",
-	    cm->name, rt_view_node(R.view, c->node)->name,
-	    c->plan.status == RT_COLD_EVICT ? " (after eviction)" : "");
+	rn_event(EVENT_REPLICA_LOADING, c->node_id, cm->name, "router",
+	    json_pack("{s:s,s:b}", "node_name",
+	    rt_view_node(R.view, c->node)->name, "evict",
+	    c->plan.status == RT_COLD_EVICT));
 	if ((cj = calloc(1, sizeof(*cj))) == NULL)
 		fatal("calloc");
 	cj->c = c;
