@@ -18,6 +18,7 @@
 #include <jansson.h>
 
 #include "proto/msg.h"
+#include "proto/metrics.h"
 #include "proto/msgbuf.h"
 #include "router/admit.h"
 #include "router/place.h"
@@ -47,6 +48,7 @@ struct rlink {
 	uint32_t	owner;		/* unique per link, never reused */
 	uint32_t	instance;
 	struct msgbuf	mb;
+	struct metrics_snap *snap;	/* its latest metrics, or NULL */
 };
 
 struct router {
@@ -61,6 +63,9 @@ struct router {
 	int			 bus_up;
 	int			 leader;
 	int			 stopping;
+	struct metrics		*metrics;	/* the router's own */
+	struct metrics		*retired;	/* counters of api links gone */
+	struct metrics		*scrape;	/* scratch for /metrics */
 };
 
 extern struct router R;
@@ -108,6 +113,12 @@ void	rh_reply_json(uint32_t owner, uint32_t peerid, unsigned status,
 	    json_t *o);
 void	rh_error(uint32_t owner, uint32_t peerid, unsigned status,
 	    const char *code, const char *msg);
+
+/* rmetrics.c */
+void	rm_init(void);
+void	rm_api_snapshot(struct rlink *l, const void *data, size_t len);
+void	rm_link_gone(struct rlink *l);
+void	rm_scrape(uint32_t owner, uint32_t peerid);
 
 /* rbus.c */
 typedef void (*rb_reply_fn)(void *arg, int status, const char *data,

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "agent/bus.h"
 #include "proto/event_catalog.h"
@@ -197,8 +198,31 @@ enqueue(uint32_t owner, uint32_t peerid, const struct msg_place *p,
 	queue_wait_msg(owner, peerid, p->request_id, pos, model);
 }
 
+static double
+mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void rp_place_decide(uint32_t owner, uint32_t peerid,
+    const struct msg_place *p);
+
+/* A PLACE, timed for localai_placement_duration_seconds. */
 void
 rp_place(uint32_t owner, uint32_t peerid, const struct msg_place *p)
+{
+	double t0 = mono_s();
+
+	rp_place_decide(owner, peerid, p);
+	(void)metrics_observe(R.metrics, MET_PLACEMENT_DURATION, NULL,
+	    mono_s() - t0);
+}
+
+static void
+rp_place_decide(uint32_t owner, uint32_t peerid, const struct msg_place *p)
 {
 	uint32_t model, exclude = RT_NONE;
 	struct rt_warm w;
@@ -448,6 +472,8 @@ cold_failed(struct cold *c, const char *why)
 	int attempts = c->attempts;
 	char msg[400];
 
+	(void)metrics_inc(R.metrics, MET_COLD_LOADS, METRICS_L(
+	    rt_view_model(R.view, model)->name, "failed"));
 	rn_event(EVENT_REPLICA_FAILED, c->node_id,
 	    rt_view_model(R.view, model)->name, "router", json_pack("{s:s}",
 	    "error", why));
@@ -495,6 +521,10 @@ cold_install_reply(void *arg, int status, const char *data, size_t len)
 	    rt_view_model(R.view, c->model)->revision);
 	(void)rt_view_replica_event(R.view, c->replica, RT_REPLICA_EV_READY,
 	    r_now());
+	(void)metrics_inc(R.metrics, MET_COLD_LOADS, METRICS_L(
+	    rt_view_model(R.view, c->model)->name, "ready"));
+	(void)metrics_observe(R.metrics, MET_LOAD_DURATION, NULL,
+	    (r_now() - c->since) / 1000.0);
 	rn_event(EVENT_REPLICA_READY, c->node_id,
 	    rt_view_model(R.view, c->model)->name, "router",
 	    json_pack("{s:s,s:I}", "address", addr, "load_ms",
@@ -558,6 +588,7 @@ cold_unload_reply(void *arg, int status, const char *data, size_t len)
 	struct rt_replica *r = rt_view_replica(R.view, u->victim);
 
 	if (r != NULL && r->state == RT_REPLICA_STOPPING) {
+		(void)metrics_inc(R.metrics, MET_EVICTIONS, NULL);
 		rn_event(EVENT_REPLICA_EVICTED, rt_view_node(R.view, r->node)->id,
 		    rt_view_model(R.view, r->model)->name, "router", NULL);
 		rt_view_replica_remove(R.view, u->victim);
