@@ -87,6 +87,8 @@ void	rp_replica_fail(uint32_t owner, const struct msg_replica_fail *f);
 void	rp_owner_gone(uint32_t owner);
 void	rp_capacity_changed(uint32_t model);	/* serve queued requests */
 void	rp_tick(void);			/* expiry, stuck models */
+/* Start a cold load of model now (admin pre-warm); the answer body. */
+json_t	*rp_prewarm(uint32_t model);
 /* A replica came up or failed elsewhere (worker or other frontend). */
 void	rp_replica_update(const char *node_id, const char *model,
 	    const char *address, const char *state, const char *error);

@@ -727,6 +727,21 @@ cold_start(uint32_t model, uint32_t exclude)
 	rdb_submit(&cj->j);
 }
 
+json_t *
+rp_prewarm(uint32_t model)
+{
+	const char *name = rt_view_model(R.view, model)->name;
+	struct cold *c;
+
+	cold_start(model, RT_NONE);
+	if ((c = cold_find(model)) == NULL)
+		return json_pack("{s:b,s:s,s:s}", "success", 0, "model", name,
+		    "error", "no node can load this model now");
+	return json_pack("{s:b,s:s,s:s,s:s}", "success", 1, "model", name,
+	    "node_id", c->node_id, "state", c->phase == COLD_WAITING ?
+	    "waiting-for-memory" : "loading");
+}
+
 /*
  * A replica changed state, as a worker reported it (event or heartbeat).
  * Cheap when nothing changed: heartbeats repeat every replica every second.
