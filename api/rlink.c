@@ -464,8 +464,9 @@ api_rlink_up(void)
 {
 	int up;
 
+	/* A link handed over but not yet taken by the reader counts. */
 	pthread_mutex_lock(&rl_mu);
-	up = rl_up;
+	up = rl_up || rl_pending != -1;
 	pthread_mutex_unlock(&rl_mu);
 	return up;
 }

@@ -829,6 +829,156 @@ case_router_restart(void)
 	tl_sleep_ms(100);
 }
 
+/* ---- load, limits and shutdown -------------------------------------- */
+
+struct mixer {
+	int	 id;
+	int	 ok, bad, cancelled;
+};
+
+static void *
+mixer_main(void *arg)
+{
+	static const char *const h[] = { "Authorization: Bearer " TL_KEY,
+	    NULL };
+	const char *stream = CHAT("fake", "true"), *plain =
+	    CHAT("fake", "false");
+	struct mixer *m = arg;
+	struct tl_resp r;
+	int i, kind;
+
+	for (i = 0; i < 125; i++) {
+		kind = (i + m->id) % 4;
+		if (kind == 0)
+			tl_post(&A, "/v1/chat/completions", plain, &r);
+		else if (kind == 1)
+			tl_post(&A, "/v1/chat/completions", stream, &r);
+		else if (kind == 2)
+			tl_post(&A, "/v1/embeddings", "{\"model\":\"fake\","
+			    "\"input\":\"abc\"}", &r);
+		else
+			tl_http(&A, "POST", "/v1/chat/completions", h, stream,
+			    strlen(stream), 300, &r);
+		if (kind == 3)
+			m->cancelled++;
+		else if (r.status == 200)
+			m->ok++;
+		else
+			m->bad++;
+		tl_resp_free(&r);
+	}
+	return NULL;
+}
+
+/* 1,000 mixed requests, a quarter cancelled mid-stream. */
+static void
+case_mixed(void)
+{
+	char *env[] = { "FAKE_BACKEND_OPTIONS=tokens=40,rate_ms=2", NULL };
+	struct mixer m[8];
+	pthread_t t[8];
+	struct tl_proc s;
+	int i, ok = 0, bad = 0;
+
+	CHECK(tl_backend(&s, fakebin, env) == 0, "backend");
+	tl_router_reset(s.addr);
+	for (i = 0; i < 8; i++) {
+		memset(&m[i], 0, sizeof(m[i]));
+		m[i].id = i;
+		pthread_create(&t[i], NULL, mixer_main, &m[i]);
+	}
+	for (i = 0; i < 8; i++) {
+		pthread_join(t[i], NULL);
+		ok += m[i].ok;
+		bad += m[i].bad;
+	}
+	CHECK(ok == 750 && bad == 0, "%d ok, %d failed", ok, bad);
+	check_done();
+	CHECK(TR.n_place == 1000 && TR.n_done == 1000, "%d PLACE, %d DONE",
+	    TR.n_place, TR.n_done);
+	tl_proc_stop(&s);
+}
+
+/* max_concurrent: the request beyond it gets 503 with Retry-After. */
+static void
+case_limits(void)
+{
+	char *env[] = { "FAKE_BACKEND_OPTIONS=tokens=100,rate_ms=20,parallel=4",
+	    NULL };
+	struct bg b1 = { .body = CHAT("fake", "true") }, b2 = b1;
+	struct tl_api saved = A;
+	struct conf_model m;
+	struct tl_resp r;
+	struct tl_proc s;
+	pthread_t t1, t2;
+	struct conf c;
+	char buf[16];
+
+	tl_conf(&c);
+	c.frontend.max_concurrent = 2;
+	tl_model(&m, "fake");
+	CHECK(tl_backend(&s, fakebin, env) == 0, "backend");
+	CHECK(tl_api_start(&A, localai, &c, &m, 1) == 0, "second api");
+	tl_router_reset(s.addr);
+	pthread_create(&t1, NULL, bg_post, &b1);
+	pthread_create(&t2, NULL, bg_post, &b2);
+	CHECK(wait_places(2, 5000) == 0, "two in progress");
+	tl_post(&A, "/v1/chat/completions", CHAT("fake", "false"), &r);
+	check_error(&r, 503, NULL);
+	CHECK(tl_header(&r, "Retry-After", buf, sizeof(buf)) != NULL,
+	    "Retry-After");
+	tl_resp_free(&r);
+	tl_http(&A, "GET", "/healthz", NULL, NULL, 0, 0, &r);
+	CHECK(r.status == 200, "health is not limited");
+	tl_resp_free(&r);
+	pthread_join(t1, NULL);
+	pthread_join(t2, NULL);
+	CHECK(b1.r.status == 200 && b2.r.status == 200, "the two finished: %ld %ld %s", b1.r.status, b2.r.status, b2.r.body);
+	tl_resp_free(&b1.r);
+	tl_resp_free(&b2.r);
+	check_done();
+	CHECK(tl_api_stop(&A) == 0, "exit 0");
+	A = saved;
+	tl_proc_stop(&s);
+}
+
+/* Shutdown with a stream in progress: clean exit, DONE sent. */
+static void
+case_shutdown(void)
+{
+	char *env[] = { "FAKE_BACKEND_OPTIONS=tokens=100000,rate_ms=10", NULL };
+	struct bg b = { .body = CHAT("fake", "true") };
+	struct tl_api saved = A;
+	struct conf_model m;
+	struct tl_proc s;
+	pthread_t t;
+	struct conf c;
+	int64_t t0;
+
+	tl_conf(&c);
+	tl_model(&m, "fake");
+	CHECK(tl_backend(&s, fakebin, env) == 0, "backend");
+	CHECK(tl_api_start(&A, localai, &c, &m, 1) == 0, "second api");
+	tl_router_reset(s.addr);
+	pthread_create(&t, NULL, bg_post, &b);
+	CHECK(wait_places(1, 5000) == 0, "streaming");
+	tl_sleep_ms(300);
+	t0 = tl_now_ms();
+	CHECK(tl_api_stop(&A) == 0, "clean exit");
+	CHECK(tl_now_ms() - t0 < 5000, "within the supervisor's 5 s: %lld ms",
+	    (long long)(tl_now_ms() - t0));
+	pthread_join(t, NULL);
+	CHECK(strstr(b.r.body, "data: {\"error\"") != NULL &&
+	    strstr(b.r.body, "[DONE]") == NULL, "the stream ends with an "
+	    "error event");
+	tl_resp_free(&b.r);
+	check_done();
+	CHECK(TR.n_done == 1 && TR.dones[0].outcome == OUTCOME_CANCELLED,
+	    "DONE %d", TR.n_done);
+	A = saved;
+	tl_proc_stop(&s);
+}
+
 static void
 usage(void)
 {
@@ -857,6 +1007,9 @@ static const struct {
 	{ "transcription", case_transcription },
 	{ "relay", case_relay },
 	{ "router_restart", case_router_restart },
+	{ "mixed", case_mixed },
+	{ "limits", case_limits },
+	{ "shutdown", case_shutdown },
 };
 
 int
