@@ -62,3 +62,11 @@ $(eval $(call program,tests/integration/api_contbe, \
     backends/common/addr.c gen/backend.pb-c.c proto/log.c, \
     $(call libs,grpc libprotobuf-c libcrypto libsystemd)))
 $(BUILD)/obj/tests/integration/api_contbe.o: | $(BUILD)/gen/backend.pb-c.h
+
+# The api's own header parsers, fuzzed (clang only; FUZZ_* from above).
+ifneq ($(shell command -v $(FUZZ_CC) 2>/dev/null),)
+$(BUILD)/tests/fuzz/fuzz_api_http: tests/fuzz/fuzz_api_http.c api/requtil.c api/requtil.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_api_http.c api/requtil.c
+ALL_TARGETS += $(BUILD)/tests/fuzz/fuzz_api_http
+endif
