@@ -979,6 +979,24 @@ case_shutdown(void)
 	tl_proc_stop(&s);
 }
 
+/*
+ * For clients in other languages (tests/e2e/openai_sdk.test): print
+ * "ready BASE_URL API_KEY", serve until stdin closes, then check that
+ * every grant got its DONE.
+ */
+static void
+serve(void)
+{
+	char buf[256];
+
+	tl_router_reset(F.addr);
+	printf("ready %s %s\n", A.base, TL_KEY);
+	fflush(stdout);
+	while (read(0, buf, sizeof(buf)) > 0)
+		;
+	check_done();
+}
+
 static void
 usage(void)
 {
@@ -1028,6 +1046,10 @@ main(int argc, char **argv)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	setup();
 	for (i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "serve") == 0) {
+			serve();
+			continue;
+		}
 		for (k = 0; k < sizeof(cases) / sizeof(cases[0]); k++)
 			if (strcmp(cases[k].name, argv[i]) == 0)
 				break;
