@@ -70,3 +70,16 @@ $(BUILD)/tests/fuzz/fuzz_api_http: tests/fuzz/fuzz_api_http.c api/requtil.c api/
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_api_http.c api/requtil.c
 ALL_TARGETS += $(BUILD)/tests/fuzz/fuzz_api_http
 endif
+
+# The api's figures (make bench): added latency, throughput, TTFT, RSS.
+$(eval $(call program,tests/bench/bench_api,tests/bench/bench_api.c \
+    $(API_TLIB) backends/common/bclient.c gen/backend.pb-c.c, \
+    $(call libs,libcurl jansson libmicrohttpd libconfig libcrypto \
+    libsystemd grpc libprotobuf-c)))
+$(BUILD)/obj/tests/bench/bench_api.o: CFLAGS += -Itests/integration
+$(BUILD)/obj/tests/bench/bench_api.o: | $(BUILD)/gen/backend.pb-c.h
+.PHONY: bench-api
+bench: bench-api
+bench-api: $(BUILD)/tests/bench/bench_api $(BUILD)/bin/localai \
+    $(BUILD)/tests/fakes/fakebackend
+	$(BUILD)/tests/bench/bench_api $(BUILD)
