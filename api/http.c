@@ -73,8 +73,12 @@ static const struct api_route http_routes[] = {
 	{ "/models", 0, "GET", API_BODY_NONE, API_R_KEY, api_h_models },
 	{ "/healthz", 0, "GET", API_BODY_NONE, 0, api_h_healthz },
 	{ "/readyz", 0, "GET", API_BODY_NONE, 0, api_h_readyz },
-	/* The node and admin API: the router decides (and checks keys). */
-	{ "/api/", 1, NULL, API_BODY_RAW, API_R_LIMITED, api_h_relay },
+	/*
+	 * The node and admin API: the router decides (and checks keys).  Not
+	 * limited by max_concurrent: heartbeats must get through while the
+	 * inference API is saturated.
+	 */
+	{ "/api/", 1, NULL, API_BODY_RAW, 0, api_h_relay },
 };
 
 /* ---- requests -------------------------------------------------------------- */

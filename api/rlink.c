@@ -154,10 +154,11 @@ rl_fail_http(int all)
 static void
 rl_switch(int fd)
 {
-	int old;
+	int old, quiet;
 
 	pthread_mutex_lock(&rl_wmu);
 	pthread_mutex_lock(&rl_mu);
+	quiet = rl_stopping;
 	old = rl_fd;
 	rl_fd = fd;
 	rl_up = fd != -1;
@@ -173,7 +174,7 @@ rl_switch(int fd)
 	pthread_mutex_unlock(&rl_wmu);
 	msgbuf_clear(&rl_rmb);
 	msgbuf_init(&rl_rmb, fd);
-	if (fd == -1)
+	if (fd == -1 && !quiet)
 		log_warnx("router link lost; waiting for the router to come "
 		    "back");
 	else
