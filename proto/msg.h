@@ -40,14 +40,12 @@ struct msg_hdr {
 #define MSG_FLAG_FD		0x80000000u
 
 /*
- * The types whose payload may reach MSG_MAX_LARGE (relayed HTTP bodies,
- * NATS payloads): a comma-separated list that starts with MSG_NONE (never
- * valid on the wire, so harmless).  Every other type is limited to
- * MSG_MAX_PAYLOAD.  The names are used after the enum below is declared.
+ * The types whose payload may reach MSG_MAX_LARGE (relayed HTTP bodies):
+ * a comma-separated list that starts with MSG_NONE (never valid on the
+ * wire, so harmless).  Every other type is limited to MSG_MAX_PAYLOAD.
  */
-#define MSG_LARGE_TYPES		MSG_NONE, MSG_HTTP_REQ, MSG_HTTP_RESP, \
-				MSG_BUS_PUB, MSG_BUS_REQ, MSG_BUS_REPLY, \
-				MSG_BUS_MSG
+#define MSG_LARGE_TYPES		MSG_NONE, MSG_HTTP_REQ, MSG_HTTP_RESP, MSG_BUS_PUB, \
+				MSG_BUS_REQ, MSG_BUS_REPLY, MSG_BUS_MSG
 
 enum msg_type {
 	MSG_NONE = 0,
