@@ -493,9 +493,11 @@ int openai_sse_keepalive(struct openai_buf *out);
 
 /*
  * Where the file part goes: begin once with the client's filename (may be
- * NULL) and Content-Type (NULL when absent), data as it arrives, end once.
- * A callback returning non-zero aborts the upload (500 unless it set *err
- * through its own means; see openai_form_feed()).
+ * NULL; never use it as a path) and Content-Type (NULL when absent), data
+ * as it arrives, end once when the part is complete.  After any error end
+ * is not called: the caller discards what begin created.  A callback
+ * returning non-zero aborts the upload with 500 "The upload could not be
+ * stored."
  */
 struct openai_file_sink {
 	int (*begin)(void *arg, const char *filename, const char *content_type);
@@ -507,8 +509,10 @@ struct openai_form;
 
 /*
  * A transcription upload: the multipart parser plus the form fields.  The
- * part named "file" streams to the sink; other parts are fields (each at
- * most string_max bytes); unknown fields are ignored.
+ * part named "file" streams to the sink (at most upload_max bytes, 413
+ * beyond); other parts are fields of at most min(string_max, 64 KiB) bytes;
+ * unknown fields, and other parts with a filename, are ignored.  sink may
+ * be NULL (the file is counted, not kept).
  */
 struct openai_form *openai_form_new(const char *content_type,
     const struct openai_limits *limits, const struct openai_file_sink *sink,
