@@ -829,6 +829,41 @@ case_router_restart(void)
 	tl_sleep_ms(100);
 }
 
+/* A reload (SIGHUP at the supervisor) changes models and keys at once. */
+static void
+case_reload(void)
+{
+	static const char *const k2[] = { "Authorization: Bearer second-key",
+	    NULL };
+	struct conf_model m[4];
+	struct tl_resp r;
+	struct conf c;
+
+	tl_conf(&c);
+	c.generation = 2;
+	c.frontend.n_api_keys = 2;
+	conf_hash_key("second-key", 10, c.frontend.api_keys[1]);
+	tl_model(&m[0], "fake");
+	tl_model(&m[1], "tok");
+	m[1].use_tokenizer_template = 1;
+	tl_model(&m[2], "cont");
+	tl_model(&m[3], "added");
+	CHECK(tl_api_reload(&A, &c, m, 4) == 0, "reload acknowledged");
+	tl_http(&A, "GET", "/v1/models", k2, NULL, 0, 0, &r);
+	CHECK(r.status == 200 && strstr(r.body, "\"added\"") != NULL,
+	    "new model and key: %ld %s", r.status, r.body);
+	tl_resp_free(&r);
+	c.generation = 3;
+	c.frontend.n_api_keys = 1;
+	CHECK(tl_api_reload(&A, &c, m, 3) == 0, "reload back");
+	tl_http(&A, "GET", "/v1/models", k2, NULL, 0, 0, &r);
+	CHECK(r.status == 401, "key removed: %ld", r.status);
+	tl_resp_free(&r);
+	tl_http(&A, "GET", "/v1/models/added", auth_hdr, NULL, 0, 0, &r);
+	CHECK(r.status == 404, "model removed: %ld", r.status);
+	tl_resp_free(&r);
+}
+
 /* ---- load, limits and shutdown -------------------------------------- */
 
 struct mixer {
@@ -1025,6 +1060,7 @@ static const struct {
 	{ "transcription", case_transcription },
 	{ "relay", case_relay },
 	{ "router_restart", case_router_restart },
+	{ "reload", case_reload },
 	{ "mixed", case_mixed },
 	{ "limits", case_limits },
 	{ "shutdown", case_shutdown },

@@ -696,6 +696,13 @@ tl_api_config(struct tl_api *a, const struct conf *c,
 }
 
 int
+tl_api_reload(struct tl_api *a, const struct conf *c,
+    const struct conf_model *models, size_t n)
+{
+	return tl_api_config(a, c, models, n);
+}
+
+int
 tl_api_start(struct tl_api *a, const char *localai, const struct conf *c,
     const struct conf_model *models, size_t n)
 {

@@ -80,6 +80,9 @@ void	tl_conf(struct conf *c);
 void	tl_model(struct conf_model *m, const char *name);
 int	tl_api_start(struct tl_api *a, const char *localai,
 	    const struct conf *c, const struct conf_model *models, size_t n);
+/* A new configuration, as on SIGHUP (waits for its MSG_CFG_ACK). */
+int	tl_api_reload(struct tl_api *a, const struct conf *c,
+	    const struct conf_model *models, size_t n);
 /* Shutdown as the supervisor does it; the exit code. */
 int	tl_api_stop(struct tl_api *a);
 /* A new router link for the api (a router restart); the old one closes. */
