@@ -29,6 +29,7 @@
 #include "api_tlib.h"
 
 int tl_failures;
+long tl_http_timeout_ms = 60000;
 struct tl_router TR = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
 extern char **environ;
@@ -376,9 +377,10 @@ tl_on_place(int link, uint32_t peerid, const struct msg_place *p)
 		tl_answer(&q);
 		return;
 	}
-	tl_answer(&q);		/* the first WAIT, or nothing yet */
-	if (q.waits > 0)
+	if (q.waits > 0) {		/* the first WAIT at once */
+		tl_answer(&q);
 		q.waits--;
+	}
 	if (tl_npend < TL_PEND)
 		tl_pend[tl_npend++] = q;
 }
@@ -804,7 +806,7 @@ tl_http(const struct tl_api *a, const char *method, const char *path,
 	curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
 	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, sl);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 60000L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, tl_http_timeout_ms);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, tl_write);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &io);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, tl_hdr);
@@ -823,6 +825,8 @@ tl_http(const struct tl_api *a, const char *method, const char *path,
 	r->ms = tl_now_ms() - t0;
 	if (r->body == NULL)
 		r->body = calloc(1, 1);
+	if (cc == CURLE_OPERATION_TIMEDOUT && tl_http_timeout_ms < 60000)
+		return 0;	/* the caller hung up on purpose */
 	if (cc != CURLE_OK && !(abort_after > 0 && cc == CURLE_WRITE_ERROR))
 		return -1;
 	return 0;

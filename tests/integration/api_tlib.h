@@ -132,6 +132,9 @@ void	tl_router_drop_links(void);
 
 /* ---- HTTP ---------------------------------------------------------------- */
 
+/* Client-side timeout of tl_http (a shorter one hangs up on purpose). */
+extern long tl_http_timeout_ms;
+
 struct tl_resp {
 	long	 status;
 	char	*body;
