@@ -889,10 +889,9 @@ int
 api_http_start(int listen_fd, const struct api_cfg *cfg)
 {
 	const struct conf_frontend *f = &cfg->conf.frontend;
-	unsigned timeout = f->body_timeout_ms / 1000;
+	/* Idle connections: body_timeout, in whole seconds, rounded up. */
+	unsigned timeout = (f->body_timeout_ms + 999) / 1000;
 
-	if (timeout == 0)
-		timeout = 1;
 	http_daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
 	    MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0,
 	    NULL, NULL, http_access, NULL,

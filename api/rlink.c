@@ -159,6 +159,8 @@ rl_switch(int fd)
 	pthread_mutex_lock(&rl_wmu);
 	pthread_mutex_lock(&rl_mu);
 	quiet = rl_stopping;
+	if (fd != -1 && rl_pending == fd)
+		rl_pending = -1;	/* taken: rl_up covers it from now */
 	old = rl_fd;
 	rl_fd = fd;
 	rl_up = fd != -1;
@@ -385,8 +387,8 @@ rl_main(void *arg)
 				;
 			pthread_mutex_lock(&rl_mu);
 			fd = rl_pending;
-			rl_pending = -1;
 			if (rl_stopping) {
+				rl_pending = -1;
 				pthread_mutex_unlock(&rl_mu);
 				if (fd != -1)
 					close(fd);

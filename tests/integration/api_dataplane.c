@@ -104,6 +104,28 @@ setup(void)
 	snprintf(TR.http_address, sizeof(TR.http_address), "%s", files_addr);
 }
 
+/*
+ * Poll until path answers status: the api applies what the supervisor
+ * sends (router link, reloads) just after acknowledging it.
+ */
+static long
+wait_status(const char *path, const char *const *hdrs, long status)
+{
+	struct tl_resp r;
+	int64_t t0 = tl_now_ms();
+	long got;
+
+	do {
+		tl_http(&A, "GET", path, hdrs, NULL, 0, 0, &r);
+		got = r.status;
+		tl_resp_free(&r);
+		if (got == status)
+			break;
+		tl_sleep_ms(20);
+	} while (tl_now_ms() - t0 < 3000);
+	return got;
+}
+
 /* ---- cases ------------------------------------------------------------- */
 
 static void
@@ -120,6 +142,7 @@ case_basic(void)
 	CHECK(tl_header(&r, "X-Request-Id", buf, sizeof(buf)) != NULL &&
 	    strncmp(buf, "req-", 4) == 0, "generated id");
 	tl_resp_free(&r);
+	CHECK(wait_status("/readyz", NULL, 200) == 200, "readyz");
 	tl_http(&A, "GET", "/readyz", rid, NULL, 0, 0, &r);
 	CHECK(r.status == 200, "readyz %ld %s", r.status, r.body);
 	CHECK(tl_header(&r, "X-Request-Id", buf, sizeof(buf)) != NULL &&
@@ -374,11 +397,14 @@ case_slow_body(void)
 	snprintf(req, sizeof(req), "POST /v1/chat/completions HTTP/1.1\r\n"
 	    "Host: x\r\nAuthorization: Bearer %s\r\nContent-Length: 100\r\n"
 	    "\r\n{\"mod", TL_KEY);
+	/* Never idle for long (MHD's idle timeout), but slow in total. */
 	(void)write(fd, req, strlen(req));
-	tl_sleep_ms(1000);
+	tl_sleep_ms(700);
 	(void)write(fd, "e", 1);
-	tl_sleep_ms(800);
+	tl_sleep_ms(700);
 	(void)write(fd, "l", 1);
+	tl_sleep_ms(400);
+	(void)write(fd, "\"", 1);
 	for (got = 0; got < sizeof(buf) - 1; got += (size_t)n)
 		if ((n = read(fd, buf + got, sizeof(buf) - 1 - got)) <= 0)
 			break;
@@ -825,9 +851,7 @@ case_router_restart(void)
 	    TR.places[1].request_id) == 0 && TR.places[1].attempt == 0,
 	    "PLACE sent again on the new link");
 	check_done();
-	tl_http(&A, "GET", "/readyz", NULL, NULL, 0, 0, &r);
-	CHECK(r.status == 200, "ready again: %ld", r.status);
-	tl_resp_free(&r);
+	CHECK(wait_status("/readyz", NULL, 200) == 200, "ready again");
 	/* No router for longer than the api waits for one: 503. */
 	tl_router_drop_links();
 	tl_post(&A, "/v1/chat/completions", CHAT("fake", "false"), &r);
@@ -858,6 +882,7 @@ case_reload(void)
 	tl_model(&m[2], "cont");
 	tl_model(&m[3], "added");
 	CHECK(tl_api_reload(&A, &c, m, 4) == 0, "reload acknowledged");
+	CHECK(wait_status("/v1/models", k2, 200) == 200, "second key");
 	tl_http(&A, "GET", "/v1/models", k2, NULL, 0, 0, &r);
 	CHECK(r.status == 200 && strstr(r.body, "\"added\"") != NULL,
 	    "new model and key: %ld %s", r.status, r.body);
@@ -865,9 +890,7 @@ case_reload(void)
 	c.generation = 3;
 	c.frontend.n_api_keys = 1;
 	CHECK(tl_api_reload(&A, &c, m, 3) == 0, "reload back");
-	tl_http(&A, "GET", "/v1/models", k2, NULL, 0, 0, &r);
-	CHECK(r.status == 401, "key removed: %ld", r.status);
-	tl_resp_free(&r);
+	CHECK(wait_status("/v1/models", k2, 401) == 401, "key removed");
 	tl_http(&A, "GET", "/v1/models/added", auth_hdr, NULL, 0, 0, &r);
 	CHECK(r.status == 404, "model removed: %ld", r.status);
 	tl_resp_free(&r);
