@@ -55,7 +55,9 @@ gen_flush(struct gen_state *s)
 {
 	if (s->ev.failed) {
 		api_req_stop(s->r, API_STOP_GONE);
-		log_warnx("out of memory building a stream event");
+		log_fields(LOG_WARNING, &(struct log_fields){ .request_id =
+		    s->r->request_id, .model = s->r->model },
+		    "out of memory building a stream event");
 	} else if (s->ev.len > 0 &&
 	    api_stream_write(s->r, s->ev.data, s->ev.len) == -1) {
 		api_req_stop(s->r, API_STOP_GONE);

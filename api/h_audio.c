@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -316,6 +317,7 @@ struct stt_work {
 	struct openai_transcription	 tr;
 	Backend__TranscriptResult	*res;
 	uint32_t			 threads;
+	struct api_req			*r;	/* for the logs */
 	struct openai_buf		 io;
 };
 
@@ -365,6 +367,7 @@ static int
 stt_sink_data(void *arg, const void *data, size_t len)
 {
 	struct stt_work *w = arg;
+	struct api_req *r = w->r;
 	const char *p = data;
 	ssize_t n;
 
@@ -372,7 +375,9 @@ stt_sink_data(void *arg, const void *data, size_t len)
 		if ((n = write(w->fd, p, len)) == -1) {
 			if (errno == EINTR)
 				continue;
-			log_warn("upload file");
+			log_fields(LOG_WARNING, &(struct log_fields){
+			    .request_id = r->request_id },
+			    "upload file: %s", strerror(errno));
 			return -1;
 		}
 		p += n;
@@ -402,12 +407,15 @@ api_h_form_begin(struct api_req *r)
 	if ((w = calloc(1, sizeof(*w))) == NULL || (w->fd = stt_tmpfile()) ==
 	    -1) {
 		free(w);
-		log_warn("cannot create an upload file");
+		log_fields(LOG_WARNING, &(struct log_fields){ .request_id =
+		    r->request_id }, "cannot create an upload file: %s",
+		    strerror(errno));
 		api_error(r, 500, "server_error", "internal_error", NULL,
 		    "cannot store the upload");
 		return -1;
 	}
 	openai_buf_init(&w->io);
+	w->r = r;
 	r->state = w;
 	r->state_free = stt_free;
 	if ((w->form = openai_form_new(ct != NULL ? ct : "", &r->cfg->limits,

@@ -38,8 +38,9 @@ files_open(struct api_req *r, const char *path, uint64_t *size)
 	int fd;
 
 	if (path == NULL || path[0] != '/' || strstr(path, "/../") != NULL) {
-		log_warnx("router asked to send \"%s\": not an absolute path",
-		    path != NULL ? path : "");
+		log_fields(LOG_WARNING, &(struct log_fields){ .request_id =
+		    r->request_id }, "router asked to send \"%s\": not an "
+		    "absolute path", path != NULL ? path : "");
 		api_error(r, 500, "server_error", "internal_error", NULL,
 		    "cannot send the file");
 		return -1;

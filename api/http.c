@@ -317,7 +317,9 @@ http_queue(struct api_req *r)
 	resp = http_response(r);
 	pthread_mutex_unlock(&r->mu);
 	if (resp == NULL) {
-		log_warnx("cannot create a response");
+		log_fields(LOG_WARNING, &(struct log_fields){ .request_id =
+		    r->request_id, .model = r->model },
+		    "cannot create a response");
 		return MHD_NO;
 	}
 	http_headers(r, resp);
@@ -489,8 +491,9 @@ api_async(struct api_req *r, void (*fn)(struct api_req *))
 	pthread_attr_destroy(&a);
 	if (rc == 0)
 		return 0;
-	errno = rc;
-	log_warn("cannot start a request thread");
+	log_fields(LOG_WARNING, &(struct log_fields){ .request_id =
+	    r->request_id, .model = r->model },
+	    "cannot start a request thread: %s", strerror(rc));
 	api_dp_unwatch(r);
 	api_error(r, 503, "server_error", "overloaded", NULL,
 	    "the server cannot take more requests now");

@@ -32,6 +32,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -208,7 +209,9 @@ rl_stray_grant(const struct msg_place_ok *ok)
 	d.replica_id = ok->replica_id;
 	d.outcome = OUTCOME_CANCELLED;
 	d.http_status = 499;
-	log_debug("stray grant for request %s returned", ok->request_id);
+	log_fields(LOG_DEBUG, &(struct log_fields){ .request_id =
+	    ok->request_id, .node_id = ok->node_id },
+	    "a grant nobody waits for any more was returned");
 	pthread_mutex_lock(&rl_wmu);
 	(void)rl_send_locked(MSG_DONE, 0, &d, sizeof(d));
 	pthread_mutex_unlock(&rl_wmu);
