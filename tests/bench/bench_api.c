@@ -91,7 +91,7 @@ discard(char *d, size_t s, size_t n, void *arg)
 static CURL *
 http_handle(const char *path, const char *body, struct curl_slist *h)
 {
-	static char url[256];
+	char url[256];	/* curl copies it */
 	CURL *c = curl_easy_init();
 
 	snprintf(url, sizeof(url), "%s%s", A.base, path);
@@ -123,7 +123,8 @@ client_main(void *arg)
 	CURL *cu = http_handle("/v1/chat/completions", BENCH_CHAT, h);
 	Backend__Reply *rp;
 	struct bc_error e;
-	long st;
+	CURLcode cc = CURLE_OK;
+	long st = 0;
 	int64_t t0;
 
 	q.prompt = "User: hello\nAssistant:";
@@ -134,10 +135,13 @@ client_main(void *arg)
 				bc_free(rp);
 			else
 				c->errors++;
-		} else if (curl_easy_perform(cu) != CURLE_OK ||
+		} else if ((cc = curl_easy_perform(cu)) != CURLE_OK ||
 		    curl_easy_getinfo(cu, CURLINFO_RESPONSE_CODE, &st) !=
-		    CURLE_OK || st != 200)
-			c->errors++;
+		    CURLE_OK || st != 200) {
+			if (c->errors++ == 0)
+				fprintf(stderr, "first error: %s, HTTP %ld\n",
+				    curl_easy_strerror(cc), st);
+		}
 		lat_add(&c->lat, mono_us() - t0);
 	}
 	curl_easy_cleanup(cu);
