@@ -319,5 +319,9 @@ api_main(enum conf_role role)
 		return 1;
 	rc = api_loop();
 	api_stop();
+	/* Read what the supervisor sent meanwhile (its shutdown message):
+	 * closing a socket with unread data resets the connection. */
+	if (rc == 0)
+		(void)proc_dispatch();
 	return rc == -1 ? 1 : 0;
 }
