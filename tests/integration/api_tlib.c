@@ -453,6 +453,10 @@ tl_dispatch(int link, struct msg *m)
 	case MSG_HTTP_REQ:
 		tl_on_http(link, m->hdr.peerid, m);
 		break;
+	case MSG_METRICS_SNAP:
+		/* The api's metrics, once a second: only the size matters here. */
+		CHECK(m->hdr.len == sizeof(struct metrics_snap), "snapshot size");
+		break;
 	default:
 		CHECK(0, "router got message type %u", m->hdr.type);
 	}
