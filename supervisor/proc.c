@@ -490,6 +490,7 @@ sup_child_stop(struct sup_child *c, int64_t now)
 		sup_compose(c, MSG_CTL_SHUTDOWN, 0, -1, NULL, 0);
 	if (kill(-c->pid, SIGTERM) == -1 && errno != ESRCH)
 		log_warn("%s[%d]: SIGTERM", c->name, (int)c->pid);
+	c->stop_at = now;
 	c->kill_at = now + SUP_KILL_AFTER_MS;
 }
 
@@ -644,8 +645,10 @@ sup_child_input(struct sup_child *c, int64_t now)
 		    (int)c->pid);
 		sup_channel_close(c);
 		/* It is exiting; if it is not, it gets 5 s to do so. */
-		if (c->kill_at == -1)
+		if (c->kill_at == -1) {
+			c->stop_at = now;
 			c->kill_at = now + SUP_KILL_AFTER_MS;
+		}
 		return;
 	}
 	if (n == -1 && errno != EAGAIN && errno != EINTR) {
@@ -710,9 +713,9 @@ sup_child_timers(struct sup_child *c, int64_t now)
 	if (c->kill_at != -1) {
 		if (now < c->kill_at)
 			return sup_min(c->kill_at, sup_ping(c, now));
-		log_warnx("%s[%d]: still running %d s after SIGTERM or "
+		log_warnx("%s[%d]: still running %lld s after SIGTERM or "
 		    "closing its socket; SIGKILL", c->name, (int)c->pid,
-		    SUP_KILL_AFTER_MS / 1000);
+		    (long long)(now - c->stop_at + 500) / 1000);
 		(void)kill(-c->pid, SIGKILL);
 		c->kill_at = -1;
 		return -1;

@@ -62,6 +62,7 @@ struct sup_child {
 	int		 doomed;	/* SIGKILLed for not answering */
 	int		 exec_errno;	/* exec failed with this errno */
 	int64_t		 kill_at;	/* SIGKILL deadline, -1 none */
+	int64_t		 stop_at;	/* when it was asked to stop */
 	uint64_t	 ping_seq;
 	int64_t		 ping_sent;	/* outstanding ping, -1 none */
 	int64_t		 next_ping;

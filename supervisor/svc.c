@@ -800,5 +800,6 @@ sup_svc_stop(struct sup_child *c, int64_t now)
 	if (kill(pg ? c->pid : -c->pid, pg ? SIGINT : SIGTERM) == -1 &&
 	    errno != ESRCH)
 		log_warn("%s[%d]: stop", c->name, (int)c->pid);
+	c->stop_at = now;
 	c->kill_at = now + (pg ? SVC_PG_STOP_MS : SUP_KILL_AFTER_MS);
 }
