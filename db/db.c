@@ -40,6 +40,7 @@ struct db {
 struct db_migration {
 	int version;
 	char file[NAME_MAX + 1];
+	const char *sql;	/* embedded text, or NULL: read dir/file */
 };
 
 /* ---- errors -------------------------------------------------------------- */
@@ -613,10 +614,13 @@ db_migrate_one(struct db *db, const char *dir, const struct db_migration *m,
 	size_t len;
 	int rc = 0;
 
-	if (snprintf(path, sizeof(path), "%s/%s", dir, m->file) >=
-	        (int)sizeof(path) ||
-	    (sql = db_read_file(path, &len)) == NULL ||
-	    db_sha256_hex(sql, len, sum) == -1) {
+	if (m->sql != NULL) {
+		len = strlen(m->sql);
+		sql = strdup(m->sql);
+	} else if (snprintf(path, sizeof(path), "%s/%s", dir, m->file) <
+	    (int)sizeof(path))
+		sql = db_read_file(path, &len);
+	if (sql == NULL || db_sha256_hex(sql, len, sum) == -1) {
 		free(sql);
 		db_clear_error(db);
 		db->err.kind = DB_EOTHER;
@@ -663,20 +667,14 @@ db_migrate_locked(
 	return count;
 }
 
-int
-db_migrate(struct db *db, const char *dir)
+/* Apply list (sorted by version) under the migration lock. */
+static int
+db_migrate_list(struct db *db, const char *dir, struct db_migration *list,
+    int n)
 {
-	struct db_migration *list;
 	struct db_errinfo err;
-	int n, count;
+	int count;
 
-	if ((n = db_migrations_list(dir, &list)) == -1) {
-		db_clear_error(db);
-		db->err.kind = DB_EOTHER;
-		snprintf(db->err.message, sizeof(db->err.message),
-		    "no usable migrations in %s", dir);
-		return -1;
-	}
 	/* Blocks while another frontend migrates; they then find no work. */
 	if (db_lock(db, DB_LOCK_MIGRATE) == -1) {
 		free(list);
@@ -689,4 +687,42 @@ db_migrate(struct db *db, const char *dir)
 	db->err = err; /* report the migration's failure, not the unlock's */
 	free(list);
 	return count;
+}
+
+int
+db_migrate(struct db *db, const char *dir)
+{
+	struct db_migration *list;
+	int n;
+
+	if ((n = db_migrations_list(dir, &list)) == -1) {
+		db_clear_error(db);
+		db->err.kind = DB_EOTHER;
+		snprintf(db->err.message, sizeof(db->err.message),
+		    "no usable migrations in %s", dir);
+		return -1;
+	}
+	return db_migrate_list(db, dir, list, n);
+}
+
+int
+db_migrate_embedded(struct db *db, const char *const *files,
+    const char *const *sqls, size_t n)
+{
+	struct db_migration *list;
+	size_t i;
+
+	if ((list = calloc(n ? n : 1, sizeof(*list))) == NULL)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if ((list[i].version = db_migration_version(files[i])) < 1) {
+			log_warnx("db: embedded migration %s: bad name", files[i]);
+			free(list);
+			return -1;
+		}
+		snprintf(list[i].file, sizeof(list[i].file), "%s", files[i]);
+		list[i].sql = sqls[i];
+	}
+	qsort(list, n, sizeof(*list), db_migration_cmp);
+	return db_migrate_list(db, "(embedded)", list, (int)n);
 }

@@ -104,6 +104,12 @@ int db_unlock(struct db *db, int64_t key);
  * migration is rolled back; earlier ones stay).
  */
 int db_migrate(struct db *db, const char *dir);
+/*
+ * The same for migrations compiled into the program: files[i] is the
+ * file name ("001_init.sql"), sqls[i] its text.  Same result.
+ */
+int db_migrate_embedded(struct db *db, const char *const *files,
+    const char *const *sqls, size_t n);
 
 /*
  * Append to the events table.  node_id, model and actor may be NULL;

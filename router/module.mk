@@ -1,9 +1,21 @@
-# Router pure logic: the cluster view, placement, admission and node
-# health, with their unit tests and the placement benchmark.  No I/O here:
-# the router process sources (loop, PostgreSQL, NATS glue) are added to
-# LOCALAI_SRCS by their authors and link these files in.
+# The router process (`localai -P router`): the frontend's control plane.
+# Pure logic (cluster view, placement, admission, node health) lives in
+# ROUTER_PURE, unit-tested alone; the rest is the process: loop, database
+# thread, registry, HTTP API, NATS relay.
 ROUTER_PURE := router/map.c router/nodestate.c router/view.c \
                router/inflight.c router/place.c
+ROUTER_SRCS := router/router.c router/rdb.c router/rnodes.c router/rplace.c \
+    router/rbus.c router/rhttp.c router/rhttp_node.c router/rhttp_admin.c \
+    router/rsql.c router/admit.c $(ROUTER_PURE) agent/bus.c gen/migrations.c \
+    db/db.c db/db_names.c
+LOCALAI_SRCS += $(ROUTER_SRCS)
+LOCALAI_LIBS += $(call libs,libpq jansson libcrypto)
+
+# db/migrations/*.sql are embedded in the binary, so a frontend never
+# depends on where the share directory was installed.
+$(BUILD)/gen/migrations.c: $(sort $(wildcard db/migrations/*.sql)) tools/embed-sql.sh
+	@mkdir -p $(@D)
+	sh tools/embed-sql.sh $(sort $(wildcard db/migrations/*.sql)) >$@
 
 $(eval $(call unit_test,test_nodestate,tests/unit/test_nodestate.c router/nodestate.c,))
 $(eval $(call unit_test,test_view,tests/unit/test_view.c $(ROUTER_PURE),))

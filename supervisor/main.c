@@ -14,6 +14,7 @@
 
 #include "proto/log.h"
 #include "proto/proc.h"
+#include "supervisor/cli.h"
 #include "supervisor/config.h"
 #include "supervisor/sup.h"
 
@@ -133,6 +134,8 @@ main(int argc, char *argv[])
 		printf("localai %s\n", LOCALAI_VERSION);
 		return 0;
 	}
+	if (argc >= 2 && cli_is_command(argv[1]))
+		return cli_main(argc - 1, argv + 1);
 	while ((ch = getopt(argc, argv, "df:nP:R:v")) != -1) {
 		switch (ch) {
 		case 'd':

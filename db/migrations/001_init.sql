@@ -54,6 +54,16 @@ CREATE TABLE nodes (
 	-- Hex SHA-256 of the node's own token; NULL until one is issued.
 	token_hash	text CHECK (token_hash ~ '^[0-9a-f]{64}$'),
 	approved	boolean NOT NULL DEFAULT false,
+	-- The operator's drain intent, kept apart from liveness: a draining
+	-- node that goes offline and comes back is still draining.
+	draining	boolean NOT NULL DEFAULT false,
+	-- The secret frontends present to this node's backends (gRPC
+	-- Bearer) and file endpoint; the worker chose it at registration.
+	backend_token	text NOT NULL DEFAULT ''
+			CHECK (length(backend_token) <= 128),
+	-- How often the node sends heartbeats (ms); 0 = the default.
+	heartbeat_interval_ms integer NOT NULL DEFAULT 0
+			CHECK (heartbeat_interval_ms >= 0),
 	gpu_vendor	text NOT NULL DEFAULT ''
 			CHECK (length(gpu_vendor) <= 64),
 	last_heartbeat	timestamptz,

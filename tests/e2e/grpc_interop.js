@@ -146,8 +146,69 @@ async function checkFake(b) {
   assert.strictEqual(free.success, true);
 }
 
+// A canonical 44-byte PCM WAV header, written here independently of our C
+// writer so the backends are checked against another implementation.
+function wavHeader(rate, channels, bits, dataBytes) {
+  const h = Buffer.alloc(44);
+  h.write('RIFF', 0); h.writeUInt32LE(36 + dataBytes, 4); h.write('WAVE', 8);
+  h.write('fmt ', 12); h.writeUInt32LE(16, 16); h.writeUInt16LE(1, 20);
+  h.writeUInt16LE(channels, 22); h.writeUInt32LE(rate, 24);
+  h.writeUInt32LE(rate * channels * bits / 8, 28);
+  h.writeUInt16LE(channels * bits / 8, 32); h.writeUInt16LE(bits, 34);
+  h.write('data', 36); h.writeUInt32LE(dataBytes, 40);
+  return h;
+}
+
+// The espeak backend: LoadModel with a voice, TTS to a WAV file (also with
+// the proto3 optional language field set), unknown voice.
+async function checkEspeak(b) {
+  const health = await unary(b.client, 'Health', {});
+  assert.strictEqual(health.message.toString(), 'OK');
+  const res = await unary(b.client, 'LoadModel', { Model: 'en-us' });
+  assert.strictEqual(res.success, true);
+  assert.match(res.message, /en-us/);
+  const wav = path.join(b.dir, 'speech.wav');
+  const tts = await unary(b.client, 'TTS', { text: 'hello from node', dst: wav });
+  assert.strictEqual(tts.success, true);
+  const f = fs.readFileSync(wav);
+  assert.strictEqual(f.subarray(0, 4).toString(), 'RIFF');
+  assert.strictEqual(f.subarray(8, 12).toString(), 'WAVE');
+  assert.deepStrictEqual([f.readUInt16LE(20), f.readUInt16LE(22), f.readUInt32LE(24),
+    f.readUInt16LE(34)], [1, 1, 22050, 16], 'PCM, mono, 22050 Hz, 16 bit');
+  assert.strictEqual(f.readUInt32LE(40), f.length - 44, 'data size');
+  assert.ok(f.length - 44 > 22050, 'more than half a second of audio');
+  const de = await unary(b.client, 'TTS', { text: 'guten tag', dst: wav, language: 'de' });
+  assert.strictEqual(de.success, true);
+  const err = await unary(b.client, 'TTS', { text: 'x', dst: wav, voice: 'no-such' }).catch((e) => e);
+  assert.strictEqual(err.code, grpc.status.INVALID_ARGUMENT, 'unknown voice');
+  assert.match(err.details, /unknown voice 'no-such'/);
+}
+
+// The pocketsphinx backend on a real recording wrapped in a WAV header
+// written here; segment times are nanoseconds.
+async function checkPocketsphinx(b) {
+  const res = await unary(b.client, 'LoadModel', {}, { timeoutMs: 60000 });
+  assert.strictEqual(res.success, true);
+  const raw = fs.readFileSync('/usr/share/pocketsphinx/test/data/goforward.raw');
+  const wav = path.join(b.dir, 'goforward.wav');
+  fs.writeFileSync(wav, Buffer.concat([wavHeader(16000, 1, 16, raw.length), raw]));
+  const tr = await unary(b.client, 'AudioTranscription', { dst: wav }, { timeoutMs: 60000 });
+  assert.match(tr.text, /forward/);
+  assert.ok(tr.segments.length >= 1, 'segments');
+  const s = tr.segments[0];
+  assert.ok(s.start > 2e8 && s.start < 9e8 && s.end > s.start && s.end <= 2.79e9,
+    `segment 0 from ${s.start} to ${s.end} ns`);
+  let err = await unary(b.client, 'AudioTranscription', { dst: path.join(b.dir, 'none.wav') })
+    .catch((e) => e);
+  assert.strictEqual(err.code, grpc.status.NOT_FOUND, 'missing file');
+  err = await unary(b.client, 'AudioTranscription', { dst: __filename }).catch((e) => e);
+  assert.strictEqual(err.code, grpc.status.INVALID_ARGUMENT, 'not audio');
+}
+
 const backends = [
   { name: 'fakebackend', bin: path.join(build, 'tests', 'fakes', 'fakebackend'), env: {}, check: checkFake },
+  { name: 'espeak', bin: path.join(build, 'backends', 'espeak', 'run'), env: {}, check: checkEspeak },
+  { name: 'pocketsphinx', bin: path.join(build, 'backends', 'pocketsphinx', 'run'), env: {}, check: checkPocketsphinx },
 ];
 
 async function main() {

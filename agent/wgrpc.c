@@ -1,0 +1,47 @@
+/*
+ * The worker agent's calls to its own backends, on the bclient library.
+ */
+#include <stdio.h>
+
+#include "agent/wgrpc.h"
+#include "backends/common/bclient.h"
+
+static int
+wk_grpc_result(int rc, const struct bc_error *e, char *err, size_t errlen)
+{
+	if (rc == -1)
+		snprintf(err, errlen, "%s: %s", bc_strerror(e->kind), e->msg);
+	return rc;
+}
+
+int
+wk_grpc_health(const char *addr, const char *token, int timeout_ms, char *err,
+    size_t errlen)
+{
+	struct bc_opts o = { .token = token, .timeout_ms = timeout_ms };
+	struct bc_error e;
+
+	return wk_grpc_result(bc_health(addr, &o, &e), &e, err, errlen);
+}
+
+int
+wk_grpc_load(const char *addr, const char *token,
+    const Backend__ModelOptions *opts, int timeout_ms, char *err,
+    size_t errlen)
+{
+	struct bc_opts o = { .token = token, .timeout_ms = timeout_ms };
+	struct bc_error e;
+
+	return wk_grpc_result(bc_load_model(addr, &o, opts, &e), &e, err,
+	    errlen);
+}
+
+int
+wk_grpc_free(const char *addr, const char *token, int timeout_ms, char *err,
+    size_t errlen)
+{
+	struct bc_opts o = { .token = token, .timeout_ms = timeout_ms };
+	struct bc_error e;
+
+	return wk_grpc_result(bc_free_model(addr, &o, &e), &e, err, errlen);
+}

@@ -1,0 +1,21 @@
+/*
+ * The worker agent's calls to its own backend processes (over loopback,
+ * with the node's backend token), through the shared gRPC client library.
+ */
+#ifndef LOCALAI_WGRPC_H
+#define LOCALAI_WGRPC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backend.pb-c.h"
+
+int	wk_grpc_health(const char *addr, const char *token, int timeout_ms,
+	    char *err, size_t errlen);
+int	wk_grpc_load(const char *addr, const char *token,
+	    const Backend__ModelOptions *opts, int timeout_ms, char *err,
+	    size_t errlen);
+int	wk_grpc_free(const char *addr, const char *token, int timeout_ms,
+	    char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,124 @@
+/*
+ * The router process: the frontend's control plane.  One event loop owns
+ * the cluster view (view.h), the admission queues (admit.h), the links to
+ * the api processes and to the frontend agent; PostgreSQL is reached only
+ * through the database thread (rdb.h), NATS only through the agent.
+ *
+ * Files: router.c (loop, links, timers), rplace.c (PLACE/DONE, queues,
+ * cold loads), rnodes.c (node registry: database rows <-> view, health
+ * leader), rhttp.c (the node and admin HTTP API relayed by the api
+ * processes), rbus.c (NATS: heartbeats, events, in-flight snapshots,
+ * requests to workers).
+ */
+#ifndef LOCALAI_ROUTER_H
+#define LOCALAI_ROUTER_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "proto/msg.h"
+#include "proto/msgbuf.h"
+#include "router/admit.h"
+#include "router/place.h"
+#include "router/view.h"
+#include "supervisor/config.h"
+
+#define RT_MAX_LINKS	128
+
+/* What the router keeps per node besides the view (view's udata). */
+struct rnode {
+	char	token_hash[65];		/* SHA-256 of the node token */
+	char	backend_token[80];	/* we hand it to api processes */
+	char	address[RT_ADDR_MAX];
+	char	http_address[RT_ADDR_MAX];
+	char	gpu_vendor[16];
+	char	node_type[16];
+	char	created_at[40];
+	json_t	*labels;
+	json_t	*backends;		/* installed backend names */
+	int64_t	last_heartbeat_wall;	/* unix ms of the last beat */
+	uint64_t hb_seq;
+};
+
+/* One api process link (owner in the view and admission queue). */
+struct rlink {
+	int		used;
+	uint32_t	owner;		/* unique per link, never reused */
+	uint32_t	instance;
+	struct msgbuf	mb;
+};
+
+struct router {
+	struct conf		 cf;
+	struct conf_models	 models;
+	struct rt_view		*view;
+	struct rt_admit		*admit;
+	struct rlink		 links[RT_MAX_LINKS];
+	uint32_t		 next_owner;
+	struct msgbuf		 agent;
+	int			 have_agent;
+	int			 bus_up;
+	int			 leader;
+	int			 stopping;
+};
+
+extern struct router R;
+
+uint64_t r_now(void);		/* monotonic ms */
+int64_t	r_wall_ms(void);	/* unix ms */
+struct rlink *r_link(uint32_t owner);
+/* Queue a message on an api link (or the agent link: owner 0). */
+void	r_send(uint32_t owner, uint32_t type, uint32_t peerid,
+	    const void *data, size_t len);
+void	r_send2(uint32_t owner, uint32_t type, uint32_t peerid,
+	    const void *hdr, size_t hlen, const void *body, size_t blen);
+
+/* rplace.c */
+void	rp_init(void);
+void	rp_place(uint32_t owner, uint32_t peerid, const struct msg_place *p);
+void	rp_done(uint32_t owner, const struct msg_done *d);
+void	rp_replica_fail(uint32_t owner, const struct msg_replica_fail *f);
+void	rp_owner_gone(uint32_t owner);
+void	rp_capacity_changed(uint32_t model);	/* serve queued requests */
+void	rp_tick(void);			/* expiry, stuck models */
+/* A replica came up or failed elsewhere (worker or other frontend). */
+void	rp_replica_update(const char *node_id, const char *model,
+	    const char *address, const char *state, const char *error);
+
+/* rnodes.c */
+int	rn_load_all(void);		/* at start, synchronous */
+struct rnode *rn_get(uint32_t node);
+#include <libpq-fe.h>
+uint32_t rn_apply_row(PGresult *r, int row);
+void	rn_node_event(const char *node_id, const char *what);
+void	rn_tick(void);			/* health check, leader */
+void	rn_publish_node(const char *node_id, const char *what);
+void	rn_apply_heartbeat(json_t *hb);
+void	rn_leader_online(uint32_t node);
+void	rn_event(const char *kind, const char *node_id, const char *model,
+	    const char *actor, json_t *detail);
+
+/* rhttp.c */
+void	rh_request(uint32_t owner, uint32_t peerid, const struct msg_http_req *h,
+	    const char *body, size_t len);
+void	rh_reply(uint32_t owner, uint32_t peerid, unsigned status,
+	    const char *content_type, const char *body, size_t len);
+void	rh_reply_json(uint32_t owner, uint32_t peerid, unsigned status,
+	    json_t *o);
+void	rh_error(uint32_t owner, uint32_t peerid, unsigned status,
+	    const char *code, const char *msg);
+
+/* rbus.c */
+typedef void (*rb_reply_fn)(void *arg, int status, const char *data,
+	    size_t len);
+void	rb_publish(const char *subject, const char *data, size_t len);
+void	rb_publish_json(const char *subject, json_t *o);
+void	rb_request(const char *subject, json_t *payload, uint32_t timeout_ms,
+	    rb_reply_fn fn, void *arg);
+void	rb_message(const struct msg_bus *h, const char *payload);
+void	rb_reply(const struct msg_bus *h, const char *payload);
+void	rb_tick(void);			/* in-flight snapshots */
+void	rb_fail_all(void);		/* agent link lost */
+
+#endif
