@@ -142,6 +142,22 @@ resources = { ram = "128MiB"; vram = 0; };
 EOF
 say "tiny-llm (llama, random weights, $(wc -c <"$DEMO/models/tiny-llm.gguf") bytes), tts-1 (espeak), whisper-1 (pocketsphinx)"
 
+# preinstall DIR: unpack the shipped backends into a node's backends
+# directory, as an operator provisioning a machine would (a worker also
+# installs a missing backend from the frontend's gallery when asked to).
+preinstall() {
+	for b in espeak pocketsphinx llama; do
+		[ -x "$1/$b/run" ] && continue
+		mkdir -p "$1/$b.tmp"
+		tar -xzf "$TOP/$BUILD/gallery/$b.tar.gz" -C "$1/$b.tmp"
+		rm -rf "${1:?}/$b"
+		mv "$1/$b.tmp" "$1/$b"
+	done
+}
+for n in 1 2 3; do
+	preinstall "$DEMO/node-$n/backends"
+done
+
 # ---- processes -------------------------------------------------------------------
 
 # stop_all: workers first (they deregister from the frontend), then the
@@ -167,8 +183,10 @@ stop_all() {
 	stop_pids $PIDS_WORKERS
 	[ -z "$PID_SA" ] || stop_pids "$PID_SA"
 	say "demo: stopped."
-	if [ "$CHECK" = 1 ]; then
+	if [ "$CHECK" = 1 ] && [ "${1:-1}" -eq 0 ]; then
 		rm -rf "$DEMO"
+	elif [ "$CHECK" = 1 ]; then
+		say "demo: logs kept in $DEMO/logs"
 	fi
 }
 
@@ -183,7 +201,7 @@ on_exit() {
 			tail -n 25 "$f"
 		done
 	fi
-	stop_all
+	stop_all "$rc"
 	exit $rc
 }
 trap on_exit EXIT
