@@ -18,6 +18,8 @@
 #include "agent/hclient.h"
 #include "agent/util.h"
 #include "agent/worker.h"
+#include "proto/event_catalog.h"
+#include "backends/common/bclient.h"
 #include "proto/log.h"
 #include "proto/msgbuf.h"
 #include "proto/proc.h"
@@ -178,10 +180,11 @@ wk_publish_replica(const struct wk_replica *r)
 	if (wk_bus == NULL || wk_node.id[0] == '\0')
 		return;
 	bus_token(tok, sizeof(tok), wk_node.id);
-	o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:i,s:i,s:s}", "node_id", wk_node.id,
-	    "model", r->id, "backend", r->backend, "address", r->address,
-	    "state", wk_state_name(r->state), "progress", (int)r->progress,
-	    "restarts", (int)r->restarts, "error", r->error);
+	o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:i,s:i,s:s,s:s}", "node_id",
+	    wk_node.id, "model", r->id, "backend", r->backend, "address",
+	    r->address, "state", wk_state_name(r->state), "progress",
+	    (int)r->progress, "restarts", (int)r->restarts, "error", r->error,
+	    "event", r->event ? r->event : "");
 	if (o != NULL && (s = json_dumps(o, JSON_COMPACT)) != NULL) {
 		(void)bus_publish(wk_bus, "localai.events.replica", s, strlen(s));
 		free(s);
@@ -222,8 +225,12 @@ wk_be_state(const struct msg_be_state *st)
 	r->restarts = st->restarts;
 	switch (st->phase) {
 	case BE_STARTING:
-		gen = ++r->generation;
-		reload = r->restarts > 0 && r->state != WR_STOPPING;
+		/* A respawn after a crash: the model must be loaded again
+		 * (the first spawn is the install job's to follow). */
+		if (r->restarts > 0 && r->state != WR_STOPPING) {
+			gen = ++r->generation;
+			reload = 1;
+		}
 		break;
 	case BE_EXITED:
 	case BE_BACKOFF:
@@ -233,8 +240,10 @@ wk_be_state(const struct msg_be_state *st)
 			    "(status %d, signal %d); restarting", st->exit_status,
 			    st->signal);
 			log_fields(4, &(struct log_fields){ .model = r->id,
-			    .event = "replica_crashed" }, "%s", r->error);
+			    .event = EVENT_REPLICA_CRASHED }, "%s", r->error);
+			r->event = EVENT_REPLICA_CRASHED;
 			wk_publish_replica(r);
+			r->event = NULL;
 		}
 		break;
 	case BE_FAILED:
@@ -244,8 +253,10 @@ wk_be_state(const struct msg_be_state *st)
 			    "(%u restarts); retrying in %u s", r->restarts,
 			    st->next_retry_ms / 1000);
 			log_fields(3, &(struct log_fields){ .model = r->id,
-			    .event = "replica_failed" }, "%s", r->error);
+			    .event = EVENT_REPLICA_CRASH_LOOP }, "%s", r->error);
+			r->event = EVENT_REPLICA_CRASH_LOOP;
 			wk_publish_replica(r);
+			r->event = NULL;
 		}
 		break;
 	default:
@@ -342,8 +353,12 @@ worker_agent_main(void)
 	proc_set_handlers(&ph);
 	if (pipe2(wk_wake, O_CLOEXEC | O_NONBLOCK) == -1)
 		fatal("pipe2");
-	if (hclient_init() == -1 || wk_identity_load() == -1)
+	if (hclient_init() == -1 || bc_init() == -1 || wk_identity_load() == -1)
 		fatalx("cannot initialise the worker state in %s", wk_cf.state_dir);
+	/* Backend processes run in models_path; installs go to backends_path. */
+	if (mkdir_p(wk_cf.models_path, 0755) == -1 ||
+	    mkdir_p(wk_cf.backends_path, 0755) == -1)
+		fatal("%s or %s", wk_cf.models_path, wk_cf.backends_path);
 	if (wk_http_start() == -1)
 		return 75;	/* the port is taken: retry later */
 	snprintf(name, sizeof(name), "localai-worker-%s", wk_cf.worker.node_name);
@@ -378,5 +393,6 @@ worker_agent_main(void)
 	(void)wk_sup_flush();
 	wk_http_stop();
 	bus_close(wk_bus);
+	bc_shutdown();
 	return 0;
 }

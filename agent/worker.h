@@ -50,6 +50,8 @@ struct wk_replica {
 	char		 error[256];
 	uint32_t	 progress;	/* 0-100 while loading */
 	uint32_t	 in_flight;	/* from the backend's Status */
+	const char	*event;		/* event to announce with the next
+					   publish (EVENT_REPLICA_*), or NULL */
 	struct wk_replica *next;
 };
 

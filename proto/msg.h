@@ -91,6 +91,9 @@ enum msg_type {
 	MSG_BUS_MSG,		/* agent: a message on a subscribed subject */
 	MSG_BUS_STATE,		/* agent: NATS link up/down. msg_bus_state */
 
+	/* Metrics: api -> router, about once a second (proto/metrics.h). */
+	MSG_METRICS_SNAP,	/* struct metrics_snap (exactly 16 KiB) */
+
 	MSG_TYPE_MAX
 };
 

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "agent/bus.h"
+#include "proto/event_catalog.h"
 #include "proto/log.h"
 #include "router/router.h"
 
@@ -117,6 +118,28 @@ rb_fail_all(void)
 	}
 }
 
+/*
+ * A worker announced a replica event (a crash, a crash loop): the health
+ * leader records it, so that N frontends do not write N rows.
+ */
+static void
+rb_replica_event(json_t *o)
+{
+	const char *ev = json_string_value(json_object_get(o, "event"));
+	const char *node = json_string_value(json_object_get(o, "node_id"));
+	char actor[96];
+
+	if (!R.leader || ev == NULL || *ev == '\0' || node == NULL ||
+	    (strcmp(ev, EVENT_REPLICA_CRASHED) != 0 &&
+	    strcmp(ev, EVENT_REPLICA_CRASH_LOOP) != 0))
+		return;
+	snprintf(actor, sizeof(actor), "node:%s", node);
+	rn_event(ev, node, json_string_value(json_object_get(o, "model")), actor,
+	    json_pack("{s:O,s:O}", "error", json_object_get(o, "error") ?:
+	    json_null(), "restarts", json_object_get(o, "restarts") ?:
+	    json_null()));
+}
+
 /* Another frontend's in-flight snapshot. */
 static void
 rb_snapshot(json_t *o)
@@ -161,6 +184,7 @@ rb_message(const struct msg_bus *h, const char *payload)
 	if (strncmp(h->subject, "localai.heartbeat.", 18) == 0) {
 		rn_apply_heartbeat(o);
 	} else if (strcmp(h->subject, "localai.events.replica") == 0) {
+		rb_replica_event(o);
 		rp_replica_update(json_string_value(json_object_get(o, "node_id")),
 		    json_string_value(json_object_get(o, "model")),
 		    json_string_value(json_object_get(o, "address")),

@@ -197,6 +197,10 @@ rh_request(uint32_t owner, uint32_t peerid, const struct msg_http_req *h,
 		q.query = qs;
 	}
 	q.path = path;
+	if (strcmp(path, "/metrics") == 0) {
+		rm_scrape(owner, peerid);
+		return;
+	}
 	if (strncmp(path, "/api/nodes", 10) == 0 || strcmp(path, "/api/events") == 0 ||
 	    strcmp(path, "/api/models") == 0 || strcmp(path, "/api/cluster") == 0) {
 		if (!rh_is_admin(h)) {

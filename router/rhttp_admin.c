@@ -9,6 +9,7 @@
 #include <libpq-fe.h>
 
 #include "agent/bus.h"
+#include "proto/event_catalog.h"
 #include "proto/log.h"
 #include "router/rdb.h"
 #include "router/rhttp.h"
@@ -22,8 +23,10 @@ struct status_job {
 	struct rdb_job	 j;
 	uint32_t	 owner, peerid;
 	char		 id[64];
+	char		 name[RT_NAME_MAX];
 	char		 action[16];
 	char		 status[16];
+	char		 actor[16];	/* "admin" or "node" */
 };
 
 static const char *
@@ -105,11 +108,12 @@ status_done(struct rdb_job *j)
 			rt_view_node_remove(R.view, slot);
 		}
 	}
-	rn_event(strcmp(s->action, "delete") == 0 ? "node_removed" :
-	    strcmp(s->action, "approve") == 0 ? "node_approved" :
-	    strcmp(s->action, "drain") == 0 ? "node_draining" :
-	    strcmp(s->action, "resume") == 0 ? "node_resumed" :
-	    "node_deregistered", s->id, NULL, "api", NULL);
+	rn_event(strcmp(s->action, "delete") == 0 ? EVENT_NODE_REMOVED :
+	    strcmp(s->action, "approve") == 0 ? EVENT_NODE_APPROVED :
+	    strcmp(s->action, "drain") == 0 ? EVENT_NODE_DRAINING :
+	    strcmp(s->action, "resume") == 0 ? EVENT_NODE_RESUMED :
+	    EVENT_NODE_OFFLINE, s->id, NULL, s->actor,
+	    json_pack("{s:s,s:s}", "name", s->name, "action", s->action));
 	rn_publish_node(s->id, s->action);
 	rh_reply_json(s->owner, s->peerid, 200, json_pack("{s:s,s:s,s:b}", "id",
 	    s->id, "status", strcmp(s->action, "delete") == 0 ? "removed" :
@@ -127,7 +131,10 @@ rh_node_status(struct rh_req *q, uint32_t slot, const char *action)
 	s->owner = q->owner;
 	s->peerid = q->peerid;
 	snprintf(s->id, sizeof(s->id), "%s", rt_view_node(R.view, slot)->id);
+	snprintf(s->name, sizeof(s->name), "%s", rt_view_node(R.view, slot)->name);
 	snprintf(s->action, sizeof(s->action), "%s", action);
+	snprintf(s->actor, sizeof(s->actor), "%s", rh_is_admin(q->h) ? "admin" :
+	    "node");
 	s->j.run = status_run;
 	s->j.done = status_done;
 	rdb_submit(&s->j);
@@ -213,7 +220,8 @@ relay_reply(void *arg, int status, const char *data, size_t len)
 	    (m = rt_view_model_find(R.view, r->model)) != RT_NONE &&
 	    (slot = rt_view_replica_find(R.view, m, n)) != RT_NONE) {
 		rt_view_replica_remove(R.view, slot);
-		rn_event("replica_unloaded", r->node_id, r->model, "api", NULL);
+		rn_event(EVENT_REPLICA_UNLOADED, r->node_id, r->model, "admin",
+		    NULL);
 	}
 	rh_reply_json(r->owner, r->peerid, 200, o);
 	free(r);
@@ -273,7 +281,7 @@ labels_done(struct rdb_job *j)
 	if (j->status == RDB_OK) {
 		rn_node_event(l->id, "labels");	/* reload our copy */
 		rn_publish_node(l->id, "labels");
-		rn_event("node_labels", l->id, NULL, "api", NULL);
+		rn_event(EVENT_NODE_LABELS, l->id, NULL, "admin", NULL);
 		rh_reply_json(l->owner, l->peerid, 200,
 		    json_pack("{s:b}", "success", 1));
 	} else {
@@ -286,26 +294,47 @@ labels_done(struct rdb_job *j)
 	free(l);
 }
 
-/* PUT /api/nodes/:id/labels {"labels":{k:v}} (or the object itself). */
+/*
+ * PUT /api/nodes/:id/labels {"labels":{k:v}} (or the object itself)
+ * replaces the labels; PATCH merges into them; DELETE …/labels/:key
+ * removes one (mode 'r', 'm', 'd').
+ */
 static void
-admin_labels(struct rh_req *q, uint32_t slot, json_t *body)
+admin_labels(struct rh_req *q, uint32_t slot, json_t *body, int mode,
+    const char *key)
 {
-	json_t *labels = json_object_get(body, "labels"), *v;
+	struct rnode *rn = rn_get(slot);
+	json_t *labels = json_object_get(body, "labels"), *v, *merged;
 	struct labels_job *l;
 	const char *k;
 
 	if (labels == NULL)
 		labels = body;
+	merged = json_deep_copy(rn && rn->labels && mode != 'r' ? rn->labels :
+	    json_object());
+	if (mode == 'd') {
+		if (json_object_del(merged, key) == -1) {
+			json_decref(merged);
+			rh_error(q->owner, q->peerid, 404, "not_found",
+			    "no such label");
+			return;
+		}
+	} else {
+		(void)json_object_update(merged, labels);
+	}
+	labels = merged;
 	json_object_foreach(labels, k, v)
 		if (!json_is_string(v) || strlen(k) >= CONF_NAME_MAX ||
 		    json_string_length(v) >= CONF_NAME_MAX) {
 			rh_error(q->owner, q->peerid, 400, "invalid_request",
 			    "labels must be an object of short strings");
+			json_decref(merged);
 			return;
 		}
 	if (json_object_size(labels) > CONF_MAX_LABELS) {
 		rh_error(q->owner, q->peerid, 400, "invalid_request",
 		    "too many labels");
+		json_decref(merged);
 		return;
 	}
 	if ((l = calloc(1, sizeof(*l))) == NULL)
@@ -314,6 +343,7 @@ admin_labels(struct rh_req *q, uint32_t slot, json_t *body)
 	l->peerid = q->peerid;
 	snprintf(l->id, sizeof(l->id), "%s", rt_view_node(R.view, slot)->id);
 	l->labels = json_dumps(labels, JSON_COMPACT);
+	json_decref(merged);
 	l->j.run = labels_run;
 	l->j.done = labels_done;
 	rdb_submit(&l->j);
@@ -423,6 +453,34 @@ admin_models(struct rh_req *q)
 	rh_reply_json(q->owner, q->peerid, 200, list);
 }
 
+/* POST /api/models/:name/load: start a replica now (pre-warm). */
+static void
+admin_model_load(struct rh_req *q)
+{
+	char name[CONF_NAME_MAX];
+	const char *rest;
+	uint32_t model;
+	json_t *o;
+
+	if (rh_split(q->path, "/api/models/", name, sizeof(name), &rest) == -1 ||
+	    strcmp(rest, "/load") != 0) {
+		rh_error(q->owner, q->peerid, 404, "not_found", "no such route");
+		return;
+	}
+	if (strcmp(q->h->method, "POST") != 0) {
+		rh_error(q->owner, q->peerid, 405, "method_not_allowed",
+		    "use POST");
+		return;
+	}
+	if ((model = rt_view_model_find(R.view, name)) == RT_NONE) {
+		rh_error(q->owner, q->peerid, 404, "not_found", "no such model");
+		return;
+	}
+	o = rp_prewarm(model);
+	rh_reply_json(q->owner, q->peerid, json_is_true(json_object_get(o,
+	    "success")) ? 202 : 503, o);
+}
+
 static json_t *
 admin_body(struct rh_req *q)
 {
@@ -472,10 +530,15 @@ admin_node(struct rh_req *q, uint32_t slot, const char *rest)
 		    strcmp(rest, "/backends/install") == 0 ?
 		    ADMIN_INSTALL_TIMEOUT_MS : ADMIN_BUS_TIMEOUT_MS);
 		json_decref(b);
-	} else if (strcmp(rest, "/labels") == 0 && strcmp(m, "PUT") == 0) {
+	} else if (strcmp(rest, "/labels") == 0 && (strcmp(m, "PUT") == 0 ||
+	    strcmp(m, "PATCH") == 0)) {
 		if ((b = admin_body(q)) == NULL)
 			return;
-		admin_labels(q, slot, b);
+		admin_labels(q, slot, b, m[1] == 'U' ? 'r' : 'm', NULL);
+		json_decref(b);
+	} else if (strncmp(rest, "/labels/", 8) == 0 && strcmp(m, "DELETE") == 0) {
+		b = json_object();
+		admin_labels(q, slot, b, 'd', rest + 8);
 		json_decref(b);
 	} else {
 		rh_error(q->owner, q->peerid, 404, "not_found", "no such route");
@@ -499,6 +562,10 @@ rh_admin(struct rh_req *q)
 	}
 	if (strcmp(q->path, "/api/models") == 0) {
 		admin_models(q);
+		return;
+	}
+	if (strncmp(q->path, "/api/models/", 12) == 0) {
+		admin_model_load(q);
 		return;
 	}
 	if (rh_split(q->path, "/api/nodes/", id, sizeof(id), &rest) == -1) {

@@ -12,6 +12,7 @@
 
 #include <libpq-fe.h>
 
+#include "proto/event_catalog.h"
 #include "proto/log.h"
 #include "router/rdb.h"
 #include "router/rhttp.h"
@@ -130,8 +131,8 @@ reg_done(struct rdb_job *j)
 		(void)rt_nodestate_register(&rt_view_node(R.view, slot)->state,
 		    &R.view->health, 0, r_now());
 	}
-	rn_event(r->existed ? "node_reregistered" : "node_registered", r->id,
-	    NULL, "node", json_pack("{s:s}", "name", r->params[1]));
+	rn_event(EVENT_NODE_REGISTERED, r->id, NULL, "node", json_pack(
+	    "{s:s,s:b}", "name", r->params[1], "again", r->existed));
 	rn_publish_node(r->id, "registered");
 	rh_reply_json(r->owner, r->peerid, 201, json_pack(
 	    "{s:s,s:s,s:s,s:s,s:s,s:s}", "id", r->id, "name", r->params[1],

@@ -25,6 +25,7 @@
 
 #include <libpq-fe.h>
 
+#include "proto/event_catalog.h"
 #include "proto/log.h"
 #include "router/rdb.h"
 #include "router/rsql.h"
@@ -282,6 +283,37 @@ rn_load_all(void)
 	return -1;
 }
 
+/*
+ * Backends the gallery offers can be installed on any node that lacks
+ * them: tell placement which ones (<gallery_dir>/index.json, as `make`
+ * writes it: an array of packages, or an object with a "backends" array).
+ */
+void
+rn_gallery_load(void)
+{
+	char path[512];
+	json_error_t je;
+	json_t *idx, *list, *e;
+	size_t i;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "%s/index.json", R.cf.frontend.gallery_dir);
+	if ((idx = json_load_file(path, 0, &je)) == NULL) {
+		log_info("no backend gallery at %s: nodes run only the backends "
+		    "they have installed", path);
+		return;
+	}
+	list = json_is_array(idx) ? idx : json_object_get(idx, "backends");
+	json_array_foreach(list, i, e) {
+		const char *name = json_string_value(json_object_get(e, "name"));
+
+		if (name != NULL && rt_view_backend_set(R.view, name, 1, 0) == 0)
+			n++;
+	}
+	json_decref(idx);
+	log_info("backend gallery %s: %d installable backend(s)", path, n);
+}
+
 /* Another frontend (or we) changed a node: reload its row. */
 void
 rn_node_event(const char *node_id, const char *what)
@@ -336,8 +368,9 @@ rn_event_done(struct rdb_job *j)
 }
 
 /*
- * A cluster event: a journal record with LOCALAI_EVENT, and a row in the
- * events table (best effort: lost when the database is down).
+ * A cluster event: a journal record with LOCALAI_EVENT (and NODE_ID,
+ * MODEL), and a row in the events table (best effort: lost when the
+ * database is down).  Takes the reference to detail.
  */
 void
 rn_event(const char *kind, const char *node_id, const char *model,
@@ -347,14 +380,20 @@ rn_event(const char *kind, const char *node_id, const char *model,
 	    .event = kind };
 	struct event_job *e;
 
-	log_fields(6, &f, "%s", kind);
-	if ((e = calloc(1, sizeof(*e))) == NULL)
+	char *d = json_dumps(detail ? detail : json_object(), JSON_COMPACT);
+
+	json_decref(detail);
+	log_fields(6, &f, "%s %s by %s", kind, d ? d : "{}",
+	    actor ? actor : "router");
+	if ((e = calloc(1, sizeof(*e))) == NULL) {
+		free(d);
 		return;
+	}
 	snprintf(e->kind, sizeof(e->kind), "%s", kind);
 	snprintf(e->node_id, sizeof(e->node_id), "%s", node_id ? node_id : "");
 	snprintf(e->model, sizeof(e->model), "%s", model ? model : "");
 	snprintf(e->actor, sizeof(e->actor), "%s", actor ? actor : "router");
-	e->detail = json_dumps(detail ? detail : json_object(), JSON_COMPACT);
+	e->detail = d;
 	e->j.run = rn_event_run;
 	e->j.done = rn_event_done;
 	rdb_submit(&e->j);
@@ -441,8 +480,8 @@ rn_status_done(struct rdb_job *j)
 			rt_view_node_clear_replicas(R.view, slot);
 		}
 		rn_publish_node(s->node_id, s->status);
-		rn_event(strcmp(s->status, "offline") == 0 ? "node_offline" :
-		    "node_online", s->node_id, NULL, "health-leader", NULL);
+		rn_event(strcmp(s->status, "offline") == 0 ? EVENT_NODE_OFFLINE :
+		    EVENT_NODE_HEALTHY, s->node_id, NULL, "health-leader", NULL);
 	} else if (j->status != RDB_OK) {
 		log_warnx("node %s -> %s: %s", s->node_id, s->status, j->error);
 	}
@@ -482,7 +521,7 @@ rn_health_cb(void *arg, uint32_t slot, enum rt_health_change ch)
 	switch (ch) {
 	case RT_HEALTH_SUSPECT:
 		log_fields(4, &(struct log_fields){ .node_id = n->id,
-		    .event = "node_suspect" }, "node %s suspect: heartbeats "
+		    .event = EVENT_NODE_SUSPECT }, "node %s suspect: heartbeats "
 		    "missed", n->name);
 		break;
 	case RT_HEALTH_OFFLINE:

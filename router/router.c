@@ -151,6 +151,9 @@ r_api_msg(struct rlink *l, struct msg *m)
 		MSG_TERMINATE(f.reason);
 		rp_replica_fail(l->owner, &f);
 		break;
+	case MSG_METRICS_SNAP:
+		rm_api_snapshot(l, m->data, m->hdr.len);
+		break;
 	case MSG_HTTP_REQ:
 		if (m->hdr.len < sizeof(h))
 			fatalx("short MSG_HTTP_REQ");
@@ -175,6 +178,7 @@ r_link_close(struct rlink *l)
 {
 	log_debug("api link %u closed", l->owner);
 	rp_owner_gone(l->owner);
+	rm_link_gone(l);
 	close(l->mb.fd);
 	msgbuf_clear(&l->mb);
 	l->used = 0;
@@ -305,6 +309,8 @@ r_setup(void)
 		fatalx("out of memory");
 	R.view->health.offline_after_ms = R.cf.frontend.offline_after_ms;
 	rp_init();
+	rm_init();
+	rn_gallery_load();
 	if (rdb_start(R.cf.frontend.database_url) == -1)
 		fatalx("cannot start the database thread");
 	if (rn_load_all() == -1)

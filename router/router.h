@@ -18,6 +18,7 @@
 #include <jansson.h>
 
 #include "proto/msg.h"
+#include "proto/metrics.h"
 #include "proto/msgbuf.h"
 #include "router/admit.h"
 #include "router/place.h"
@@ -47,6 +48,7 @@ struct rlink {
 	uint32_t	owner;		/* unique per link, never reused */
 	uint32_t	instance;
 	struct msgbuf	mb;
+	struct metrics_snap *snap;	/* its latest metrics, or NULL */
 };
 
 struct router {
@@ -61,6 +63,9 @@ struct router {
 	int			 bus_up;
 	int			 leader;
 	int			 stopping;
+	struct metrics		*metrics;	/* the router's own */
+	struct metrics		*retired;	/* counters of api links gone */
+	struct metrics		*scrape;	/* scratch for /metrics */
 };
 
 extern struct router R;
@@ -82,6 +87,8 @@ void	rp_replica_fail(uint32_t owner, const struct msg_replica_fail *f);
 void	rp_owner_gone(uint32_t owner);
 void	rp_capacity_changed(uint32_t model);	/* serve queued requests */
 void	rp_tick(void);			/* expiry, stuck models */
+/* Start a cold load of model now (admin pre-warm); the answer body. */
+json_t	*rp_prewarm(uint32_t model);
 /* A replica came up or failed elsewhere (worker or other frontend). */
 void	rp_replica_update(const char *node_id, const char *model,
 	    const char *address, const char *state, const char *error);
@@ -96,6 +103,7 @@ void	rn_tick(void);			/* health check, leader */
 void	rn_publish_node(const char *node_id, const char *what);
 void	rn_apply_heartbeat(json_t *hb);
 void	rn_leader_online(uint32_t node);
+void	rn_gallery_load(void);
 void	rn_event(const char *kind, const char *node_id, const char *model,
 	    const char *actor, json_t *detail);
 
@@ -108,6 +116,12 @@ void	rh_reply_json(uint32_t owner, uint32_t peerid, unsigned status,
 	    json_t *o);
 void	rh_error(uint32_t owner, uint32_t peerid, unsigned status,
 	    const char *code, const char *msg);
+
+/* rmetrics.c */
+void	rm_init(void);
+void	rm_api_snapshot(struct rlink *l, const void *data, size_t len);
+void	rm_link_gone(struct rlink *l);
+void	rm_scrape(uint32_t owner, uint32_t peerid);
 
 /* rbus.c */
 typedef void (*rb_reply_fn)(void *arg, int status, const char *data,

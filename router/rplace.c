@@ -21,8 +21,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "agent/bus.h"
+#include "proto/event_catalog.h"
 #include "proto/log.h"
 #include "router/rdb.h"
 #include "router/rsql.h"
@@ -196,8 +198,31 @@ enqueue(uint32_t owner, uint32_t peerid, const struct msg_place *p,
 	queue_wait_msg(owner, peerid, p->request_id, pos, model);
 }
 
+static double
+mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void rp_place_decide(uint32_t owner, uint32_t peerid,
+    const struct msg_place *p);
+
+/* A PLACE, timed for localai_placement_duration_seconds. */
 void
 rp_place(uint32_t owner, uint32_t peerid, const struct msg_place *p)
+{
+	double t0 = mono_s();
+
+	rp_place_decide(owner, peerid, p);
+	(void)metrics_observe(R.metrics, MET_PLACEMENT_DURATION, NULL,
+	    mono_s() - t0);
+}
+
+static void
+rp_place_decide(uint32_t owner, uint32_t peerid, const struct msg_place *p)
 {
 	uint32_t model, exclude = RT_NONE;
 	struct rt_warm w;
@@ -288,10 +313,11 @@ rp_replica_fail(uint32_t owner, const struct msg_replica_fail *f)
 	n = rt_view_node(R.view, node);
 	if (rt_nodestate_conn_failure(&n->state, &R.view->health, r_now()) ==
 	    RT_HEALTH_SUSPECT)
-		log_fields(4, &(struct log_fields){ .node_id = n->id,
-		    .request_id = f->request_id, .event = "node_suspect" },
-		    "node %s suspect: %s (gRPC status %d)", n->name, f->reason,
-		    f->grpc_status);
+	{
+		rn_event(EVENT_NODE_SUSPECT, n->id, NULL, "api", json_pack(
+		    "{s:s,s:i,s:s}", "reason", f->reason, "grpc_status",
+		    f->grpc_status, "request_id", f->request_id));
+	}
 }
 
 void
@@ -446,12 +472,11 @@ cold_failed(struct cold *c, const char *why)
 	int attempts = c->attempts;
 	char msg[400];
 
-	log_fields(3, &(struct log_fields){ .node_id = c->node_id,
-	    .model = rt_view_model(R.view, model)->name, .event = "load_failed" },
-	    "loading %s on %s failed: %s", rt_view_model(R.view, model)->name,
-	    c->node_id, why);
-	rn_event("load_failed", c->node_id, rt_view_model(R.view, model)->name,
-	    "router", json_pack("{s:s}", "error", why));
+	(void)metrics_inc(R.metrics, MET_COLD_LOADS, METRICS_L(
+	    rt_view_model(R.view, model)->name, "failed"));
+	rn_event(EVENT_REPLICA_FAILED, c->node_id,
+	    rt_view_model(R.view, model)->name, "router", json_pack("{s:s}",
+	    "error", why));
 	if (c->replica != RT_NONE)
 		(void)rt_view_replica_event(R.view, c->replica,
 		    RT_REPLICA_EV_FAILED, r_now());
@@ -496,11 +521,11 @@ cold_install_reply(void *arg, int status, const char *data, size_t len)
 	    rt_view_model(R.view, c->model)->revision);
 	(void)rt_view_replica_event(R.view, c->replica, RT_REPLICA_EV_READY,
 	    r_now());
-	log_fields(6, &(struct log_fields){ .node_id = c->node_id,
-	    .model = rt_view_model(R.view, c->model)->name,
-	    .event = "replica_ready" }, "replica of %s ready on %s at %s",
-	    rt_view_model(R.view, c->model)->name, c->node_id, addr);
-	rn_event("replica_ready", c->node_id,
+	(void)metrics_inc(R.metrics, MET_COLD_LOADS, METRICS_L(
+	    rt_view_model(R.view, c->model)->name, "ready"));
+	(void)metrics_observe(R.metrics, MET_LOAD_DURATION, NULL,
+	    (r_now() - c->since) / 1000.0);
+	rn_event(EVENT_REPLICA_READY, c->node_id,
 	    rt_view_model(R.view, c->model)->name, "router",
 	    json_pack("{s:s,s:I}", "address", addr, "load_ms",
 	    (json_int_t)(r_now() - c->since)));
@@ -563,7 +588,8 @@ cold_unload_reply(void *arg, int status, const char *data, size_t len)
 	struct rt_replica *r = rt_view_replica(R.view, u->victim);
 
 	if (r != NULL && r->state == RT_REPLICA_STOPPING) {
-		rn_event("replica_evicted", rt_view_node(R.view, r->node)->id,
+		(void)metrics_inc(R.metrics, MET_EVICTIONS, NULL);
+		rn_event(EVENT_REPLICA_EVICTED, rt_view_node(R.view, r->node)->id,
 		    rt_view_model(R.view, r->model)->name, "router", NULL);
 		rt_view_replica_remove(R.view, u->victim);
 	}
@@ -679,10 +705,10 @@ cold_start(uint32_t model, uint32_t exclude)
 	    rt_view_node(R.view, c->node)->id);
 	c->phase = COLD_LOCKING;
 	cm = conf_of(model);
-	log_fields(6, &(struct log_fields){ .node_id = c->node_id,
-	    .model = cm->name, .event = "load_started" }, "loading %s on %s%s",
-	    cm->name, rt_view_node(R.view, c->node)->name,
-	    c->plan.status == RT_COLD_EVICT ? " (after eviction)" : "");
+	rn_event(EVENT_REPLICA_LOADING, c->node_id, cm->name, "router",
+	    json_pack("{s:s,s:b}", "node_name",
+	    rt_view_node(R.view, c->node)->name, "evict",
+	    c->plan.status == RT_COLD_EVICT));
 	if ((cj = calloc(1, sizeof(*cj))) == NULL)
 		fatal("calloc");
 	cj->c = c;
@@ -699,6 +725,21 @@ cold_start(uint32_t model, uint32_t exclude)
 	cj->j.run = cold_lock_run;
 	cj->j.done = cold_lock_done;
 	rdb_submit(&cj->j);
+}
+
+json_t *
+rp_prewarm(uint32_t model)
+{
+	const char *name = rt_view_model(R.view, model)->name;
+	struct cold *c;
+
+	cold_start(model, RT_NONE);
+	if ((c = cold_find(model)) == NULL)
+		return json_pack("{s:b,s:s,s:s}", "success", 0, "model", name,
+		    "error", "no node can load this model now");
+	return json_pack("{s:b,s:s,s:s,s:s}", "success", 1, "model", name,
+	    "node_id", c->node_id, "state", c->phase == COLD_WAITING ?
+	    "waiting-for-memory" : "loading");
 }
 
 /*
