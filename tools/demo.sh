@@ -13,7 +13,9 @@
 #			gibberish, but every step of the path is real
 # then makes one request of each kind through the OpenAI API, prints what
 # came back and which node served it, prints the Nodes page URL, the admin
-# key and example curl commands, and runs until Ctrl-C.
+# key and example curl commands, and runs until Ctrl-C.  The workers
+# install the backends they need from the frontend's gallery, as real
+# nodes do.
 #
 # --check (`make demo-check`): the same without waiting; exits 0 only when
 # every request kind succeeded on a registered node, and stops everything.
@@ -141,22 +143,6 @@ model = "en-us";
 resources = { ram = "128MiB"; vram = 0; };
 EOF
 say "tiny-llm (llama, random weights, $(wc -c <"$DEMO/models/tiny-llm.gguf") bytes), tts-1 (espeak), whisper-1 (pocketsphinx)"
-
-# preinstall DIR: unpack the shipped backends into a node's backends
-# directory, as an operator provisioning a machine would (a worker also
-# installs a missing backend from the frontend's gallery when asked to).
-preinstall() {
-	for b in espeak pocketsphinx llama; do
-		[ -x "$1/$b/run" ] && continue
-		mkdir -p "$1/$b.tmp"
-		tar -xzf "$TOP/$BUILD/gallery/$b.tar.gz" -C "$1/$b.tmp"
-		rm -rf "${1:?}/$b"
-		mv "$1/$b.tmp" "$1/$b"
-	done
-}
-for n in 1 2 3; do
-	preinstall "$DEMO/node-$n/backends"
-done
 
 # ---- processes -------------------------------------------------------------------
 
