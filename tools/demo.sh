@@ -20,10 +20,10 @@
 # --check (`make demo-check`): the same without waiting; exits 0 only when
 # every request kind succeeded on a registered node, and stops everything.
 #
-# Environment: BUILD (build directory, default build), DEMO_DIR (state,
-# default build/demo; --check uses a temporary directory), DEMO_PORT (the
-# frontend's port, default 8080 when free).  Run `make` first (make demo
-# does).
+# Environment: BUILD (build directory, default build), DEMO_DIR (where the
+# nodes keep their state, default build/demo, emptied at each run; --check
+# uses a temporary directory), DEMO_PORT (the frontend's port, default 8080
+# when free).  Run `make` first (make demo does).
 set -eu
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-build}
@@ -74,6 +74,9 @@ else
 	fi
 fi
 reachable "$DEMO" || die "$DEMO: the postgres user cannot reach it (chmod o+x its parents)"
+# Each run starts with fresh nodes (only the generated model is kept), so
+# that it always shows the same thing from the same start.
+rm -rf "$DEMO"/node-1 "$DEMO"/node-2 "$DEMO"/node-3 "$DEMO"/logs "$DEMO"/out
 mkdir -p "$DEMO/models" "$DEMO/models.d" "$DEMO/logs" "$DEMO/out"
 
 # port_block N [WANT]: a port P with P-1 .. P+N-1 free on 127.0.0.1 (the
