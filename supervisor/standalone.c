@@ -341,9 +341,17 @@ sup_sa_setup(struct conf *cf, int listen_fd)
 	int created, save;
 
 	memset(&sa, 0, sizeof(sa));
-	snprintf(sa.state_dir, sizeof(sa.state_dir), "%s", cf->state_dir);
+	if (sa_mkdirs(cf->state_dir, 0755) == -1)
+		return -1;
+	/* Absolute: the servers run in directories of their own. */
+	if (realpath(cf->state_dir, dir) == NULL ||
+	    strlen(dir) >= sizeof(sa.state_dir)) {
+		log_warn("standalone: state_dir %s", cf->state_dir);
+		return -1;
+	}
+	snprintf(sa.state_dir, sizeof(sa.state_dir), "%s", dir);
 	snprintf(dir, sizeof(dir), "%s/worker", sa.state_dir);
-	if (sa_mkdirs(sa.state_dir, 0755) == -1 || sa_mkdirs(dir, 0700) == -1 ||
+	if (sa_mkdirs(dir, 0700) == -1 ||
 	    sa_secrets_read() == -1 || sa_secrets_generate(&created) == -1 ||
 	    sa_frontend_url(listen_fd) == -1)
 		return -1;
