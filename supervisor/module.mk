@@ -3,6 +3,7 @@
 LOCALAI_SRCS += supervisor/main.c supervisor/proc.c supervisor/spawn.c \
                 supervisor/backend.c supervisor/child.c supervisor/notify.c \
                 supervisor/stop.c supervisor/standalone.c supervisor/svc.c \
+                supervisor/ctl.c \
                 proto/log.c proto/msgbuf.c proto/proc.c
 LOCALAI_LIBS += $(call libs,libsystemd libconfig)
 

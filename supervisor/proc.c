@@ -33,6 +33,7 @@
 #include "proto/msgbuf.h"
 #include "proto/proc.h"
 #include "supervisor/child.h"
+#include "supervisor/status.h"
 #include "supervisor/sup.h"
 
 #define SUP_PING_INTERVAL_MS	5000
@@ -51,6 +52,7 @@ static struct {
 	int		 exit_code;
 	int		 ready_sent;	/* READY=1 sent once */
 	int		 started;	/* children after the services spawned */
+	int64_t		 started_at;
 	uint32_t	 reload_gen;	/* waiting for acks of it; 0 none */
 	int64_t		 reload_deadline;
 	int64_t		 watchdog_ms;
@@ -156,6 +158,30 @@ int
 sup_is_stopping(void)
 {
 	return sup.stopping;
+}
+
+int
+sup_is_reloading(void)
+{
+	return sup.reload_gen != 0;
+}
+
+enum conf_role
+sup_role(void)
+{
+	return sup.role;
+}
+
+const struct conf *
+sup_conf(void)
+{
+	return &sup.conf;
+}
+
+int64_t
+sup_started_at(void)
+{
+	return sup.started_at;
 }
 
 struct sup_children *
@@ -425,6 +451,8 @@ sup_exited(struct sup_child *c, int wstatus, int64_t now)
 
 	sup_describe_status(wstatus, desc, sizeof(desc));
 	log_info("%s[%d]: EXITED, %s", c->name, (int)c->pid, desc);
+	c->exited = 1;
+	c->last_wstatus = wstatus;
 	/* Helpers it left behind in its group go with it. */
 	(void)kill(-c->pid, SIGKILL);
 	sup_channel_close(c);
@@ -772,6 +800,7 @@ sup_timers(int64_t now)
 		deadline = sup_min(deadline, sup_child_timers(c, now));
 	}
 	deadline = sup_min(deadline, sup_watchdog(now));
+	deadline = sup_min(deadline, sup_ctl_timers(now));
 	if (sup.reload_gen != 0) {
 		sup_reload_check(now);
 		if (sup.reload_gen != 0)
@@ -947,6 +976,7 @@ sup_setup(char *argv0)
 	if (sup.role == ROLE_STANDALONE && sup_sa_setup(&sup.conf, fd) == -1)
 		return 1;
 	sup_create_children();
+	sup_ctl_open(sup.conf.state_dir);
 	return 0;
 }
 
@@ -1043,11 +1073,11 @@ sup_poll(int64_t deadline)
 	struct sup_child *c;
 	struct timespec ts, *tsp = NULL;
 	int64_t now = sup_now(), wait;
-	nfds_t n = 0, i;
+	nfds_t n = 0, i, nctl;
 
 	TAILQ_FOREACH(c, &sup.children, entry)
 		n++;
-	sup_poll_reserve(n);
+	sup_poll_reserve(n + 1 + SUP_STATUS_CLIENTS);
 	pfd = sup.pfd;
 	n = 0;
 	TAILQ_FOREACH(c, &sup.children, entry) {
@@ -1064,7 +1094,8 @@ sup_poll(int64_t deadline)
 		ts.tv_nsec = (wait % 1000) * 1000000;
 		tsp = &ts;
 	}
-	if (ppoll(pfd, n, tsp, &sup.ppoll_mask) == -1) {
+	nctl = sup_ctl_pollfds(&pfd[n]);
+	if (ppoll(pfd, n + nctl, tsp, &sup.ppoll_mask) == -1) {
 		if (errno != EINTR)
 			fatal("ppoll");
 		return;
@@ -1079,6 +1110,7 @@ sup_poll(int64_t deadline)
 		    c->mb.fd != -1)
 			sup_child_input(c, now);
 	}
+	sup_ctl_handle(&pfd[n], nctl, now);
 }
 
 /* Write what was queued this round without waiting for POLLOUT. */
@@ -1102,6 +1134,7 @@ sup_cleanup(void)
 	/* Adopted descendants that died meanwhile. */
 	while (waitpid(-1, NULL, WNOHANG) > 0)
 		;
+	sup_ctl_close();
 	while ((c = TAILQ_FIRST(&sup.children)) != NULL)
 		sup_child_free(c);
 	conf_models_free(&sup.models);
@@ -1125,6 +1158,7 @@ sup_main(enum conf_role role, const char *conf_path, int path_given,
 	sup.path_given = path_given;
 	sup.verbose_flag = verbose_flag;
 	log_procinit("supervisor");
+	sup.started_at = sup_now();
 	if ((r = sup_setup(argv0)) != 0) {
 		sup_cleanup();
 		return r;

@@ -18,6 +18,7 @@
 #include <sys/types.h>
 #include <sys/queue.h>
 
+#include <poll.h>
 #include <stdint.h>
 
 #include "proto/msg.h"
@@ -31,6 +32,8 @@
  * production; the supervisor logs a warning when it is.
  */
 #define SUP_TEST_CHILD_EXEC_ENV	"LOCALAI_TEST_CHILD_EXEC"
+
+#define LOCALAI_VERSION		"0.1.0"
 
 #define SUP_KILL_AFTER_MS	5000	/* SIGTERM -> SIGKILL */
 #define SUP_MAX_BACKENDS	128
@@ -61,6 +64,8 @@ struct sup_child {
 	int		 remove;	/* backend: forget once reaped */
 	int		 doomed;	/* SIGKILLed for not answering */
 	int		 exec_errno;	/* exec failed with this errno */
+	int		 exited;	/* it exited at least once */
+	int		 last_wstatus;	/* and this was its wait status */
 	int64_t		 kill_at;	/* SIGKILL deadline, -1 none */
 	int64_t		 stop_at;	/* when it was asked to stop */
 	uint64_t	 ping_seq;
@@ -82,6 +87,10 @@ int	sup_main(enum conf_role role, const char *conf_path, int path_given,
 	    int verbose_flag, char *argv0);
 int64_t	sup_now(void);
 int	sup_is_stopping(void);
+int	sup_is_reloading(void);
+enum conf_role sup_role(void);
+const struct conf *sup_conf(void);
+int64_t	sup_started_at(void);
 struct sup_children *sup_children(void);
 struct sup_child *sup_child_new(enum sup_kind kind, uint32_t instance,
 	    const char *name);
@@ -174,6 +183,20 @@ void	sup_svc_stop(struct sup_child *c, int64_t now);
 void	sup_svc_exited(struct sup_child *c);
 /* A free loopback TCP port: the one given if it is free, else any. */
 uint16_t sup_svc_free_port(uint16_t want);
+
+/*
+ * ctl.c: the control socket <state_dir>/control.sock that `localai
+ * status` reads (protocol in supervisor/status.h).  Never blocks, never
+ * reads from a client.
+ */
+void	sup_ctl_open(const char *state_dir);
+void	sup_ctl_close(void);
+/* Fill pfd (room for 1 + SUP_STATUS_CLIENTS); returns the count. */
+size_t	sup_ctl_pollfds(struct pollfd *pfd);
+void	sup_ctl_handle(const struct pollfd *pfd, size_t n, int64_t now);
+int64_t	sup_ctl_timers(int64_t now);
+/* The status document of this supervisor: its length, or -1. */
+int	sup_status_render(char *buf, size_t cap);
 
 /* backend.c */
 void	sup_be_start(const struct msg *m, int64_t now);
