@@ -811,23 +811,6 @@ sup_timers(int64_t now)
 
 /* ---- configuration -------------------------------------------------------- */
 
-/* A random RFC 4122 version 4 UUID for instance_id. */
-static void
-sup_instance_id(struct conf *c)
-{
-	uint8_t b[16];
-
-	if (c->instance_id[0] != '\0')
-		return;
-	arc4random_buf(b, sizeof(b));
-	b[6] = (b[6] & 0x0f) | 0x40;
-	b[8] = (b[8] & 0x3f) | 0x80;
-	snprintf(c->instance_id, sizeof(c->instance_id),
-	    "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-	    "%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4], b[5],
-	    b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
-}
-
 /* Load configuration and models; 0, or -1 with the reason logged. */
 static int
 sup_load(struct conf *nc, struct conf_models *nm)
@@ -956,7 +939,10 @@ sup_setup(char *argv0)
 		return CHILD_EXIT_CONFIG;
 	}
 	log_setverbose(sup.conf.verbose);
-	sup_instance_id(&sup.conf);
+	/* An empty instance_id: one random UUID, kept across reloads. */
+	if (sup.conf.instance_id[0] == '\0' && conf_random_uuid(
+	    sup.conf.instance_id, sizeof(sup.conf.instance_id)) == -1)
+		fatal("getrandom");
 	sup.conf.generation = 1;
 	if (sup_spawn_init(argv0) == -1)
 		return 1;
