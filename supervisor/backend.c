@@ -7,8 +7,11 @@
  * backend is retried every 300 s instead of stopping the supervisor.
  */
 #include <sys/types.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <errno.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +29,7 @@ sup_be_count(void)
 	unsigned n = 0;
 
 	TAILQ_FOREACH(c, sup_children(), entry)
-		n += c->kind == SUP_BACKEND;
+	n += c->kind == SUP_BACKEND;
 	return n;
 }
 
@@ -56,7 +59,8 @@ sup_be_snapshot(void)
 	struct sup_child *c;
 	int64_t now = sup_now(), wait;
 
-	TAILQ_FOREACH(c, sup_children(), entry) {
+	TAILQ_FOREACH(c, sup_children(), entry)
+	{
 		if (c->kind != SUP_BACKEND)
 			continue;
 		wait = c->sm.next_at != -1 ? c->sm.next_at - now : 0;
@@ -74,7 +78,8 @@ sup_backend_find(const char *id)
 {
 	struct sup_child *c;
 
-	TAILQ_FOREACH(c, sup_children(), entry) {
+	TAILQ_FOREACH(c, sup_children(), entry)
+	{
 		if (c->kind == SUP_BACKEND && strcmp(c->be.id, id) == 0)
 			return c;
 	}
@@ -105,6 +110,38 @@ sup_be_refuse(const struct msg_be_start *bs, const char *why)
 	sup_be_report(&tmp, BE_FAILED, CHILD_EXIT_CONFIG << 8, 0);
 }
 
+/*
+ * The working directory a backend runs in (the agent's models_path) may
+ * not exist yet on a fresh node: create it (and its parents) rather than
+ * fail the backend for good.  0, or -1 with errno.
+ */
+static int
+sup_be_workdir(const char *dir)
+{
+	char buf[PATH_MAX], *p;
+	struct stat st;
+
+	if (dir[0] == '\0' || stat(dir, &st) == 0)
+		return 0;
+	if (strlen(dir) >= sizeof(buf)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(buf, dir, strlen(dir) + 1);
+	for (p = buf + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) == -1 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(buf, 0755) == -1 && errno != EEXIST)
+		return -1;
+	log_info("backend working directory %s created", dir);
+	return 0;
+}
+
 void
 sup_be_start(const struct msg *m, int64_t now)
 {
@@ -118,7 +155,12 @@ sup_be_start(const struct msg *m, int64_t now)
 		return sup_be_refuse(&bs, "shutting down");
 	if (bs.id[0] == '\0' || bs.run_path[0] != '/' || bs.addr[0] == '\0')
 		return sup_be_refuse(&bs, "needs an id, an absolute run path "
-		    "and an address");
+		                          "and an address");
+	if (sup_be_workdir(bs.workdir) == -1) {
+		log_warn("backend %s: working directory %s", bs.id, bs.workdir);
+		return sup_be_refuse(&bs, "its working directory cannot be "
+		                          "created");
+	}
 	if ((c = sup_backend_find(bs.id)) != NULL && c->pid != -1) {
 		log_warnx("%s: already running (pid %d); stop it first",
 		    c->name, (int)c->pid);
@@ -135,8 +177,8 @@ sup_be_start(const struct msg *m, int64_t now)
 	c->be = bs;
 	c->stopping = c->remove = 0;
 	log_info("%s: start %s --addr %s (backend %s, in %s)", c->name,
-	    bs.run_path, bs.addr, bs.backend, bs.workdir[0] ? bs.workdir :
-	    "the current directory");
+	    bs.run_path, bs.addr, bs.backend,
+	    bs.workdir[0] ? bs.workdir : "the current directory");
 	sup_spawn(c, now);
 }
 
@@ -180,23 +222,26 @@ sup_be_exited(struct sup_child *c, int wstatus, int64_t now)
 	}
 	sup_be_report(c, BE_EXITED, wstatus, 0);
 	if (c->exec_errno != 0)
-		wstatus = CHILD_EXIT_CONFIG << 8;	/* cannot run at all */
-	v = child_sm_exited(&c->sm, now, wstatus, arc4random(),
-	    CHILD_RETRY_FAILED_MS);
+		wstatus = CHILD_EXIT_CONFIG << 8; /* cannot run at all */
+	v = child_sm_exited(
+	    &c->sm, now, wstatus, arc4random(), CHILD_RETRY_FAILED_MS);
 	if (c->sm.state == CHILD_FAILED) {
 		if (v.wait_ms > 0)
 			log_warnx("%s: FAILED: %d crashes within %d s; retry "
-			    "in %lld s", c->name, CHILD_LOOP_CRASHES,
+			          "in %lld s",
+			    c->name, CHILD_LOOP_CRASHES,
 			    CHILD_LOOP_WINDOW_MS / 1000,
 			    (long long)v.wait_ms / 1000);
 		else
 			log_warnx("%s: FAILED: configuration error (exit %d), "
-			    "not restarted", c->name, CHILD_EXIT_CONFIG);
+			          "not restarted",
+			    c->name, CHILD_EXIT_CONFIG);
 		sup_be_report(c, BE_FAILED, wstatus, v.wait_ms);
 	} else {
-		log_info("%s: BACKOFF %lld ms%s", c->name,
-		    (long long)v.wait_ms, v.kind == CHILD_EXIT_TEMP ?
-		    " (temporary failure, not counted)" : "");
+		log_info("%s: BACKOFF %lld ms%s", c->name, (long long)v.wait_ms,
+		    v.kind == CHILD_EXIT_TEMP
+		        ? " (temporary failure, not counted)"
+		        : "");
 		sup_be_report(c, BE_BACKOFF, wstatus, v.wait_ms);
 	}
 }

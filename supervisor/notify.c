@@ -94,3 +94,43 @@ sup_notify_status(const char *fmt, ...)
 	snprintf(state, sizeof(state), "STATUS=%s", text);
 	notify_send(state);
 }
+
+/*
+ * STATUS= for the whole tree: the role, core processes ready (the private
+ * servers count as core), backends, and the last status line a child sent.
+ */
+void
+sup_notify_summary(enum conf_role role, int stopping, const char *child_status)
+{
+	struct sup_child *c;
+	unsigned core = 0, ready = 0, be = 0, be_up = 0, be_failed = 0;
+	char text[160];
+
+	TAILQ_FOREACH(c, sup_children(), entry)
+	{
+		if (c->kind != SUP_BACKEND) {
+			core++;
+			ready += c->sm.state == CHILD_READY;
+			continue;
+		}
+		be++;
+		be_up += c->pid != -1;
+		be_failed += c->sm.state == CHILD_FAILED;
+	}
+	if (stopping) {
+		sup_notify_status("stopping");
+		return;
+	}
+	if (be == 0)
+		snprintf(text, sizeof(text), "%s: %u/%u core processes ready",
+		    sup_role_name(role), ready, core);
+	else
+		snprintf(text, sizeof(text),
+		    "%s: %u/%u core processes ready; "
+		    "backends: %u running, %u failed, %u total",
+		    sup_role_name(role), ready, core, be_up, be_failed, be);
+	if (child_status[0] != '\0')
+		sup_notify_status("%s; %s", text, child_status);
+	else
+		sup_notify_status("%s", text);
+}

@@ -33,38 +33,41 @@
 #include "proto/msgbuf.h"
 #include "proto/proc.h"
 #include "supervisor/child.h"
+#include "supervisor/status.h"
 #include "supervisor/sup.h"
 
-#define SUP_PING_INTERVAL_MS	5000
-#define SUP_PING_TIMEOUT_MS	15000
-#define SUP_RELOAD_ACK_MS	10000	/* wait this long for CFG_ACKs */
+#define SUP_PING_INTERVAL_MS 5000
+#define SUP_PING_TIMEOUT_MS 15000
+#define SUP_RELOAD_ACK_MS 10000 /* wait this long for CFG_ACKs */
 
 static struct {
-	enum conf_role	 role;
-	char		 conf_path[PATH_MAX];
-	int		 path_given;
-	int		 verbose_flag;
-	struct conf	 conf;
+	enum conf_role role;
+	char conf_path[PATH_MAX];
+	int path_given;
+	int verbose_flag;
+	struct conf conf;
 	struct conf_models models;
 	struct sup_children children;
-	int		 stopping;	/* shutdown begun */
-	int		 exit_code;
-	int		 ready_sent;	/* READY=1 sent once */
-	uint32_t	 reload_gen;	/* waiting for acks of it; 0 none */
-	int64_t		 reload_deadline;
-	int64_t		 watchdog_ms;
-	int64_t		 next_watchdog;
-	sigset_t	 ppoll_mask;	/* the mask while waiting */
-	struct pollfd	*pfd;		/* poll arrays, poll_cap entries */
+	int stopping; /* shutdown begun */
+	int exit_code;
+	int ready_sent; /* READY=1 sent once */
+	int started; /* children after the services spawned */
+	int64_t started_at;
+	uint32_t reload_gen; /* waiting for acks of it; 0 none */
+	int64_t reload_deadline;
+	int64_t watchdog_ms;
+	int64_t next_watchdog;
+	sigset_t ppoll_mask; /* the mask while waiting */
+	struct pollfd *pfd; /* poll arrays, poll_cap entries */
 	struct sup_child **who;
-	size_t		 poll_cap;
-	char		 child_status[320]; /* last MSG_CTL_STATUS, named */
+	size_t poll_cap;
+	char child_status[320]; /* last MSG_CTL_STATUS, named */
 	const struct sup_child *child_status_from;
 } sup;
 
 static volatile sig_atomic_t sup_got_chld, sup_got_hup, sup_got_term;
 
-static void	sup_stop(int, const char *);
+static void sup_stop(int, const char *);
 
 int64_t
 sup_now(void)
@@ -85,6 +88,20 @@ sup_min(int64_t a, int64_t b)
 	return a < b ? a : b;
 }
 
+int
+sup_has_ctl(const struct sup_child *c)
+{
+	return c->kind == SUP_API || c->kind == SUP_ROUTER ||
+	       c->kind == SUP_AGENT_FE || c->kind == SUP_AGENT_WK;
+}
+
+int
+sup_is_service(const struct sup_child *c)
+{
+	return c->kind == SUP_PG || c->kind == SUP_NATS;
+}
+
+/* What READY=1 waits for: every child but the backends. */
 static int
 sup_is_core(const struct sup_child *c)
 {
@@ -111,7 +128,7 @@ sup_signal(int sig)
 static int
 sup_signals(void)
 {
-	static const int sigs[] = { SIGCHLD, SIGHUP, SIGTERM, SIGINT };
+	static const int sigs[] = {SIGCHLD, SIGHUP, SIGTERM, SIGINT};
 	struct sigaction sa;
 	sigset_t block;
 	size_t i;
@@ -141,6 +158,30 @@ int
 sup_is_stopping(void)
 {
 	return sup.stopping;
+}
+
+int
+sup_is_reloading(void)
+{
+	return sup.reload_gen != 0;
+}
+
+enum conf_role
+sup_role(void)
+{
+	return sup.role;
+}
+
+const struct conf *
+sup_conf(void)
+{
+	return &sup.conf;
+}
+
+int64_t
+sup_started_at(void)
+{
+	return sup.started_at;
 }
 
 struct sup_children *
@@ -189,10 +230,20 @@ sup_channel_close(struct sup_child *c)
 
 /* ---- messages to children ---------------------------------------------- */
 
-/* A child broke the protocol or cannot be talked to: kill it. */
-static void
-sup_child_broken(struct sup_child *c, const char *why)
+/*
+ * A child broke the protocol, cannot be talked to or hangs: kill it.
+ * One that was asked to stop is only cut off: its socket breaks because
+ * it is exiting, and its SIGKILL deadline is already set.
+ */
+void
+sup_child_kill(struct sup_child *c, const char *why)
 {
+	if (c->stopping && c->kill_at != -1) {
+		log_debug(
+		    "%s[%d]: %s while stopping", c->name, (int)c->pid, why);
+		sup_channel_close(c);
+		return;
+	}
 	log_warnx("%s[%d]: %s; SIGKILL", c->name, (int)c->pid, why);
 	sup_channel_close(c);
 	if (c->pid != -1)
@@ -207,7 +258,7 @@ sup_compose(struct sup_child *c, uint32_t type, uint32_t peerid, int fd,
 	if (c->mb.fd == -1)
 		return;
 	if (msgbuf_compose(&c->mb, type, peerid, fd, data, len) == -1)
-		sup_child_broken(c, "cannot queue a message");
+		sup_child_kill(c, "cannot queue a message");
 }
 
 static void
@@ -223,6 +274,8 @@ sup_send_config(struct sup_child *c)
 		    sizeof(cf.frontend.database_url));
 		memset(cf.nats_url, 0, sizeof(cf.nats_url));
 	}
+	if (c->kind == SUP_AGENT_WK && sup.role == ROLE_STANDALONE)
+		sup_sa_worker_conf(&cf);
 	sup_compose(c, MSG_CFG_MAIN, 0, -1, &cf, sizeof(cf));
 	for (i = 0; i < sup.models.n; i++)
 		sup_compose(c, MSG_CFG_MODEL, i, -1, &sup.models.models[i],
@@ -256,7 +309,7 @@ sup_are_peers(const struct sup_child *a, const struct sup_child *b)
 		b = t;
 	}
 	return a->kind == SUP_ROUTER &&
-	    (b->kind == SUP_API || b->kind == SUP_AGENT_FE);
+	       (b->kind == SUP_API || b->kind == SUP_AGENT_FE);
 }
 
 /* A fresh socketpair between two running peers, one end to each. */
@@ -286,7 +339,8 @@ sup_link_peers(struct sup_child *c)
 {
 	struct sup_child *p;
 
-	TAILQ_FOREACH(p, &sup.children, entry) {
+	TAILQ_FOREACH(p, &sup.children, entry)
+	{
 		if (p != c && p->mb.fd != -1 && !p->stopping &&
 		    sup_are_peers(c, p))
 			sup_link(c, p);
@@ -298,7 +352,8 @@ sup_worker_agent(void)
 {
 	struct sup_child *c;
 
-	TAILQ_FOREACH(c, &sup.children, entry) {
+	TAILQ_FOREACH(c, &sup.children, entry)
+	{
 		if (c->kind == SUP_AGENT_WK)
 			return c;
 	}
@@ -316,14 +371,16 @@ sup_spawned(struct sup_child *c, int ctl, int64_t now)
 	c->acked = 0;
 	child_sm_spawned(&c->sm, now);
 	if (c->sm.restarts > 0)
-		log_info("%s[%d]: STARTING (restart %u)", c->name,
-		    (int)c->pid, c->sm.restarts);
+		log_info("%s[%d]: STARTING (restart %u)", c->name, (int)c->pid,
+		    c->sm.restarts);
 	else
 		log_info("%s[%d]: STARTING", c->name, (int)c->pid);
 	if (c->kind == SUP_BACKEND) {
 		sup_be_spawned(c, now);
 		return;
 	}
+	if (sup_is_service(c))
+		return; /* sup_svc_probe() watches it start */
 	sup_send_config(c);
 	sup_link_peers(c);
 	if (c->kind == SUP_AGENT_WK)
@@ -337,9 +394,11 @@ sup_spawn(struct sup_child *c, int64_t now)
 
 	c->pid = c->last_pid = sup_fork_exec(c, &ctl, &c->exec_errno);
 	if (c->exec_errno != 0)
-		log_warnx("%s[%d]: cannot execute %s: %s", c->name,
-		    (int)c->pid, c->kind == SUP_BACKEND ? c->be.run_path :
-		    sup_exec_path(), strerror(c->exec_errno));
+		log_warnx("%s[%d]: cannot execute %s: %s", c->name, (int)c->pid,
+		    c->kind == SUP_BACKEND ? c->be.run_path
+		    : sup_is_service(c)    ? sup_svc_path(c)
+		                           : sup_exec_path(),
+		    strerror(c->exec_errno));
 	sup_spawned(c, ctl, now);
 }
 
@@ -352,8 +411,10 @@ sup_describe_status(int wstatus, char *buf, size_t len)
 		snprintf(buf, len, "exit status %d", WEXITSTATUS(wstatus));
 	else if (WIFSIGNALED(wstatus))
 		snprintf(buf, len, "killed by signal %d (%s)%s",
-		    WTERMSIG(wstatus), sigabbrev_np(WTERMSIG(wstatus)) ?
-		    sigabbrev_np(WTERMSIG(wstatus)) : "?",
+		    WTERMSIG(wstatus),
+		    sigabbrev_np(WTERMSIG(wstatus))
+		        ? sigabbrev_np(WTERMSIG(wstatus))
+		        : "?",
 		    WCOREDUMP(wstatus) ? ", core dumped" : "");
 	else
 		snprintf(buf, len, "wait status %#x", wstatus);
@@ -372,9 +433,10 @@ sup_core_exited(struct sup_child *c, int wstatus, int64_t now)
 	v = child_sm_exited(&c->sm, now, wstatus, arc4random(), 0);
 	if (v.kind == CHILD_EXIT_CONF) {
 		log_warnx("%s: FAILED: configuration error (exit %d), not "
-		    "restarted", c->name, CHILD_EXIT_CONFIG);
+		          "restarted",
+		    c->name, CHILD_EXIT_CONFIG);
 		sup_stop(CHILD_EXIT_CONFIG, "a core process has a "
-		    "configuration error");
+		                            "configuration error");
 	} else if (v.early && v.kind != CHILD_EXIT_TEMP) {
 		log_warnx("%s: FAILED: died before it was ready", c->name);
 		sup_stop(1, "a core process died before it was ready");
@@ -383,9 +445,10 @@ sup_core_exited(struct sup_child *c, int wstatus, int64_t now)
 		    CHILD_LOOP_CRASHES, CHILD_LOOP_WINDOW_MS / 1000);
 		sup_stop(1, "a core process is crash-looping");
 	} else
-		log_info("%s: BACKOFF %lld ms%s", c->name,
-		    (long long)v.wait_ms, v.kind == CHILD_EXIT_TEMP ?
-		    " (temporary failure, not counted)" : "");
+		log_info("%s: BACKOFF %lld ms%s", c->name, (long long)v.wait_ms,
+		    v.kind == CHILD_EXIT_TEMP
+		        ? " (temporary failure, not counted)"
+		        : "");
 }
 
 static void
@@ -395,6 +458,8 @@ sup_exited(struct sup_child *c, int wstatus, int64_t now)
 
 	sup_describe_status(wstatus, desc, sizeof(desc));
 	log_info("%s[%d]: EXITED, %s", c->name, (int)c->pid, desc);
+	c->exited = 1;
+	c->last_wstatus = wstatus;
 	/* Helpers it left behind in its group go with it. */
 	(void)kill(-c->pid, SIGKILL);
 	sup_channel_close(c);
@@ -406,8 +471,10 @@ sup_exited(struct sup_child *c, int wstatus, int64_t now)
 	}
 	if (c->kind == SUP_BACKEND)
 		sup_be_exited(c, wstatus, now);
-	else
+	else {
+		sup_svc_exited(c);
 		sup_core_exited(c, wstatus, now);
+	}
 }
 
 static struct sup_child *
@@ -415,7 +482,8 @@ sup_find_pid(pid_t pid)
 {
 	struct sup_child *c;
 
-	TAILQ_FOREACH(c, &sup.children, entry) {
+	TAILQ_FOREACH(c, &sup.children, entry)
+	{
 		if (c->pid == pid)
 			return c;
 	}
@@ -445,6 +513,10 @@ sup_reap(int64_t now)
 void
 sup_child_stop(struct sup_child *c, int64_t now)
 {
+	if (sup_is_service(c)) {
+		sup_svc_stop(c, now);
+		return;
+	}
 	c->stopping = 1;
 	if (c->pid == -1) {
 		child_sm_stopped(&c->sm);
@@ -454,28 +526,25 @@ sup_child_stop(struct sup_child *c, int64_t now)
 		sup_compose(c, MSG_CTL_SHUTDOWN, 0, -1, NULL, 0);
 	if (kill(-c->pid, SIGTERM) == -1 && errno != ESRCH)
 		log_warn("%s[%d]: SIGTERM", c->name, (int)c->pid);
+	c->stop_at = now;
 	c->kill_at = now + SUP_KILL_AFTER_MS;
 }
 
 /*
- * Begin the shutdown: STOPPING=1, SIGTERM to every child's process group
- * (SIGKILL 5 s later), no more respawns; the loop ends when every child
- * has been reaped.  The first exit code set wins.
+ * Begin the shutdown: STOPPING=1, no more respawns, children stopped in
+ * the order of stop.c (each SIGTERM, SIGKILL later); the loop ends when
+ * every child has been reaped.  The first exit code set wins.
  */
 static void
 sup_stop(int code, const char *why)
 {
-	struct sup_child *c;
-	int64_t now = sup_now();
-
 	if (sup.stopping)
 		return;
 	sup.stopping = 1;
 	sup.exit_code = code;
 	log_info("stopping: %s", why);
 	sup_notify_stopping();
-	TAILQ_FOREACH(c, &sup.children, entry)
-		sup_child_stop(c, now);
+	sup_stop_begin(sup.role, sup.conf.worker.drain_timeout_ms, sup_now());
 }
 
 /* ---- messages from children -------------------------------------------- */
@@ -485,14 +554,15 @@ sup_all_core_ready(void)
 {
 	struct sup_child *c;
 
-	TAILQ_FOREACH(c, &sup.children, entry) {
+	TAILQ_FOREACH(c, &sup.children, entry)
+	{
 		if (sup_is_core(c) && c->sm.state != CHILD_READY)
 			return 0;
 	}
 	return 1;
 }
 
-static void
+void
 sup_child_ready(struct sup_child *c, int64_t now)
 {
 	child_sm_ready(&c->sm, now);
@@ -514,8 +584,9 @@ sup_reload_check(int64_t now)
 
 	if (sup.reload_gen == 0)
 		return;
-	TAILQ_FOREACH(c, &sup.children, entry) {
-		if (sup_is_core(c) && c->mb.fd != -1 &&
+	TAILQ_FOREACH(c, &sup.children, entry)
+	{
+		if (sup_has_ctl(c) && c->mb.fd != -1 &&
 		    c->acked < sup.reload_gen)
 			missing++;
 	}
@@ -523,8 +594,8 @@ sup_reload_check(int64_t now)
 		return;
 	if (missing > 0)
 		log_warnx("configuration %u: %d processes did not acknowledge "
-		    "it within %d s", sup.reload_gen, missing,
-		    SUP_RELOAD_ACK_MS / 1000);
+		          "it within %d s",
+		    sup.reload_gen, missing, SUP_RELOAD_ACK_MS / 1000);
 	log_info("configuration %u in force", sup.reload_gen);
 	sup.reload_gen = 0;
 	if (sup.ready_sent)
@@ -608,28 +679,30 @@ sup_child_input(struct sup_child *c, int64_t now)
 
 	n = msgbuf_read(&c->mb);
 	if (n == 0) {
-		log_debug("%s[%d]: control socket closed", c->name,
-		    (int)c->pid);
+		log_debug(
+		    "%s[%d]: control socket closed", c->name, (int)c->pid);
 		sup_channel_close(c);
 		/* It is exiting; if it is not, it gets 5 s to do so. */
-		if (c->kill_at == -1)
+		if (c->kill_at == -1) {
+			c->stop_at = now;
 			c->kill_at = now + SUP_KILL_AFTER_MS;
+		}
 		return;
 	}
 	if (n == -1 && errno != EAGAIN && errno != EINTR) {
-		sup_child_broken(c, errno == EBADMSG ? "protocol error" :
-		    "control socket error");
+		sup_child_kill(c, errno == EBADMSG ? "protocol error"
+		                                   : "control socket error");
 		return;
 	}
 	while (c->mb.fd != -1 && (r = msgbuf_get(&c->mb, &m)) != 0) {
 		if (r == -1) {
-			sup_child_broken(c, "protocol error");
+			sup_child_kill(c, "protocol error");
 			return;
 		}
 		r = sup_handle(c, &m, now);
 		msg_free(&m);
 		if (r == -1) {
-			sup_child_broken(c, "protocol error");
+			sup_child_kill(c, "protocol error");
 			return;
 		}
 	}
@@ -651,7 +724,7 @@ sup_ping(struct sup_child *c, int64_t now)
 			return c->ping_sent + SUP_PING_TIMEOUT_MS;
 		log_warnx("%s[%d]: no answer to ping in %d s", c->name,
 		    (int)c->pid, SUP_PING_TIMEOUT_MS / 1000);
-		sup_child_broken(c, "hung");
+		sup_child_kill(c, "hung");
 		return -1;
 	}
 	if (now < c->next_ping)
@@ -671,21 +744,24 @@ sup_child_timers(struct sup_child *c, int64_t now)
 			return -1;
 		if (child_sm_due(&c->sm, now)) {
 			sup_spawn(c, now);
-			return now;	/* look again at once */
+			return now; /* look again at once */
 		}
 		return c->sm.next_at;
 	}
 	if (c->kill_at != -1) {
 		if (now < c->kill_at)
 			return sup_min(c->kill_at, sup_ping(c, now));
-		log_warnx("%s[%d]: still running %d s after SIGTERM or "
-		    "closing its socket; SIGKILL", c->name, (int)c->pid,
-		    SUP_KILL_AFTER_MS / 1000);
+		log_warnx("%s[%d]: still running %lld s after SIGTERM or "
+		          "closing its socket; SIGKILL",
+		    c->name, (int)c->pid,
+		    (long long)(now - c->stop_at + 500) / 1000);
 		(void)kill(-c->pid, SIGKILL);
 		c->kill_at = -1;
 		return -1;
 	}
-	return sup_is_core(c) ? sup_ping(c, now) : -1;
+	if (sup_is_service(c))
+		return sup_svc_probe(c, now);
+	return sup_has_ctl(c) ? sup_ping(c, now) : -1;
 }
 
 /*
@@ -697,11 +773,13 @@ sup_healthy(int64_t now)
 {
 	struct sup_child *c;
 
-	TAILQ_FOREACH(c, &sup.children, entry) {
-		if (!sup_is_core(c) || c->pid == -1)
+	TAILQ_FOREACH(c, &sup.children, entry)
+	{
+		if (!sup_has_ctl(c) || c->pid == -1)
 			continue;
-		if (c->doomed || (c->ping_sent != -1 &&
-		    now - c->ping_sent >= SUP_PING_INTERVAL_MS))
+		if (c->doomed ||
+		    (c->ping_sent != -1 &&
+		        now - c->ping_sent >= SUP_PING_INTERVAL_MS))
 			return 0;
 	}
 	return 1;
@@ -718,7 +796,7 @@ sup_watchdog(int64_t now)
 		sup_notify_watchdog();
 	else
 		log_debug("watchdog withheld: a core process is not "
-		    "answering");
+		          "answering");
 	sup.next_watchdog = now + sup.watchdog_ms;
 	return sup.next_watchdog;
 }
@@ -735,6 +813,7 @@ sup_timers(int64_t now)
 		deadline = sup_min(deadline, sup_child_timers(c, now));
 	}
 	deadline = sup_min(deadline, sup_watchdog(now));
+	deadline = sup_min(deadline, sup_ctl_timers(now));
 	if (sup.reload_gen != 0) {
 		sup_reload_check(now);
 		if (sup.reload_gen != 0)
@@ -744,23 +823,6 @@ sup_timers(int64_t now)
 }
 
 /* ---- configuration -------------------------------------------------------- */
-
-/* A random RFC 4122 version 4 UUID for instance_id. */
-static void
-sup_instance_id(struct conf *c)
-{
-	uint8_t b[16];
-
-	if (c->instance_id[0] != '\0')
-		return;
-	arc4random_buf(b, sizeof(b));
-	b[6] = (b[6] & 0x0f) | 0x40;
-	b[8] = (b[8] & 0x3f) | 0x80;
-	snprintf(c->instance_id, sizeof(c->instance_id),
-	    "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-	    "%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4], b[5],
-	    b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
-}
 
 /* Load configuration and models; 0, or -1 with the reason logged. */
 static int
@@ -779,6 +841,10 @@ sup_load(struct conf *nc, struct conf_models *nm)
 	}
 	if (sup.verbose_flag >= 0)
 		nc->verbose = sup.verbose_flag;
+	if (sup.role != ROLE_WORKER)
+		sup_gallery_default(nc);
+	if (sup.role == ROLE_STANDALONE)
+		sup_sa_apply(nc); /* a no-op before sup_sa_setup() */
 	return 0;
 }
 
@@ -807,7 +873,7 @@ sup_reload(int64_t now)
 	if (strcmp(nc.frontend.listen, sup.conf.frontend.listen) != 0 ||
 	    nc.frontend.api_workers != sup.conf.frontend.api_workers)
 		log_warnx("reload: listen address and api_workers take effect "
-		    "only after a restart");
+		          "only after a restart");
 	memcpy(nc.frontend.listen, sup.conf.frontend.listen,
 	    sizeof(nc.frontend.listen));
 	nc.frontend.api_workers = sup.conf.frontend.api_workers;
@@ -817,8 +883,9 @@ sup_reload(int64_t now)
 	sup.conf = nc;
 	sup.models = nm;
 	log_setverbose(sup.conf.verbose);
-	TAILQ_FOREACH(c, &sup.children, entry) {
-		if (sup_is_core(c) && c->mb.fd != -1)
+	TAILQ_FOREACH(c, &sup.children, entry)
+	{
+		if (sup_has_ctl(c) && c->mb.fd != -1)
 			sup_send_config(c);
 	}
 	sup.reload_gen = sup.conf.generation;
@@ -827,19 +894,6 @@ sup_reload(int64_t now)
 }
 
 /* ---- setup and the loop ------------------------------------------------------ */
-
-/*
- * Standalone mode is to start a private PostgreSQL and nats-server here
- * and point database_url and nats_url at them before any child starts.
- * That belongs to a later issue; until then standalone runs the frontend
- * and worker processes against the URLs in the configuration.
- */
-static void
-sup_standalone_services(void)
-{
-	log_info("standalone: private PostgreSQL and NATS are not started by "
-	    "this version; using database_url and nats_url as configured");
-}
 
 static void
 sup_create_children(void)
@@ -851,8 +905,8 @@ sup_create_children(void)
 	if (sup.role == ROLE_FRONTEND || sup.role == ROLE_STANDALONE) {
 		if (sup.conf.frontend.api_workers == 0) {
 			ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-			sup.conf.frontend.api_workers = ncpu > 0 ?
-			    (uint32_t)ncpu : 1;
+			sup.conf.frontend.api_workers =
+			    ncpu > 0 ? (uint32_t)ncpu : 1;
 		}
 		for (i = 0; i < sup.conf.frontend.api_workers; i++) {
 			snprintf(name, sizeof(name), "api.%u", i);
@@ -867,7 +921,7 @@ sup_create_children(void)
 		(void)sup_child_new(SUP_AGENT_WK, 0, "worker-agent");
 }
 
-static const char *
+const char *
 sup_role_name(enum conf_role role)
 {
 	switch (role) {
@@ -899,14 +953,18 @@ sup_setup(char *argv0)
 		return CHILD_EXIT_CONFIG;
 	}
 	log_setverbose(sup.conf.verbose);
-	sup_instance_id(&sup.conf);
+	/* An empty instance_id: one random UUID, kept across reloads. */
+	if (sup.conf.instance_id[0] == '\0' &&
+	    conf_random_uuid(
+	        sup.conf.instance_id, sizeof(sup.conf.instance_id)) == -1)
+		fatal("getrandom");
 	sup.conf.generation = 1;
 	if (sup_spawn_init(argv0) == -1)
 		return 1;
 	sup_notify_init();
 	sup.watchdog_ms = sup_notify_watchdog_ms();
-	fd = sup_listen_setup(sup.conf.frontend.listen,
-	    sup.role != ROLE_WORKER);
+	fd =
+	    sup_listen_setup(sup.conf.frontend.listen, sup.role != ROLE_WORKER);
 	if (fd == -2)
 		return CHILD_EXIT_CONFIG;
 	if (fd == -3)
@@ -915,44 +973,40 @@ sup_setup(char *argv0)
 		log_warn("PR_SET_CHILD_SUBREAPER");
 	if (sup_signals() == -1)
 		fatal("signals");
-	if (sup.role == ROLE_STANDALONE)
-		sup_standalone_services();
+	/* The private servers go first in the list, and start first. */
+	if (sup.role == ROLE_STANDALONE && sup_sa_setup(&sup.conf, fd) == -1)
+		return 1;
 	sup_create_children();
+	sup_ctl_open(sup.conf.state_dir);
 	return 0;
 }
 
 static void
 sup_status(void)
 {
-	struct sup_child *c;
-	unsigned core = 0, ready = 0, be = 0, be_up = 0, be_failed = 0;
-	char text[160];
+	sup_notify_summary(sup.role, sup.stopping, sup.child_status);
+}
 
-	TAILQ_FOREACH(c, &sup.children, entry) {
-		if (sup_is_core(c)) {
-			core++;
-			ready += c->sm.state == CHILD_READY;
-			continue;
-		}
-		be++;
-		be_up += c->pid != -1;
-		be_failed += c->sm.state == CHILD_FAILED;
+/*
+ * The private servers come first: the frontend and worker processes
+ * start once every service accepts connections (at once without any).
+ */
+static void
+sup_start_rest(int64_t now)
+{
+	struct sup_child *c;
+
+	TAILQ_FOREACH(c, &sup.children, entry)
+	{
+		if (sup_is_service(c) && c->sm.state != CHILD_READY)
+			return;
 	}
-	if (sup.stopping) {
-		sup_notify_status("stopping");
-		return;
+	sup.started = 1;
+	TAILQ_FOREACH(c, &sup.children, entry)
+	{
+		if (!sup_is_service(c) && c->kind != SUP_BACKEND)
+			sup_spawn(c, now);
 	}
-	if (be == 0)
-		snprintf(text, sizeof(text), "%s: %u/%u core processes ready",
-		    sup_role_name(sup.role), ready, core);
-	else
-		snprintf(text, sizeof(text), "%s: %u/%u core processes ready; "
-		    "backends: %u running, %u failed, %u total",
-		    sup_role_name(sup.role), ready, core, be_up, be_failed, be);
-	if (sup.child_status[0] != '\0')
-		sup_notify_status("%s; %s", text, sup.child_status);
-	else
-		sup_notify_status("%s", text);
 }
 
 static int
@@ -960,7 +1014,8 @@ sup_alive(void)
 {
 	struct sup_child *c;
 
-	TAILQ_FOREACH(c, &sup.children, entry) {
+	TAILQ_FOREACH(c, &sup.children, entry)
+	{
 		if (c->pid != -1)
 			return 1;
 	}
@@ -994,19 +1049,20 @@ sup_poll(int64_t deadline)
 	struct sup_child *c;
 	struct timespec ts, *tsp = NULL;
 	int64_t now = sup_now(), wait;
-	nfds_t n = 0, i;
+	nfds_t n = 0, i, nctl;
 
 	TAILQ_FOREACH(c, &sup.children, entry)
-		n++;
-	sup_poll_reserve(n);
+	n++;
+	sup_poll_reserve(n + 1 + SUP_STATUS_CLIENTS);
 	pfd = sup.pfd;
 	n = 0;
-	TAILQ_FOREACH(c, &sup.children, entry) {
+	TAILQ_FOREACH(c, &sup.children, entry)
+	{
 		if (c->mb.fd == -1)
 			continue;
 		pfd[n].fd = c->mb.fd;
-		pfd[n].events = POLLIN |
-		    (msgbuf_pending(&c->mb) > 0 ? POLLOUT : 0);
+		pfd[n].events =
+		    POLLIN | (msgbuf_pending(&c->mb) > 0 ? POLLOUT : 0);
 		sup.who[n++] = c;
 	}
 	if (deadline != -1) {
@@ -1015,7 +1071,8 @@ sup_poll(int64_t deadline)
 		ts.tv_nsec = (wait % 1000) * 1000000;
 		tsp = &ts;
 	}
-	if (ppoll(pfd, n, tsp, &sup.ppoll_mask) == -1) {
+	nctl = sup_ctl_pollfds(&pfd[n]);
+	if (ppoll(pfd, n + nctl, tsp, &sup.ppoll_mask) == -1) {
 		if (errno != EINTR)
 			fatal("ppoll");
 		return;
@@ -1025,11 +1082,12 @@ sup_poll(int64_t deadline)
 		c = sup.who[i];
 		if ((pfd[i].revents & POLLOUT) && c->mb.fd != -1 &&
 		    msgbuf_flush(&c->mb) == -1)
-			sup_child_broken(c, "cannot write to it");
+			sup_child_kill(c, "cannot write to it");
 		if ((pfd[i].revents & (POLLIN | POLLHUP | POLLERR)) &&
 		    c->mb.fd != -1)
 			sup_child_input(c, now);
 	}
+	sup_ctl_handle(&pfd[n], nctl, now);
 }
 
 /* Write what was queued this round without waiting for POLLOUT. */
@@ -1038,10 +1096,11 @@ sup_flush_all(void)
 {
 	struct sup_child *c;
 
-	TAILQ_FOREACH(c, &sup.children, entry) {
+	TAILQ_FOREACH(c, &sup.children, entry)
+	{
 		if (c->mb.fd != -1 && msgbuf_pending(&c->mb) > 0 &&
 		    msgbuf_flush(&c->mb) == -1)
-			sup_child_broken(c, "cannot write to it");
+			sup_child_kill(c, "cannot write to it");
 	}
 }
 
@@ -1053,6 +1112,7 @@ sup_cleanup(void)
 	/* Adopted descendants that died meanwhile. */
 	while (waitpid(-1, NULL, WNOHANG) > 0)
 		;
+	sup_ctl_close();
 	while ((c = TAILQ_FIRST(&sup.children)) != NULL)
 		sup_child_free(c);
 	conf_models_free(&sup.models);
@@ -1076,19 +1136,25 @@ sup_main(enum conf_role role, const char *conf_path, int path_given,
 	sup.path_given = path_given;
 	sup.verbose_flag = verbose_flag;
 	log_procinit("supervisor");
+	sup.started_at = sup_now();
 	if ((r = sup_setup(argv0)) != 0) {
 		sup_cleanup();
 		return r;
 	}
-	log_info("%s supervisor started, configuration %s",
-	    sup_role_name(role), sup.conf.path);
+	log_info("%s supervisor started, configuration %s", sup_role_name(role),
+	    sup.conf.path);
 	now = sup_now();
 	TAILQ_FOREACH(c, &sup.children, entry)
-		sup_spawn(c, now);
+	{
+		if (sup_is_service(c))
+			sup_spawn(c, now);
+	}
 	for (;;) {
 		now = sup_now();
 		if (sup_got_term) {
 			sup_got_term = 0;
+			if (sup.stopping)
+				sup_stop_hurry(now);
 			sup_stop(0, "signal received");
 		}
 		if (sup_got_chld) {
@@ -1100,6 +1166,10 @@ sup_main(enum conf_role role, const char *conf_path, int path_given,
 			if (!sup.stopping)
 				sup_reload(now);
 		}
+		if (sup.stopping)
+			sup_stop_step(now);
+		else if (!sup.started)
+			sup_start_rest(now);
 		if (sup.stopping && !sup_alive())
 			break;
 		deadline = sup_timers(now);
