@@ -30,3 +30,56 @@ $(BUILD)/tests/fuzz/fuzz_multipart: tests/fuzz/fuzz_multipart.c api/multipart.c 
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_multipart.c api/multipart.c
 ALL_TARGETS += $(BUILD)/tests/fuzz/fuzz_openai $(BUILD)/tests/fuzz/fuzz_multipart
 endif
+
+# ---- the api process (HTTP glue, router link, data plane, handlers) ----
+# Pure helpers (requtil.c) are unit-tested alone.  bclient is listed here
+# literally (backends/common/module.mk is included after this file); a
+# source listed twice in LOCALAI_SRCS is linked once ($^ drops duplicates).
+API_SRCS := api/api.c api/http.c api/rlink.c api/dataplane.c \
+            api/generate.c api/h_chat.c api/h_completions.c \
+            api/h_embeddings.c api/h_audio.c api/h_models.c api/h_health.c \
+            api/h_nodes.c api/h_files.c api/requtil.c
+LOCALAI_SRCS += $(API_SRCS) $(OPENAI_SRCS) backends/common/bclient.c \
+                gen/backend.pb-c.c
+LOCALAI_LIBS += $(call libs,jansson libmicrohttpd libcurl grpc libprotobuf-c)
+$(patsubst %.c,$(BUILD)/obj/%.o,$(API_SRCS)): | $(BUILD)/gen/backend.pb-c.h
+
+$(eval $(call unit_test,test_api_util,tests/unit/test_api_util.c api/requtil.c,))
+
+# Integration tests of the api process (tests/integration/api_*.test): the
+# test program plays supervisor and router; api_contbe is a test-only
+# backend that continues its prompt (mid-stream failover).
+API_TLIB := tests/integration/api_tlib.c supervisor/config.c \
+            supervisor/conf_apply.c supervisor/conf_model.c \
+            supervisor/conf_parse.c supervisor/conf_print.c proto/msgbuf.c \
+            proto/log.c
+$(eval $(call program,tests/integration/api_dataplane, \
+    tests/integration/api_dataplane.c $(API_TLIB), \
+    $(call libs,libcurl jansson libmicrohttpd libconfig libcrypto libsystemd)))
+$(eval $(call program,tests/integration/api_contbe, \
+    tests/integration/api_contbe.c backends/common/server.c \
+    backends/common/server_call.c backends/common/gate.c \
+    backends/common/addr.c gen/backend.pb-c.c proto/log.c, \
+    $(call libs,grpc libprotobuf-c libcrypto libsystemd)))
+$(BUILD)/obj/tests/integration/api_contbe.o: | $(BUILD)/gen/backend.pb-c.h
+
+# The api's own header parsers, fuzzed (clang only; FUZZ_* from above).
+ifneq ($(shell command -v $(FUZZ_CC) 2>/dev/null),)
+$(BUILD)/tests/fuzz/fuzz_api_http: tests/fuzz/fuzz_api_http.c api/requtil.c api/requtil.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_api_http.c api/requtil.c
+ALL_TARGETS += $(BUILD)/tests/fuzz/fuzz_api_http
+endif
+
+# The api's figures (make bench): added latency, throughput, TTFT, RSS.
+$(eval $(call program,tests/bench/bench_api,tests/bench/bench_api.c \
+    $(API_TLIB) backends/common/bclient.c gen/backend.pb-c.c, \
+    $(call libs,libcurl jansson libmicrohttpd libconfig libcrypto \
+    libsystemd grpc libprotobuf-c)))
+$(BUILD)/obj/tests/bench/bench_api.o: CFLAGS += -Itests/integration
+$(BUILD)/obj/tests/bench/bench_api.o: | $(BUILD)/gen/backend.pb-c.h
+.PHONY: bench-api
+bench: bench-api
+bench-api: $(BUILD)/tests/bench/bench_api $(BUILD)/bin/localai \
+    $(BUILD)/tests/fakes/fakebackend
+	$(BUILD)/tests/bench/bench_api $(BUILD)
