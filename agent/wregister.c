@@ -152,8 +152,9 @@ register_body(void)
 	const struct conf *c = wk_conf();
 	struct sysinfo_mem m;
 	char grpc[160], http[160];
-	json_t *labels = json_object(), *backends, *b;
+	json_t *labels = json_object(), *backends, *list, *b, *e;
 	uint32_t i;
+	size_t k;
 
 	(void)sysinfo_read(&m, "/proc/meminfo");
 	advertised_grpc(grpc, sizeof(grpc));
@@ -161,7 +162,12 @@ register_body(void)
 	for (i = 0; i < c->worker.n_labels; i++)
 		json_object_set_new(labels, c->worker.labels[i].key,
 		    json_string(c->worker.labels[i].value));
-	backends = install_list(c->backends_path, "");
+	/* The installed backends, by name: the router's placement uses them. */
+	list = install_list(c->backends_path, "");
+	backends = json_array();
+	json_array_foreach(list, k, e)
+		json_array_append(backends, json_object_get(e, "name"));
+	json_decref(list);
 	b = json_pack("{s:s,s:s,s:s,s:I,s:I,s:s,s:I,s:I,s:o,s:i,s:s,s:s,s:o}",
 	    "name", c->worker.node_name, "address", grpc, "http_address", http,
 	    "total_vram", (json_int_t)m.total_vram,

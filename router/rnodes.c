@@ -283,6 +283,37 @@ rn_load_all(void)
 	return -1;
 }
 
+/*
+ * Backends the gallery offers can be installed on any node that lacks
+ * them: tell placement which ones (<gallery_dir>/index.json, as `make`
+ * writes it: an array of packages, or an object with a "backends" array).
+ */
+void
+rn_gallery_load(void)
+{
+	char path[512];
+	json_error_t je;
+	json_t *idx, *list, *e;
+	size_t i;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "%s/index.json", R.cf.frontend.gallery_dir);
+	if ((idx = json_load_file(path, 0, &je)) == NULL) {
+		log_info("no backend gallery at %s: nodes run only the backends "
+		    "they have installed", path);
+		return;
+	}
+	list = json_is_array(idx) ? idx : json_object_get(idx, "backends");
+	json_array_foreach(list, i, e) {
+		const char *name = json_string_value(json_object_get(e, "name"));
+
+		if (name != NULL && rt_view_backend_set(R.view, name, 1, 0) == 0)
+			n++;
+	}
+	json_decref(idx);
+	log_info("backend gallery %s: %d installable backend(s)", path, n);
+}
+
 /* Another frontend (or we) changed a node: reload its row. */
 void
 rn_node_event(const char *node_id, const char *what)

@@ -310,6 +310,7 @@ r_setup(void)
 	R.view->health.offline_after_ms = R.cf.frontend.offline_after_ms;
 	rp_init();
 	rm_init();
+	rn_gallery_load();
 	if (rdb_start(R.cf.frontend.database_url) == -1)
 		fatalx("cannot start the database thread");
 	if (rn_load_all() == -1)
