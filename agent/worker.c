@@ -224,8 +224,12 @@ wk_be_state(const struct msg_be_state *st)
 	r->restarts = st->restarts;
 	switch (st->phase) {
 	case BE_STARTING:
-		gen = ++r->generation;
-		reload = r->restarts > 0 && r->state != WR_STOPPING;
+		/* A respawn after a crash: the model must be loaded again
+		 * (the first spawn is the install job's to follow). */
+		if (r->restarts > 0 && r->state != WR_STOPPING) {
+			gen = ++r->generation;
+			reload = 1;
+		}
 		break;
 	case BE_EXITED:
 	case BE_BACKOFF:
