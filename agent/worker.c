@@ -19,6 +19,7 @@
 #include "agent/util.h"
 #include "agent/worker.h"
 #include "proto/event_catalog.h"
+#include "backends/common/bclient.h"
 #include "proto/log.h"
 #include "proto/msgbuf.h"
 #include "proto/proc.h"
@@ -352,8 +353,12 @@ worker_agent_main(void)
 	proc_set_handlers(&ph);
 	if (pipe2(wk_wake, O_CLOEXEC | O_NONBLOCK) == -1)
 		fatal("pipe2");
-	if (hclient_init() == -1 || wk_identity_load() == -1)
+	if (hclient_init() == -1 || bc_init() == -1 || wk_identity_load() == -1)
 		fatalx("cannot initialise the worker state in %s", wk_cf.state_dir);
+	/* Backend processes run in models_path; installs go to backends_path. */
+	if (mkdir_p(wk_cf.models_path, 0755) == -1 ||
+	    mkdir_p(wk_cf.backends_path, 0755) == -1)
+		fatal("%s or %s", wk_cf.models_path, wk_cf.backends_path);
 	if (wk_http_start() == -1)
 		return 75;	/* the port is taken: retry later */
 	snprintf(name, sizeof(name), "localai-worker-%s", wk_cf.worker.node_name);
@@ -388,5 +393,6 @@ worker_agent_main(void)
 	(void)wk_sup_flush();
 	wk_http_stop();
 	bus_close(wk_bus);
+	bc_shutdown();
 	return 0;
 }
