@@ -163,6 +163,7 @@ wait_healthy(struct wk_replica *r, uint32_t gen, char *err, size_t errlen)
 				pthread_mutex_lock(&wk_lock);
 				return r->generation == gen ? 0 : -1;
 			}
+			log_debug("%s: not ready yet: %s", addr, err);
 			usleep(100 * 1000);
 			pthread_mutex_lock(&wk_lock);
 		} else {
