@@ -14,11 +14,13 @@ wk_grpc_result(int rc, const struct bc_error *e, char *err, size_t errlen)
 	return rc;
 }
 
+/* Readiness probes wait for the channel to connect (bounded). */
 int
 wk_grpc_health(const char *addr, const char *token, int timeout_ms, char *err,
     size_t errlen)
 {
-	struct bc_opts o = { .token = token, .timeout_ms = timeout_ms };
+	struct bc_opts o = { .token = token, .timeout_ms = timeout_ms,
+	    .wait_ready = 1 };
 	struct bc_error e;
 
 	return wk_grpc_result(bc_health(addr, &o, &e), &e, err, errlen);
