@@ -25,6 +25,10 @@
 
 /* Calls given a further chance to stop after shutdown cancelled them. */
 #define BE_CANCEL_WAIT_MS 3000
+/* After the last call: time for the transports to flush final statuses. */
+#define BE_FLUSH_WAIT_MS 1000
+/* And after the last call completed, before the transports close. */
+#define BE_LINGER_MS 200
 /* request_call operations kept posted, so bursts do not wait. */
 #define BE_PENDING_REQUESTS 8
 
@@ -412,6 +416,30 @@ srv_drain(long ms, const sigset_t *sigs)
 	return left > 0 ? -1 : 0;
 }
 
+/* Wait until the server's shutdown tag came (ms < 0: for ever). */
+static void
+srv_wait_down(long ms)
+{
+	struct timespec end;
+
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += ms / 1000;
+	end.tv_nsec += (ms % 1000) * 1000000;
+	if (end.tv_nsec >= 1000000000) {
+		end.tv_sec++;
+		end.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&pool.mu);
+	while (!pool.server_down) {
+		if (ms < 0)
+			pthread_cond_wait(&pool.done, &pool.mu);
+		else if (pthread_cond_timedwait(&pool.done, &pool.mu, &end) ==
+		    ETIMEDOUT)
+			break;
+	}
+	pthread_mutex_unlock(&pool.mu);
+}
+
 /* Mark every call in progress cancelled and wake whatever it waits on. */
 static void
 srv_cancel_all(void)
@@ -466,14 +494,19 @@ srv_stop(const struct be_conf *conf, const sigset_t *sigs)
 	}
 	/*
 	 * The shutdown tag waits until every client closed its connection;
-	 * idle clients keep theirs (a cached channel) for seconds.  With no
+	 * idle clients keep theirs (a cached channel) for seconds.  Give the
+	 * transports a moment first: the last calls' statuses may still be
+	 * queued for writing, and cancelling now would lose them (the client
+	 * would see its complete stream end in UNAVAILABLE).  Then, with no
 	 * call left, dropping the connections loses nothing.
 	 */
+	srv_wait_down(BE_FLUSH_WAIT_MS);
+	/* The shutdown tag only says every call completed on our side; the
+	 * last status frames may still sit in the transport's write buffer,
+	 * which grpc_server_destroy() would drop. */
+	usleep(BE_LINGER_MS * 1000);
 	grpc_server_cancel_all_calls(gsrv);
-	pthread_mutex_lock(&pool.mu);
-	while (!pool.server_down)
-		pthread_cond_wait(&pool.done, &pool.mu);
-	pthread_mutex_unlock(&pool.mu);
+	srv_wait_down(-1);
 	grpc_server_destroy(gsrv);
 	grpc_completion_queue_shutdown(gcq);
 	pthread_join(poller, NULL);

@@ -84,7 +84,7 @@ cluster_worker() {
 	    LOCALAI_NATS_URL="$TH_NATS_URL" \
 	    LOCALAI_REGISTRATION_TOKEN="$REG_TOKEN" \
 	    LOCALAI_SERVE_ADDR="127.0.0.1:$gport" \
-	    LOCALAI_HTTP_ADDR="127.0.0.1:$((gport - 1))" \
+	    LOCALAI_HTTP_ADDR="127.0.0.1:$(free_port)" \
 	    LOCALAI_NODE_NAME="$name" LOCALAI_STATE_DIR="$CT/$name" \
 	    LOCALAI_BACKENDS_PATH="$CT/$name/backends" \
 	    LOCALAI_MODELS_PATH="$CT/$name/models" "$@" \
