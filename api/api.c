@@ -33,13 +33,13 @@
 #include "proto/log.h"
 #include "proto/proc.h"
 
-#define API_USER		"localai"
-#define API_DRAIN_MS		3000	/* of the supervisor's 5 s */
-#define API_ABORT_WAIT_MS	1000
+#define API_USER "localai"
+#define API_DRAIN_MS 3000 /* of the supervisor's 5 s */
+#define API_ABORT_WAIT_MS 1000
 
-static pthread_mutex_t	 api_cfg_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct api_cfg	*api_cfg_cur;
-static int		 api_stopping;	/* atomic */
+static pthread_mutex_t api_cfg_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct api_cfg *api_cfg_cur;
+static int api_stopping; /* atomic */
 
 uint64_t
 api_now_us(void)
@@ -84,8 +84,8 @@ api_cfg_build(void)
 	c->refs = 1;
 	c->conf = *proc_conf();
 	if (m->n > 0) {
-		if ((c->models.models = calloc(m->n,
-		    sizeof(*m->models))) == NULL) {
+		if ((c->models.models = calloc(m->n, sizeof(*m->models))) ==
+		    NULL) {
 			free(c);
 			return NULL;
 		}
@@ -151,7 +151,8 @@ api_warn_open(const struct api_cfg *c)
 {
 	if (c->conf.frontend.n_api_keys == 0)
 		log_warnx("no API keys configured: /v1/* is open to anyone who "
-		    "can reach %s", c->conf.frontend.listen);
+		          "can reach %s",
+		    c->conf.frontend.listen);
 }
 
 /* ---- supervisor handlers ------------------------------------------------- */
@@ -201,7 +202,8 @@ api_drop_privileges(void)
 	errno = 0;
 	if ((pw = getpwnam(API_USER)) == NULL) {
 		log_info("running as root: there is no \"%s\" user to switch "
-		    "to", API_USER);
+		         "to",
+		    API_USER);
 		return 0;
 	}
 	if (setgroups(1, &pw->pw_gid) == -1 || setgid(pw->pw_gid) == -1 ||
@@ -213,8 +215,7 @@ api_drop_privileges(void)
 		log_warnx("privileges could be regained after dropping them");
 		return -1;
 	}
-	log_info("running as user %s (uid %u)", API_USER,
-	    (unsigned)pw->pw_uid);
+	log_info("running as user %s (uid %u)", API_USER, (unsigned)pw->pw_uid);
 	return 0;
 }
 
@@ -296,9 +297,9 @@ int
 api_main(enum conf_role role)
 {
 	static const struct proc_handlers h = {
-		.peer_fd = api_on_peer,
-		.shutdown = api_on_shutdown,
-		.reload = api_on_reload,
+	    .peer_fd = api_on_peer,
+	    .shutdown = api_on_shutdown,
+	    .reload = api_on_reload,
 	};
 	int rc;
 
@@ -318,5 +319,9 @@ api_main(enum conf_role role)
 		return 1;
 	rc = api_loop();
 	api_stop();
+	/* Read what the supervisor sent meanwhile (its shutdown message):
+	 * closing a socket with unread data resets the connection. */
+	if (rc == 0)
+		(void)proc_dispatch();
 	return rc == -1 ? 1 : 0;
 }

@@ -43,16 +43,16 @@
 #include "api/api.h"
 #include "proto/log.h"
 
-#define DP_TICK_MS		100
-#define DP_PLACE_SLACK_MS	10000
+#define DP_TICK_MS 100
+#define DP_PLACE_SLACK_MS 10000
 
-static pthread_mutex_t	 dp_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t	 dp_cv;
-static struct api_req	*dp_head;
-static int		 dp_count;
-static int		 dp_stopping;
-static pthread_t	 dp_thread;
-static int		 dp_started;
+static pthread_mutex_t dp_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t dp_cv;
+static struct api_req *dp_head;
+static int dp_count;
+static int dp_stopping;
+static pthread_t dp_thread;
+static int dp_started;
 
 /* ---- the watchdog ------------------------------------------------------- */
 
@@ -120,8 +120,8 @@ dp_client_gone(struct api_req *r)
 	if (r->suspended && !r->closed && r->sock != -1) {
 		pfd.fd = r->sock;
 		pfd.events = POLLRDHUP;
-		if (poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLRDHUP |
-		    POLLHUP | POLLERR)))
+		if (poll(&pfd, 1, 0) == 1 &&
+		    (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)))
 			gone = 1;
 	}
 	pthread_mutex_unlock(&r->mu);
@@ -131,8 +131,8 @@ dp_client_gone(struct api_req *r)
 static void
 dp_check(struct api_req *r, uint64_t now)
 {
-	uint64_t ft = __atomic_load_n(&r->first_token_deadline,
-	    __ATOMIC_RELAXED);
+	uint64_t ft =
+	    __atomic_load_n(&r->first_token_deadline, __ATOMIC_RELAXED);
 
 	if (api_req_stopped(r))
 		return;
@@ -144,11 +144,14 @@ dp_check(struct api_req *r, uint64_t now)
 		api_req_stop(r, API_STOP_GONE);
 	else
 		return;
-	log_fields(LOG_INFO, &(struct log_fields){ .request_id =
-	    r->request_id, .model = r->model }, "request stopped: %s",
-	    api_req_stopped(r) == API_STOP_GONE ? "the client went away" :
-	    api_req_stopped(r) == API_STOP_FIRST_TOKEN ?
-	    "no first token in time" : "request timeout");
+	log_fields(LOG_INFO,
+	    &(struct log_fields){
+	        .request_id = r->request_id, .model = r->model},
+	    "request stopped: %s",
+	    api_req_stopped(r) == API_STOP_GONE ? "the client went away"
+	    : api_req_stopped(r) == API_STOP_FIRST_TOKEN
+	        ? "no first token in time"
+	        : "request timeout");
 }
 
 static void *
@@ -207,8 +210,8 @@ api_dp_stop(void)
 
 /* An error for a request that was stopped (enum api_stop); 0 if it was not. */
 static int
-dp_stop_error(struct api_req *r, struct openai_error *out,
-    unsigned *retry_after)
+dp_stop_error(
+    struct api_req *r, struct openai_error *out, unsigned *retry_after)
 {
 	switch (api_req_stopped(r)) {
 	case API_STOP_GONE:
@@ -241,8 +244,9 @@ api_dp_error(struct api_req *r, const struct bc_error *e,
 	case BC_ECONNREFUSED:
 	case BC_EUNAVAILABLE:
 	case BC_EBUSY:
-		openai_error_set(out, 503, "server_error", "service_unavailable",
-		    NULL, "no replica of the model could serve the request: %s",
+		openai_error_set(out, 503, "server_error",
+		    "service_unavailable", NULL,
+		    "no replica of the model could serve the request: %s",
 		    e->msg);
 		*retry_after = 1;
 		break;
@@ -252,12 +256,15 @@ api_dp_error(struct api_req *r, const struct bc_error *e,
 	case BC_EINVAL:
 	case BC_ETOOBIG:
 		openai_error_set(out, 400, "invalid_request_error",
-		    "invalid_request", NULL, "the backend refused the request: "
-		    "%s", e->msg);
+		    "invalid_request", NULL,
+		    "the backend refused the request: "
+		    "%s",
+		    e->msg);
 		break;
 	case BC_EUNIMPL:
 		openai_error_set(out, 400, "invalid_request_error",
-		    "unsupported", NULL, "the model's backend does not support "
+		    "unsupported", NULL,
+		    "the model's backend does not support "
 		    "this endpoint");
 		break;
 	case BC_EUNAUTH:
@@ -282,17 +289,21 @@ dp_reject_error(struct api_call *c, const struct msg_place_reject *rej)
 	if (st == 404 && strcmp(rej->code, "model_not_found") == 0)
 		openai_error_model_not_found(&c->err, c->r->model);
 	else
-		openai_error_set(&c->err, st, st == 429 ?
-		    "rate_limit_error" : st < 500 ? "invalid_request_error" :
-		    "server_error", rej->code[0] != '\0' ? rej->code :
-		    "service_unavailable", NULL, "%s", rej->message[0] != '\0' ?
-		    rej->message : "the request cannot be placed now");
+		openai_error_set(&c->err, st,
+		    st == 429  ? "rate_limit_error"
+		    : st < 500 ? "invalid_request_error"
+		               : "server_error",
+		    rej->code[0] != '\0' ? rej->code : "service_unavailable",
+		    NULL, "%s",
+		    rej->message[0] != '\0'
+		        ? rej->message
+		        : "the request cannot be placed now");
 	c->retry_after = rej->retry_after_s;
 }
 
 static void
-dp_place_error(struct api_call *c, enum api_place_rc rc,
-    const struct api_grant *g)
+dp_place_error(
+    struct api_call *c, enum api_place_rc rc, const struct api_grant *g)
 {
 	struct api_req *r = c->r;
 
@@ -312,9 +323,10 @@ dp_place_error(struct api_call *c, enum api_place_rc rc,
 	default:
 		if (g->waits > 0 && strcmp(g->wait.state, "queued") != 0)
 			openai_error_set(&c->err, 503, "server_error",
-			    "model_loading", NULL, "model %s is still loading "
-			    "(%" PRIu32 " %%); retry later", r->model,
-			    g->wait.progress_pct);
+			    "model_loading", NULL,
+			    "model %s is still loading "
+			    "(%" PRIu32 " %%); retry later",
+			    r->model, g->wait.progress_pct);
 		else
 			openai_error_timeout(&c->err, "queue");
 		c->retry_after = 5;
@@ -338,7 +350,8 @@ dp_place_msg(struct api_call *c, struct msg_place *p, const char *exclude)
 	p->prefix_hash = c->prefix_hash;
 	p->attempt = c->attempt;
 	left = r->deadline > now ? (r->deadline - now) / 1000 : 1;
-	p->wait_ms = left > UINT32_MAX ? UINT32_MAX : (uint32_t)(left ? left : 1);
+	p->wait_ms =
+	    left > UINT32_MAX ? UINT32_MAX : (uint32_t)(left ? left : 1);
 }
 
 /* How long we wait for the router's answer ourselves. */
@@ -346,8 +359,9 @@ static uint64_t
 dp_place_deadline(const struct api_req *r)
 {
 	const struct conf_frontend *f = &r->cfg->conf.frontend;
-	uint64_t w = f->queue_wait_ms > f->load_wait_ms ? f->queue_wait_ms :
-	    f->load_wait_ms, d;
+	uint64_t w = f->queue_wait_ms > f->load_wait_ms ? f->queue_wait_ms
+	                                                : f->load_wait_ms,
+	         d;
 
 	d = api_now_us() + (w + DP_PLACE_SLACK_MS) * 1000;
 	return d < r->deadline ? d : r->deadline;
@@ -386,8 +400,8 @@ dp_outcome(const struct api_req *r, int rc, const struct bc_error *e)
 static int
 dp_replica_failed(const struct api_req *r, int rc, const struct bc_error *e)
 {
-	return rc != 0 && !api_req_stopped(r) && (e->kind == BC_ECONNREFUSED ||
-	    e->kind == BC_EUNAVAILABLE);
+	return rc != 0 && !api_req_stopped(r) &&
+	       (e->kind == BC_ECONNREFUSED || e->kind == BC_EUNAVAILABLE);
 }
 
 /* REPLICA_FAIL when the replica failed, then the attempt's DONE. */
@@ -407,8 +421,10 @@ dp_finish_attempt(struct api_call *c, const struct api_grant *g, int rc,
 		f.grpc_status = e->grpc_status;
 		snprintf(f.reason, sizeof(f.reason), "%s", e->msg);
 		api_rlink_replica_fail(g->gen, &f);
-		log_fields(LOG_INFO, &(struct log_fields){ .request_id =
-		    r->request_id, .model = r->model, .node_id = g->ok.node_id },
+		log_fields(LOG_INFO,
+		    &(struct log_fields){.request_id = r->request_id,
+		        .model = r->model,
+		        .node_id = g->ok.node_id},
 		    "replica %s on %s failed: %s", g->ok.address,
 		    g->ok.node_name, e->msg);
 	}
@@ -418,8 +434,10 @@ dp_finish_attempt(struct api_call *c, const struct api_grant *g, int rc,
 	d.outcome = dp_outcome(r, rc, e);
 	d.prompt_tokens = c->prompt_tokens;
 	d.completion_tokens = c->completion_tokens;
-	d.http_status = rc == 0 ? 200 : d.outcome == OUTCOME_CANCELLED ? 499 :
-	    d.outcome == OUTCOME_TIMEOUT ? 504 : 503;
+	d.http_status = rc == 0                          ? 200
+	                : d.outcome == OUTCOME_CANCELLED ? 499
+	                : d.outcome == OUTCOME_TIMEOUT   ? 504
+	                                                 : 503;
 	d.ttft_us = c->ttft_us;
 	d.duration_us = api_now_us() - t0;
 	api_rlink_done(g->gen, &d);
@@ -461,8 +479,7 @@ dp_attempt_reset(struct api_call *c)
 
 /* One placement and one call: -1 stop, 0 done, 1 try again. */
 static int
-dp_attempt(struct api_call *c, int slot, char *exclude, size_t exlen,
-    int *rc)
+dp_attempt(struct api_call *c, int slot, char *exclude, size_t exlen, int *rc)
 {
 	struct api_req *r = c->r;
 	struct api_grant g;
@@ -501,7 +518,8 @@ api_dp_call(struct api_call *c)
 	int slot, rc = -1, more;
 
 	if ((slot = api_rlink_slot_new()) == -1) {
-		openai_error_overloaded(&c->err, "too many requests in progress");
+		openai_error_overloaded(
+		    &c->err, "too many requests in progress");
 		c->retry_after = 1;
 		return -1;
 	}
@@ -520,15 +538,14 @@ api_dp_call(struct api_call *c)
 }
 
 void
-api_dp_opts(struct api_req *r, const struct msg_place_ok *ok,
-    struct bc_opts *o)
+api_dp_opts(struct api_req *r, const struct msg_place_ok *ok, struct bc_opts *o)
 {
 	uint64_t now = api_now_us();
 
 	memset(o, 0, sizeof(*o));
 	o->token = ok->token;
-	o->timeout_ms = r->deadline > now ? (int64_t)((r->deadline - now) /
-	    1000) : 1;
+	o->timeout_ms =
+	    r->deadline > now ? (int64_t)((r->deadline - now) / 1000) : 1;
 	if (o->timeout_ms <= 0)
 		o->timeout_ms = 1;
 	o->cancel = r->cancel;

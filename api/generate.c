@@ -20,23 +20,24 @@
 #include "proto/log.h"
 
 struct gen_state {
-	struct api_gen		*g;
-	struct api_req		*r;
-	struct openai_stream	 st;
-	struct openai_buf	 ev;		/* scratch: one event */
-	struct openai_buf	 text;		/* everything generated */
-	uint32_t		 prompt_tokens;
-	uint32_t		 completion_tokens;
-	int			 have_prompt_tokens;
-	int			 begun;		/* headers sent */
+	struct api_gen *g;
+	struct api_req *r;
+	struct openai_stream st;
+	struct openai_buf ev; /* scratch: one event */
+	struct openai_buf text; /* everything generated */
+	uint32_t prompt_tokens;
+	uint32_t completion_tokens;
+	int have_prompt_tokens;
+	int begun; /* headers sent */
 };
 
 /* Count one reply's tokens (attempt and totals). */
 static void
 gen_count(struct gen_state *s, struct api_call *c, const Backend__Reply *rp)
 {
-	uint32_t n = rp->tokens > 0 ? (uint32_t)rp->tokens :
-	    rp->message.len > 0 ? 1 : 0;
+	uint32_t n = rp->tokens > 0        ? (uint32_t)rp->tokens
+	             : rp->message.len > 0 ? 1
+	                                   : 0;
 
 	c->completion_tokens += n;
 	s->completion_tokens += n;
@@ -55,9 +56,12 @@ gen_flush(struct gen_state *s)
 {
 	if (s->ev.failed) {
 		api_req_stop(s->r, API_STOP_GONE);
-		log_warnx("out of memory building a stream event");
+		log_fields(LOG_WARNING,
+		    &(struct log_fields){
+		        .request_id = s->r->request_id, .model = s->r->model},
+		    "out of memory building a stream event");
 	} else if (s->ev.len > 0 &&
-	    api_stream_write(s->r, s->ev.data, s->ev.len) == -1) {
+	           api_stream_write(s->r, s->ev.data, s->ev.len) == -1) {
 		api_req_stop(s->r, API_STOP_GONE);
 	}
 	openai_buf_reset(&s->ev);
@@ -81,8 +85,8 @@ gen_token(struct gen_state *s, struct api_call *c, const Backend__Reply *rp,
 	}
 	__atomic_store_n(&s->r->first_token_deadline, 0, __ATOMIC_RELAXED);
 	(void)openai_buf_append(&s->text, rp->message.data, rp->message.len);
-	(void)openai_stream_delta(&s->st, &s->ev, (const char *)rp->message.data,
-	    rp->message.len);
+	(void)openai_stream_delta(
+	    &s->st, &s->ev, (const char *)rp->message.data, rp->message.len);
 	gen_flush(s);
 }
 
@@ -101,25 +105,26 @@ gen_prompt(struct gen_state *s, char **cont, int32_t *tokens)
 	*tokens = q->tokens;
 	if (s->text.len == 0)
 		return 0;
-	left = api_tokens_left(s->g->max_tokens, s->g->have_max_tokens,
-	    s->completion_tokens);
+	left = api_tokens_left(
+	    s->g->max_tokens, s->g->have_max_tokens, s->completion_tokens);
 	if (left == -1)
 		return 1;
-	*cont = api_continuation_prompt(q->prompt, strlen(q->prompt),
-	    s->text.data, s->text.len, &len);
+	*cont = api_continuation_prompt(
+	    q->prompt, strlen(q->prompt), s->text.data, s->text.len, &len);
 	if (*cont == NULL)
 		return -1;
 	*tokens = left;
-	log_fields(LOG_INFO, &(struct log_fields){ .request_id =
-	    s->r->request_id, .model = s->r->model },
+	log_fields(LOG_INFO,
+	    &(struct log_fields){
+	        .request_id = s->r->request_id, .model = s->r->model},
 	    "continuing the stream after %zu bytes on another replica",
 	    s->text.len);
 	return 0;
 }
 
 static int
-gen_run_stream(struct api_call *c, const struct msg_place_ok *ok,
-    struct bc_error *err)
+gen_run_stream(
+    struct api_call *c, const struct msg_place_ok *ok, struct bc_error *err)
 {
 	struct gen_state *s = c->arg;
 	Backend__PredictOptions *q = s->g->req;
@@ -142,8 +147,8 @@ gen_run_stream(struct api_call *c, const struct msg_place_ok *ok,
 		q->prompt = cont;
 	q->tokens = tokens;
 	api_dp_opts(s->r, ok, &o);
-	__atomic_store_n(&s->r->first_token_deadline, t0 +
-	    (uint64_t)f->first_token_ms * 1000, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->r->first_token_deadline,
+	    t0 + (uint64_t)f->first_token_ms * 1000, __ATOMIC_RELAXED);
 	st = bc_predict_stream(ok->address, &o, q, err);
 	q->prompt = orig;
 	q->tokens = orig_tokens;
@@ -160,8 +165,8 @@ gen_run_stream(struct api_call *c, const struct msg_place_ok *ok,
 }
 
 static int
-gen_run_unary(struct api_call *c, const struct msg_place_ok *ok,
-    struct bc_error *err)
+gen_run_unary(
+    struct api_call *c, const struct msg_place_ok *ok, struct bc_error *err)
 {
 	struct gen_state *s = c->arg;
 	Backend__Reply *rp = NULL;
@@ -192,7 +197,7 @@ gen_finish_reason(const struct gen_state *s)
 static void
 gen_reply_unary(struct gen_state *s)
 {
-	struct openai_usage u = { s->prompt_tokens, s->completion_tokens };
+	struct openai_usage u = {s->prompt_tokens, s->completion_tokens};
 	struct openai_buf out;
 	int rc;
 
@@ -218,11 +223,11 @@ gen_reply_unary(struct gen_state *s)
 static void
 gen_end_stream(struct gen_state *s, int ok, const struct openai_error *e)
 {
-	struct openai_usage u = { s->prompt_tokens, s->completion_tokens };
+	struct openai_usage u = {s->prompt_tokens, s->completion_tokens};
 
 	if (ok)
-		(void)openai_stream_finish(&s->st, &s->ev, gen_finish_reason(s),
-		    &u);
+		(void)openai_stream_finish(
+		    &s->st, &s->ev, gen_finish_reason(s), &u);
 	else
 		(void)openai_stream_error(&s->st, &s->ev, e);
 	gen_flush(s);
@@ -244,13 +249,14 @@ api_dp_generate(struct api_req *r, struct api_gen *g)
 	memset(&c, 0, sizeof(c));
 	c.r = r;
 	c.endpoint = g->kind == OPENAI_STREAM_CHAT ? "chat" : "completions";
-	c.prefix_hash = g->prefix_hash != 0 ? g->prefix_hash :
-	    api_prefix_hash(g->req->prompt, strlen(g->req->prompt));
+	c.prefix_hash = g->prefix_hash != 0 ? g->prefix_hash
+	                                    : api_prefix_hash(g->req->prompt,
+	                                          strlen(g->req->prompt));
 	c.arg = &s;
 	c.run = g->stream ? gen_run_stream : gen_run_unary;
 	c.can_continue = g->stream && !g->req->usetokenizertemplate;
 	if (g->stream && openai_stream_init(&s.st, g->kind, g->id, g->model,
-	    g->created, g->include_usage) == -1) {
+	                     g->created, g->include_usage) == -1) {
 		api_error(r, 500, "server_error", "internal_error", NULL,
 		    "cannot start the stream");
 		return;

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -30,16 +31,16 @@
 #include "api/api.h"
 #include "proto/log.h"
 
-#define WF_CONNECT_MS	5000
+#define WF_CONNECT_MS 5000
 
 /* One exchange with a worker's file endpoint. */
 struct wf_io {
-	struct api_req		*r;
-	int			 in_fd;		/* upload from, or -1 */
-	uint64_t		 in_off;
-	struct openai_buf	*out;
-	uint64_t		 max;
-	int			 too_big;
+	struct api_req *r;
+	int in_fd; /* upload from, or -1 */
+	uint64_t in_off;
+	struct openai_buf *out;
+	uint64_t max;
+	int too_big;
 };
 
 static size_t
@@ -70,8 +71,8 @@ wf_write(char *data, size_t size, size_t n, void *arg)
 }
 
 static int
-wf_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut,
-    curl_off_t un)
+wf_progress(
+    void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
 {
 	struct wf_io *io = arg;
 
@@ -81,19 +82,21 @@ wf_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut,
 static void
 wf_url(char *buf, size_t len, const char *http_address, const char *path)
 {
-	snprintf(buf, len, "%s%s%s", strstr(http_address, "://") != NULL ?
-	    "" : "http://", http_address, path);
+	snprintf(buf, len, "%s%s%s",
+	    strstr(http_address, "://") != NULL ? "" : "http://", http_address,
+	    path);
 }
 
 /* Map a curl failure to what the data plane understands. */
 static void
-wf_curl_error(CURLcode cc, const struct wf_io *io, const char *url,
-    struct bc_error *err)
+wf_curl_error(
+    CURLcode cc, const struct wf_io *io, const char *url, struct bc_error *err)
 {
 	err->grpc_status = -1;
 	if (cc == CURLE_ABORTED_BY_CALLBACK)
 		err->kind = BC_ECANCELLED;
-	else if (cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST)
+	else if (cc == CURLE_COULDNT_CONNECT ||
+	         cc == CURLE_COULDNT_RESOLVE_HOST)
 		err->kind = BC_ECONNREFUSED;
 	else if (cc == CURLE_OPERATION_TIMEDOUT)
 		err->kind = BC_EDEADLINE;
@@ -101,17 +104,16 @@ wf_curl_error(CURLcode cc, const struct wf_io *io, const char *url,
 		err->kind = BC_ETOOBIG;
 	else
 		err->kind = BC_EUNAVAILABLE;
-	snprintf(err->msg, sizeof(err->msg), "worker file endpoint %s: %s",
-	    url, io->too_big ? "answer too large" : curl_easy_strerror(cc));
+	snprintf(err->msg, sizeof(err->msg), "worker file endpoint %s: %s", url,
+	    io->too_big ? "answer too large" : curl_easy_strerror(cc));
 }
 
 static void
-wf_setup(CURL *h, const char *url, struct curl_slist *hdrs,
-    struct wf_io *io)
+wf_setup(CURL *h, const char *url, struct curl_slist *hdrs, struct wf_io *io)
 {
 	uint64_t now = api_now_us();
-	long ms = io->r->deadline > now ? (long)((io->r->deadline - now) /
-	    1000) : 1;
+	long ms =
+	    io->r->deadline > now ? (long)((io->r->deadline - now) / 1000) : 1;
 
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
@@ -136,7 +138,7 @@ wf_call(struct api_req *r, const struct msg_place_ok *ok, const char *method,
     const char *path, int in_fd, uint64_t in_size, struct openai_buf *out,
     uint64_t max, struct bc_error *err)
 {
-	struct wf_io io = { r, in_fd, 0, out, max, 0 };
+	struct wf_io io = {r, in_fd, 0, out, max, 0};
 	struct curl_slist *hdrs = NULL, *h2;
 	char url[512], auth[200];
 	CURLcode cc;
@@ -146,9 +148,9 @@ wf_call(struct api_req *r, const struct msg_place_ok *ok, const char *method,
 	openai_buf_reset(out);
 	wf_url(url, sizeof(url), ok->http_address, path);
 	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", ok->token);
-	if ((h = curl_easy_init()) == NULL || (hdrs = curl_slist_append(NULL,
-	    auth)) == NULL || (h2 = curl_slist_append(hdrs, "Expect:")) ==
-	    NULL) {
+	if ((h = curl_easy_init()) == NULL ||
+	    (hdrs = curl_slist_append(NULL, auth)) == NULL ||
+	    (h2 = curl_slist_append(hdrs, "Expect:")) == NULL) {
 		curl_slist_free_all(hdrs);
 		curl_easy_cleanup(h);
 		err->kind = BC_ELOCAL;
@@ -164,8 +166,8 @@ wf_call(struct api_req *r, const struct msg_place_ok *ok, const char *method,
 		curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
 		curl_easy_setopt(h, CURLOPT_READFUNCTION, wf_read);
 		curl_easy_setopt(h, CURLOPT_READDATA, &io);
-		curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE,
-		    (curl_off_t)in_size);
+		curl_easy_setopt(
+		    h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)in_size);
 	}
 	cc = curl_easy_perform(h);
 	if (cc == CURLE_OK)
@@ -179,8 +181,10 @@ wf_call(struct api_req *r, const struct msg_place_ok *ok, const char *method,
 	if (status < 200 || status > 299) {
 		err->kind = status == 503 ? BC_EUNAVAILABLE : BC_EBACKEND;
 		err->grpc_status = -1;
-		snprintf(err->msg, sizeof(err->msg), "worker file endpoint %s "
-		    "answered %ld", url, status);
+		snprintf(err->msg, sizeof(err->msg),
+		    "worker file endpoint %s "
+		    "answered %ld",
+		    url, status);
 		return -1;
 	}
 	return 0;
@@ -195,9 +199,10 @@ wf_paths(const struct openai_buf *b, char *key, size_t klen, char *path,
 	json_t *o;
 	int rc = -1;
 
-	if ((o = json_loadb(b->data != NULL ? b->data : "", b->len, 0,
-	    NULL)) != NULL && json_unpack(o, "{s?s,s:s}", "key", &k,
-	    "local_path", &p) == 0 && p[0] != '\0') {
+	if ((o = json_loadb(b->data != NULL ? b->data : "", b->len, 0, NULL)) !=
+	        NULL &&
+	    json_unpack(o, "{s?s,s:s}", "key", &k, "local_path", &p) == 0 &&
+	    p[0] != '\0') {
 		if (key != NULL)
 			snprintf(key, klen, "%s", k != NULL ? k : "");
 		snprintf(path, plen, "%s", p);
@@ -205,7 +210,8 @@ wf_paths(const struct openai_buf *b, char *key, size_t klen, char *path,
 	} else {
 		err->kind = BC_EPROTO;
 		err->grpc_status = -1;
-		snprintf(err->msg, sizeof(err->msg), "malformed answer from the "
+		snprintf(err->msg, sizeof(err->msg),
+		    "malformed answer from the "
 		    "worker file endpoint");
 	}
 	json_decref(o);
@@ -215,10 +221,10 @@ wf_paths(const struct openai_buf *b, char *key, size_t klen, char *path,
 /* ---- speech ------------------------------------------------------------- */
 
 struct tts_work {
-	struct openai_speech	 req;
-	char			 model_file[256];
-	struct openai_buf	 io;
-	struct openai_buf	 wav;
+	struct openai_speech req;
+	char model_file[256];
+	struct openai_buf io;
+	struct openai_buf wav;
 };
 
 static void
@@ -233,8 +239,7 @@ tts_free(void *arg)
 }
 
 static int
-tts_run(struct api_call *c, const struct msg_place_ok *ok,
-    struct bc_error *err)
+tts_run(struct api_call *c, const struct msg_place_ok *ok, struct bc_error *err)
 {
 	struct tts_work *w = c->arg;
 	Backend__TTSRequest q = BACKEND__TTSREQUEST__INIT;
@@ -242,8 +247,8 @@ tts_run(struct api_call *c, const struct msg_place_ok *ok,
 	struct bc_opts o;
 
 	if (wf_call(c->r, ok, "POST", "/v1/files/temp", -1, 0, &w->io,
-	    64 * 1024, err) == -1 || wf_paths(&w->io, key, sizeof(key), path,
-	    sizeof(path), err) == -1)
+	        64 * 1024, err) == -1 ||
+	    wf_paths(&w->io, key, sizeof(key), path, sizeof(path), err) == -1)
 		return -1;
 	q.text = w->req.input;
 	q.model = w->model_file;
@@ -293,7 +298,7 @@ api_h_speech(struct api_req *r)
 	r->state = w;
 	r->state_free = tts_free;
 	if (openai_speech_parse(r->body.data, r->body.len, &r->cfg->limits,
-	    &w->req, &e) == -1) {
+	        &w->req, &e) == -1) {
 		api_reply_error(r, &e);
 		return;
 	}
@@ -310,13 +315,14 @@ api_h_speech(struct api_req *r)
 /* ---- transcription -------------------------------------------------------- */
 
 struct stt_work {
-	struct openai_form		*form;
-	int				 fd;
-	uint64_t			 size;
-	struct openai_transcription	 tr;
-	Backend__TranscriptResult	*res;
-	uint32_t			 threads;
-	struct openai_buf		 io;
+	struct openai_form *form;
+	int fd;
+	uint64_t size;
+	struct openai_transcription tr;
+	Backend__TranscriptResult *res;
+	uint32_t threads;
+	struct api_req *r; /* for the logs */
+	struct openai_buf io;
 };
 
 static void
@@ -365,6 +371,7 @@ static int
 stt_sink_data(void *arg, const void *data, size_t len)
 {
 	struct stt_work *w = arg;
+	struct api_req *r = w->r;
 	const char *p = data;
 	ssize_t n;
 
@@ -372,7 +379,9 @@ stt_sink_data(void *arg, const void *data, size_t len)
 		if ((n = write(w->fd, p, len)) == -1) {
 			if (errno == EINTR)
 				continue;
-			log_warn("upload file");
+			log_fields(LOG_WARNING,
+			    &(struct log_fields){.request_id = r->request_id},
+			    "upload file: %s", strerror(errno));
 			return -1;
 		}
 		p += n;
@@ -389,7 +398,9 @@ stt_sink_end(void *arg)
 }
 
 static const struct openai_file_sink stt_sink = {
-	stt_sink_begin, stt_sink_data, stt_sink_end,
+    stt_sink_begin,
+    stt_sink_data,
+    stt_sink_end,
 };
 
 int
@@ -399,19 +410,22 @@ api_h_form_begin(struct api_req *r)
 	struct openai_error e;
 	struct stt_work *w;
 
-	if ((w = calloc(1, sizeof(*w))) == NULL || (w->fd = stt_tmpfile()) ==
-	    -1) {
+	if ((w = calloc(1, sizeof(*w))) == NULL ||
+	    (w->fd = stt_tmpfile()) == -1) {
 		free(w);
-		log_warn("cannot create an upload file");
+		log_fields(LOG_WARNING,
+		    &(struct log_fields){.request_id = r->request_id},
+		    "cannot create an upload file: %s", strerror(errno));
 		api_error(r, 500, "server_error", "internal_error", NULL,
 		    "cannot store the upload");
 		return -1;
 	}
 	openai_buf_init(&w->io);
+	w->r = r;
 	r->state = w;
 	r->state_free = stt_free;
 	if ((w->form = openai_form_new(ct != NULL ? ct : "", &r->cfg->limits,
-	    &stt_sink, w, &e)) == NULL) {
+	         &stt_sink, w, &e)) == NULL) {
 		api_reply_error(r, &e);
 		return -1;
 	}
@@ -427,8 +441,7 @@ api_h_form_feed(struct api_req *r, const char *data, size_t len)
 }
 
 static int
-stt_run(struct api_call *c, const struct msg_place_ok *ok,
-    struct bc_error *err)
+stt_run(struct api_call *c, const struct msg_place_ok *ok, struct bc_error *err)
 {
 	struct stt_work *w = c->arg;
 	Backend__TranscriptRequest q = BACKEND__TRANSCRIPT_REQUEST__INIT;
@@ -442,8 +455,8 @@ stt_run(struct api_call *c, const struct msg_place_ok *ok,
 		snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
 	snprintf(put, sizeof(put), "/v1/files/up-%s", hex);
 	if (wf_call(c->r, ok, "PUT", put, w->fd, w->size, &w->io, 64 * 1024,
-	    err) == -1 || wf_paths(&w->io, NULL, 0, path, sizeof(path),
-	    err) == -1)
+	        err) == -1 ||
+	    wf_paths(&w->io, NULL, 0, path, sizeof(path), err) == -1)
 		return -1;
 	q.dst = path;
 	if (w->tr.language != NULL)
@@ -489,8 +502,8 @@ stt_reply(struct api_req *r, struct stt_work *w)
 		api_error(r, 500, "server_error", "internal_error", NULL,
 		    "out of memory");
 	else
-		api_reply_buf(r, 200, openai_transcript_content_type(
-		    w->tr.format), &out);
+		api_reply_buf(
+		    r, 200, openai_transcript_content_type(w->tr.format), &out);
 	openai_buf_free(&out);
 	free(seg);
 }

@@ -47,8 +47,8 @@ chat_prefix_hash(const struct openai_chat *c)
 {
 	if (c->n_messages == 0)
 		return 0;
-	return api_prefix_hash(c->messages[0].content,
-	    c->messages[0].content_len);
+	return api_prefix_hash(
+	    c->messages[0].content, c->messages[0].content_len);
 }
 
 void
@@ -63,7 +63,7 @@ api_h_chat(struct api_req *r)
 	if ((w = api_genwork_new(r)) == NULL)
 		return;
 	if (openai_chat_parse(r->body.data, r->body.len, &r->cfg->limits,
-	    &w->chat, &e) == -1) {
+	        &w->chat, &e) == -1) {
 		api_reply_error(r, &e);
 		return;
 	}
@@ -74,8 +74,9 @@ api_h_chat(struct api_req *r)
 		return;
 	}
 	own = openai_template_for_model(cm, &t);
-	if (own ? chat_messages(w) == -1 : openai_template_render(t,
-	    w->chat.messages, w->chat.n_messages, &w->prompt) == -1) {
+	if (own ? chat_messages(w) == -1
+	        : openai_template_render(t, w->chat.messages,
+	              w->chat.n_messages, &w->prompt) == -1) {
 		api_error(r, 500, "server_error", "internal_error", NULL,
 		    "cannot build the prompt");
 		return;
@@ -89,6 +90,6 @@ api_h_chat(struct api_req *r)
 		    "cannot make an id");
 		return;
 	}
-	api_genwork_start(r, w, cm, &w->chat.sampling,
-	    own ? OPENAI_TEMPLATE_UNKNOWN : t);
+	api_genwork_start(
+	    r, w, cm, &w->chat.sampling, own ? OPENAI_TEMPLATE_UNKNOWN : t);
 }

@@ -16,8 +16,8 @@ api_h_completions(struct api_req *r)
 
 	if ((w = api_genwork_new(r)) == NULL)
 		return;
-	if (openai_completion_parse(r->body.data, r->body.len,
-	    &r->cfg->limits, &w->comp, &e) == -1) {
+	if (openai_completion_parse(r->body.data, r->body.len, &r->cfg->limits,
+	        &w->comp, &e) == -1) {
 		api_reply_error(r, &e);
 		return;
 	}
@@ -27,9 +27,9 @@ api_h_completions(struct api_req *r)
 		api_reply_error(r, &e);
 		return;
 	}
-	if (openai_buf_append(&w->prompt, w->comp.prompt,
-	    w->comp.prompt_len) == -1 || openai_new_id(w->g.id,
-	    sizeof(w->g.id), "cmpl-") == -1) {
+	if (openai_buf_append(&w->prompt, w->comp.prompt, w->comp.prompt_len) ==
+	        -1 ||
+	    openai_new_id(w->g.id, sizeof(w->g.id), "cmpl-") == -1) {
 		api_error(r, 500, "server_error", "internal_error", NULL,
 		    "out of memory");
 		return;
@@ -37,6 +37,5 @@ api_h_completions(struct api_req *r)
 	w->g.kind = OPENAI_STREAM_COMPLETION;
 	w->g.stream = w->comp.stream;
 	w->g.include_usage = w->comp.include_usage;
-	api_genwork_start(r, w, cm, &w->comp.sampling,
-	    OPENAI_TEMPLATE_UNKNOWN);
+	api_genwork_start(r, w, cm, &w->comp.sampling, OPENAI_TEMPLATE_UNKNOWN);
 }

@@ -14,9 +14,9 @@
 #include "proto/log.h"
 
 struct emb_work {
-	struct openai_embeddings	  req;
-	Backend__EmbeddingResult	**res;
-	char				  model[CONF_NAME_MAX];
+	struct openai_embeddings req;
+	Backend__EmbeddingResult **res;
+	char model[CONF_NAME_MAX];
 };
 
 static void
@@ -60,8 +60,7 @@ emb_words(const char *s, size_t len)
 }
 
 static int
-emb_run(struct api_call *c, const struct msg_place_ok *ok,
-    struct bc_error *err)
+emb_run(struct api_call *c, const struct msg_place_ok *ok, struct bc_error *err)
 {
 	struct emb_work *w = c->arg;
 	Backend__PredictOptions q = BACKEND__PREDICT_OPTIONS__INIT;
@@ -76,8 +75,8 @@ emb_run(struct api_call *c, const struct msg_place_ok *ok,
 		q.embeddings = w->req.inputs[i];
 		if (bc_embedding(ok->address, &o, &q, &w->res[i], err) == -1)
 			return -1;
-		c->prompt_tokens += emb_words(w->req.inputs[i],
-		    w->req.input_lens[i]);
+		c->prompt_tokens +=
+		    emb_words(w->req.inputs[i], w->req.input_lens[i]);
 	}
 	return 0;
 }
@@ -117,8 +116,8 @@ emb_work(struct api_req *r)
 	c.arg = w;
 	c.run = emb_run;
 	if (w->req.n_inputs > 0)
-		c.prefix_hash = api_prefix_hash(w->req.inputs[0],
-		    w->req.input_lens[0]);
+		c.prefix_hash =
+		    api_prefix_hash(w->req.inputs[0], w->req.input_lens[0]);
 	if (api_dp_call(&c) == -1) {
 		api_reply_error(r, &c.err);
 		r->reply.retry_after = c.retry_after;
@@ -141,8 +140,8 @@ api_h_embeddings(struct api_req *r)
 	}
 	r->state = w;
 	r->state_free = emb_free;
-	if (openai_embeddings_parse(r->body.data, r->body.len,
-	    &r->cfg->limits, &w->req, &e) == -1) {
+	if (openai_embeddings_parse(r->body.data, r->body.len, &r->cfg->limits,
+	        &w->req, &e) == -1) {
 		api_reply_error(r, &e);
 		return;
 	}

@@ -38,7 +38,10 @@ files_open(struct api_req *r, const char *path, uint64_t *size)
 	int fd;
 
 	if (path == NULL || path[0] != '/' || strstr(path, "/../") != NULL) {
-		log_warnx("router asked to send \"%s\": not an absolute path",
+		log_fields(LOG_WARNING,
+		    &(struct log_fields){.request_id = r->request_id},
+		    "router asked to send \"%s\": not an "
+		    "absolute path",
 		    path != NULL ? path : "");
 		api_error(r, 500, "server_error", "internal_error", NULL,
 		    "cannot send the file");
@@ -48,8 +51,9 @@ files_open(struct api_req *r, const char *path, uint64_t *size)
 	    fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
 		if (fd != -1)
 			close(fd);
-		log_fields(LOG_WARNING, &(struct log_fields){ .request_id =
-		    r->request_id }, "cannot send %s: %s", path,
+		log_fields(LOG_WARNING,
+		    &(struct log_fields){.request_id = r->request_id},
+		    "cannot send %s: %s", path,
 		    fd == -1 ? strerror(errno) : "not a regular file");
 		api_error(r, 404, "invalid_request_error", "not_found", NULL,
 		    "no such file");
@@ -69,13 +73,15 @@ api_h_sendfile(struct api_req *r, const char *path)
 	if ((fd = files_open(r, path, &size)) == -1)
 		return;
 	len = size;
-	switch (api_range_parse(api_header(r, MHD_HTTP_HEADER_RANGE), size,
-	    &off, &len)) {
+	switch (api_range_parse(
+	    api_header(r, MHD_HTTP_HEADER_RANGE), size, &off, &len)) {
 	case API_RANGE_UNSAT:
 		close(fd);
-		api_error(r, 416, "invalid_request_error", "range_not_"
-		    "satisfiable", NULL, "the range is beyond the file's %"
-		    PRIu64 " bytes", size);
+		api_error(r, 416, "invalid_request_error",
+		    "range_not_"
+		    "satisfiable",
+		    NULL, "the range is beyond the file's %" PRIu64 " bytes",
+		    size);
 		snprintf(y->content_range, sizeof(y->content_range),
 		    "bytes */%" PRIu64, size);
 		return;

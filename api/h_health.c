@@ -22,20 +22,20 @@ api_h_readyz(struct api_req *r)
 {
 	static const char ready[] = "{\"status\":\"ready\"}";
 	static const char down[] = "{\"status\":\"not ready\","
-	    "\"reason\":\"the router is unavailable\"}";
+	                           "\"reason\":\"the router is unavailable\"}";
 	static const char stopping[] = "{\"status\":\"not ready\","
-	    "\"reason\":\"shutting down\"}";
+	                               "\"reason\":\"shutting down\"}";
 
 	if (api_shutting_down()) {
-		api_reply_data(r, 503, "application/json", stopping,
-		    sizeof(stopping) - 1);
+		api_reply_data(
+		    r, 503, "application/json", stopping, sizeof(stopping) - 1);
 		r->reply.retry_after = 1;
 	} else if (!api_rlink_up()) {
-		api_reply_data(r, 503, "application/json", down,
-		    sizeof(down) - 1);
+		api_reply_data(
+		    r, 503, "application/json", down, sizeof(down) - 1);
 		r->reply.retry_after = 1;
 	} else {
-		api_reply_data(r, 200, "application/json", ready,
-		    sizeof(ready) - 1);
+		api_reply_data(
+		    r, 200, "application/json", ready, sizeof(ready) - 1);
 	}
 }

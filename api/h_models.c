@@ -14,8 +14,8 @@ models_created(void)
 	static int64_t created;
 	int64_t zero = 0, now = (int64_t)time(NULL);
 
-	(void)__atomic_compare_exchange_n(&created, &zero, now, 0,
-	    __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+	(void)__atomic_compare_exchange_n(
+	    &created, &zero, now, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
 	return __atomic_load_n(&created, __ATOMIC_RELAXED);
 }
 
@@ -26,7 +26,7 @@ api_h_models(struct api_req *r)
 
 	openai_buf_init(&out);
 	if (openai_models_list(&out, r->cfg->models.models, r->cfg->models.n,
-	    models_created()) == -1) {
+	        models_created()) == -1) {
 		openai_buf_free(&out);
 		api_error(r, 500, "server_error", "internal_error", NULL,
 		    "out of memory");

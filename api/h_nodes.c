@@ -14,7 +14,7 @@
 #include "api/api.h"
 #include "proto/log.h"
 
-#define RELAY_SENDFILE	"application/x-localai-sendfile"
+#define RELAY_SENDFILE "application/x-localai-sendfile"
 
 static int
 relay_request(struct api_req *r, struct msg_http_req *h)
@@ -22,8 +22,8 @@ relay_request(struct api_req *r, struct msg_http_req *h)
 	const char *auth = api_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
 
 	memset(h, 0, sizeof(*h));
-	if (strlen(r->uri) >= sizeof(h->path) || (auth != NULL &&
-	    strlen(auth) >= sizeof(h->authorization))) {
+	if (strlen(r->uri) >= sizeof(h->path) ||
+	    (auth != NULL && strlen(auth) >= sizeof(h->authorization))) {
 		api_error(r, 414, "invalid_request_error", "uri_too_long", NULL,
 		    "the path or the Authorization header is too long");
 		return -1;
@@ -55,11 +55,12 @@ relay_work(struct api_req *r)
 		r->reply.retry_after = 1;
 		return;
 	}
-	rc = api_rlink_http(slot, &h, r->body.data, r->body.len, r->deadline,
-	    &resp, &body);
+	rc = api_rlink_http(
+	    slot, &h, r->body.data, r->body.len, r->deadline, &resp, &body);
 	api_rlink_slot_free(slot);
-	if (rc == API_PLACE_OK && strcmp(resp.content_type,
-	    RELAY_SENDFILE) == 0 && resp.status == 200)
+	if (rc == API_PLACE_OK &&
+	    strcmp(resp.content_type, RELAY_SENDFILE) == 0 &&
+	    resp.status == 200)
 		api_h_sendfile(r, body);
 	else if (rc == API_PLACE_OK)
 		api_reply_data(r, (int)resp.status, resp.content_type, body,

@@ -43,42 +43,42 @@
 #include "api/api.h"
 #include "proto/log.h"
 
-#define HTTP_POOL_THREADS	2
-#define HTTP_STREAM_BLOCK	(16 * 1024)
+#define HTTP_POOL_THREADS 2
+#define HTTP_STREAM_BLOCK (16 * 1024)
 
 static struct MHD_Daemon *http_daemon;
-static int http_nsuspended;		/* atomic */
-static int http_nlimited;		/* atomic */
+static int http_nsuspended; /* atomic */
+static int http_nlimited; /* atomic */
 
 static const struct api_route http_routes[] = {
-	{ "/v1/chat/completions", 0, "POST", API_BODY_JSON,
-	    API_R_KEY | API_R_LIMITED, api_h_chat },
-	{ "/v1/completions", 0, "POST", API_BODY_JSON,
-	    API_R_KEY | API_R_LIMITED, api_h_completions },
-	{ "/v1/embeddings", 0, "POST", API_BODY_JSON,
-	    API_R_KEY | API_R_LIMITED, api_h_embeddings },
-	{ "/v1/audio/speech", 0, "POST", API_BODY_JSON,
-	    API_R_KEY | API_R_LIMITED, api_h_speech },
-	{ "/v1/audio/transcriptions", 0, "POST", API_BODY_FORM,
-	    API_R_KEY | API_R_LIMITED, api_h_transcriptions },
-	{ "/v1/models", 0, "GET", API_BODY_NONE, API_R_KEY, api_h_models },
-	{ "/v1/models/", 1, "GET", API_BODY_NONE, API_R_KEY, api_h_model },
-	/* LocalAI serves these without the /v1 prefix as well. */
-	{ "/chat/completions", 0, "POST", API_BODY_JSON,
-	    API_R_KEY | API_R_LIMITED, api_h_chat },
-	{ "/completions", 0, "POST", API_BODY_JSON,
-	    API_R_KEY | API_R_LIMITED, api_h_completions },
-	{ "/embeddings", 0, "POST", API_BODY_JSON,
-	    API_R_KEY | API_R_LIMITED, api_h_embeddings },
-	{ "/models", 0, "GET", API_BODY_NONE, API_R_KEY, api_h_models },
-	{ "/healthz", 0, "GET", API_BODY_NONE, 0, api_h_healthz },
-	{ "/readyz", 0, "GET", API_BODY_NONE, 0, api_h_readyz },
-	/*
+    {"/v1/chat/completions", 0, "POST", API_BODY_JSON,
+        API_R_KEY | API_R_LIMITED, api_h_chat},
+    {"/v1/completions", 0, "POST", API_BODY_JSON, API_R_KEY | API_R_LIMITED,
+        api_h_completions},
+    {"/v1/embeddings", 0, "POST", API_BODY_JSON, API_R_KEY | API_R_LIMITED,
+        api_h_embeddings},
+    {"/v1/audio/speech", 0, "POST", API_BODY_JSON, API_R_KEY | API_R_LIMITED,
+        api_h_speech},
+    {"/v1/audio/transcriptions", 0, "POST", API_BODY_FORM,
+        API_R_KEY | API_R_LIMITED, api_h_transcriptions},
+    {"/v1/models", 0, "GET", API_BODY_NONE, API_R_KEY, api_h_models},
+    {"/v1/models/", 1, "GET", API_BODY_NONE, API_R_KEY, api_h_model},
+    /* LocalAI serves these without the /v1 prefix as well. */
+    {"/chat/completions", 0, "POST", API_BODY_JSON, API_R_KEY | API_R_LIMITED,
+        api_h_chat},
+    {"/completions", 0, "POST", API_BODY_JSON, API_R_KEY | API_R_LIMITED,
+        api_h_completions},
+    {"/embeddings", 0, "POST", API_BODY_JSON, API_R_KEY | API_R_LIMITED,
+        api_h_embeddings},
+    {"/models", 0, "GET", API_BODY_NONE, API_R_KEY, api_h_models},
+    {"/healthz", 0, "GET", API_BODY_NONE, 0, api_h_healthz},
+    {"/readyz", 0, "GET", API_BODY_NONE, 0, api_h_readyz},
+    /*
 	 * The node and admin API: the router decides (and checks keys).  Not
 	 * limited by max_concurrent: heartbeats must get through while the
 	 * inference API is saturated.
 	 */
-	{ "/api/", 1, NULL, API_BODY_RAW, 0, api_h_relay },
+    {"/api/", 1, NULL, API_BODY_RAW, 0, api_h_relay},
 };
 
 /* ---- requests -------------------------------------------------------------- */
@@ -89,15 +89,18 @@ http_remote(struct api_req *r)
 	const union MHD_ConnectionInfo *ci;
 	const struct sockaddr *sa;
 
-	ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	ci = MHD_get_connection_info(
+	    r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	if (ci == NULL || (sa = ci->client_addr) == NULL)
 		return;
 	if (sa->sa_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)
-		    sa)->sin_addr, r->remote, sizeof(r->remote));
+		inet_ntop(AF_INET,
+		    &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
+		    r->remote, sizeof(r->remote));
 	else if (sa->sa_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)
-		    (const void *)sa)->sin6_addr, r->remote, sizeof(r->remote));
+		inet_ntop(AF_INET6,
+		    &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+		    r->remote, sizeof(r->remote));
 }
 
 /* MHD_OPTION_URI_LOG_CALLBACK: the request's state, with its raw URI. */
@@ -120,8 +123,8 @@ http_uri(void *cls, const char *uri, struct MHD_Connection *c)
 	if (strlen(uri) >= sizeof(r->uri))
 		r->uri_truncated = 1;
 	snprintf(r->uri, sizeof(r->uri), "%s", uri);
-	if ((ci = MHD_get_connection_info(c,
-	    MHD_CONNECTION_INFO_CONNECTION_FD)) != NULL)
+	if ((ci = MHD_get_connection_info(
+	         c, MHD_CONNECTION_INFO_CONNECTION_FD)) != NULL)
 		r->sock = ci->connect_fd;
 	http_remote(r);
 	return r;
@@ -182,8 +185,8 @@ api_req_stop(struct api_req *r, enum api_stop why)
 {
 	int none = API_STOP_NONE;
 
-	(void)__atomic_compare_exchange_n(&r->abort, &none, (int)why, 0,
-	    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+	(void)__atomic_compare_exchange_n(
+	    &r->abort, &none, (int)why, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
 	if (r->cancel != NULL)
 		bc_cancel_fire(r->cancel);
 }
@@ -195,8 +198,8 @@ http_reply_reset(struct api_req *r, int status, const char *ctype)
 {
 	openai_buf_reset(&r->reply.body);
 	r->reply.status = status;
-	snprintf(r->reply.content_type, sizeof(r->reply.content_type), "%s",
-	    ctype);
+	snprintf(
+	    r->reply.content_type, sizeof(r->reply.content_type), "%s", ctype);
 }
 
 void
@@ -223,15 +226,15 @@ api_error(struct api_req *r, int status, const char *type, const char *code,
 }
 
 void
-api_reply_buf(struct api_req *r, int status, const char *ctype,
-    struct openai_buf *body)
+api_reply_buf(
+    struct api_req *r, int status, const char *ctype, struct openai_buf *body)
 {
 	openai_buf_free(&r->reply.body);
 	r->reply.body = *body;
 	openai_buf_init(body);
 	r->reply.status = status;
-	snprintf(r->reply.content_type, sizeof(r->reply.content_type), "%s",
-	    ctype);
+	snprintf(
+	    r->reply.content_type, sizeof(r->reply.content_type), "%s", ctype);
 	if (r->reply.body.failed)
 		api_error(r, 500, "server_error", "internal_error", NULL,
 		    "out of memory");
@@ -247,8 +250,7 @@ api_reply_data(struct api_req *r, int status, const char *ctype,
 		    "out of memory");
 }
 
-static ssize_t http_stream_read(void *cls, uint64_t pos, char *buf,
-	    size_t max);
+static ssize_t http_stream_read(void *cls, uint64_t pos, char *buf, size_t max);
 
 /* Build the MHD response of r->reply; NULL when out of memory. */
 static struct MHD_Response *
@@ -261,16 +263,16 @@ http_response(struct api_req *r)
 		resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN,
 		    HTTP_STREAM_BLOCK, http_stream_read, r, NULL);
 	} else if (y->fd != -1) {
-		resp = MHD_create_response_from_fd_at_offset64(y->length,
-		    y->fd, y->offset);
+		resp = MHD_create_response_from_fd_at_offset64(
+		    y->length, y->fd, y->offset);
 		if (resp != NULL)
-			y->fd = -1;	/* MHD closes it */
+			y->fd = -1; /* MHD closes it */
 	} else if (y->body.len == 0) {
-		resp = MHD_create_response_from_buffer(0, NULL,
-		    MHD_RESPMEM_PERSISTENT);
+		resp = MHD_create_response_from_buffer(
+		    0, NULL, MHD_RESPMEM_PERSISTENT);
 	} else {
-		resp = MHD_create_response_from_buffer(y->body.len,
-		    y->body.data, MHD_RESPMEM_MUST_FREE);
+		resp = MHD_create_response_from_buffer(
+		    y->body.len, y->body.data, MHD_RESPMEM_MUST_FREE);
 		if (resp != NULL)
 			openai_buf_init(&y->body);
 	}
@@ -293,8 +295,8 @@ http_headers(struct api_req *r, struct MHD_Response *resp)
 	if (y->allow != NULL)
 		MHD_add_response_header(resp, "Allow", y->allow);
 	if (y->content_range[0] != '\0')
-		MHD_add_response_header(resp, "Content-Range",
-		    y->content_range);
+		MHD_add_response_header(
+		    resp, "Content-Range", y->content_range);
 	if (y->accept_ranges)
 		MHD_add_response_header(resp, "Accept-Ranges", "bytes");
 	if (y->stream) {
@@ -317,7 +319,10 @@ http_queue(struct api_req *r)
 	resp = http_response(r);
 	pthread_mutex_unlock(&r->mu);
 	if (resp == NULL) {
-		log_warnx("cannot create a response");
+		log_fields(LOG_WARNING,
+		    &(struct log_fields){
+		        .request_id = r->request_id, .model = r->model},
+		    "cannot create a response");
 		return MHD_NO;
 	}
 	http_headers(r, resp);
@@ -332,8 +337,8 @@ http_queue(struct api_req *r)
  * write a minimal response on the socket ourselves; the caller closes.
  */
 static enum MHD_Result
-http_raw_error(struct api_req *r, const struct openai_error *e,
-    const char *reason)
+http_raw_error(
+    struct api_req *r, const struct openai_error *e, const char *reason)
 {
 	struct openai_buf b;
 	char head[512];
@@ -341,14 +346,15 @@ http_raw_error(struct api_req *r, const struct openai_error *e,
 
 	openai_buf_init(&b);
 	if (r->sock != -1 && openai_error_json(e, &b) == 0) {
-		n = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\n"
+		n = snprintf(head, sizeof(head),
+		    "HTTP/1.1 %d %s\r\n"
 		    "Content-Type: application/json\r\nContent-Length: %zu\r\n"
-		    "X-Request-Id: %s\r\nConnection: close\r\n\r\n", e->status,
-		    reason, b.len, r->request_id);
-		if (send(r->sock, head, (size_t)n, MSG_DONTWAIT |
-		    MSG_NOSIGNAL) == n)
-			(void)send(r->sock, b.data, b.len, MSG_DONTWAIT |
-			    MSG_NOSIGNAL);
+		    "X-Request-Id: %s\r\nConnection: close\r\n\r\n",
+		    e->status, reason, b.len, r->request_id);
+		if (send(r->sock, head, (size_t)n,
+		        MSG_DONTWAIT | MSG_NOSIGNAL) == n)
+			(void)send(r->sock, b.data, b.len,
+			    MSG_DONTWAIT | MSG_NOSIGNAL);
 	}
 	openai_buf_free(&b);
 	r->reply.status = e->status;
@@ -489,8 +495,10 @@ api_async(struct api_req *r, void (*fn)(struct api_req *))
 	pthread_attr_destroy(&a);
 	if (rc == 0)
 		return 0;
-	errno = rc;
-	log_warn("cannot start a request thread");
+	log_fields(LOG_WARNING,
+	    &(struct log_fields){
+	        .request_id = r->request_id, .model = r->model},
+	    "cannot start a request thread: %s", strerror(rc));
 	api_dp_unwatch(r);
 	api_error(r, 503, "server_error", "overloaded", NULL,
 	    "the server cannot take more requests now");
@@ -532,8 +540,8 @@ http_method_ok(const char *methods, const char *method)
 	if (methods == NULL)
 		return 1;
 	while ((p = strstr(p, method)) != NULL) {
-		if ((p == methods || p[-1] == ',') && (p[n] == '\0' ||
-		    p[n] == ','))
+		if ((p == methods || p[-1] == ',') &&
+		    (p[n] == '\0' || p[n] == ','))
 			return 1;
 		p += n;
 	}
@@ -551,8 +559,9 @@ http_route(struct api_req *r, const char *path, const char *method)
 	for (i = 0; i < sizeof(http_routes) / sizeof(http_routes[0]); i++) {
 		rt = &http_routes[i];
 		n = strlen(rt->path);
-		if (rt->prefix ? strncmp(path, rt->path, n) != 0 ||
-		    path[n] == '\0' : strcmp(path, rt->path) != 0)
+		if (rt->prefix
+		        ? strncmp(path, rt->path, n) != 0 || path[n] == '\0'
+		        : strcmp(path, rt->path) != 0)
 			continue;
 		if (http_method_ok(rt->methods, method))
 			return rt;
@@ -570,12 +579,12 @@ http_route(struct api_req *r, const char *path, const char *method)
 }
 
 struct http_hsize {
-	size_t	total;
+	size_t total;
 };
 
 static enum MHD_Result
-http_count_header(void *cls, enum MHD_ValueKind kind, const char *key,
-    const char *value)
+http_count_header(
+    void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
 	struct http_hsize *h = cls;
 
@@ -588,14 +597,16 @@ static int
 http_check_headers(struct api_req *r)
 {
 	const struct conf_frontend *f = &r->cfg->conf.frontend;
-	struct http_hsize h = { strlen(r->uri) + strlen(r->method) + 12 };
+	struct http_hsize h = {strlen(r->uri) + strlen(r->method) + 12};
 
-	(void)MHD_get_connection_values(r->conn, MHD_HEADER_KIND,
-	    http_count_header, &h);
+	(void)MHD_get_connection_values(
+	    r->conn, MHD_HEADER_KIND, http_count_header, &h);
 	if (h.total > f->header_max || r->uri_truncated) {
 		api_error(r, 431, "invalid_request_error", "headers_too_large",
-		    NULL, "request headers of %zu bytes exceed the limit of "
-		    "%" PRIu32 " bytes", h.total, f->header_max);
+		    NULL,
+		    "request headers of %zu bytes exceed the limit of "
+		    "%" PRIu32 " bytes",
+		    h.total, f->header_max);
 		return -1;
 	}
 	return 0;
@@ -633,8 +644,8 @@ http_check_concurrency(struct api_req *r)
 		return -1;
 	}
 	r->limited = 1;
-	if ((uint32_t)__atomic_add_fetch(&http_nlimited, 1, __ATOMIC_RELAXED)
-	    <= max)
+	if ((uint32_t)__atomic_add_fetch(&http_nlimited, 1, __ATOMIC_RELAXED) <=
+	    max)
 		return 0;
 	openai_error_overloaded(&e, "too many requests in progress");
 	api_reply_error(r, &e);
@@ -688,7 +699,7 @@ http_begin(struct api_req *r, const char *method, const char *url)
 	http_request_id(r);
 	r->cfg = api_cfg_get();
 	r->deadline = r->t_start +
-	    (uint64_t)r->cfg->conf.frontend.request_timeout_ms * 1000;
+	              (uint64_t)r->cfg->conf.frontend.request_timeout_ms * 1000;
 	if (http_check_headers(r) == -1)
 		return -1;
 	if ((r->route = http_route(r, url, method)) == NULL)
@@ -735,11 +746,13 @@ http_body(struct api_req *r, const char *data, size_t len)
 	r->body_len += len;
 	if (api_now_us() - r->t_start > (uint64_t)f->body_timeout_ms * 1000) {
 		openai_error_set(&e, 408, "invalid_request_error",
-		    "request_timeout", NULL, "the request body did not arrive "
-		    "within %" PRIu32 " ms", f->body_timeout_ms);
-		log_fields(LOG_INFO, &(struct log_fields){ .request_id =
-		    r->request_id }, "slow request body from %s: closed",
-		    r->remote);
+		    "request_timeout", NULL,
+		    "the request body did not arrive "
+		    "within %" PRIu32 " ms",
+		    f->body_timeout_ms);
+		log_fields(LOG_INFO,
+		    &(struct log_fields){.request_id = r->request_id},
+		    "slow request body from %s: closed", r->remote);
 		return http_raw_error(r, &e, "Request Timeout");
 	}
 	if (r->discard)
@@ -767,7 +780,7 @@ http_body(struct api_req *r, const char *data, size_t len)
 			http_body_error(r, &r->err);
 		return MHD_YES;
 	default:
-		return MHD_YES;		/* an unexpected body is ignored */
+		return MHD_YES; /* an unexpected body is ignored */
 	}
 }
 
@@ -790,7 +803,7 @@ http_dispatch(struct api_req *r)
 {
 	if (r->have_err)
 		api_reply_error(r, &r->err);
-	if (r->reply.status != 0)	/* decided before or during the body */
+	if (r->reply.status != 0) /* decided before or during the body */
 		return http_queue(r);
 	r->route->start(r);
 	if (r->phase == API_PH_ASYNC)
@@ -807,14 +820,14 @@ http_access(void *cls, struct MHD_Connection *c, const char *url,
 	enum MHD_Result ret;
 
 	if (r == NULL)
-		return MHD_NO;		/* out of memory in http_uri */
+		return MHD_NO; /* out of memory in http_uri */
 	switch (r->phase) {
 	case API_PH_NEW:
 		if (http_begin(r, method, url) == 0)
 			return MHD_YES;
 		if (http_has_body(r))
-			return http_queue(r);	/* unread body: MHD closes */
-		r->phase = API_PH_BODY;		/* answer on the next call */
+			return http_queue(r); /* unread body: MHD closes */
+		r->phase = API_PH_BODY; /* answer on the next call */
 		r->discard = 1;
 		return MHD_YES;
 	case API_PH_BODY:
@@ -825,7 +838,7 @@ http_access(void *cls, struct MHD_Connection *c, const char *url,
 		}
 		return http_dispatch(r);
 	case API_PH_ASYNC:
-		return http_queue(r);	/* resumed: the reply is ready */
+		return http_queue(r); /* resumed: the reply is ready */
 	default:
 		*size = 0;
 		return MHD_YES;
@@ -836,18 +849,24 @@ static void
 http_access_log(struct api_req *r, enum MHD_RequestTerminationCode toe)
 {
 	uint64_t ms = (api_now_us() - r->t_start) / 1000;
-	int prio = r->reply.status >= 500 || toe !=
-	    MHD_REQUEST_TERMINATED_COMPLETED_OK ? LOG_INFO : LOG_DEBUG;
+	int prio =
+	    r->reply.status >= 500 || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK
+	        ? LOG_INFO
+	        : LOG_DEBUG;
 
 	if (r->cfg == NULL)
-		return;		/* never got past the request line */
-	log_fields(prio, &(struct log_fields){ .request_id = r->request_id,
-	    .model = r->model }, "%s %s %d %" PRIu64 " ms%s from %s", r->method,
-	    r->uri, r->reply.status, ms,
-	    toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" :
-	    toe == MHD_REQUEST_TERMINATED_CLIENT_ABORT ? " (client went away)" :
-	    toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? " (timed out)" :
-	    " (ended with an error)", r->remote);
+		return; /* never got past the request line */
+	log_fields(prio,
+	    &(struct log_fields){
+	        .request_id = r->request_id, .model = r->model},
+	    "%s %s %d %" PRIu64 " ms%s from %s", r->method, r->uri,
+	    r->reply.status, ms,
+	    toe == MHD_REQUEST_TERMINATED_COMPLETED_OK   ? ""
+	    : toe == MHD_REQUEST_TERMINATED_CLIENT_ABORT ? " (client went away)"
+	    : toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED
+	        ? " (timed out)"
+	        : " (ended with an error)",
+	    r->remote);
 }
 
 /* MHD is done with the request, normally or not. */
@@ -863,8 +882,8 @@ http_completed(void *cls, struct MHD_Connection *c, void **cc,
 	*cc = NULL;
 	pthread_mutex_lock(&r->mu);
 	r->closed = 1;
-	unfinished = r->phase == API_PH_ASYNC ||
-	    (r->reply.stream && !r->stream_end);
+	unfinished =
+	    r->phase == API_PH_ASYNC || (r->reply.stream && !r->stream_end);
 	pthread_mutex_unlock(&r->mu);
 	if (unfinished || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
 		api_req_stop(r, API_STOP_GONE);
@@ -892,18 +911,16 @@ api_http_start(int listen_fd, const struct api_cfg *cfg)
 	/* Idle connections: body_timeout, in whole seconds, rounded up. */
 	unsigned timeout = (f->body_timeout_ms + 999) / 1000;
 
-	http_daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
-	    MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0,
-	    NULL, NULL, http_access, NULL,
-	    MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, NULL,
-	    MHD_OPTION_LISTEN_SOCKET, listen_fd,
+	http_daemon = MHD_start_daemon(
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+	        MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
+	    0, NULL, NULL, http_access, NULL, MHD_OPTION_EXTERNAL_LOGGER,
+	    http_mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, listen_fd,
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)HTTP_POOL_THREADS,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-	    (size_t)f->header_max + 32 * 1024,
-	    MHD_OPTION_CONNECTION_TIMEOUT, timeout,
-	    MHD_OPTION_URI_LOG_CALLBACK, http_uri, NULL,
-	    MHD_OPTION_NOTIFY_COMPLETED, http_completed, NULL,
-	    MHD_OPTION_END);
+	    (size_t)f->header_max + 32 * 1024, MHD_OPTION_CONNECTION_TIMEOUT,
+	    timeout, MHD_OPTION_URI_LOG_CALLBACK, http_uri, NULL,
+	    MHD_OPTION_NOTIFY_COMPLETED, http_completed, NULL, MHD_OPTION_END);
 	if (http_daemon == NULL) {
 		log_warnx("cannot start the HTTP server on fd %d", listen_fd);
 		return -1;
@@ -930,13 +947,15 @@ api_http_stop(void)
 
 	if (http_daemon == NULL)
 		return;
-	for (i = 0; i < 200 && __atomic_load_n(&http_nsuspended,
-	    __ATOMIC_RELAXED) > 0; i++)
+	for (i = 0;
+	     i < 200 && __atomic_load_n(&http_nsuspended, __ATOMIC_RELAXED) > 0;
+	     i++)
 		usleep(10000);
 	if (__atomic_load_n(&http_nsuspended, __ATOMIC_RELAXED) > 0) {
 		/* MHD_stop_daemon() would abort; exit() closes them. */
 		log_warnx("%d connection(s) still suspended; not stopping the "
-		    "HTTP server cleanly", http_nsuspended);
+		          "HTTP server cleanly",
+		    http_nsuspended);
 		return;
 	}
 	MHD_stop_daemon(http_daemon);

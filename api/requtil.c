@@ -19,8 +19,8 @@ api_rid_valid(const char *s)
 	for (n = 0; s[n] != '\0'; n++) {
 		if (n >= API_RID_MAX - 1)
 			return 0;
-		if (!isalnum((unsigned char)s[n]) && strchr("._:-", s[n]) ==
-		    NULL)
+		if (!isalnum((unsigned char)s[n]) &&
+		    strchr("._:-", s[n]) == NULL)
 			return 0;
 	}
 	return n > 0;
@@ -76,7 +76,7 @@ api_range_parse(const char *hdr, uint64_t size, uint64_t *off, uint64_t *len)
 		return API_RANGE_FULL;
 	p += 6;
 	p += strspn(p, " \t");
-	if (*p == '-') {		/* suffix: the last N bytes */
+	if (*p == '-') { /* suffix: the last N bytes */
 		p++;
 		if (api_range_num(&p, &b) == -1)
 			return API_RANGE_FULL;
@@ -98,7 +98,7 @@ api_range_parse(const char *hdr, uint64_t size, uint64_t *off, uint64_t *len)
 		return API_RANGE_FULL;
 	p += strspn(p, " \t");
 	if (*p != '\0' || b < a)
-		return API_RANGE_FULL;	/* several ranges, junk, or B < A */
+		return API_RANGE_FULL; /* several ranges, junk, or B < A */
 	if (a >= size)
 		return API_RANGE_UNSAT;
 	if (b >= size)

@@ -10,22 +10,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define API_RID_MAX	64	/* request id with its NUL (msg.h's size) */
+#define API_RID_MAX 64 /* request id with its NUL (msg.h's size) */
 
 /*
  * Is s acceptable as a request id taken from a client's X-Request-Id:
  * 1 to 63 bytes of [A-Za-z0-9._:-]?  Anything else is replaced by a
  * generated id (it ends up in logs and journal fields).
  */
-int	api_rid_valid(const char *s);
+int api_rid_valid(const char *s);
 /* "req-" + 32 lowercase hex digits of the 16 random bytes in rnd. */
-void	api_rid_format(char out[API_RID_MAX], const uint8_t rnd[16]);
+void api_rid_format(char out[API_RID_MAX], const uint8_t rnd[16]);
 
 /* What a Range header asks of a file of `size` bytes. */
 enum api_range {
-	API_RANGE_FULL = 0,	/* absent, malformed or multi-range: 200 */
-	API_RANGE_PART = 1,	/* one satisfiable range: 206 */
-	API_RANGE_UNSAT = -1,	/* a valid range beyond the file: 416 */
+	API_RANGE_FULL = 0, /* absent, malformed or multi-range: 200 */
+	API_RANGE_PART = 1, /* one satisfiable range: 206 */
+	API_RANGE_UNSAT = -1, /* a valid range beyond the file: 416 */
 };
 
 /*
@@ -35,8 +35,8 @@ enum api_range {
  * invalid header, another unit, or several ranges are ignored (RFC 9110
  * lets a server serve the whole representation instead).
  */
-enum api_range api_range_parse(const char *hdr, uint64_t size,
-	    uint64_t *off, uint64_t *len);
+enum api_range api_range_parse(
+    const char *hdr, uint64_t size, uint64_t *off, uint64_t *len);
 
 /*
  * The pause before retry number `attempt` (1, 2, …) of a failed placement:
@@ -50,7 +50,7 @@ uint32_t api_backoff_ms(uint32_t attempt, uint32_t rnd);
  * FNV-1a 64 of the first API_PREFIX_BYTES bytes of the prompt: what the
  * router uses to prefer a replica that recently saw the same prefix.
  */
-#define API_PREFIX_BYTES	512
+#define API_PREFIX_BYTES 512
 uint64_t api_prefix_hash(const char *s, size_t len);
 
 /*
@@ -59,13 +59,13 @@ uint64_t api_prefix_hash(const char *s, size_t len);
  * so far, completion-style.  malloc'd, NUL-terminated (*outlen without
  * the NUL); NULL when out of memory.
  */
-char	*api_continuation_prompt(const char *prompt, size_t plen,
-	    const char *generated, size_t glen, size_t *outlen);
+char *api_continuation_prompt(const char *prompt, size_t plen,
+    const char *generated, size_t glen, size_t *outlen);
 /*
  * Tokens the continuing replica may still generate: max_tokens minus the
  * tokens already produced.  0 means "unlimited" (max_tokens was not set);
  * -1 means the budget is spent (the stream ends with finish "length").
  */
-int32_t	api_tokens_left(int32_t max_tokens, int have_max, uint32_t used);
+int32_t api_tokens_left(int32_t max_tokens, int have_max, uint32_t used);
 
 #endif

@@ -32,6 +32,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -39,51 +40,50 @@
 #include "proto/log.h"
 #include "proto/msgbuf.h"
 
-#define RL_LINK_WAIT_US		(5 * 1000000ull)
-#define RL_TICK_US		(100 * 1000ull)
-#define RL_SLOTS_CHUNK		64
-#define RL_SLOTS_MAX		65536
+#define RL_LINK_WAIT_US (5 * 1000000ull)
+#define RL_TICK_US (100 * 1000ull)
+#define RL_SLOTS_CHUNK 64
+#define RL_SLOTS_MAX 65536
 
 /* What a slot is doing. */
 enum rl_state {
-	RL_IDLE,	/* free, or its user has its answer */
-	RL_PLACING,	/* a PLACE waits for OK or REJECT */
-	RL_HTTP,	/* an HTTP_REQ waits for its HTTP_RESP */
+	RL_IDLE, /* free, or its user has its answer */
+	RL_PLACING, /* a PLACE waits for OK or REJECT */
+	RL_HTTP, /* an HTTP_REQ waits for its HTTP_RESP */
 };
 
 struct rl_slot {
-	int			 used;
-	enum rl_state		 state;
-	pthread_cond_t		 cv;
-	uint32_t		 sent_gen;	/* link it went out on, 0 none */
-	struct msg_place	 place;		/* kept to send it again */
-	char			 http_rid[API_RID_MAX];
-	uint32_t		 answer;	/* message type, 0 none */
-	uint32_t		 granted_gen;
-	struct msg_place_ok	 ok;
-	struct msg_place_reject	 reject;
-	struct msg_place_wait	 wait;
-	uint32_t		 waits;
-	struct msg_http_resp	 hresp;
-	char			*hbody;
+	int used;
+	enum rl_state state;
+	pthread_cond_t cv;
+	uint32_t sent_gen; /* link it went out on, 0 none */
+	struct msg_place place; /* kept to send it again */
+	uint32_t answer; /* message type, 0 none */
+	uint32_t granted_gen;
+	struct msg_place_ok ok;
+	struct msg_place_reject reject;
+	struct msg_place_wait wait;
+	uint32_t waits;
+	struct msg_http_resp hresp;
+	char *hbody;
 };
 
-static pthread_mutex_t	 rl_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_mutex_t	 rl_wmu = PTHREAD_MUTEX_INITIALIZER;
-static struct rl_slot	**rl_slots;
-static uint32_t		 rl_nslots;
-static uint32_t		 rl_hint;
-static int		 rl_fd = -1;	/* current link (rl_wmu + rl_mu) */
-static uint32_t		 rl_gen;	/* bumped with every new link */
-static int		 rl_up;
-static uint64_t		 rl_down_since;
-static int		 rl_pending = -1;	/* from the main thread */
-static int		 rl_stopping;
-static int		 rl_wake[2] = { -1, -1 };
-static struct msgbuf	 rl_wmb;	/* writer side, under rl_wmu */
-static struct msgbuf	 rl_rmb;	/* reader thread only */
-static pthread_t	 rl_thread;
-static int		 rl_started;
+static pthread_mutex_t rl_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t rl_wmu = PTHREAD_MUTEX_INITIALIZER;
+static struct rl_slot **rl_slots;
+static uint32_t rl_nslots;
+static uint32_t rl_hint;
+static int rl_fd = -1; /* current link (rl_wmu + rl_mu) */
+static uint32_t rl_gen; /* bumped with every new link */
+static int rl_up;
+static uint64_t rl_down_since;
+static int rl_pending = -1; /* from the main thread */
+static int rl_stopping;
+static int rl_wake[2] = {-1, -1};
+static struct msgbuf rl_wmb; /* writer side, under rl_wmu */
+static struct msgbuf rl_rmb; /* reader thread only */
+static pthread_t rl_thread;
+static int rl_started;
 
 static struct rl_slot *
 rl_slot(uint32_t i)
@@ -160,7 +160,7 @@ rl_switch(int fd)
 	pthread_mutex_lock(&rl_mu);
 	quiet = rl_stopping;
 	if (fd != -1 && rl_pending == fd)
-		rl_pending = -1;	/* taken: rl_up covers it from now */
+		rl_pending = -1; /* taken: rl_up covers it from now */
 	old = rl_fd;
 	rl_fd = fd;
 	rl_up = fd != -1;
@@ -178,7 +178,7 @@ rl_switch(int fd)
 	msgbuf_init(&rl_rmb, fd);
 	if (fd == -1 && !quiet)
 		log_warnx("router link lost; waiting for the router to come "
-		    "back");
+		          "back");
 	else
 		log_debug("router link %u up", rl_gen);
 	rl_fail_http(fd == -1);
@@ -208,7 +208,10 @@ rl_stray_grant(const struct msg_place_ok *ok)
 	d.replica_id = ok->replica_id;
 	d.outcome = OUTCOME_CANCELLED;
 	d.http_status = 499;
-	log_debug("stray grant for request %s returned", ok->request_id);
+	log_fields(LOG_DEBUG,
+	    &(struct log_fields){
+	        .request_id = ok->request_id, .node_id = ok->node_id},
+	    "a grant nobody waits for any more was returned");
 	pthread_mutex_lock(&rl_wmu);
 	(void)rl_send_locked(MSG_DONE, 0, &d, sizeof(d));
 	pthread_mutex_unlock(&rl_wmu);
@@ -252,8 +255,9 @@ rl_on_place_other(uint32_t type, uint32_t peerid, const void *data)
 	pthread_mutex_lock(&rl_mu);
 	s = rl_slot(peerid);
 	if (s == NULL || s->state != RL_PLACING || s->answer != 0 ||
-	    strncmp(s->place.request_id, type == MSG_PLACE_WAIT ?
-	    w->request_id : rej->request_id, API_RID_MAX) != 0) {
+	    strncmp(s->place.request_id,
+	        type == MSG_PLACE_WAIT ? w->request_id : rej->request_id,
+	        API_RID_MAX) != 0) {
 		pthread_mutex_unlock(&rl_mu);
 		return;
 	}
@@ -334,8 +338,8 @@ rl_dispatch(struct msg *m)
 	case MSG_HTTP_RESP:
 		return rl_on_http_resp(m->hdr.peerid, m);
 	default:
-		log_warnx("router link: unexpected message type %u",
-		    m->hdr.type);
+		log_warnx(
+		    "router link: unexpected message type %u", m->hdr.type);
 		return -1;
 	}
 }
@@ -596,8 +600,8 @@ api_rlink_place(int slot, const struct msg_place *p, uint64_t deadline_us,
 	pthread_mutex_lock(&rl_mu);
 	for (;;) {
 		if (s->answer != 0) {
-			rc = s->answer == MSG_PLACE_OK ? API_PLACE_OK :
-			    API_PLACE_REJECT;
+			rc = s->answer == MSG_PLACE_OK ? API_PLACE_OK
+			                               : API_PLACE_REJECT;
 			break;
 		}
 		if ((rc = rl_wait_check(deadline_us, abort_flag)) !=
@@ -642,8 +646,8 @@ api_rlink_replica_fail(uint32_t gen, const struct msg_replica_fail *f)
 
 /* Send a relayed request on the current link; 0, or -1 (no link). */
 static int
-rl_send_http(int slot, const struct msg_http_req *h, const void *body,
-    size_t len)
+rl_send_http(
+    int slot, const struct msg_http_req *h, const void *body, size_t len)
 {
 	struct rl_slot *s;
 	char *buf;
@@ -662,8 +666,8 @@ rl_send_http(int slot, const struct msg_http_req *h, const void *body,
 	s->sent_gen = rl_up ? rl_gen : 0;
 	pthread_mutex_unlock(&rl_mu);
 	if (s->sent_gen != 0)
-		rc = rl_send_locked(MSG_HTTP_REQ, (uint32_t)slot, buf,
-		    sizeof(*h) + len);
+		rc = rl_send_locked(
+		    MSG_HTTP_REQ, (uint32_t)slot, buf, sizeof(*h) + len);
 	pthread_mutex_unlock(&rl_wmu);
 	free(buf);
 	return rc;
@@ -671,8 +675,7 @@ rl_send_http(int slot, const struct msg_http_req *h, const void *body,
 
 enum api_place_rc
 api_rlink_http(int slot, const struct msg_http_req *h, const void *body,
-    size_t len, uint64_t deadline_us, struct msg_http_resp *resp,
-    char **rbody)
+    size_t len, uint64_t deadline_us, struct msg_http_resp *resp, char **rbody)
 {
 	struct rl_slot *s;
 	enum api_place_rc rc = API_PLACE_OK;

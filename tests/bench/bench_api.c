@@ -31,27 +31,29 @@
 #include "api_tlib.h"
 #include "backends/common/bclient.h"
 
-#define BENCH_CLIENTS_MAX	64
-#define BENCH_CHAT	"{\"model\":\"fake\",\"messages\":[{\"role\":\"user\"," \
-			"\"content\":\"hello\"}]}"
-#define BENCH_STREAM	"{\"model\":\"fake\",\"messages\":[{\"role\":\"user\"," \
-			"\"content\":\"hello\"}],\"stream\":true}"
+#define BENCH_CLIENTS_MAX 64
+#define BENCH_CHAT                                                             \
+	"{\"model\":\"fake\",\"messages\":[{\"role\":\"user\","                \
+	"\"content\":\"hello\"}]}"
+#define BENCH_STREAM                                                           \
+	"{\"model\":\"fake\",\"messages\":[{\"role\":\"user\","                \
+	"\"content\":\"hello\"}],\"stream\":true}"
 
 static struct tl_api A;
 static struct tl_proc F;
 static int bench_seconds = 5;
 
 struct lat {
-	int64_t	*v;
-	size_t	 n, cap;
+	int64_t *v;
+	size_t n, cap;
 };
 
 struct client {
-	pthread_t	 t;
-	int		 direct;
-	int64_t		 until;
-	struct lat	 lat;
-	int		 errors;
+	pthread_t t;
+	int direct;
+	int64_t until;
+	struct lat lat;
+	int errors;
 };
 
 static int64_t
@@ -91,7 +93,7 @@ discard(char *d, size_t s, size_t n, void *arg)
 static CURL *
 http_handle(const char *path, const char *body, struct curl_slist *h)
 {
-	static char url[256];
+	char url[256]; /* curl copies it */
 	CURL *c = curl_easy_init();
 
 	snprintf(url, sizeof(url), "%s%s", A.base, path);
@@ -118,12 +120,13 @@ client_main(void *arg)
 {
 	struct client *c = arg;
 	Backend__PredictOptions q = BACKEND__PREDICT_OPTIONS__INIT;
-	struct bc_opts o = { TL_TOKEN, 10000, 0, NULL };
+	struct bc_opts o = {TL_TOKEN, 10000, 0, NULL};
 	struct curl_slist *h = http_headers();
 	CURL *cu = http_handle("/v1/chat/completions", BENCH_CHAT, h);
 	Backend__Reply *rp;
 	struct bc_error e;
-	long st;
+	CURLcode cc = CURLE_OK;
+	long st = 0;
 	int64_t t0;
 
 	q.prompt = "User: hello\nAssistant:";
@@ -134,10 +137,14 @@ client_main(void *arg)
 				bc_free(rp);
 			else
 				c->errors++;
-		} else if (curl_easy_perform(cu) != CURLE_OK ||
-		    curl_easy_getinfo(cu, CURLINFO_RESPONSE_CODE, &st) !=
-		    CURLE_OK || st != 200)
-			c->errors++;
+		} else if ((cc = curl_easy_perform(cu)) != CURLE_OK ||
+		           curl_easy_getinfo(cu, CURLINFO_RESPONSE_CODE, &st) !=
+		               CURLE_OK ||
+		           st != 200) {
+			if (c->errors++ == 0)
+				fprintf(stderr, "first error: %s, HTTP %ld\n",
+				    curl_easy_strerror(cc), st);
+		}
 		lat_add(&c->lat, mono_us() - t0);
 	}
 	curl_easy_cleanup(cu);
@@ -167,7 +174,7 @@ static long
 phase(const char *what, int direct, int n)
 {
 	struct client c[BENCH_CLIENTS_MAX];
-	struct lat all = { 0 };
+	struct lat all = {0};
 	int i, errors = 0;
 	long rss, peak = 0;
 	int64_t until = mono_us() + bench_seconds * 1000000LL;
@@ -192,7 +199,8 @@ phase(const char *what, int direct, int n)
 	}
 	qsort(all.v, all.n, sizeof(*all.v), cmp64);
 	printf("%-26s %2d clients: %8.0f req/s  p50 %7.0f us  p99 %7.0f us"
-	    "%s\n", what, n, (double)all.n / bench_seconds,
+	       "%s\n",
+	    what, n, (double)all.n / bench_seconds,
 	    all.n ? (double)all.v[all.n / 2] : 0.0,
 	    all.n ? (double)all.v[all.n * 99 / 100] : 0.0,
 	    errors ? "  (errors!)" : "");
@@ -207,10 +215,10 @@ static double
 ttft(int direct, int n)
 {
 	Backend__PredictOptions q = BACKEND__PREDICT_OPTIONS__INIT;
-	struct bc_opts o = { TL_TOKEN, 10000, 0, NULL };
+	struct bc_opts o = {TL_TOKEN, 10000, 0, NULL};
 	struct curl_slist *h = http_headers();
 	CURL *cu = http_handle("/v1/chat/completions", BENCH_STREAM, h);
-	struct lat l = { 0 };
+	struct lat l = {0};
 	Backend__Reply *rp;
 	struct bc_stream *s;
 	struct bc_error e;
@@ -223,17 +231,18 @@ ttft(int direct, int n)
 		t0 = mono_us();
 		if (direct) {
 			s = bc_predict_stream(F.addr, &o, &q, &e);
-			if (s != NULL && bc_predict_stream_next(s, &rp, &e) == 1) {
+			if (s != NULL &&
+			    bc_predict_stream_next(s, &rp, &e) == 1) {
 				lat_add(&l, mono_us() - t0);
 				bc_free(rp);
 			}
-			while (s != NULL && bc_predict_stream_next(s, &rp,
-			    &e) == 1)
+			while (s != NULL &&
+			       bc_predict_stream_next(s, &rp, &e) == 1)
 				bc_free(rp);
 			bc_stream_close(s);
 		} else if (curl_easy_perform(cu) == CURLE_OK &&
-		    curl_easy_getinfo(cu, CURLINFO_STARTTRANSFER_TIME, &first) ==
-		    CURLE_OK) {
+		           curl_easy_getinfo(cu, CURLINFO_STARTTRANSFER_TIME,
+		               &first) == CURLE_OK) {
 			lat_add(&l, (int64_t)(first * 1e6));
 		}
 	}
@@ -249,7 +258,7 @@ int
 main(int argc, char **argv)
 {
 	char fakebin[512], localai[512];
-	char *env[] = { "FAKE_BACKEND_OPTIONS=tokens=5,parallel=64", NULL };
+	char *env[] = {"FAKE_BACKEND_OPTIONS=tokens=5,parallel=64", NULL};
 	struct conf_model m;
 	struct conf c;
 	long idle, busy;
@@ -260,8 +269,8 @@ main(int argc, char **argv)
 	}
 	if (argc > 2)
 		bench_seconds = atoi(argv[2]);
-	snprintf(fakebin, sizeof(fakebin), "%s/tests/fakes/fakebackend",
-	    argv[1]);
+	snprintf(
+	    fakebin, sizeof(fakebin), "%s/tests/fakes/fakebackend", argv[1]);
 	snprintf(localai, sizeof(localai), "%s/bin/localai", argv[1]);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (bc_init() == -1)
@@ -285,7 +294,8 @@ main(int argc, char **argv)
 	phase("direct gRPC Predict", 1, 64);
 	busy = phase("through the api", 0, 64);
 	printf("time to first token (median of 500): direct %.0f us, through "
-	    "the api %.0f us\n", ttft(1, 500), ttft(0, 500));
+	       "the api %.0f us\n",
+	    ttft(1, 500), ttft(0, 500));
 	printf("api process RSS: idle %ld KiB, under 64 clients %ld KiB\n",
 	    idle, busy);
 	CHECK(tl_router_idle(5000) == 0 && TR.bad == 0, "DONE accounting");

@@ -15,7 +15,7 @@
 
 #include "api/requtil.h"
 
-int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -34,13 +34,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(s, data + 8, size - 8);
 	s[size - 8] = '\0';
 	rr = api_range_parse(s, fsize, &off, &len);
-	if (rr == API_RANGE_PART && (len == 0 || off >= fsize ||
-	    len > fsize - off))
+	if (rr == API_RANGE_PART &&
+	    (len == 0 || off >= fsize || len > fsize - off))
 		abort();
 	if (api_rid_valid(s)) {
 		if (strlen(s) == 0 || strlen(s) >= API_RID_MAX ||
 		    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTU"
-		    "VWXYZ0123456789._:-") != strlen(s))
+		              "VWXYZ0123456789._:-") != strlen(s))
 			abort();
 	}
 	free(s);

@@ -61,7 +61,7 @@ static int
 cb_stream(struct be_ctx *ctx, const Backend__PredictOptions *req)
 {
 	Backend__Reply r = BACKEND__REPLY__INIT;
-	struct rlimit rl = { 0, 0 };
+	struct rlimit rl = {0, 0};
 	int i, sent = 0, first = cb_already(req->prompt), end = cb_tokens;
 	char tok[32];
 
@@ -88,10 +88,10 @@ cb_stream(struct be_ctx *ctx, const Backend__PredictOptions *req)
 }
 
 static const struct be_ops cb_ops = {
-	.name = "api_contbe",
-	.parallel = 8,
-	.init = cb_init,
-	.predict_stream = cb_stream,
+    .name = "api_contbe",
+    .parallel = 8,
+    .init = cb_init,
+    .predict_stream = cb_stream,
 };
 
 int

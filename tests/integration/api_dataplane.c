@@ -27,15 +27,15 @@
 #include "api_tlib.h"
 
 static const char *build;
-static struct tl_api A;			/* the api under test */
-static struct tl_proc F;		/* fakebackend, 5 tokens */
+static struct tl_api A; /* the api under test */
+static struct tl_proc F; /* fakebackend, 5 tokens */
 static char fakebin[512], contbin[512], localai[512];
 static const char *files_addr;
 
-static const char *const auth_hdr[] = { "Authorization: Bearer " TL_KEY,
-	NULL };
+static const char *const auth_hdr[] = {"Authorization: Bearer " TL_KEY, NULL};
 
-#define CHAT(model, stream) "{\"model\":\"" model "\",\"messages\":[" \
+#define CHAT(model, stream)                                                    \
+	"{\"model\":\"" model "\",\"messages\":["                              \
 	"{\"role\":\"user\",\"content\":\"count\"}],\"stream\":" stream "}"
 
 static json_t *
@@ -60,8 +60,8 @@ check_error(const struct tl_resp *r, long status, const char *code)
 	e = json_object_get(o, "error");
 	CHECK(json_is_string(json_object_get(e, "message")), "no message: %s",
 	    r->body);
-	CHECK(json_is_string(json_object_get(e, "type")), "no type: %s",
-	    r->body);
+	CHECK(
+	    json_is_string(json_object_get(e, "type")), "no type: %s", r->body);
 	c = json_string_value(json_object_get(e, "code"));
 	if (code != NULL)
 		CHECK(c != NULL && strcmp(c, code) == 0, "code %s, want %s",
@@ -85,7 +85,7 @@ setup(void)
 {
 	struct conf c;
 	struct conf_model m[3];
-	char *env[] = { "FAKE_BACKEND_OPTIONS=tokens=5", NULL };
+	char *env[] = {"FAKE_BACKEND_OPTIONS=tokens=5", NULL};
 
 	tl_router_start();
 	if ((files_addr = tl_files_start()) == NULL ||
@@ -131,34 +131,40 @@ wait_status(const char *path, const char *const *hdrs, long status)
 static void
 case_basic(void)
 {
-	const char *const rid[] = { "X-Request-Id: my-id-42", NULL };
-	const char *const bad[] = { "Authorization: Bearer nope", NULL };
+	const char *const rid[] = {"X-Request-Id: my-id-42", NULL};
+	const char *const bad[] = {"Authorization: Bearer nope", NULL};
 	struct tl_resp r;
 	char buf[128];
 	json_t *o;
 
 	CHECK(tl_http(&A, "GET", "/healthz", NULL, NULL, 0, 0, &r) == 0 &&
-	    r.status == 200, "healthz %ld", r.status);
+	          r.status == 200,
+	    "healthz %ld", r.status);
 	CHECK(tl_header(&r, "X-Request-Id", buf, sizeof(buf)) != NULL &&
-	    strncmp(buf, "req-", 4) == 0, "generated id");
+	          strncmp(buf, "req-", 4) == 0,
+	    "generated id");
 	tl_resp_free(&r);
 	CHECK(wait_status("/readyz", NULL, 200) == 200, "readyz");
 	tl_http(&A, "GET", "/readyz", rid, NULL, 0, 0, &r);
 	CHECK(r.status == 200, "readyz %ld %s", r.status, r.body);
 	CHECK(tl_header(&r, "X-Request-Id", buf, sizeof(buf)) != NULL &&
-	    strcmp(buf, "my-id-42") == 0, "request id echoed: %s", buf);
+	          strcmp(buf, "my-id-42") == 0,
+	    "request id echoed: %s", buf);
 	tl_resp_free(&r);
 	tl_http(&A, "GET", "/v1/models", auth_hdr, NULL, 0, 0, &r);
 	o = parse(&r);
-	CHECK(r.status == 200 && json_array_size(json_object_get(o, "data")) ==
-	    3, "models: %s", r.body);
-	CHECK(strcmp(json_string_value(json_object_get(json_array_get(
-	    json_object_get(o, "data"), 0), "id")), "fake") == 0, "model id");
+	CHECK(
+	    r.status == 200 && json_array_size(json_object_get(o, "data")) == 3,
+	    "models: %s", r.body);
+	CHECK(strcmp(json_string_value(json_object_get(
+	                 json_array_get(json_object_get(o, "data"), 0), "id")),
+	          "fake") == 0,
+	    "model id");
 	json_decref(o);
 	tl_resp_free(&r);
 	tl_http(&A, "GET", "/v1/models/tok", auth_hdr, NULL, 0, 0, &r);
-	CHECK(r.status == 200 && strstr(r.body, "\"tok\"") != NULL, "%s",
-	    r.body);
+	CHECK(
+	    r.status == 200 && strstr(r.body, "\"tok\"") != NULL, "%s", r.body);
 	tl_resp_free(&r);
 	tl_http(&A, "GET", "/v1/models/none", auth_hdr, NULL, 0, 0, &r);
 	check_error(&r, 404, "model_not_found");
@@ -176,7 +182,8 @@ case_basic(void)
 	tl_http(&A, "GET", "/v1/chat/completions", auth_hdr, NULL, 0, 0, &r);
 	check_error(&r, 405, NULL);
 	CHECK(tl_header(&r, "Allow", buf, sizeof(buf)) != NULL &&
-	    strcmp(buf, "POST") == 0, "Allow: %s", buf);
+	          strcmp(buf, "POST") == 0,
+	    "Allow: %s", buf);
 	tl_resp_free(&r);
 	CHECK(TR.n_place == 0, "no placement for any of these");
 }
@@ -193,18 +200,22 @@ case_chat(void)
 	o = parse(&r);
 	CHECK(r.status == 200, "%ld %s", r.status, r.body);
 	CHECK(strcmp(json_string_value(json_object_get(o, "object")),
-	    "chat.completion") == 0, "object");
+	          "chat.completion") == 0,
+	    "object");
 	s = json_string_value(json_object_get(o, "id"));
 	CHECK(s != NULL && strncmp(s, "chatcmpl-", 9) == 0, "id");
 	CHECK(json_is_integer(json_object_get(o, "created")), "created");
 	ch = json_array_get(json_object_get(o, "choices"), 0);
-	s = json_string_value(json_object_get(json_object_get(ch, "message"),
-	    "content"));
+	s = json_string_value(
+	    json_object_get(json_object_get(ch, "message"), "content"));
 	CHECK(s != NULL && strcmp(s, "t0 t1 t2 t3 t4 ") == 0, "content %s", s);
-	CHECK(strcmp(json_string_value(json_object_get(json_object_get(ch,
-	    "message"), "role")), "assistant") == 0, "role");
+	CHECK(strcmp(json_string_value(json_object_get(
+	                 json_object_get(ch, "message"), "role")),
+	          "assistant") == 0,
+	    "role");
 	CHECK(strcmp(json_string_value(json_object_get(ch, "finish_reason")),
-	    "stop") == 0, "finish_reason");
+	          "stop") == 0,
+	    "finish_reason");
 	u = json_object_get(o, "usage");
 	CHECK(json_integer_value(json_object_get(u, "completion_tokens")) == 5,
 	    "completion_tokens");
@@ -214,15 +225,18 @@ case_chat(void)
 	tl_resp_free(&r);
 	check_done();
 	CHECK(TR.n_place == 1 && strcmp(TR.places[0].model, "fake") == 0 &&
-	    strcmp(TR.places[0].endpoint, "chat") == 0 &&
-	    TR.places[0].attempt == 0, "PLACE %s %s", TR.places[0].model,
-	    TR.places[0].endpoint);
+	          strcmp(TR.places[0].endpoint, "chat") == 0 &&
+	          TR.places[0].attempt == 0,
+	    "PLACE %s %s", TR.places[0].model, TR.places[0].endpoint);
 	CHECK(TR.n_done == 1 && TR.dones[0].outcome == OUTCOME_OK &&
-	    TR.dones[0].completion_tokens == 5, "DONE outcome %u tokens %u",
-	    TR.dones[0].outcome, TR.dones[0].completion_tokens);
+	          TR.dones[0].completion_tokens == 5,
+	    "DONE outcome %u tokens %u", TR.dones[0].outcome,
+	    TR.dones[0].completion_tokens);
 	/* max_tokens: finish "length". */
-	tl_post(&A, "/v1/chat/completions", "{\"model\":\"fake\",\"messages\":"
-	    "[{\"role\":\"user\",\"content\":\"x\"}],\"max_tokens\":5}", &r);
+	tl_post(&A, "/v1/chat/completions",
+	    "{\"model\":\"fake\",\"messages\":"
+	    "[{\"role\":\"user\",\"content\":\"x\"}],\"max_tokens\":5}",
+	    &r);
 	CHECK(strstr(r.body, "\"finish_reason\":\"length\"") != NULL, "%s",
 	    r.body);
 	tl_resp_free(&r);
@@ -242,19 +256,23 @@ case_chat_stream(void)
 	int events, done;
 
 	tl_router_reset(F.addr);
-	tl_post(&A, "/v1/chat/completions", "{\"model\":\"fake\",\"messages\":"
+	tl_post(&A, "/v1/chat/completions",
+	    "{\"model\":\"fake\",\"messages\":"
 	    "[{\"role\":\"user\",\"content\":\"count\"}],\"stream\":true,"
-	    "\"stream_options\":{\"include_usage\":true}}", &r);
+	    "\"stream_options\":{\"include_usage\":true}}",
+	    &r);
 	CHECK(r.status == 200, "%ld %s", r.status, r.body);
 	CHECK(tl_header(&r, "Content-Type", buf, sizeof(buf)) != NULL &&
-	    strncmp(buf, "text/event-stream", 17) == 0, "type %s", buf);
+	          strncmp(buf, "text/event-stream", 17) == 0,
+	    "type %s", buf);
 	CHECK(tl_sse_text(r.body, text, sizeof(text), &events, &done) == 0,
 	    "SSE parse: %s", r.body);
 	CHECK(strcmp(text, "t0 t1 t2 t3 t4 ") == 0, "text %s", text);
 	CHECK(done, "no [DONE]");
-	CHECK(strstr(r.body, "\"role\":\"assistant\"") != NULL &&
-	    strstr(r.body, "\"role\":\"assistant\"") <
-	    strstr(r.body, "t0"), "first chunk carries the role");
+	CHECK(
+	    strstr(r.body, "\"role\":\"assistant\"") != NULL &&
+	        strstr(r.body, "\"role\":\"assistant\"") < strstr(r.body, "t0"),
+	    "first chunk carries the role");
 	CHECK(strstr(r.body, "\"finish_reason\":\"stop\"") != NULL, "finish");
 	CHECK(strstr(r.body, "\"completion_tokens\":5") != NULL, "usage %s",
 	    r.body);
@@ -262,7 +280,8 @@ case_chat_stream(void)
 	tl_resp_free(&r);
 	check_done();
 	CHECK(TR.n_done == 1 && TR.dones[0].outcome == OUTCOME_OK &&
-	    TR.dones[0].ttft_us > 0, "DONE");
+	          TR.dones[0].ttft_us > 0,
+	    "DONE");
 }
 
 static void
@@ -274,21 +293,29 @@ case_completions(void)
 	json_t *o;
 
 	tl_router_reset(F.addr);
-	tl_post(&A, "/v1/completions", "{\"model\":\"fake\",\"prompt\":"
-	    "\"once upon\"}", &r);
+	tl_post(&A, "/v1/completions",
+	    "{\"model\":\"fake\",\"prompt\":"
+	    "\"once upon\"}",
+	    &r);
 	o = parse(&r);
-	CHECK(r.status == 200 && strcmp(json_string_value(json_object_get(o,
-	    "object")), "text_completion") == 0, "%s", r.body);
-	CHECK(strcmp(json_string_value(json_object_get(json_array_get(
-	    json_object_get(o, "choices"), 0), "text")), "t0 t1 t2 t3 t4 ") ==
-	    0, "text");
+	CHECK(r.status == 200 &&
+	          strcmp(json_string_value(json_object_get(o, "object")),
+	              "text_completion") == 0,
+	    "%s", r.body);
+	CHECK(strcmp(json_string_value(json_object_get(
+	                 json_array_get(json_object_get(o, "choices"), 0),
+	                 "text")),
+	          "t0 t1 t2 t3 t4 ") == 0,
+	    "text");
 	json_decref(o);
 	tl_resp_free(&r);
-	tl_post(&A, "/v1/completions", "{\"model\":\"fake\",\"prompt\":"
-	    "\"once upon\",\"stream\":true}", &r);
+	tl_post(&A, "/v1/completions",
+	    "{\"model\":\"fake\",\"prompt\":"
+	    "\"once upon\",\"stream\":true}",
+	    &r);
 	tl_sse_text(r.body, text, sizeof(text), &events, &done);
-	CHECK(strcmp(text, "t0 t1 t2 t3 t4 ") == 0 && done, "stream %s",
-	    r.body);
+	CHECK(
+	    strcmp(text, "t0 t1 t2 t3 t4 ") == 0 && done, "stream %s", r.body);
 	tl_resp_free(&r);
 	check_done();
 	CHECK(strcmp(TR.places[0].endpoint, "completions") == 0, "endpoint");
@@ -301,20 +328,26 @@ case_embeddings(void)
 	json_t *o, *d;
 
 	tl_router_reset(F.addr);
-	tl_post(&A, "/v1/embeddings", "{\"model\":\"fake\",\"input\":"
-	    "[\"hello world\",\"bye\"]}", &r);
+	tl_post(&A, "/v1/embeddings",
+	    "{\"model\":\"fake\",\"input\":"
+	    "[\"hello world\",\"bye\"]}",
+	    &r);
 	o = parse(&r);
 	CHECK(r.status == 200, "%ld %s", r.status, r.body);
 	d = json_object_get(o, "data");
 	CHECK(json_array_size(d) == 2, "2 vectors");
-	CHECK(json_array_size(json_object_get(json_array_get(d, 1),
-	    "embedding")) == 8, "dimension 8");
-	CHECK(json_is_real(json_array_get(json_object_get(json_array_get(d,
-	    0), "embedding"), 0)), "floats");
-	CHECK(json_integer_value(json_object_get(json_array_get(d, 1),
-	    "index")) == 1, "index");
-	CHECK(json_integer_value(json_object_get(json_object_get(o, "usage"),
-	    "prompt_tokens")) == 3, "usage");
+	CHECK(json_array_size(
+	          json_object_get(json_array_get(d, 1), "embedding")) == 8,
+	    "dimension 8");
+	CHECK(json_is_real(json_array_get(
+	          json_object_get(json_array_get(d, 0), "embedding"), 0)),
+	    "floats");
+	CHECK(json_integer_value(
+	          json_object_get(json_array_get(d, 1), "index")) == 1,
+	    "index");
+	CHECK(json_integer_value(json_object_get(
+	          json_object_get(o, "usage"), "prompt_tokens")) == 3,
+	    "usage");
 	json_decref(o);
 	tl_resp_free(&r);
 	check_done();
@@ -324,8 +357,8 @@ case_embeddings(void)
 static void
 case_bad_inputs(void)
 {
-	static const char *const chunked[] = { "Authorization: Bearer " TL_KEY,
-	    "Transfer-Encoding: chunked", NULL };
+	static const char *const chunked[] = {"Authorization: Bearer " TL_KEY,
+	    "Transfer-Encoding: chunked", NULL};
 	struct tl_resp r;
 	char *big, deep[200];
 	int i, places;
@@ -339,8 +372,8 @@ case_bad_inputs(void)
 	    0, &r);
 	check_error(&r, 413, NULL);
 	tl_resp_free(&r);
-	tl_http(&A, "POST", "/v1/chat/completions", chunked, big, 100 * 1024,
-	    0, &r);
+	tl_http(&A, "POST", "/v1/chat/completions", chunked, big, 100 * 1024, 0,
+	    &r);
 	check_error(&r, 413, NULL);
 	tl_resp_free(&r);
 	free(big);
@@ -351,17 +384,22 @@ case_bad_inputs(void)
 	tl_post(&A, "/v1/chat/completions", deep, &r);
 	check_error(&r, 400, NULL);
 	tl_resp_free(&r);
-	tl_post(&A, "/v1/chat/completions", "{\"model\":\"fake\","
-	    "\"messages\":5}", &r);
+	tl_post(&A, "/v1/chat/completions",
+	    "{\"model\":\"fake\","
+	    "\"messages\":5}",
+	    &r);
 	check_error(&r, 400, NULL);
-	CHECK(strstr(r.body, "messages") != NULL, "names the field: %s",
-	    r.body);
+	CHECK(
+	    strstr(r.body, "messages") != NULL, "names the field: %s", r.body);
 	tl_resp_free(&r);
-	tl_post(&A, "/v1/chat/completions", "{\"model\":\"fake\",\n"
-	    "\"messages\": [}", &r);
+	tl_post(&A, "/v1/chat/completions",
+	    "{\"model\":\"fake\",\n"
+	    "\"messages\": [}",
+	    &r);
 	check_error(&r, 400, NULL);
-	CHECK(strstr(r.body, "line 2") != NULL || strstr(r.body, "column") !=
-	    NULL, "position: %s", r.body);
+	CHECK(strstr(r.body, "line 2") != NULL ||
+	          strstr(r.body, "column") != NULL,
+	    "position: %s", r.body);
 	tl_resp_free(&r);
 	places = TR.n_place;
 	tl_post(&A, "/v1/chat/completions", CHAT("nosuch", "false"), &r);
@@ -372,7 +410,8 @@ case_bad_inputs(void)
 	check_error(&r, 401, "invalid_api_key");
 	tl_resp_free(&r);
 	CHECK(tl_http(&A, "GET", "/healthz", NULL, NULL, 0, 0, &r) == 0 &&
-	    r.status == 200, "still serving");
+	          r.status == 200,
+	    "still serving");
 	tl_resp_free(&r);
 	check_done();
 }
@@ -394,9 +433,11 @@ case_slow_body(void)
 	sin.sin_port = htons((uint16_t)A.proc.port);
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	CHECK(connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0, "conn");
-	snprintf(req, sizeof(req), "POST /v1/chat/completions HTTP/1.1\r\n"
+	snprintf(req, sizeof(req),
+	    "POST /v1/chat/completions HTTP/1.1\r\n"
 	    "Host: x\r\nAuthorization: Bearer %s\r\nContent-Length: 100\r\n"
-	    "\r\n{\"mod", TL_KEY);
+	    "\r\n{\"mod",
+	    TL_KEY);
 	/* Never idle for long (MHD's idle timeout), but slow in total. */
 	(void)write(fd, req, strlen(req));
 	tl_sleep_ms(700);
@@ -413,7 +454,8 @@ case_slow_body(void)
 	CHECK(strstr(buf, "request_timeout") != NULL, "OpenAI error: %s", buf);
 	close(fd);
 	CHECK(tl_http(&A, "GET", "/healthz", NULL, NULL, 0, 0, &r) == 0 &&
-	    r.status == 200, "still serving");
+	          r.status == 200,
+	    "still serving");
 	tl_resp_free(&r);
 }
 
@@ -433,14 +475,15 @@ case_reject(void)
 	tl_post(&A, "/v1/chat/completions", CHAT("fake", "true"), &r);
 	check_error(&r, 503, "model_loading");
 	CHECK(tl_header(&r, "Retry-After", buf, sizeof(buf)) != NULL &&
-	    strcmp(buf, "7") == 0, "Retry-After %s", buf);
+	          strcmp(buf, "7") == 0,
+	    "Retry-After %s", buf);
 	CHECK(strstr(r.body, "loading (40 %)") != NULL, "message %s", r.body);
 	tl_resp_free(&r);
 	TR.reject.http_status = 404;
 	TR.reject.retry_after_s = 0;
 	snprintf(TR.reject.code, sizeof(TR.reject.code), "model_not_found");
-	tl_post(&A, "/v1/embeddings", "{\"model\":\"fake\",\"input\":\"x\"}",
-	    &r);
+	tl_post(
+	    &A, "/v1/embeddings", "{\"model\":\"fake\",\"input\":\"x\"}", &r);
 	check_error(&r, 404, "model_not_found");
 	CHECK(tl_header(&r, "Retry-After", buf, sizeof(buf)) == NULL,
 	    "no Retry-After");
@@ -448,8 +491,8 @@ case_reject(void)
 	TR.reject.http_status = 429;
 	TR.reject.retry_after_s = 2;
 	snprintf(TR.reject.code, sizeof(TR.reject.code), "rate_limit_exceeded");
-	tl_post(&A, "/v1/completions", "{\"model\":\"fake\",\"prompt\":\"x\"}",
-	    &r);
+	tl_post(
+	    &A, "/v1/completions", "{\"model\":\"fake\",\"prompt\":\"x\"}", &r);
 	check_error(&r, 429, "rate_limit_exceeded");
 	tl_resp_free(&r);
 	CHECK(TR.n_done == 0, "no DONE without a grant");
@@ -495,16 +538,17 @@ case_retry(void)
 	tl_resp_free(&r);
 	check_done();
 	CHECK(TR.n_place == 2 && TR.places[1].attempt == 1 &&
-	    strcmp(TR.places[1].exclude_node, "node-0") == 0,
+	          strcmp(TR.places[1].exclude_node, "node-0") == 0,
 	    "second PLACE attempt %u exclude %s", TR.places[1].attempt,
 	    TR.places[1].exclude_node);
 	CHECK(strcmp(TR.places[0].request_id, TR.places[1].request_id) == 0,
 	    "same request id");
 	CHECK(TR.n_fail == 1 && strcmp(TR.fails[0].node_id, "node-0") == 0 &&
-	    TR.fails[0].grpc_status == 14, "REPLICA_FAIL %d", TR.n_fail);
+	          TR.fails[0].grpc_status == 14,
+	    "REPLICA_FAIL %d", TR.n_fail);
 	CHECK(TR.n_done == 2 && TR.dones[0].outcome == OUTCOME_UNAVAILABLE &&
-	    TR.dones[1].outcome == OUTCOME_OK, "DONEs %u %u",
-	    TR.dones[0].outcome, TR.dones[1].outcome);
+	          TR.dones[1].outcome == OUTCOME_OK,
+	    "DONEs %u %u", TR.dones[0].outcome, TR.dones[1].outcome);
 	/* Every replica dead: bounded attempts (1 + retries), then 503. */
 	tl_router_reset(F.addr);
 	tl_dead_addr(TR.addrs[0], sizeof(TR.addrs[0]));
@@ -520,15 +564,16 @@ case_retry(void)
 static void
 case_failover(void)
 {
-	char *ea[] = { "API_CONTBE=tokens=10,rate_ms=20,crash_after=3", NULL };
-	char *eb[] = { "API_CONTBE=tokens=10,rate_ms=5", NULL };
+	char *ea[] = {"API_CONTBE=tokens=10,rate_ms=20,crash_after=3", NULL};
+	char *eb[] = {"API_CONTBE=tokens=10,rate_ms=5", NULL};
 	struct tl_proc a, b;
 	struct tl_resp r;
 	char text[4096];
 	int events, done;
 
-	CHECK(tl_backend(&a, contbin, ea) == 0 && tl_backend(&b, contbin,
-	    eb) == 0, "backends");
+	CHECK(tl_backend(&a, contbin, ea) == 0 &&
+	          tl_backend(&b, contbin, eb) == 0,
+	    "backends");
 	tl_router_reset(a.addr);
 	snprintf(TR.addrs[1], sizeof(TR.addrs[1]), "%s", b.addr);
 	TR.naddr = 2;
@@ -544,8 +589,10 @@ case_failover(void)
 	CHECK(TR.n_fail == 1 && strcmp(TR.fails[0].node_id, "node-0") == 0,
 	    "REPLICA_FAIL for the dead one");
 	CHECK(TR.n_done == 2 && TR.dones[0].outcome == OUTCOME_UNAVAILABLE &&
-	    TR.dones[0].completion_tokens == 3 && TR.dones[1].outcome ==
-	    OUTCOME_OK && TR.dones[1].completion_tokens == 7, "DONEs");
+	          TR.dones[0].completion_tokens == 3 &&
+	          TR.dones[1].outcome == OUTCOME_OK &&
+	          TR.dones[1].completion_tokens == 7,
+	    "DONEs");
 	CHECK(tl_proc_stop(&a) == 128 + 6, "the first replica crashed");
 	/* Nobody can continue: the stream ends with an error event. */
 	CHECK(tl_backend(&a, contbin, ea) == 0, "backend");
@@ -585,8 +632,8 @@ static void
 case_cancel(void)
 {
 	char ev[600], evenv[700];
-	char *env[] = { "FAKE_BACKEND_OPTIONS=tokens=1000,rate_ms=10", evenv,
-	    NULL };
+	char *env[] = {
+	    "FAKE_BACKEND_OPTIONS=tokens=1000,rate_ms=10", evenv, NULL};
 	struct tl_proc s;
 	struct tl_resp r;
 	int64_t t0;
@@ -595,9 +642,9 @@ case_cancel(void)
 	snprintf(evenv, sizeof(evenv), "FAKE_BACKEND_EVENTS=%s", ev);
 	CHECK(tl_backend(&s, fakebin, env) == 0, "backend");
 	tl_router_reset(s.addr);
-	tl_http(&A, "POST", "/v1/chat/completions", (const char *const[]){
-	    "Authorization: Bearer " TL_KEY, NULL }, CHAT("fake", "true"),
-	    strlen(CHAT("fake", "true")), 600, &r);
+	tl_http(&A, "POST", "/v1/chat/completions",
+	    (const char *const[]){"Authorization: Bearer " TL_KEY, NULL},
+	    CHAT("fake", "true"), strlen(CHAT("fake", "true")), 600, &r);
 	t0 = tl_now_ms();
 	tl_resp_free(&r);
 	while (!file_has(ev, "stream cancelled") && tl_now_ms() - t0 < 3000)
@@ -620,8 +667,9 @@ case_cancel(void)
 	tl_resp_free(&r);
 	tl_sleep_ms(1600);
 	check_done();
-	CHECK(TR.n_place == 1 && TR.n_done == 1 && TR.dones[0].outcome ==
-	    OUTCOME_CANCELLED && TR.dones[0].completion_tokens == 0,
+	CHECK(TR.n_place == 1 && TR.n_done == 1 &&
+	          TR.dones[0].outcome == OUTCOME_CANCELLED &&
+	          TR.dones[0].completion_tokens == 0,
 	    "stray grant returned: %d DONE (%u %u)", TR.n_done,
 	    TR.dones[0].outcome, TR.dones[1].outcome);
 	CHECK(!file_has(ev, "stream done") && !file_has(ev, "cancelled 0"),
@@ -632,7 +680,7 @@ case_cancel(void)
 static void
 case_first_token(void)
 {
-	char *env[] = { "FAKE_BACKEND_OPTIONS=hang", NULL };
+	char *env[] = {"FAKE_BACKEND_OPTIONS=hang", NULL};
 	struct tl_proc s;
 	struct tl_resp r;
 
@@ -656,13 +704,17 @@ case_speech(void)
 	char buf[64];
 
 	tl_router_reset(F.addr);
-	tl_post(&A, "/v1/audio/speech", "{\"model\":\"fake\",\"input\":"
-	    "\"hello there\",\"voice\":\"alloy\"}", &r);
+	tl_post(&A, "/v1/audio/speech",
+	    "{\"model\":\"fake\",\"input\":"
+	    "\"hello there\",\"voice\":\"alloy\"}",
+	    &r);
 	CHECK(r.status == 200, "%ld %s", r.status, r.body);
 	CHECK(tl_header(&r, "Content-Type", buf, sizeof(buf)) != NULL &&
-	    strcmp(buf, "audio/wav") == 0, "type %s", buf);
+	          strcmp(buf, "audio/wav") == 0,
+	    "type %s", buf);
 	CHECK(r.len == 44 + 3 * 1600 * 2 && memcmp(r.body, "RIFF", 4) == 0 &&
-	    memcmp(r.body + 8, "WAVE", 4) == 0, "WAV of %zu bytes", r.len);
+	          memcmp(r.body + 8, "WAVE", 4) == 0,
+	    "WAV of %zu bytes", r.len);
 	tl_resp_free(&r);
 	check_done();
 	CHECK(strcmp(TR.places[0].endpoint, "tts") == 0, "endpoint");
@@ -676,12 +728,13 @@ form(size_t n, const char *fmt, size_t *len)
 	char head[512], tail[512], *body;
 	size_t h, t;
 
-	h = (size_t)snprintf(head, sizeof(head), "--%s\r\nContent-Disposition:"
+	h = (size_t)snprintf(head, sizeof(head),
+	    "--%s\r\nContent-Disposition:"
 	    " form-data; name=\"model\"\r\n\r\nfake\r\n--%s\r\n"
 	    "Content-Disposition: form-data; name=\"response_format\"\r\n\r\n"
 	    "%s\r\n--%s\r\nContent-Disposition: form-data; name=\"file\"; "
-	    "filename=\"a.wav\"\r\nContent-Type: audio/wav\r\n\r\n", b, b, fmt,
-	    b);
+	    "filename=\"a.wav\"\r\nContent-Type: audio/wav\r\n\r\n",
+	    b, b, fmt, b);
 	t = (size_t)snprintf(tail, sizeof(tail), "\r\n--%s--\r\n", b);
 	body = malloc(h + n + t);
 	memcpy(body, head, h);
@@ -694,9 +747,8 @@ form(size_t n, const char *fmt, size_t *len)
 static void
 case_transcription(void)
 {
-	static const char *const h[] = { "Authorization: Bearer " TL_KEY,
-	    "Content-Type: multipart/form-data; boundary=----tlboundary",
-	    NULL };
+	static const char *const h[] = {"Authorization: Bearer " TL_KEY,
+	    "Content-Type: multipart/form-data; boundary=----tlboundary", NULL};
 	struct tl_resp r;
 	char *body, buf[64];
 	size_t len;
@@ -704,17 +756,20 @@ case_transcription(void)
 	tl_router_reset(F.addr);
 	body = form(300000, "json", &len);
 	tl_http(&A, "POST", "/v1/audio/transcriptions", h, body, len, 0, &r);
-	CHECK(r.status == 200 && strstr(r.body,
-	    "\"text\":\"fake transcript of 300000 bytes\"") != NULL, "%ld %s",
-	    r.status, r.body);
+	CHECK(r.status == 200 &&
+	          strstr(r.body,
+	              "\"text\":\"fake transcript of 300000 bytes\"") != NULL,
+	    "%ld %s", r.status, r.body);
 	tl_resp_free(&r);
 	free(body);
 	body = form(1000, "text", &len);
 	tl_http(&A, "POST", "/v1/audio/transcriptions", h, body, len, 0, &r);
 	CHECK(r.status == 200 && strstr(r.body, "fake transcript of 1000") &&
-	    r.body[0] != '{', "text: %s", r.body);
+	          r.body[0] != '{',
+	    "text: %s", r.body);
 	CHECK(tl_header(&r, "Content-Type", buf, sizeof(buf)) != NULL &&
-	    strncmp(buf, "text/plain", 10) == 0, "type %s", buf);
+	          strncmp(buf, "text/plain", 10) == 0,
+	    "type %s", buf);
 	tl_resp_free(&r);
 	free(body);
 	body = form(1000, "vtt", &len);
@@ -728,8 +783,7 @@ case_transcription(void)
 	check_error(&r, 413, NULL);
 	tl_resp_free(&r);
 	free(body);
-	tl_http(&A, "POST", "/v1/audio/transcriptions", h, "garbage", 7, 0,
-	    &r);
+	tl_http(&A, "POST", "/v1/audio/transcriptions", h, "garbage", 7, 0, &r);
 	check_error(&r, 400, NULL);
 	tl_resp_free(&r);
 	check_done();
@@ -739,28 +793,28 @@ case_transcription(void)
 static void
 case_relay(void)
 {
-	static const char *const h[] = { "Authorization: Bearer admin-key",
-	    "X-Request-Id: relay-1", NULL };
-	const char *const rh[] = { "Range: bytes=10-19", NULL };
-	const char *const bad[] = { "Range: bytes=5000-", NULL };
+	static const char *const h[] = {
+	    "Authorization: Bearer admin-key", "X-Request-Id: relay-1", NULL};
+	const char *const rh[] = {"Range: bytes=10-19", NULL};
+	const char *const bad[] = {"Range: bytes=5000-", NULL};
 	char path[600], buf[128];
 	struct tl_resp r;
 	int fd, i;
 
 	tl_router_reset(F.addr);
 	snprintf(TR.http_body, sizeof(TR.http_body), "{\"nodes\":[]}");
-	tl_http(&A, "POST", "/api/nodes/n1/drain?force=1", h, "{\"a\":1}", 7,
-	    0, &r);
+	tl_http(&A, "POST", "/api/nodes/n1/drain?force=1", h, "{\"a\":1}", 7, 0,
+	    &r);
 	CHECK(r.status == 200 && strcmp(r.body, "{\"nodes\":[]}") == 0,
 	    "%ld %s", r.status, r.body);
 	tl_resp_free(&r);
 	CHECK(TR.n_http == 1 && strcmp(TR.http[0].method, "POST") == 0 &&
-	    strcmp(TR.http[0].path, "/api/nodes/n1/drain?force=1") == 0 &&
-	    strcmp(TR.http[0].authorization, "Bearer admin-key") == 0 &&
-	    strcmp(TR.http[0].request_id, "relay-1") == 0 &&
-	    strcmp(TR.http[0].remote, "127.0.0.1") == 0 &&
-	    strcmp(TR.http_req_body, "{\"a\":1}") == 0, "relayed %s %s",
-	    TR.http[0].path, TR.http_req_body);
+	          strcmp(TR.http[0].path, "/api/nodes/n1/drain?force=1") == 0 &&
+	          strcmp(TR.http[0].authorization, "Bearer admin-key") == 0 &&
+	          strcmp(TR.http[0].request_id, "relay-1") == 0 &&
+	          strcmp(TR.http[0].remote, "127.0.0.1") == 0 &&
+	          strcmp(TR.http_req_body, "{\"a\":1}") == 0,
+	    "relayed %s %s", TR.http[0].path, TR.http_req_body);
 	TR.http_status = 401;
 	snprintf(TR.http_body, sizeof(TR.http_body), "{\"error\":{}}");
 	tl_http(&A, "GET", "/api/events", NULL, NULL, 0, 0, &r);
@@ -779,20 +833,24 @@ case_relay(void)
 	tl_http(&A, "GET", "/api/node/files/m/model.bin", NULL, NULL, 0, 0, &r);
 	CHECK(r.status == 200 && r.len == 1000, "%ld %zu", r.status, r.len);
 	CHECK(tl_header(&r, "Content-Length", buf, sizeof(buf)) != NULL &&
-	    strcmp(buf, "1000") == 0, "Content-Length %s", buf);
+	          strcmp(buf, "1000") == 0,
+	    "Content-Length %s", buf);
 	CHECK(tl_header(&r, "Accept-Ranges", buf, sizeof(buf)) != NULL,
 	    "Accept-Ranges");
 	tl_resp_free(&r);
 	tl_http(&A, "GET", "/api/node/files/m/model.bin", rh, NULL, 0, 0, &r);
-	CHECK(r.status == 206 && r.len == 10 && memcmp(r.body, "0123456789",
-	    10) == 0, "%ld %zu", r.status, r.len);
+	CHECK(r.status == 206 && r.len == 10 &&
+	          memcmp(r.body, "0123456789", 10) == 0,
+	    "%ld %zu", r.status, r.len);
 	CHECK(tl_header(&r, "Content-Range", buf, sizeof(buf)) != NULL &&
-	    strcmp(buf, "bytes 10-19/1000") == 0, "Content-Range %s", buf);
+	          strcmp(buf, "bytes 10-19/1000") == 0,
+	    "Content-Range %s", buf);
 	tl_resp_free(&r);
 	tl_http(&A, "GET", "/api/node/files/m/model.bin", bad, NULL, 0, 0, &r);
-	CHECK(r.status == 416 && tl_header(&r, "Content-Range", buf,
-	    sizeof(buf)) != NULL && strcmp(buf, "bytes */1000") == 0, "%ld",
-	    r.status);
+	CHECK(r.status == 416 &&
+	          tl_header(&r, "Content-Range", buf, sizeof(buf)) != NULL &&
+	          strcmp(buf, "bytes */1000") == 0,
+	    "%ld", r.status);
 	tl_resp_free(&r);
 	snprintf(TR.http_body, sizeof(TR.http_body), "%s/none", tl_tmpdir());
 	tl_http(&A, "GET", "/api/node/files/m/none", NULL, NULL, 0, 0, &r);
@@ -801,8 +859,8 @@ case_relay(void)
 }
 
 struct bg {
-	struct tl_resp	 r;
-	const char	*body;
+	struct tl_resp r;
+	const char *body;
 };
 
 static void *
@@ -828,7 +886,7 @@ wait_places(int n, int timeout_ms)
 static void
 case_router_restart(void)
 {
-	struct bg b = { .body = CHAT("fake", "false") };
+	struct bg b = {.body = CHAT("fake", "false")};
 	struct tl_resp r;
 	pthread_t t;
 
@@ -847,8 +905,10 @@ case_router_restart(void)
 	CHECK(b.r.status == 200, "answered after the restart: %ld %s",
 	    b.r.status, b.r.body);
 	tl_resp_free(&b.r);
-	CHECK(TR.n_place == 2 && strcmp(TR.places[0].request_id,
-	    TR.places[1].request_id) == 0 && TR.places[1].attempt == 0,
+	CHECK(
+	    TR.n_place == 2 &&
+	        strcmp(TR.places[0].request_id, TR.places[1].request_id) == 0 &&
+	        TR.places[1].attempt == 0,
 	    "PLACE sent again on the new link");
 	check_done();
 	CHECK(wait_status("/readyz", NULL, 200) == 200, "ready again");
@@ -866,8 +926,8 @@ case_router_restart(void)
 static void
 case_reload(void)
 {
-	static const char *const k2[] = { "Authorization: Bearer second-key",
-	    NULL };
+	static const char *const k2[] = {
+	    "Authorization: Bearer second-key", NULL};
 	struct conf_model m[4];
 	struct tl_resp r;
 	struct conf c;
@@ -899,17 +959,16 @@ case_reload(void)
 /* ---- load, limits and shutdown -------------------------------------- */
 
 struct mixer {
-	int	 id;
-	int	 ok, bad, cancelled;
+	int id;
+	int ok, bad, cancelled;
 };
 
 static void *
 mixer_main(void *arg)
 {
-	static const char *const h[] = { "Authorization: Bearer " TL_KEY,
-	    NULL };
-	const char *stream = CHAT("fake", "true"), *plain =
-	    CHAT("fake", "false");
+	static const char *const h[] = {"Authorization: Bearer " TL_KEY, NULL};
+	const char *stream = CHAT("fake", "true"),
+	           *plain = CHAT("fake", "false");
 	struct mixer *m = arg;
 	struct tl_resp r;
 	int i, kind;
@@ -921,8 +980,10 @@ mixer_main(void *arg)
 		else if (kind == 1)
 			tl_post(&A, "/v1/chat/completions", stream, &r);
 		else if (kind == 2)
-			tl_post(&A, "/v1/embeddings", "{\"model\":\"fake\","
-			    "\"input\":\"abc\"}", &r);
+			tl_post(&A, "/v1/embeddings",
+			    "{\"model\":\"fake\","
+			    "\"input\":\"abc\"}",
+			    &r);
 		else
 			tl_http(&A, "POST", "/v1/chat/completions", h, stream,
 			    strlen(stream), 300, &r);
@@ -941,7 +1002,7 @@ mixer_main(void *arg)
 static void
 case_mixed(void)
 {
-	char *env[] = { "FAKE_BACKEND_OPTIONS=tokens=40,rate_ms=2", NULL };
+	char *env[] = {"FAKE_BACKEND_OPTIONS=tokens=40,rate_ms=2", NULL};
 	struct mixer m[8];
 	pthread_t t[8];
 	struct tl_proc s;
@@ -970,9 +1031,9 @@ case_mixed(void)
 static void
 case_limits(void)
 {
-	char *env[] = { "FAKE_BACKEND_OPTIONS=tokens=100,rate_ms=20,parallel=4",
-	    NULL };
-	struct bg b1 = { .body = CHAT("fake", "true") }, b2 = b1;
+	char *env[] = {
+	    "FAKE_BACKEND_OPTIONS=tokens=100,rate_ms=20,parallel=4", NULL};
+	struct bg b1 = {.body = CHAT("fake", "true")}, b2 = b1;
 	struct tl_api saved = A;
 	struct conf_model m;
 	struct tl_resp r;
@@ -1000,7 +1061,9 @@ case_limits(void)
 	tl_resp_free(&r);
 	pthread_join(t1, NULL);
 	pthread_join(t2, NULL);
-	CHECK(b1.r.status == 200 && b2.r.status == 200, "the two finished: %ld %ld %s", b1.r.status, b2.r.status, b2.r.body);
+	CHECK(b1.r.status == 200 && b2.r.status == 200,
+	    "the two finished: %ld %ld %s", b1.r.status, b2.r.status,
+	    b2.r.body);
 	tl_resp_free(&b1.r);
 	tl_resp_free(&b2.r);
 	check_done();
@@ -1013,8 +1076,8 @@ case_limits(void)
 static void
 case_shutdown(void)
 {
-	char *env[] = { "FAKE_BACKEND_OPTIONS=tokens=100000,rate_ms=10", NULL };
-	struct bg b = { .body = CHAT("fake", "true") };
+	char *env[] = {"FAKE_BACKEND_OPTIONS=tokens=100000,rate_ms=10", NULL};
+	struct bg b = {.body = CHAT("fake", "true")};
 	struct tl_api saved = A;
 	struct conf_model m;
 	struct tl_proc s;
@@ -1036,7 +1099,8 @@ case_shutdown(void)
 	    (long long)(tl_now_ms() - t0));
 	pthread_join(t, NULL);
 	CHECK(strstr(b.r.body, "data: {\"error\"") != NULL &&
-	    strstr(b.r.body, "[DONE]") == NULL, "the stream ends with an "
+	          strstr(b.r.body, "[DONE]") == NULL,
+	    "the stream ends with an "
 	    "error event");
 	tl_resp_free(&b.r);
 	check_done();
@@ -1075,27 +1139,27 @@ static const struct {
 	const char *name;
 	void (*fn)(void);
 } cases[] = {
-	{ "basic", case_basic },
-	{ "chat", case_chat },
-	{ "chat_stream", case_chat_stream },
-	{ "completions", case_completions },
-	{ "embeddings", case_embeddings },
-	{ "bad_inputs", case_bad_inputs },
-	{ "slow_body", case_slow_body },
-	{ "reject", case_reject },
-	{ "wait", case_wait },
-	{ "retry", case_retry },
-	{ "failover", case_failover },
-	{ "cancel", case_cancel },
-	{ "first_token", case_first_token },
-	{ "speech", case_speech },
-	{ "transcription", case_transcription },
-	{ "relay", case_relay },
-	{ "router_restart", case_router_restart },
-	{ "reload", case_reload },
-	{ "mixed", case_mixed },
-	{ "limits", case_limits },
-	{ "shutdown", case_shutdown },
+    {"basic", case_basic},
+    {"chat", case_chat},
+    {"chat_stream", case_chat_stream},
+    {"completions", case_completions},
+    {"embeddings", case_embeddings},
+    {"bad_inputs", case_bad_inputs},
+    {"slow_body", case_slow_body},
+    {"reject", case_reject},
+    {"wait", case_wait},
+    {"retry", case_retry},
+    {"failover", case_failover},
+    {"cancel", case_cancel},
+    {"first_token", case_first_token},
+    {"speech", case_speech},
+    {"transcription", case_transcription},
+    {"relay", case_relay},
+    {"router_restart", case_router_restart},
+    {"reload", case_reload},
+    {"mixed", case_mixed},
+    {"limits", case_limits},
+    {"shutdown", case_shutdown},
 };
 
 int
@@ -1108,8 +1172,8 @@ main(int argc, char **argv)
 		usage();
 	build = argv[1];
 	snprintf(fakebin, sizeof(fakebin), "%s/tests/fakes/fakebackend", build);
-	snprintf(contbin, sizeof(contbin), "%s/tests/integration/api_contbe",
-	    build);
+	snprintf(
+	    contbin, sizeof(contbin), "%s/tests/integration/api_contbe", build);
 	snprintf(localai, sizeof(localai), "%s/bin/localai", build);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	setup();
@@ -1135,8 +1199,7 @@ main(int argc, char **argv)
 	if (tl_failures > 0) {
 		char cmd[700];
 
-		fprintf(stderr, "--- the end of the api log %s:\n",
-		    A.proc.log);
+		fprintf(stderr, "--- the end of the api log %s:\n", A.proc.log);
 		fflush(stderr);
 		snprintf(cmd, sizeof(cmd), "tail -n 80 %s >&2", A.proc.log);
 		if (system(cmd) != 0)

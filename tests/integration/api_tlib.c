@@ -30,7 +30,7 @@
 
 int tl_failures;
 long tl_http_timeout_ms = 60000;
-struct tl_router TR = { .mu = PTHREAD_MUTEX_INITIALIZER };
+struct tl_router TR = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 extern char **environ;
 
@@ -46,7 +46,7 @@ tl_now_ms(void)
 void
 tl_sleep_ms(int ms)
 {
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
 
 	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
 		;
@@ -125,7 +125,7 @@ tl_spawn(char *const argv[], char *const extra_env[], const char *log,
 	}
 	if ((lfd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644)) == -1)
 		_exit(126);
-	for (i = 0; i < nfds; i++)	/* out of the way first */
+	for (i = 0; i < nfds; i++) /* out of the way first */
 		moved[i] = fcntl(fds[i], F_DUPFD, 100);
 	dup2(lfd, 1);
 	dup2(lfd, 2);
@@ -146,8 +146,8 @@ tl_backend(struct tl_proc *p, const char *bin, char *const env[])
 	FILE *f;
 
 	memset(p, 0, sizeof(*p));
-	snprintf(pf, sizeof(pf), "%s/port.%ld.%d", tl_tmpdir(),
-	    (long)t0, rand());
+	snprintf(
+	    pf, sizeof(pf), "%s/port.%ld.%d", tl_tmpdir(), (long)t0, rand());
 	snprintf(p->log, sizeof(p->log), "%s.log", pf);
 	snprintf(tok, sizeof(tok), "LOCALAI_GRPC_AUTH_TOKEN=%s", TL_TOKEN);
 	extra[n++] = tok;
@@ -188,8 +188,8 @@ tl_wait(pid_t pid, int timeout_ms)
 
 	while (tl_now_ms() - t0 < timeout_ms) {
 		if (waitpid(pid, &st, WNOHANG) == pid)
-			return WIFEXITED(st) ? WEXITSTATUS(st) :
-			    128 + WTERMSIG(st);
+			return WIFEXITED(st) ? WEXITSTATUS(st)
+			                     : 128 + WTERMSIG(st);
 		tl_sleep_ms(10);
 	}
 	kill(pid, SIGKILL);
@@ -238,26 +238,26 @@ tl_dead_addr(char *buf, size_t len)
 
 /* ---- the router ------------------------------------------------------------ */
 
-#define TL_LINKS	8
-#define TL_PEND		256
+#define TL_LINKS 8
+#define TL_PEND 256
 
 struct tl_link {
-	int		used;
-	struct msgbuf	mb;
+	int used;
+	struct msgbuf mb;
 };
 
 struct tl_pend {
-	int64_t			 due;
-	int			 link;
-	uint32_t		 peerid;
-	int			 waits;
-	struct msg_place	 p;
+	int64_t due;
+	int link;
+	uint32_t peerid;
+	int waits;
+	struct msg_place p;
 };
 
-static struct tl_link	tl_links[TL_LINKS];
-static struct tl_pend	tl_pend[TL_PEND];
-static int		tl_npend;
-static int		tl_wake[2];
+static struct tl_link tl_links[TL_LINKS];
+static struct tl_pend tl_pend[TL_PEND];
+static int tl_npend;
+static int tl_wake[2];
 
 static void
 tl_kick(void)
@@ -302,7 +302,7 @@ tl_router_drop_links(void)
 		if (tl_links[i].used)
 			tl_link_close(i);
 	tl_npend = 0;
-	TR.n_inflight = 0;	/* the "new router" knows nothing */
+	TR.n_inflight = 0; /* the "new router" knows nothing */
 	pthread_mutex_unlock(&TR.mu);
 	tl_kick();
 }
@@ -345,13 +345,13 @@ tl_answer(struct tl_pend *q)
 	snprintf(ok.node_id, sizeof(ok.node_id), "node-%d", i);
 	snprintf(ok.node_name, sizeof(ok.node_name), "worker-%d", i);
 	snprintf(ok.address, sizeof(ok.address), "%s", TR.addrs[i]);
-	snprintf(ok.http_address, sizeof(ok.http_address), "%s",
-	    TR.http_address);
+	snprintf(
+	    ok.http_address, sizeof(ok.http_address), "%s", TR.http_address);
 	snprintf(ok.token, sizeof(ok.token), "%s", TL_TOKEN);
 	snprintf(ok.backend, sizeof(ok.backend), "fake");
 	for (i = 0; i < TR.n_inflight; i++)
 		if (strcmp(TR.inflight[i], ok.request_id) == 0)
-			TR.bad++;	/* granted twice */
+			TR.bad++; /* granted twice */
 	if (TR.n_inflight < TL_MAX_REC)
 		memcpy(TR.inflight[TR.n_inflight++], ok.request_id, 64);
 	tl_send(q->link, MSG_PLACE_OK, q->peerid, &ok, sizeof(ok));
@@ -377,7 +377,7 @@ tl_on_place(int link, uint32_t peerid, const struct msg_place *p)
 		tl_answer(&q);
 		return;
 	}
-	if (q.waits > 0) {		/* the first WAIT at once */
+	if (q.waits > 0) { /* the first WAIT at once */
 		tl_answer(&q);
 		q.waits--;
 	}
@@ -400,8 +400,7 @@ tl_on_done(const struct msg_done *d)
 			TR.n_inflight--;
 			return;
 		}
-	fprintf(stderr, "router: DONE for unknown request %s\n",
-	    d->request_id);
+	fprintf(stderr, "router: DONE for unknown request %s\n", d->request_id);
 	TR.bad++;
 }
 
@@ -447,8 +446,8 @@ tl_dispatch(int link, struct msg *m)
 	case MSG_REPLICA_FAIL:
 		CHECK(m->hdr.len == sizeof(struct msg_replica_fail), "size");
 		if (TR.n_fail < 64)
-			TR.fails[TR.n_fail] = *(struct msg_replica_fail *)
-			    (void *)m->data;
+			TR.fails[TR.n_fail] =
+			    *(struct msg_replica_fail *)(void *)m->data;
 		TR.n_fail++;
 		break;
 	case MSG_HTTP_REQ:
@@ -664,15 +663,15 @@ tl_ctl_expect(struct tl_api *a, uint32_t want)
 int
 tl_api_relink(struct tl_api *a)
 {
-	struct msg_peer peer = { PEER_ROUTER, 0 };
+	struct msg_peer peer = {PEER_ROUTER, 0};
 	int sp[2];
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1)
 		return -1;
 	fcntl(sp[0], F_SETFL, O_NONBLOCK);
 	a->link = tl_link_add(sp[0]);
-	if (msgbuf_send(&a->cmb, MSG_PEER_FD, 0, sp[1], &peer,
-	    sizeof(peer)) == -1)
+	if (msgbuf_send(&a->cmb, MSG_PEER_FD, 0, sp[1], &peer, sizeof(peer)) ==
+	    -1)
 		return -1;
 	close(sp[1]);
 	return 0;
@@ -682,17 +681,17 @@ static int
 tl_api_config(struct tl_api *a, const struct conf *c,
     const struct conf_model *models, size_t n)
 {
-	struct msg_cfg_done done = { c->generation, (uint32_t)n };
+	struct msg_cfg_done done = {c->generation, (uint32_t)n};
 	size_t i;
 
 	if (msgbuf_send(&a->cmb, MSG_CFG_MAIN, 0, -1, c, sizeof(*c)) == -1)
 		return -1;
 	for (i = 0; i < n; i++)
 		if (msgbuf_send(&a->cmb, MSG_CFG_MODEL, 0, -1, &models[i],
-		    sizeof(models[i])) == -1)
+		        sizeof(models[i])) == -1)
 			return -1;
-	if (msgbuf_send(&a->cmb, MSG_CFG_DONE, 0, -1, &done,
-	    sizeof(done)) == -1)
+	if (msgbuf_send(&a->cmb, MSG_CFG_DONE, 0, -1, &done, sizeof(done)) ==
+	    -1)
 		return -1;
 	return tl_ctl_expect(a, MSG_CFG_ACK);
 }
@@ -708,16 +707,16 @@ int
 tl_api_start(struct tl_api *a, const char *localai, const struct conf *c,
     const struct conf_model *models, size_t n)
 {
-	char *argv[] = { (char *)(uintptr_t)localai, "-P", "api", "-R",
-	    "frontend", NULL };
+	char *argv[] = {
+	    (char *)(uintptr_t)localai, "-P", "api", "-R", "frontend", NULL};
 	int sp[2], lfd, fds[2];
 
 	memset(a, 0, sizeof(*a));
 	if ((lfd = tl_listen(&a->proc.port)) == -1 ||
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1)
 		return -1;
-	snprintf(a->proc.log, sizeof(a->proc.log), "%s/api.%d.log",
-	    tl_tmpdir(), a->proc.port);
+	snprintf(a->proc.log, sizeof(a->proc.log), "%s/api.%d.log", tl_tmpdir(),
+	    a->proc.port);
 	snprintf(a->base, sizeof(a->base), "http://127.0.0.1:%d", a->proc.port);
 	fds[0] = sp[1];
 	fds[1] = lfd;
@@ -748,9 +747,9 @@ tl_api_stop(struct tl_api *a)
 /* ---- HTTP ---------------------------------------------------------------- */
 
 struct tl_io {
-	struct tl_resp	*r;
-	size_t		 abort_after;
-	size_t		 hlen;
+	struct tl_resp *r;
+	size_t abort_after;
+	size_t hlen;
 };
 
 static size_t
@@ -786,11 +785,11 @@ tl_hdr(char *d, size_t s, size_t n, void *arg)
 
 int
 tl_http(const struct tl_api *a, const char *method, const char *path,
-    const char *const *hdrs, const char *body, size_t len,
-    size_t abort_after, struct tl_resp *r)
+    const char *const *hdrs, const char *body, size_t len, size_t abort_after,
+    struct tl_resp *r)
 {
 	struct curl_slist *sl = NULL;
-	struct tl_io io = { r, abort_after, 0 };
+	struct tl_io io = {r, abort_after, 0};
 	char url[1024];
 	int64_t t0 = tl_now_ms();
 	CURLcode cc;
@@ -815,8 +814,8 @@ tl_http(const struct tl_api *a, const char *method, const char *path,
 		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
 	if (body != NULL) {
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
-		    (curl_off_t)len);
+		curl_easy_setopt(
+		    h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
 	}
 	cc = curl_easy_perform(h);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
@@ -826,7 +825,7 @@ tl_http(const struct tl_api *a, const char *method, const char *path,
 	if (r->body == NULL)
 		r->body = calloc(1, 1);
 	if (cc == CURLE_OPERATION_TIMEDOUT && tl_http_timeout_ms < 60000)
-		return 0;	/* the caller hung up on purpose */
+		return 0; /* the caller hung up on purpose */
 	if (cc != CURLE_OK && !(abort_after > 0 && cc == CURLE_WRITE_ERROR))
 		return -1;
 	return 0;
@@ -836,8 +835,8 @@ int
 tl_post(const struct tl_api *a, const char *path, const char *json,
     struct tl_resp *r)
 {
-	static const char *const h[] = { "Authorization: Bearer " TL_KEY,
-	    "Content-Type: application/json", NULL };
+	static const char *const h[] = {"Authorization: Bearer " TL_KEY,
+	    "Content-Type: application/json", NULL};
 
 	return tl_http(a, "POST", path, h, json, strlen(json), 0, r);
 }
@@ -893,8 +892,8 @@ tl_sse_text(const char *body, char *out, size_t len, int *events, int *done)
 		if ((o = json_loads(line + 6, 0, NULL)) == NULL)
 			return -1;
 		ch = json_array_get(json_object_get(o, "choices"), 0);
-		s = json_string_value(json_object_get(json_object_get(ch,
-		    "delta"), "content"));
+		s = json_string_value(
+		    json_object_get(json_object_get(ch, "delta"), "content"));
 		if (s == NULL)
 			s = json_string_value(json_object_get(ch, "text"));
 		if (s != NULL && n + strlen(s) < len) {
@@ -909,8 +908,8 @@ tl_sse_text(const char *body, char *out, size_t len, int *events, int *done)
 /* ---- the file endpoint stand-in --------------------------------------- */
 
 struct tl_up {
-	int	fd;
-	char	path[600];
+	int fd;
+	char path[600];
 };
 
 static int tl_files_seq;
@@ -918,8 +917,8 @@ static int tl_files_seq;
 static enum MHD_Result
 tl_files_reply(struct MHD_Connection *c, unsigned st, const char *body)
 {
-	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body),
-	    (void *)(uintptr_t)body, MHD_RESPMEM_MUST_COPY);
+	struct MHD_Response *r = MHD_create_response_from_buffer(
+	    strlen(body), (void *)(uintptr_t)body, MHD_RESPMEM_MUST_COPY);
 	enum MHD_Result ret = MHD_queue_response(c, st, r);
 
 	MHD_destroy_response(r);
@@ -947,8 +946,8 @@ tl_files(void *cls, struct MHD_Connection *c, const char *url,
     const char *method, const char *version, const char *data, size_t *size,
     void **cc)
 {
-	const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-	    "Authorization");
+	const char *auth =
+	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
 	struct tl_up *u = *cc;
 	char body[1400], path[700];
 	int fd;
@@ -969,8 +968,10 @@ tl_files(void *cls, struct MHD_Connection *c, const char *url,
 		    __atomic_add_fetch(&tl_files_seq, 1, __ATOMIC_RELAXED));
 		if ((fd = open(path, O_CREAT | O_WRONLY, 0644)) != -1)
 			close(fd);
-		snprintf(body, sizeof(body), "{\"key\":\"%s\",\"local_path\":"
-		    "\"%s\"}", strrchr(path, '/') + 1, path);
+		snprintf(body, sizeof(body),
+		    "{\"key\":\"%s\",\"local_path\":"
+		    "\"%s\"}",
+		    strrchr(path, '/') + 1, path);
 		return tl_files_reply(c, 200, body);
 	}
 	if (strcmp(method, "PUT") == 0) {
@@ -983,8 +984,10 @@ tl_files(void *cls, struct MHD_Connection *c, const char *url,
 			*size = 0;
 			return MHD_YES;
 		}
-		snprintf(body, sizeof(body), "{\"key\":\"%s\",\"local_path\":"
-		    "\"%s\"}", url + 10, u->path);
+		snprintf(body, sizeof(body),
+		    "{\"key\":\"%s\",\"local_path\":"
+		    "\"%s\"}",
+		    url + 10, u->path);
 		return tl_files_reply(c, 201, body);
 	}
 	if (strcmp(method, "GET") == 0)
@@ -1011,11 +1014,12 @@ tl_files_start(void)
 	struct MHD_Daemon *d;
 	const union MHD_DaemonInfo *di;
 
-	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
-	    MHD_USE_THREAD_PER_CONNECTION, 0, NULL, NULL, tl_files, NULL,
-	    MHD_OPTION_NOTIFY_COMPLETED, tl_files_done, NULL, MHD_OPTION_END);
-	if (d == NULL || (di = MHD_get_daemon_info(d,
-	    MHD_DAEMON_INFO_BIND_PORT)) == NULL)
+	d = MHD_start_daemon(
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0,
+	    NULL, NULL, tl_files, NULL, MHD_OPTION_NOTIFY_COMPLETED,
+	    tl_files_done, NULL, MHD_OPTION_END);
+	if (d == NULL ||
+	    (di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT)) == NULL)
 		return NULL;
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", di->port);
 	return addr;

@@ -148,6 +148,21 @@ lc_worker_start() {
 	LC_PIDS="$LC_PIDS $!"
 }
 
+# lc_wait_nodes N [SECONDS]: until N nodes are healthy.
+lc_wait_nodes() {
+	_n=0
+	while [ "$_n" -lt "$(( ${2:-30} * 10 ))" ]; do
+		_h=$(curl -s --noproxy '*' -H "Authorization: Bearer $LC_ADMIN_KEY" \
+		    "$LC_URL/api/nodes" | python3 -c 'import json, sys
+print(sum(1 for n in json.load(sys.stdin) if n.get("status") == "healthy"))' \
+		    2>/dev/null || echo 0)
+		[ "$_h" = "$1" ] && return 0
+		sleep 0.1
+		_n=$((_n + 1))
+	done
+	return 1
+}
+
 # Show the logs (on failure).
 lc_logs() {
 	for f in "$LC_DIR"/*.log; do

@@ -99,8 +99,12 @@ test_backoff(void **state)
 
 	assert_int_equal(api_backoff_ms(0, 7), 0);
 	for (a = 1; a <= 12; a++) {
-		base = a == 1 ? 50 : a == 2 ? 100 : a == 3 ? 200 : a == 4 ?
-		    400 : a == 5 ? 800 : 1000;
+		base = a == 1   ? 50
+		       : a == 2 ? 100
+		       : a == 3 ? 200
+		       : a == 4 ? 400
+		       : a == 5 ? 800
+		                : 1000;
 		for (r = 0; r < 2000; r += 37) {
 			ms = api_backoff_ms(a, r * 2654435761u);
 			assert_true(ms >= base - base / 4);
@@ -118,12 +122,12 @@ test_prefix_hash(void **state)
 
 	memset(a, 'x', sizeof(a));
 	memcpy(b, a, sizeof(b));
-	b[1999] = 'y';		/* beyond the prefix: same hash */
-	assert_true(api_prefix_hash(a, sizeof(a)) ==
-	    api_prefix_hash(b, sizeof(b)));
+	b[1999] = 'y'; /* beyond the prefix: same hash */
+	assert_true(
+	    api_prefix_hash(a, sizeof(a)) == api_prefix_hash(b, sizeof(b)));
 	b[10] = 'y';
-	assert_true(api_prefix_hash(a, sizeof(a)) !=
-	    api_prefix_hash(b, sizeof(b)));
+	assert_true(
+	    api_prefix_hash(a, sizeof(a)) != api_prefix_hash(b, sizeof(b)));
 	assert_true(api_prefix_hash("", 0) == 14695981039346656037ull);
 }
 
@@ -133,8 +137,8 @@ test_continuation(void **state)
 	size_t n;
 	char *p;
 
-	p = api_continuation_prompt("User: hi\nAssistant:", 19, " t0 t1 ", 7,
-	    &n);
+	p = api_continuation_prompt(
+	    "User: hi\nAssistant:", 19, " t0 t1 ", 7, &n);
 	assert_non_null(p);
 	assert_int_equal(n, 26);
 	assert_string_equal(p, "User: hi\nAssistant: t0 t1 ");
@@ -165,13 +169,13 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_rid_valid),
-		cmocka_unit_test(test_rid_format),
-		cmocka_unit_test(test_range),
-		cmocka_unit_test(test_backoff),
-		cmocka_unit_test(test_prefix_hash),
-		cmocka_unit_test(test_continuation),
-		cmocka_unit_test(test_tokens_left),
+	    cmocka_unit_test(test_rid_valid),
+	    cmocka_unit_test(test_rid_format),
+	    cmocka_unit_test(test_range),
+	    cmocka_unit_test(test_backoff),
+	    cmocka_unit_test(test_prefix_hash),
+	    cmocka_unit_test(test_continuation),
+	    cmocka_unit_test(test_tokens_left),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
