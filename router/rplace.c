@@ -650,6 +650,15 @@ cold_lock_done(struct rdb_job *j)
 		c->attempts = COLD_ATTEMPTS;	/* not the node's fault */
 		cold_failed(c, why);
 	} else {
+		uint32_t ns = rt_view_node_find(R.view, c->node_id);
+
+		/* Only the frontend that holds the model's lock loads it (and
+		 * says so): the others wait for its replica. */
+		rn_event(EVENT_REPLICA_LOADING, c->node_id, cj->model, "router",
+		    json_pack("{s:s,s:b,s:I}", "node_name", ns == RT_NONE ? "" :
+		    rt_view_node(R.view, ns)->name, "evict",
+		    c->plan.status == RT_COLD_EVICT, "job_id",
+		    (json_int_t)cj->job_id));
 		c->have_lock = 1;
 		c->job_id = cj->job_id;
 		if (c->plan.status == RT_COLD_EVICT && c->plan.n_victims > 0)
@@ -705,10 +714,6 @@ cold_start(uint32_t model, uint32_t exclude)
 	    rt_view_node(R.view, c->node)->id);
 	c->phase = COLD_LOCKING;
 	cm = conf_of(model);
-	rn_event(EVENT_REPLICA_LOADING, c->node_id, cm->name, "router",
-	    json_pack("{s:s,s:b}", "node_name",
-	    rt_view_node(R.view, c->node)->name, "evict",
-	    c->plan.status == RT_COLD_EVICT));
 	if ((cj = calloc(1, sizeof(*cj))) == NULL)
 		fatal("calloc");
 	cj->c = c;
