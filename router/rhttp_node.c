@@ -116,7 +116,6 @@ static void
 reg_done(struct rdb_job *j)
 {
 	struct reg_job *r = (struct reg_job *)j;
-	uint32_t slot;
 	int i;
 
 	if (j->status != RDB_OK || r->row == NULL || PQntuples(r->row) != 1) {
@@ -125,12 +124,8 @@ reg_done(struct rdb_job *j)
 		    "retry" : j->error);
 		goto out;
 	}
-	slot = rn_apply_row(r->row, 0);
-	if (slot != RT_NONE) {
-		rt_view_node_clear_replicas(R.view, slot);
-		(void)rt_nodestate_register(&rt_view_node(R.view, slot)->state,
-		    &R.view->health, 0, r_now());
-	}
+	if (rn_apply_row(r->row, 0) != RT_NONE)
+		rn_registered(r->id);
 	rn_event(EVENT_NODE_REGISTERED, r->id, NULL, "node", json_pack(
 	    "{s:s,s:b}", "name", r->params[1], "again", r->existed));
 	rn_publish_node(r->id, "registered");

@@ -33,6 +33,8 @@
 
 #define LEADER_LOCK_NS	"localai"
 #define LEADER_LOCK	"health-leader"
+/* Heartbeats this far behind the last one mean a restarted worker. */
+#define HB_REORDER_MAX	3
 
 static uint64_t rn_last_health, rn_last_leader;
 static int rn_leader_job;
@@ -103,6 +105,26 @@ rn_set_backends(uint32_t slot, json_t *list)
 }
 
 /*
+ * A row reloaded for a node we know: take its durable facts, keep what
+ * we observed ourselves (last heartbeat, connection failures).  Resetting
+ * those on every reload would hide a silent node for another
+ * offline_after, and show a dead one as just heard from.
+ */
+static void
+rn_restore_known(struct rt_nodestate *s, int approved, int draining,
+    int offline, uint32_t interval)
+{
+	struct rt_nodestate keep = *s;
+
+	rt_nodestate_restore(s, &R.view->health, approved, draining, offline,
+	    interval, keep.last_heartbeat);
+	s->conn_suspect = keep.conn_suspect;
+	s->beats_since_failure = keep.beats_since_failure;
+	s->failed_at = keep.failed_at;
+	s->stale_seen = keep.stale_seen;
+}
+
+/*
  * One nodes row (RSQL_NODE_COLUMNS order) into the view: add the node if
  * new, then capacity, labels, backends and the durable state.
  */
@@ -127,10 +149,14 @@ rn_apply_row(PGresult *r, int row)
 			log_warnx("node %s: cannot add to the view", id);
 			return RT_NONE;
 		}
+		n = rt_view_node(R.view, slot);
+		rt_nodestate_restore(&n->state, &R.view->health, approved,
+		    draining, strcmp(status, "offline") == 0, interval, now);
+	} else {
+		n = rt_view_node(R.view, slot);
+		rn_restore_known(&n->state, approved, draining,
+		    strcmp(status, "offline") == 0, interval);
 	}
-	n = rt_view_node(R.view, slot);
-	rt_nodestate_restore(&n->state, &R.view->health, approved, draining,
-	    strcmp(status, "offline") == 0, interval, now);
 	rn = rn_ensure_udata(slot);
 	snprintf(rn->address, sizeof(rn->address), "%s", col_s(r, row, 3));
 	snprintf(rn->http_address, sizeof(rn->http_address), "%s",
@@ -166,6 +192,7 @@ struct load_job {
 	PGresult	*nodes;
 	PGresult	*replicas;
 	int		 finished;
+	int		 registered;	/* the node (re-)registered */
 	char		 node_id[64];	/* one node, or "" for all */
 };
 
@@ -217,6 +244,29 @@ rn_apply_replicas(PGresult *r)
 	}
 }
 
+/*
+ * A node registered (again), here or through another frontend: it is
+ * alive, and a
+ * worker that registers again has restarted or lost us, so the replicas
+ * we knew of it are gone (the registering frontend deleted their rows;
+ * its heartbeats bring back the ones still running).  Its heartbeat
+ * sequence starts over.
+ */
+void
+rn_registered(const char *node_id)
+{
+	uint32_t slot = rt_view_node_find(R.view, node_id);
+	struct rnode *rn;
+
+	if (slot == RT_NONE)
+		return;
+	rt_view_node_clear_replicas(R.view, slot);
+	(void)rt_nodestate_register(&rt_view_node(R.view, slot)->state,
+	    &R.view->health, 0, r_now());
+	if ((rn = rn_get(slot)) != NULL)
+		rn->hb_seq = 0;
+}
+
 static void
 rn_load_done(struct rdb_job *j)
 {
@@ -226,6 +276,8 @@ rn_load_done(struct rdb_job *j)
 	if (j->status == RDB_OK) {
 		for (i = 0; i < PQntuples(lj->nodes); i++)
 			(void)rn_apply_row(lj->nodes, i);
+		if (lj->registered)
+			rn_registered(lj->node_id);
 		if (lj->node_id[0] != '\0' && PQntuples(lj->nodes) == 0) {
 			uint32_t slot = rt_view_node_find(R.view, lj->node_id);
 
@@ -236,6 +288,7 @@ rn_load_done(struct rdb_job *j)
 			}
 		}
 		rn_apply_replicas(lj->replicas);
+		rb_snapshots_reapply();
 	} else {
 		log_warnx("loading nodes: %s", j->error);
 	}
@@ -323,6 +376,7 @@ rn_node_event(const char *node_id, const char *what)
 	if ((lj = calloc(1, sizeof(*lj))) == NULL)
 		return;
 	snprintf(lj->node_id, sizeof(lj->node_id), "%s", node_id);
+	lj->registered = strcmp(what, "registered") == 0;
 	lj->j.run = rn_load_run;
 	lj->j.done = rn_load_done;
 	rdb_submit(&lj->j);
@@ -414,8 +468,11 @@ rn_apply_heartbeat(json_t *hb)
 	if (id == NULL || (slot = rt_view_node_find(R.view, id)) == RT_NONE)
 		return;
 	if ((rn = rn_get(slot)) != NULL) {
-		if (seq != 0 && seq < rn->hb_seq && rn->hb_seq - seq < 1000)
-			return;	/* reordered, older than what we have */
+		/* The same beat twice (NATS, then HTTP) or one overtaken by
+		 * the next: ignore.  Far behind: the worker restarted. */
+		if (seq != 0 && seq <= rn->hb_seq &&
+		    rn->hb_seq - seq < HB_REORDER_MAX)
+			return;
 		rn->hb_seq = seq;
 		rn->last_heartbeat_wall = r_wall_ms();
 	}

@@ -99,6 +99,7 @@ struct rnode *rn_get(uint32_t node);
 #include <libpq-fe.h>
 uint32_t rn_apply_row(PGresult *r, int row);
 void	rn_node_event(const char *node_id, const char *what);
+void	rn_registered(const char *node_id);
 void	rn_tick(void);			/* health check, leader */
 void	rn_publish_node(const char *node_id, const char *what);
 void	rn_apply_heartbeat(json_t *hb);
@@ -133,6 +134,7 @@ void	rb_request(const char *subject, json_t *payload, uint32_t timeout_ms,
 void	rb_message(const struct msg_bus *h, const char *payload);
 void	rb_reply(const struct msg_bus *h, const char *payload);
 void	rb_tick(void);			/* in-flight snapshots */
+void	rb_snapshots_reapply(void);	/* a replica joined the view */
 void	rb_fail_all(void);		/* agent link lost */
 
 #endif

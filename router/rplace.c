@@ -270,12 +270,20 @@ rp_capacity_changed(uint32_t model)
 	}
 }
 
-/* Every waiter of the model gets the same rejection. */
+/*
+ * Every waiter of the model gets the same rejection, unless ready
+ * replicas can still serve them: a scale-out (or a replicas_min load)
+ * that cannot happen is no reason to fail requests that existing
+ * replicas will serve; they keep their place and their deadline.
+ */
 static void
 fail_waiters(uint32_t model, unsigned status, unsigned retry, const char *msg)
 {
 	struct rt_waiter_info wi;
+	struct rt_warm w;
 
+	if (rt_place_warm(R.view, model, RT_NONE, r_now(), &w) != RT_WARM_NONE)
+		return;
 	while (rt_admit_pop(R.admit, model, &wi) == 1)
 		reject(wi.owner, (uint32_t)wi.cookie, wi.id, status, retry,
 		    status == 503 ? "service_unavailable" : "model_error",
@@ -784,6 +792,7 @@ rp_replica_update(const char *node_id, const char *model, const char *address,
 			return;
 		if ((c = cold_find(m)) != NULL && c->phase == COLD_REMOTE)
 			cold_free(c);
+		rb_snapshots_reapply();
 		rp_capacity_changed(m);
 		return;
 	}

@@ -215,10 +215,11 @@ class Frontend:
 
 
 class Worker:
-    def __init__(self, name, proc, gport):
+    def __init__(self, name, proc, gport, env):
         self.name = name
         self.proc = proc
         self.gport = gport
+        self.env = env
 
 
 class Cluster:
@@ -395,6 +396,7 @@ class Cluster:
                  os.path.join(self.dir, name + ".log"))
         self.procs.append(p)
         fe = Frontend(self, name, port, p)
+        fe.env = e
         self.frontends.append(fe)
         if wait:
             wait_for(lambda: fe.http("GET", "/healthz", timeout=2)[0] == 200,
@@ -428,9 +430,23 @@ class Cluster:
         p = Proc(name, [LOCALAI, "-f", "/dev/null", "worker"], e,
                  os.path.join(self.dir, name + ".log"))
         self.procs.append(p)
-        w = Worker(name, p, gport)
+        w = Worker(name, p, gport, e)
         self.workers.append(w)
         return w
+
+    def restart_worker(self, w):
+        """Start a stopped (or killed) worker again, same settings."""
+        w.proc.stop()
+        w.proc = Proc(w.name, [LOCALAI, "-f", "/dev/null", "worker"], w.env,
+                      w.proc.logpath)
+        self.procs.append(w.proc)
+
+    def restart_frontend(self, fe):
+        fe.proc.stop()
+        fe.proc = Proc(fe.name, fe.proc.p.args, fe.env, fe.proc.logpath)
+        self.procs.append(fe.proc)
+        wait_for(lambda: fe.http("GET", "/healthz", timeout=2)[0] == 200,
+                 30, "frontend %s to answer /healthz" % fe.name, 0.1)
 
     def wait_healthy(self, fe, n, timeout=30):
         """Until fe lists n healthy, non-suspect nodes."""
