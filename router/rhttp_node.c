@@ -12,6 +12,7 @@
 
 #include <libpq-fe.h>
 
+#include "agent/bus.h"
 #include "proto/event_catalog.h"
 #include "proto/log.h"
 #include "router/rdb.h"
@@ -333,7 +334,15 @@ node_heartbeat(struct rh_req *q, uint32_t slot)
 	if (json_object_get(o, "available_vram") == NULL)
 		json_object_set_new(o, "available_vram",
 		    json_integer((json_int_t)n->free[RT_MEM_VRAM]));
-	rn_apply_heartbeat(o);
+	if (rn_apply_heartbeat(o) == 1 && R.bus_up) {
+		/* News to us, so the worker could not publish it on NATS:
+		 * relay it, so that every frontend hears it. */
+		char subj[128], tok[80];
+
+		bus_token(tok, sizeof(tok), n->id);
+		snprintf(subj, sizeof(subj), "localai.heartbeat.%s", tok);
+		rb_publish_json(subj, o);
+	}
 	if ((h = calloc(1, sizeof(*h))) != NULL) {
 		snprintf(h->id, sizeof(h->id), "%s", n->id);
 		snprintf(h->ram, sizeof(h->ram), "%lld", (long long)

@@ -453,8 +453,11 @@ rn_event(const char *kind, const char *node_id, const char *model,
 	rdb_submit(&e->j);
 }
 
-/* A heartbeat from NATS (or relayed from HTTP). */
-void
+/*
+ * A heartbeat from NATS (or relayed from HTTP).  Returns 1 when it was
+ * news, 0 when ignored (unknown node, a beat already counted).
+ */
+int
 rn_apply_heartbeat(json_t *hb)
 {
 	const char *id = json_string_value(json_object_get(hb, "node_id"));
@@ -466,13 +469,13 @@ rn_apply_heartbeat(json_t *hb)
 	size_t i;
 
 	if (id == NULL || (slot = rt_view_node_find(R.view, id)) == RT_NONE)
-		return;
+		return 0;
 	if ((rn = rn_get(slot)) != NULL) {
 		/* The same beat twice (NATS, then HTTP) or one overtaken by
 		 * the next: ignore.  Far behind: the worker restarted. */
 		if (seq != 0 && seq <= rn->hb_seq &&
 		    rn->hb_seq - seq < HB_REORDER_MAX)
-			return;
+			return 0;
 		rn->hb_seq = seq;
 		rn->last_heartbeat_wall = r_wall_ms();
 	}
@@ -490,6 +493,7 @@ rn_apply_heartbeat(json_t *hb)
 		    json_string_value(json_object_get(e, "address")),
 		    json_string_value(json_object_get(e, "state")),
 		    json_string_value(json_object_get(e, "error")));
+	return 1;
 }
 
 struct status_job {
@@ -630,12 +634,50 @@ rn_leader_done(struct rdb_job *j)
 	free(l);
 }
 
+/*
+ * While this router hears nothing from NATS (its link is down, or its
+ * agent is), the silence of heartbeats says nothing about the workers.
+ * Time stands still for every node that was heard from recently enough
+ * to be routable when the link went down: its heartbeat age is frozen,
+ * so it stays routable and never goes offline for that silence alone,
+ * and warm routing goes on from memory.  A dead worker is still taken
+ * out at once by the first connection failure the api reports, and HTTP
+ * heartbeats still count.  A node already silent stays silent.
+ */
+static void
+rn_bus_grace(uint64_t now)
+{
+	static uint64_t last;
+	struct rt_nodestate *s;
+	struct rt_node *n;
+	uint64_t delta, limit;
+	uint32_t i;
+
+	if (R.have_agent && R.bus_up) {
+		last = 0;
+		return;
+	}
+	delta = last != 0 && now > last ? now - last : 0;
+	last = now;
+	for (i = 0; delta > 0 && i < R.view->nodes.n; i++) {
+		if ((n = rt_view_node(R.view, i)) == NULL)
+			continue;
+		s = &n->state;
+		limit = (uint64_t)s->interval_ms * R.view->health.suspect_missed;
+		if (s->offline || s->last_heartbeat + limit < now - delta)
+			continue;
+		s->last_heartbeat = s->last_heartbeat + delta > now ? now :
+		    s->last_heartbeat + delta;
+	}
+}
+
 void
 rn_tick(void)
 {
 	uint64_t now = r_now();
 	struct leader_job *l;
 
+	rn_bus_grace(now);
 	if (now - rn_last_health >= 250) {
 		rn_last_health = now;
 		rt_view_health_check(R.view, now, rn_health_cb, NULL);

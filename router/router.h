@@ -102,7 +102,7 @@ void	rn_node_event(const char *node_id, const char *what);
 void	rn_registered(const char *node_id);
 void	rn_tick(void);			/* health check, leader */
 void	rn_publish_node(const char *node_id, const char *what);
-void	rn_apply_heartbeat(json_t *hb);
+int	rn_apply_heartbeat(json_t *hb);
 void	rn_leader_online(uint32_t node);
 void	rn_gallery_load(void);
 void	rn_event(const char *kind, const char *node_id, const char *model,

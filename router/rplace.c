@@ -34,6 +34,7 @@
 #define UNLOAD_TIMEOUT_MS	30000
 #define COLD_ATTEMPTS		3
 #define REMOTE_RECHECK_MS	2000
+#define MIN_CHECK_MS		1000
 
 /* A cold load in progress (one per model). */
 enum cold_phase {
@@ -816,6 +817,34 @@ rp_replica_update(const char *node_id, const char *model, const char *address,
 	}
 }
 
+/*
+ * replicas_min is kept, not only reached when requests come: the health
+ * leader (one frontend, so that N frontends do not race for the same
+ * loads; the model lock would serialise them anyway) starts a load for
+ * every model below its minimum that has none in progress, once a
+ * second.  Nothing else is done for a model that cannot get one now.
+ */
+static void
+rp_keep_min(uint64_t now)
+{
+	static uint64_t last;
+	struct rt_model *m;
+	struct rt_warm w;
+	uint32_t i;
+
+	if (!R.leader || now - last < MIN_CHECK_MS)
+		return;
+	last = now;
+	for (i = 0; i < R.view->models.n; i++) {
+		if ((m = rt_view_model(R.view, i)) == NULL ||
+		    m->replicas_min == 0 || cold_find(i) != NULL)
+			continue;
+		(void)rt_place_warm(R.view, i, RT_NONE, now, &w);
+		if (w.cold && w.live < m->replicas_min)
+			cold_start(i, RT_NONE);
+	}
+}
+
 /* Timers: expired waiters, models waiting for memory, remote loads. */
 void
 rp_tick(void)
@@ -851,4 +880,5 @@ rp_tick(void)
 			cold_start(c->model, RT_NONE);
 		}
 	}
+	rp_keep_min(now);
 }
