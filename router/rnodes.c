@@ -222,7 +222,7 @@ rn_load_run(PGconn *c, struct rdb_job *j)
 static void
 rn_apply_replicas(PGresult *r)
 {
-	uint32_t model, node, slot;
+	uint32_t model, node;
 	int i;
 
 	for (i = 0; i < PQntuples(r); i++) {
@@ -230,17 +230,17 @@ rn_apply_replicas(PGresult *r)
 		node = rt_view_node_find(R.view, col_s(r, i, 1));
 		if (model == RT_NONE || node == RT_NONE)
 			continue;
-		if (strcmp(col_s(r, i, 3), "ready") != 0)
-			continue;	/* a load in progress is re-learned from events */
-		slot = rt_view_replica_find(R.view, model, node);
-		if (slot == RT_NONE)
-			slot = rt_view_replica_add(R.view, model, node,
-			    RT_REPLICA_READY,
-			    rt_view_model(R.view, model)->revision,
-			    col_s(r, i, 2), r_now());
-		if (slot != RT_NONE)
-			rt_view_replica_set_address(R.view, slot, col_s(r, i, 2),
-			    rt_view_model(R.view, model)->revision);
+		/* A load in progress is re-learned from events; a row with
+		 * no address cannot be routed to. */
+		if (strcmp(col_s(r, i, 3), "ready") != 0 ||
+		    col_s(r, i, 2)[0] == '\0')
+			continue;
+		/* A replica we know: the worker's reports are fresher. */
+		if (rt_view_replica_find(R.view, model, node) != RT_NONE)
+			continue;
+		(void)rt_view_replica_add(R.view, model, node, RT_REPLICA_READY,
+		    rt_view_model(R.view, model)->revision, col_s(r, i, 2),
+		    r_now());
 	}
 }
 

@@ -383,6 +383,7 @@ struct cold_job {
 	int		want_lock;	/* 1 take, 0 release */
 	int		got_lock;
 	char		state[16];	/* replica row state to write */
+	char		address[RT_ADDR_MAX];	/* the replica's, once ready */
 	char		error[256];
 	int64_t		job_id;
 };
@@ -431,13 +432,14 @@ cold_finish_run(PGconn *c, struct rdb_job *j)
 {
 	struct cold_job *cj = (struct cold_job *)j;
 	char id[32];
-	const char *p[4] = { cj->model, cj->node_id, cj->state, cj->error };
+	const char *p[5] = { cj->model, cj->node_id, cj->state, cj->error,
+	    cj->address };
 	const char *pj[3] = { id, cj->state, cj->error };
 	PGresult *r;
 	int st = RDB_OK;
 
 	snprintf(id, sizeof(id), "%lld", (long long)cj->job_id);
-	if ((r = rdb_exec(c, j, &st, RSQL_REPLICA_SET_STATE, 4, p)) != NULL)
+	if ((r = rdb_exec(c, j, &st, RSQL_REPLICA_SET_STATE, 5, p)) != NULL)
 		PQclear(r);
 	if (cj->job_id > 0 &&
 	    (r = rdb_exec(c, j, &st, RSQL_LOADJOB_FINISH, 3, pj)) != NULL)
@@ -466,6 +468,9 @@ cold_record(struct cold *c, const char *state, const char *error)
 	snprintf(cj->node_id, sizeof(cj->node_id), "%s", c->node_id);
 	snprintf(cj->state, sizeof(cj->state), "%s", state);
 	snprintf(cj->error, sizeof(cj->error), "%s", error ? error : "");
+	if (c->replica != RT_NONE && rt_view_replica(R.view, c->replica))
+		snprintf(cj->address, sizeof(cj->address), "%s",
+		    rt_view_replica(R.view, c->replica)->address);
 	cj->job_id = c->job_id;
 	cj->j.run = cold_finish_run;
 	cj->j.done = cold_finish_done;
