@@ -107,6 +107,10 @@ class Proc:
     def __init__(self, name, argv, env, logpath):
         self.name = name
         self.logpath = logpath
+        # A restarted process appends to the same log: its text starts
+        # here.
+        self.log_start = os.path.getsize(logpath) \
+            if os.path.exists(logpath) else 0
         self.logf = open(logpath, "ab")
         self.p = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL,
                                   stdout=self.logf, stderr=subprocess.STDOUT,
@@ -135,7 +139,9 @@ class Proc:
         self.logf.close()
 
     def log_text(self):
+        """This process's log (not an earlier run's in the same file)."""
         with open(self.logpath, "rb") as f:
+            f.seek(self.log_start)
             return f.read().decode("utf-8", "replace")
 
 
@@ -146,6 +152,17 @@ class Frontend:
         self.port = port
         self.url = "http://127.0.0.1:%d" % port
         self.proc = proc
+
+    def wait_ready(self):
+        """Until /readyz and the router (admin API) answer, 3 in a row
+        (the api processes share the socket: several may answer)."""
+        def ready():
+            for _ in range(3):
+                if self.http("GET", "/readyz", timeout=2)[0] != 200 or \
+                        self.admin("GET", "/api/nodes")[0] != 200:
+                    return False
+            return True
+        wait_for(ready, 30, "frontend %s to be ready" % self.name, 0.1)
 
     def http(self, method, path, body=None, headers=None, timeout=60):
         return request(method, self.url + path, body, headers, timeout)
@@ -399,8 +416,7 @@ class Cluster:
         fe.env = e
         self.frontends.append(fe)
         if wait:
-            wait_for(lambda: fe.http("GET", "/healthz", timeout=2)[0] == 200,
-                     30, "frontend %s to answer /healthz" % name, 0.1)
+            fe.wait_ready()
         return fe
 
     def worker(self, name, fe, env=None):
@@ -445,8 +461,7 @@ class Cluster:
         fe.proc.stop()
         fe.proc = Proc(fe.name, fe.proc.p.args, fe.env, fe.proc.logpath)
         self.procs.append(fe.proc)
-        wait_for(lambda: fe.http("GET", "/healthz", timeout=2)[0] == 200,
-                 30, "frontend %s to answer /healthz" % fe.name, 0.1)
+        fe.wait_ready()
 
     def wait_healthy(self, fe, n, timeout=30):
         """Until fe lists n healthy, non-suspect nodes."""
