@@ -247,6 +247,15 @@ rp_place_decide(uint32_t owner, uint32_t peerid, const struct msg_place *p)
 		(void)rt_place_warm(R.view, model, exclude, r_now(), &w);
 	if (w.cold)
 		cold_start(model, RT_NONE);
+	/* Nothing can serve it, nor will: say so now, not after load_wait. */
+	if (w.status == RT_WARM_NONE && w.loading == 0 &&
+	    cold_find(model) == NULL) {
+		reject(owner, peerid, p->request_id, 503, 30,
+		    "service_unavailable", "no node can run model %s now (none "
+		    "is healthy, approved, matches its selector and has memory)",
+		    p->model);
+		return;
+	}
 	enqueue(owner, peerid, p, model, exclude, &w);
 }
 
