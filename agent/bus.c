@@ -10,6 +10,9 @@
 #include "agent/bus.h"
 #include "proto/log.h"
 
+/* How long bus_close waits for the library's threads. */
+#define BUS_CLOSE_WAIT_MS	3000
+
 struct bus {
 	natsConnection		*nc;
 	natsOptions		*opts;
@@ -150,21 +153,38 @@ bus_open(const char *url, const char *name, const struct bus_handlers *h,
 }
 
 void
+bus_disconnect(struct bus *b)
+{
+	if (b != NULL && b->nc != NULL)
+		natsConnection_Close(b->nc);
+}
+
+/*
+ * The library's threads (message delivery, connection callbacks) may be
+ * running one of our callbacks, with b, when we unsubscribe and close:
+ * wait until the library has wound them all down before freeing b (or
+ * leave it allocated if that takes too long: the process is exiting).
+ */
+void
 bus_close(struct bus *b)
 {
+	natsStatus s;
 	int i;
 
 	if (b == NULL)
 		return;
-	for (i = 0; i < b->nsubs; i++) {
+	for (i = 0; i < b->nsubs; i++)
 		natsSubscription_Unsubscribe(b->subs[i]);
-		natsSubscription_Destroy(b->subs[i]);
-	}
-	if (b->nc != NULL) {
+	if (b->nc != NULL)
 		natsConnection_Close(b->nc);
-		natsConnection_Destroy(b->nc);
-	}
+	for (i = 0; i < b->nsubs; i++)
+		natsSubscription_Destroy(b->subs[i]);
+	natsConnection_Destroy(b->nc);
 	natsOptions_Destroy(b->opts);
+	if ((s = nats_CloseAndWait(BUS_CLOSE_WAIT_MS)) != NATS_OK) {
+		log_warnx("nats: library shutdown: %s", natsStatus_GetText(s));
+		return;
+	}
 	free(b);
 }
 

@@ -224,6 +224,7 @@ rb_snapshot(json_t *o)
 		rb_snap_keep(fe, o, expires);
 	else
 		rb_snap_keep(fe, NULL, 0);	/* drop an older one */
+	rp_serve_queues();	/* its requests may have ended */
 }
 
 /* A replica joined the view: count what other frontends said of it. */

@@ -433,9 +433,11 @@ rn_event(const char *kind, const char *node_id, const char *model,
 	struct log_fields f = { .node_id = node_id, .model = model,
 	    .event = kind };
 	struct event_job *e;
+	char *d;
 
-	char *d = json_dumps(detail ? detail : json_object(), JSON_COMPACT);
-
+	if (detail == NULL)
+		detail = json_object();
+	d = json_dumps(detail, JSON_COMPACT);
 	json_decref(detail);
 	log_fields(6, &f, "%s %s by %s", kind, d ? d : "{}",
 	    actor ? actor : "router");

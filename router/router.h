@@ -86,6 +86,7 @@ void	rp_done(uint32_t owner, const struct msg_done *d);
 void	rp_replica_fail(uint32_t owner, const struct msg_replica_fail *f);
 void	rp_owner_gone(uint32_t owner);
 void	rp_capacity_changed(uint32_t model);	/* serve queued requests */
+void	rp_serve_queues(void);		/* every model's */
 void	rp_tick(void);			/* expiry, stuck models */
 /* Start a cold load of model now (admin pre-warm); the answer body. */
 json_t	*rp_prewarm(uint32_t model);

@@ -259,6 +259,23 @@ rp_place_decide(uint32_t owner, uint32_t peerid, const struct msg_place *p)
 	enqueue(owner, peerid, p, model, exclude, &w);
 }
 
+/*
+ * Serve every model's queue as far as capacity allows.  Our own DONEs
+ * and replicas turning ready serve a model's queue at once; capacity also
+ * frees when another frontend's snapshot shows its requests ended (or
+ * expires), which this catches: after each snapshot, and on every tick.
+ */
+void
+rp_serve_queues(void)
+{
+	uint32_t m;
+
+	for (m = 0; m < R.view->models.n; m++)
+		if (rt_view_model(R.view, m) != NULL &&
+		    rt_admit_length(R.admit, m) > 0)
+			rp_capacity_changed(m);
+}
+
 /* Serve queued requests of a model while placement succeeds. */
 void
 rp_capacity_changed(uint32_t model)
@@ -895,4 +912,5 @@ rp_tick(void)
 		}
 	}
 	rp_keep_min(now);
+	rp_serve_queues();
 }

@@ -271,7 +271,27 @@ class Cluster:
             log("FAIL: %s" % (ev,))
             self.dump_logs()
         self.close()
+        if et is None:
+            self.check_sanitizers()
         return False
+
+    SANITIZER = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                 "runtime error:", "WARNING: ThreadSanitizer")
+
+    def check_sanitizers(self):
+        """A sanitizer report in any process's log fails the test (the
+        supervisors restart a crashed child, so it would go unseen)."""
+        bad = []
+        for name, texts in self.logs.items():
+            for text in texts:
+                for marker in self.SANITIZER:
+                    i = text.find(marker)
+                    if i != -1:
+                        bad.append("%s: %s" % (name, text[max(0, i - 200):
+                                                            i + 8000]))
+                        break
+        if bad:
+            raise Fail("sanitizer reports:\n" + "\n".join(bad))
 
     def close(self):
         for p in reversed(self.procs):
@@ -285,6 +305,12 @@ class Cluster:
         self.nats_stop()
         if self.pg_url is not None:
             self.pg_ctl("stop", "-m", "immediate", check_rc=False)
+        self.logs = {}
+        for p in self.procs:
+            try:
+                self.logs.setdefault(p.name, []).append(p.log_text())
+            except OSError:
+                pass
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def dump_logs(self, lines=60):
