@@ -29,8 +29,8 @@ struct bus *bus_open(const char *url, const char *name,
 /* Close the connection: requests in progress return at once (BUS_EDOWN);
  * b stays valid until bus_close. */
 void	bus_disconnect(struct bus *b);
-/* Close and free; also shuts the NATS library down (waiting for its
- * threads), so it is the process's last NATS call. */
+/* Close and free, once the library has confirmed that none of our
+ * callbacks will run again (bounded wait). */
 void	bus_close(struct bus *b);
 int	bus_connected(struct bus *b);
 int	bus_subscribe(struct bus *b, const char *subject);
