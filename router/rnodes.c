@@ -140,9 +140,10 @@ rn_apply_row(PGresult *r, int row)
 	uint32_t slot;
 	int approved = col_s(r, row, 13)[0] == 't';
 	int draining = col_s(r, row, 14)[0] == 't';
+	int fresh;
 	uint32_t interval = (uint32_t)col_i64(r, row, 15);
 
-	if ((slot = rt_view_node_find(R.view, id)) == RT_NONE) {
+	if ((fresh = (slot = rt_view_node_find(R.view, id)) == RT_NONE)) {
 		slot = rt_view_node_add(R.view, id, col_s(r, row, 1), approved,
 		    interval, now);
 		if (slot == RT_NONE) {
@@ -181,9 +182,16 @@ rn_apply_row(PGresult *r, int row)
 	(void)rt_view_node_set_labels(R.view, slot, labels,
 	    rn_labels(rn->labels, labels));
 	rn_set_backends(slot, rn->backends);
-	/* Until its first heartbeat, assume the registered free memory. */
-	n->free[RT_MEM_RAM] = (uint64_t)col_i64(r, row, 8);
-	n->free[RT_MEM_VRAM] = (uint64_t)col_i64(r, row, 19);
+	/* Until its first heartbeat, assume the registered free memory
+	 * (a known node's last heartbeat is fresher than the row). */
+	if (fresh || rn->hb_seq == 0) {
+		n->free[RT_MEM_RAM] = (uint64_t)col_i64(r, row, 8);
+		n->free[RT_MEM_VRAM] = (uint64_t)col_i64(r, row, 19);
+	}
+	/* The leader deleted an offline node's replicas with its status:
+	 * forget them here too (they come back with its heartbeats). */
+	if (n->state.offline)
+		rt_view_node_clear_replicas(R.view, slot);
 	return slot;
 }
 
