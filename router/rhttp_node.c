@@ -21,6 +21,7 @@
 #include "router/router.h"
 
 #define SENDFILE_TYPE	"application/x-localai-sendfile"
+#define HB_DB_MS	10000
 
 struct reg_job {
 	struct rdb_job	 j;
@@ -310,7 +311,8 @@ free_job(struct rdb_job *j)
 /*
  * HTTP heartbeat: LocalAI sends {available_vram} or {available_ram}; our
  * workers send the same body as on NATS.  It counts like a NATS heartbeat
- * and is also written to the database (every 10 s per node).
+ * and is also written to the database, at most every HB_DB_MS per node
+ * (LocalAI's workers send every heartbeat over HTTP).
  */
 static void
 node_heartbeat(struct rh_req *q, uint32_t slot)
@@ -318,6 +320,7 @@ node_heartbeat(struct rh_req *q, uint32_t slot)
 	struct rt_node *n = rt_view_node(R.view, slot);
 	json_error_t je;
 	struct hb_job *h;
+	struct rnode *rn;
 	json_t *o;
 
 	o = q->len ? json_loadb(q->body, q->len, 0, &je) : json_object();
@@ -343,7 +346,12 @@ node_heartbeat(struct rh_req *q, uint32_t slot)
 		snprintf(subj, sizeof(subj), "localai.heartbeat.%s", tok);
 		rb_publish_json(subj, o);
 	}
-	if ((h = calloc(1, sizeof(*h))) != NULL) {
+	rn = rn_get(slot);
+	if ((rn == NULL || rn->hb_db_at == 0 ||
+	    r_now() - rn->hb_db_at >= HB_DB_MS) &&
+	    (h = calloc(1, sizeof(*h))) != NULL) {
+		if (rn != NULL)
+			rn->hb_db_at = r_now();
 		snprintf(h->id, sizeof(h->id), "%s", n->id);
 		snprintf(h->ram, sizeof(h->ram), "%lld", (long long)
 		    json_integer_value(json_object_get(o, "available_ram")));

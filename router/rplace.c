@@ -513,7 +513,7 @@ cold_failed(struct cold *c, const char *why)
 	char msg[400];
 
 	(void)metrics_inc(R.metrics, MET_COLD_LOADS, METRICS_L(
-	    rt_view_model(R.view, model)->name, "failed"));
+	    rt_view_model(R.view, model)->name, METRICS_LOAD_FAILED));
 	rn_event(EVENT_REPLICA_FAILED, c->node_id,
 	    rt_view_model(R.view, model)->name, "router", json_pack("{s:s}",
 	    "error", why));
@@ -562,7 +562,7 @@ cold_install_reply(void *arg, int status, const char *data, size_t len)
 	(void)rt_view_replica_event(R.view, c->replica, RT_REPLICA_EV_READY,
 	    r_now());
 	(void)metrics_inc(R.metrics, MET_COLD_LOADS, METRICS_L(
-	    rt_view_model(R.view, c->model)->name, "ready"));
+	    rt_view_model(R.view, c->model)->name, METRICS_LOAD_OK));
 	(void)metrics_observe(R.metrics, MET_LOAD_DURATION, NULL,
 	    (r_now() - c->since) / 1000.0);
 	rn_event(EVENT_REPLICA_READY, c->node_id,
