@@ -1,10 +1,12 @@
 /*
  * The router's NATS traffic, through the frontend agent.
  *
- * In: worker heartbeats (localai.heartbeat.<node>), replica state changes
+ * In: worker heartbeats (localai.heartbeat.<node>, or relayed by the
+ * frontend that got them over HTTP), replica state changes
  * (localai.events.replica, from workers), node changes
- * (localai.events.node, from frontends), other frontends' in-flight
- * snapshots (localai.inflight.<frontend>).  Out: node events, our own
+ * (localai.events.node, from frontends: reload the row; or "suspect":
+ * another frontend's api could not reach the node), other frontends'
+ * in-flight snapshots (localai.inflight.<frontend>).  Out: node events, our own
  * in-flight snapshot every 100 ms while it changes (and every second
  * while it is not empty, so it never expires while true), and requests to
  * workers (nodes.<id>.…) whose replies come back to a callback.
@@ -267,7 +269,14 @@ rb_message(const struct msg_bus *h, const char *payload)
 		    json_string_value(json_object_get(o, "error")));
 	} else if (strcmp(h->subject, "localai.events.node") == 0) {
 		s = json_string_value(json_object_get(o, "frontend"));
-		if (s == NULL || strcmp(s, R.cf.instance_id) != 0)
+		if (s != NULL && strcmp(s, R.cf.instance_id) == 0)
+			;	/* our own */
+		else if (json_string_value(json_object_get(o, "event")) &&
+		    strcmp(json_string_value(json_object_get(o, "event")),
+		    "suspect") == 0)
+			rn_node_suspect(json_string_value(json_object_get(o,
+			    "node_id")) ?: "");
+		else
 			rn_node_event(json_string_value(json_object_get(o,
 			    "node_id")) ?: "", json_string_value(
 			    json_object_get(o, "event")) ?: "");

@@ -390,6 +390,21 @@ rn_node_event(const char *node_id, const char *what)
 	rdb_submit(&lj->j);
 }
 
+/*
+ * Another frontend could not reach one of the node's backends: treat it
+ * as our own connection failure (no new work until heartbeats clear it).
+ * Nothing durable: the row is not reloaded.
+ */
+void
+rn_node_suspect(const char *node_id)
+{
+	uint32_t slot = rt_view_node_find(R.view, node_id);
+
+	if (slot != RT_NONE)
+		(void)rt_nodestate_conn_failure(&rt_view_node(R.view,
+		    slot)->state, &R.view->health, r_now());
+}
+
 void
 rn_publish_node(const char *node_id, const char *what)
 {

@@ -352,6 +352,9 @@ rp_replica_fail(uint32_t owner, const struct msg_replica_fail *f)
 		rn_event(EVENT_NODE_SUSPECT, n->id, NULL, "api", json_pack(
 		    "{s:s,s:i,s:s}", "reason", f->reason, "grpc_status",
 		    f->grpc_status, "request_id", f->request_id));
+		/* Tell the other frontends, so that none of them sends a
+		 * request there before its own first failure. */
+		rn_publish_node(n->id, "suspect");
 	}
 }
 
