@@ -2,13 +2,18 @@
  * NATS glue for the agent processes.  See bus.h.
  */
 #include <ctype.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <nats/nats.h>
 
 #include "agent/bus.h"
 #include "proto/log.h"
+
+/* How long bus_close waits for the library's threads. */
+#define BUS_CLOSE_WAIT_MS	3000
 
 struct bus {
 	natsConnection		*nc;
@@ -17,6 +22,11 @@ struct bus {
 	void			*arg;
 	natsSubscription	*subs[32];
 	int			 nsubs;
+	/* Callbacks the library still owes us before b may be freed:
+	 * each subscription's completion, and the connection's "closed". */
+	pthread_mutex_t		 mu;
+	pthread_cond_t		 cv;
+	int			 owed;
 };
 
 static void
@@ -69,6 +79,30 @@ bus_error(natsConnection *nc, natsSubscription *sub, natsStatus err,
 	log_warnx("nats: %s", natsStatus_GetText(err));
 }
 
+/* One callback the library owed us has run: bus_close may go on. */
+static void
+bus_paid(struct bus *b)
+{
+	pthread_mutex_lock(&b->mu);
+	if (--b->owed == 0)
+		pthread_cond_broadcast(&b->cv);
+	pthread_mutex_unlock(&b->mu);
+}
+
+/* The connection is closed: the library's last callback with b. */
+static void
+bus_closed(natsConnection *nc, void *closure)
+{
+	bus_paid(closure);
+}
+
+/* A subscription is closed and its handler will not run again. */
+static void
+bus_sub_done(void *closure)
+{
+	bus_paid(closure);
+}
+
 /*
  * Options: reconnect forever with a short, jittered wait (a restarted
  * nats-server is back within a second); detect a dead server in about
@@ -111,6 +145,8 @@ bus_options(struct bus *b, const char *url, const char *name)
 	if (s == NATS_OK)
 		s = natsOptions_SetErrorHandler(o, bus_error, b);
 	if (s == NATS_OK)
+		s = natsOptions_SetClosedCB(o, bus_closed, b);
+	if (s == NATS_OK)
 		s = natsOptions_SetRetryOnFailedConnect(o, true, bus_up, b);
 	if (s != NATS_OK) {
 		log_warnx("nats: options: %s", natsStatus_GetText(s));
@@ -130,6 +166,8 @@ bus_open(const char *url, const char *name, const struct bus_handlers *h,
 		return NULL;
 	b->h = *h;
 	b->arg = arg;
+	pthread_mutex_init(&b->mu, NULL);
+	pthread_cond_init(&b->cv, NULL);
 	if (bus_options(b, url, name) == -1) {
 		bus_close(b);
 		return NULL;
@@ -137,6 +175,8 @@ bus_open(const char *url, const char *name, const struct bus_handlers *h,
 	/* With retry-on-failed-connect a down server is NATS_NOT_YET_CONNECTED
 	 * and the library keeps trying; bus_up() runs once it succeeds. */
 	s = natsConnection_Connect(&b->nc, b->opts);
+	if (b->nc != NULL)
+		b->owed = 1;	/* its "closed" callback */
 	if (s == NATS_OK) {
 		bus_up(b->nc, b);
 	} else if (s == NATS_NOT_YET_CONNECTED) {
@@ -150,21 +190,49 @@ bus_open(const char *url, const char *name, const struct bus_handlers *h,
 }
 
 void
+bus_disconnect(struct bus *b)
+{
+	if (b != NULL && b->nc != NULL)
+		natsConnection_Close(b->nc);
+}
+
+/*
+ * The library's threads (message delivery, connection callbacks) may be
+ * running one of our callbacks, with b, when we unsubscribe and close.
+ * Wait until it has confirmed that no callback will run again (every
+ * subscription complete, the connection closed) before freeing b, or
+ * leave b allocated if that takes too long: the process is exiting.
+ */
+void
 bus_close(struct bus *b)
 {
-	int i;
+	struct timespec until;
+	int i, owed;
 
 	if (b == NULL)
 		return;
-	for (i = 0; i < b->nsubs; i++) {
+	for (i = 0; i < b->nsubs; i++)
 		natsSubscription_Unsubscribe(b->subs[i]);
-		natsSubscription_Destroy(b->subs[i]);
-	}
-	if (b->nc != NULL) {
+	if (b->nc != NULL)
 		natsConnection_Close(b->nc);
-		natsConnection_Destroy(b->nc);
-	}
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += BUS_CLOSE_WAIT_MS / 1000;
+	pthread_mutex_lock(&b->mu);
+	while (b->owed > 0 &&
+	    pthread_cond_timedwait(&b->cv, &b->mu, &until) == 0)
+		;
+	owed = b->owed;
+	pthread_mutex_unlock(&b->mu);
+	for (i = 0; i < b->nsubs; i++)
+		natsSubscription_Destroy(b->subs[i]);
+	natsConnection_Destroy(b->nc);
 	natsOptions_Destroy(b->opts);
+	if (owed > 0) {
+		log_warnx("nats: %d callback(s) still pending at close", owed);
+		return;
+	}
+	pthread_cond_destroy(&b->cv);
+	pthread_mutex_destroy(&b->mu);
 	free(b);
 }
 
@@ -189,6 +257,10 @@ bus_subscribe(struct bus *b, const char *subject)
 		return -1;
 	}
 	b->subs[b->nsubs++] = sub;
+	pthread_mutex_lock(&b->mu);
+	if (natsSubscription_SetOnCompleteCB(sub, bus_sub_done, b) == NATS_OK)
+		b->owed++;
+	pthread_mutex_unlock(&b->mu);
 	/* Make sure the server has the SUB before anyone relies on it; while
 	 * disconnected the library replays it on reconnect. */
 	if (bus_connected(b))

@@ -232,7 +232,9 @@ rh_request(uint32_t owner, uint32_t peerid, const struct msg_http_req *h,
 		return;
 	}
 	if (strncmp(path, "/api/nodes", 10) == 0 || strcmp(path, "/api/events") == 0 ||
-	    strcmp(path, "/api/models") == 0 || strcmp(path, "/api/cluster") == 0) {
+	    strcmp(path, "/api/models") == 0 ||
+	    strncmp(path, "/api/models/", 12) == 0 ||
+	    strcmp(path, "/api/cluster") == 0) {
 		if (!rh_is_admin(h)) {
 			rh_error(owner, peerid, 401, "unauthorized",
 			    "an admin key is required");

@@ -310,8 +310,8 @@ admin_labels(struct rh_req *q, uint32_t slot, json_t *body, int mode,
 
 	if (labels == NULL)
 		labels = body;
-	merged = json_deep_copy(rn && rn->labels && mode != 'r' ? rn->labels :
-	    json_object());
+	merged = rn && rn->labels && mode != 'r' ? json_deep_copy(rn->labels) :
+	    json_object();
 	if (mode == 'd') {
 		if (json_object_del(merged, key) == -1) {
 			json_decref(merged);

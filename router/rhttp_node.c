@@ -12,6 +12,7 @@
 
 #include <libpq-fe.h>
 
+#include "agent/bus.h"
 #include "proto/event_catalog.h"
 #include "proto/log.h"
 #include "router/rdb.h"
@@ -20,6 +21,7 @@
 #include "router/router.h"
 
 #define SENDFILE_TYPE	"application/x-localai-sendfile"
+#define HB_DB_MS	10000
 
 struct reg_job {
 	struct rdb_job	 j;
@@ -116,7 +118,6 @@ static void
 reg_done(struct rdb_job *j)
 {
 	struct reg_job *r = (struct reg_job *)j;
-	uint32_t slot;
 	int i;
 
 	if (j->status != RDB_OK || r->row == NULL || PQntuples(r->row) != 1) {
@@ -125,12 +126,8 @@ reg_done(struct rdb_job *j)
 		    "retry" : j->error);
 		goto out;
 	}
-	slot = rn_apply_row(r->row, 0);
-	if (slot != RT_NONE) {
-		rt_view_node_clear_replicas(R.view, slot);
-		(void)rt_nodestate_register(&rt_view_node(R.view, slot)->state,
-		    &R.view->health, 0, r_now());
-	}
+	if (rn_apply_row(r->row, 0) != RT_NONE)
+		rn_registered(r->id);
 	rn_event(EVENT_NODE_REGISTERED, r->id, NULL, "node", json_pack(
 	    "{s:s,s:b}", "name", r->params[1], "again", r->existed));
 	rn_publish_node(r->id, "registered");
@@ -314,7 +311,8 @@ free_job(struct rdb_job *j)
 /*
  * HTTP heartbeat: LocalAI sends {available_vram} or {available_ram}; our
  * workers send the same body as on NATS.  It counts like a NATS heartbeat
- * and is also written to the database (every 10 s per node).
+ * and is also written to the database, at most every HB_DB_MS per node
+ * (LocalAI's workers send every heartbeat over HTTP).
  */
 static void
 node_heartbeat(struct rh_req *q, uint32_t slot)
@@ -322,6 +320,7 @@ node_heartbeat(struct rh_req *q, uint32_t slot)
 	struct rt_node *n = rt_view_node(R.view, slot);
 	json_error_t je;
 	struct hb_job *h;
+	struct rnode *rn;
 	json_t *o;
 
 	o = q->len ? json_loadb(q->body, q->len, 0, &je) : json_object();
@@ -338,8 +337,21 @@ node_heartbeat(struct rh_req *q, uint32_t slot)
 	if (json_object_get(o, "available_vram") == NULL)
 		json_object_set_new(o, "available_vram",
 		    json_integer((json_int_t)n->free[RT_MEM_VRAM]));
-	rn_apply_heartbeat(o);
-	if ((h = calloc(1, sizeof(*h))) != NULL) {
+	if (rn_apply_heartbeat(o) == 1 && R.bus_up) {
+		/* News to us, so the worker could not publish it on NATS:
+		 * relay it, so that every frontend hears it. */
+		char subj[128], tok[80];
+
+		bus_token(tok, sizeof(tok), n->id);
+		snprintf(subj, sizeof(subj), "localai.heartbeat.%s", tok);
+		rb_publish_json(subj, o);
+	}
+	rn = rn_get(slot);
+	if ((rn == NULL || rn->hb_db_at == 0 ||
+	    r_now() - rn->hb_db_at >= HB_DB_MS) &&
+	    (h = calloc(1, sizeof(*h))) != NULL) {
+		if (rn != NULL)
+			rn->hb_db_at = r_now();
 		snprintf(h->id, sizeof(h->id), "%s", n->id);
 		snprintf(h->ram, sizeof(h->ram), "%lld", (long long)
 		    json_integer_value(json_object_get(o, "available_ram")));

@@ -33,6 +33,8 @@
 
 #define LEADER_LOCK_NS	"localai"
 #define LEADER_LOCK	"health-leader"
+/* Heartbeats this far behind the last one mean a restarted worker. */
+#define HB_REORDER_MAX	3
 
 static uint64_t rn_last_health, rn_last_leader;
 static int rn_leader_job;
@@ -103,6 +105,26 @@ rn_set_backends(uint32_t slot, json_t *list)
 }
 
 /*
+ * A row reloaded for a node we know: take its durable facts, keep what
+ * we observed ourselves (last heartbeat, connection failures).  Resetting
+ * those on every reload would hide a silent node for another
+ * offline_after, and show a dead one as just heard from.
+ */
+static void
+rn_restore_known(struct rt_nodestate *s, int approved, int draining,
+    int offline, uint32_t interval)
+{
+	struct rt_nodestate keep = *s;
+
+	rt_nodestate_restore(s, &R.view->health, approved, draining, offline,
+	    interval, keep.last_heartbeat);
+	s->conn_suspect = keep.conn_suspect;
+	s->beats_since_failure = keep.beats_since_failure;
+	s->failed_at = keep.failed_at;
+	s->stale_seen = keep.stale_seen;
+}
+
+/*
  * One nodes row (RSQL_NODE_COLUMNS order) into the view: add the node if
  * new, then capacity, labels, backends and the durable state.
  */
@@ -118,19 +140,24 @@ rn_apply_row(PGresult *r, int row)
 	uint32_t slot;
 	int approved = col_s(r, row, 13)[0] == 't';
 	int draining = col_s(r, row, 14)[0] == 't';
+	int fresh;
 	uint32_t interval = (uint32_t)col_i64(r, row, 15);
 
-	if ((slot = rt_view_node_find(R.view, id)) == RT_NONE) {
+	if ((fresh = (slot = rt_view_node_find(R.view, id)) == RT_NONE)) {
 		slot = rt_view_node_add(R.view, id, col_s(r, row, 1), approved,
 		    interval, now);
 		if (slot == RT_NONE) {
 			log_warnx("node %s: cannot add to the view", id);
 			return RT_NONE;
 		}
+		n = rt_view_node(R.view, slot);
+		rt_nodestate_restore(&n->state, &R.view->health, approved,
+		    draining, strcmp(status, "offline") == 0, interval, now);
+	} else {
+		n = rt_view_node(R.view, slot);
+		rn_restore_known(&n->state, approved, draining,
+		    strcmp(status, "offline") == 0, interval);
 	}
-	n = rt_view_node(R.view, slot);
-	rt_nodestate_restore(&n->state, &R.view->health, approved, draining,
-	    strcmp(status, "offline") == 0, interval, now);
 	rn = rn_ensure_udata(slot);
 	snprintf(rn->address, sizeof(rn->address), "%s", col_s(r, row, 3));
 	snprintf(rn->http_address, sizeof(rn->http_address), "%s",
@@ -155,9 +182,16 @@ rn_apply_row(PGresult *r, int row)
 	(void)rt_view_node_set_labels(R.view, slot, labels,
 	    rn_labels(rn->labels, labels));
 	rn_set_backends(slot, rn->backends);
-	/* Until its first heartbeat, assume the registered free memory. */
-	n->free[RT_MEM_RAM] = (uint64_t)col_i64(r, row, 8);
-	n->free[RT_MEM_VRAM] = (uint64_t)col_i64(r, row, 19);
+	/* Until its first heartbeat, assume the registered free memory
+	 * (a known node's last heartbeat is fresher than the row). */
+	if (fresh || rn->hb_seq == 0) {
+		n->free[RT_MEM_RAM] = (uint64_t)col_i64(r, row, 8);
+		n->free[RT_MEM_VRAM] = (uint64_t)col_i64(r, row, 19);
+	}
+	/* The leader deleted an offline node's replicas with its status:
+	 * forget them here too (they come back with its heartbeats). */
+	if (n->state.offline)
+		rt_view_node_clear_replicas(R.view, slot);
 	return slot;
 }
 
@@ -166,6 +200,7 @@ struct load_job {
 	PGresult	*nodes;
 	PGresult	*replicas;
 	int		 finished;
+	int		 registered;	/* the node (re-)registered */
 	char		 node_id[64];	/* one node, or "" for all */
 };
 
@@ -195,7 +230,7 @@ rn_load_run(PGconn *c, struct rdb_job *j)
 static void
 rn_apply_replicas(PGresult *r)
 {
-	uint32_t model, node, slot;
+	uint32_t model, node;
 	int i;
 
 	for (i = 0; i < PQntuples(r); i++) {
@@ -203,18 +238,41 @@ rn_apply_replicas(PGresult *r)
 		node = rt_view_node_find(R.view, col_s(r, i, 1));
 		if (model == RT_NONE || node == RT_NONE)
 			continue;
-		if (strcmp(col_s(r, i, 3), "ready") != 0)
-			continue;	/* a load in progress is re-learned from events */
-		slot = rt_view_replica_find(R.view, model, node);
-		if (slot == RT_NONE)
-			slot = rt_view_replica_add(R.view, model, node,
-			    RT_REPLICA_READY,
-			    rt_view_model(R.view, model)->revision,
-			    col_s(r, i, 2), r_now());
-		if (slot != RT_NONE)
-			rt_view_replica_set_address(R.view, slot, col_s(r, i, 2),
-			    rt_view_model(R.view, model)->revision);
+		/* A load in progress is re-learned from events; a row with
+		 * no address cannot be routed to. */
+		if (strcmp(col_s(r, i, 3), "ready") != 0 ||
+		    col_s(r, i, 2)[0] == '\0')
+			continue;
+		/* A replica we know: the worker's reports are fresher. */
+		if (rt_view_replica_find(R.view, model, node) != RT_NONE)
+			continue;
+		(void)rt_view_replica_add(R.view, model, node, RT_REPLICA_READY,
+		    rt_view_model(R.view, model)->revision, col_s(r, i, 2),
+		    r_now());
 	}
+}
+
+/*
+ * A node registered (again), here or through another frontend: it is
+ * alive, and a
+ * worker that registers again has restarted or lost us, so the replicas
+ * we knew of it are gone (the registering frontend deleted their rows;
+ * its heartbeats bring back the ones still running).  Its heartbeat
+ * sequence starts over.
+ */
+void
+rn_registered(const char *node_id)
+{
+	uint32_t slot = rt_view_node_find(R.view, node_id);
+	struct rnode *rn;
+
+	if (slot == RT_NONE)
+		return;
+	rt_view_node_clear_replicas(R.view, slot);
+	(void)rt_nodestate_register(&rt_view_node(R.view, slot)->state,
+	    &R.view->health, 0, r_now());
+	if ((rn = rn_get(slot)) != NULL)
+		rn->hb_seq = 0;
 }
 
 static void
@@ -226,6 +284,8 @@ rn_load_done(struct rdb_job *j)
 	if (j->status == RDB_OK) {
 		for (i = 0; i < PQntuples(lj->nodes); i++)
 			(void)rn_apply_row(lj->nodes, i);
+		if (lj->registered)
+			rn_registered(lj->node_id);
 		if (lj->node_id[0] != '\0' && PQntuples(lj->nodes) == 0) {
 			uint32_t slot = rt_view_node_find(R.view, lj->node_id);
 
@@ -236,6 +296,7 @@ rn_load_done(struct rdb_job *j)
 			}
 		}
 		rn_apply_replicas(lj->replicas);
+		rb_snapshots_reapply();
 	} else {
 		log_warnx("loading nodes: %s", j->error);
 	}
@@ -323,9 +384,25 @@ rn_node_event(const char *node_id, const char *what)
 	if ((lj = calloc(1, sizeof(*lj))) == NULL)
 		return;
 	snprintf(lj->node_id, sizeof(lj->node_id), "%s", node_id);
+	lj->registered = strcmp(what, "registered") == 0;
 	lj->j.run = rn_load_run;
 	lj->j.done = rn_load_done;
 	rdb_submit(&lj->j);
+}
+
+/*
+ * Another frontend could not reach one of the node's backends: treat it
+ * as our own connection failure (no new work until heartbeats clear it).
+ * Nothing durable: the row is not reloaded.
+ */
+void
+rn_node_suspect(const char *node_id)
+{
+	uint32_t slot = rt_view_node_find(R.view, node_id);
+
+	if (slot != RT_NONE)
+		(void)rt_nodestate_conn_failure(&rt_view_node(R.view,
+		    slot)->state, &R.view->health, r_now());
 }
 
 void
@@ -379,9 +456,11 @@ rn_event(const char *kind, const char *node_id, const char *model,
 	struct log_fields f = { .node_id = node_id, .model = model,
 	    .event = kind };
 	struct event_job *e;
+	char *d;
 
-	char *d = json_dumps(detail ? detail : json_object(), JSON_COMPACT);
-
+	if (detail == NULL)
+		detail = json_object();
+	d = json_dumps(detail, JSON_COMPACT);
 	json_decref(detail);
 	log_fields(6, &f, "%s %s by %s", kind, d ? d : "{}",
 	    actor ? actor : "router");
@@ -399,8 +478,11 @@ rn_event(const char *kind, const char *node_id, const char *model,
 	rdb_submit(&e->j);
 }
 
-/* A heartbeat from NATS (or relayed from HTTP). */
-void
+/*
+ * A heartbeat from NATS (or relayed from HTTP).  Returns 1 when it was
+ * news, 0 when ignored (unknown node, a beat already counted).
+ */
+int
 rn_apply_heartbeat(json_t *hb)
 {
 	const char *id = json_string_value(json_object_get(hb, "node_id"));
@@ -412,10 +494,13 @@ rn_apply_heartbeat(json_t *hb)
 	size_t i;
 
 	if (id == NULL || (slot = rt_view_node_find(R.view, id)) == RT_NONE)
-		return;
+		return 0;
 	if ((rn = rn_get(slot)) != NULL) {
-		if (seq != 0 && seq < rn->hb_seq && rn->hb_seq - seq < 1000)
-			return;	/* reordered, older than what we have */
+		/* The same beat twice (NATS, then HTTP) or one overtaken by
+		 * the next: ignore.  Far behind: the worker restarted. */
+		if (seq != 0 && seq <= rn->hb_seq &&
+		    rn->hb_seq - seq < HB_REORDER_MAX)
+			return 0;
 		rn->hb_seq = seq;
 		rn->last_heartbeat_wall = r_wall_ms();
 	}
@@ -433,6 +518,7 @@ rn_apply_heartbeat(json_t *hb)
 		    json_string_value(json_object_get(e, "address")),
 		    json_string_value(json_object_get(e, "state")),
 		    json_string_value(json_object_get(e, "error")));
+	return 1;
 }
 
 struct status_job {
@@ -573,12 +659,50 @@ rn_leader_done(struct rdb_job *j)
 	free(l);
 }
 
+/*
+ * While this router hears nothing from NATS (its link is down, or its
+ * agent is), the silence of heartbeats says nothing about the workers.
+ * Time stands still for every node that was heard from recently enough
+ * to be routable when the link went down: its heartbeat age is frozen,
+ * so it stays routable and never goes offline for that silence alone,
+ * and warm routing goes on from memory.  A dead worker is still taken
+ * out at once by the first connection failure the api reports, and HTTP
+ * heartbeats still count.  A node already silent stays silent.
+ */
+static void
+rn_bus_grace(uint64_t now)
+{
+	static uint64_t last;
+	struct rt_nodestate *s;
+	struct rt_node *n;
+	uint64_t delta, limit;
+	uint32_t i;
+
+	if (R.have_agent && R.bus_up) {
+		last = 0;
+		return;
+	}
+	delta = last != 0 && now > last ? now - last : 0;
+	last = now;
+	for (i = 0; delta > 0 && i < R.view->nodes.n; i++) {
+		if ((n = rt_view_node(R.view, i)) == NULL)
+			continue;
+		s = &n->state;
+		limit = (uint64_t)s->interval_ms * R.view->health.suspect_missed;
+		if (s->offline || s->last_heartbeat + limit < now - delta)
+			continue;
+		s->last_heartbeat = s->last_heartbeat + delta > now ? now :
+		    s->last_heartbeat + delta;
+	}
+}
+
 void
 rn_tick(void)
 {
 	uint64_t now = r_now();
 	struct leader_job *l;
 
+	rn_bus_grace(now);
 	if (now - rn_last_health >= 250) {
 		rn_last_health = now;
 		rt_view_health_check(R.view, now, rn_health_cb, NULL);

@@ -40,6 +40,7 @@ struct rnode {
 	json_t	*backends;		/* installed backend names */
 	int64_t	last_heartbeat_wall;	/* unix ms of the last beat */
 	uint64_t hb_seq;
+	uint64_t hb_db_at;		/* last heartbeat written (r_now) */
 };
 
 /* One api process link (owner in the view and admission queue). */
@@ -86,6 +87,7 @@ void	rp_done(uint32_t owner, const struct msg_done *d);
 void	rp_replica_fail(uint32_t owner, const struct msg_replica_fail *f);
 void	rp_owner_gone(uint32_t owner);
 void	rp_capacity_changed(uint32_t model);	/* serve queued requests */
+void	rp_serve_queues(void);		/* every model's */
 void	rp_tick(void);			/* expiry, stuck models */
 /* Start a cold load of model now (admin pre-warm); the answer body. */
 json_t	*rp_prewarm(uint32_t model);
@@ -99,9 +101,11 @@ struct rnode *rn_get(uint32_t node);
 #include <libpq-fe.h>
 uint32_t rn_apply_row(PGresult *r, int row);
 void	rn_node_event(const char *node_id, const char *what);
+void	rn_registered(const char *node_id);
+void	rn_node_suspect(const char *node_id);	/* another frontend's */
 void	rn_tick(void);			/* health check, leader */
 void	rn_publish_node(const char *node_id, const char *what);
-void	rn_apply_heartbeat(json_t *hb);
+int	rn_apply_heartbeat(json_t *hb);
 void	rn_leader_online(uint32_t node);
 void	rn_gallery_load(void);
 void	rn_event(const char *kind, const char *node_id, const char *model,
@@ -133,6 +137,7 @@ void	rb_request(const char *subject, json_t *payload, uint32_t timeout_ms,
 void	rb_message(const struct msg_bus *h, const char *payload);
 void	rb_reply(const struct msg_bus *h, const char *payload);
 void	rb_tick(void);			/* in-flight snapshots */
+void	rb_snapshots_reapply(void);	/* a replica joined the view */
 void	rb_fail_all(void);		/* agent link lost */
 
 #endif

@@ -34,6 +34,7 @@
 #define UNLOAD_TIMEOUT_MS	30000
 #define COLD_ATTEMPTS		3
 #define REMOTE_RECHECK_MS	2000
+#define MIN_CHECK_MS		1000
 
 /* A cold load in progress (one per model). */
 enum cold_phase {
@@ -246,7 +247,33 @@ rp_place_decide(uint32_t owner, uint32_t peerid, const struct msg_place *p)
 		(void)rt_place_warm(R.view, model, exclude, r_now(), &w);
 	if (w.cold)
 		cold_start(model, RT_NONE);
+	/* Nothing can serve it, nor will: say so now, not after load_wait. */
+	if (w.status == RT_WARM_NONE && w.loading == 0 &&
+	    cold_find(model) == NULL) {
+		reject(owner, peerid, p->request_id, 503, 30,
+		    "service_unavailable", "no node can run model %s now (none "
+		    "is healthy, approved, matches its selector and has memory)",
+		    p->model);
+		return;
+	}
 	enqueue(owner, peerid, p, model, exclude, &w);
+}
+
+/*
+ * Serve every model's queue as far as capacity allows.  Our own DONEs
+ * and replicas turning ready serve a model's queue at once; capacity also
+ * frees when another frontend's snapshot shows its requests ended (or
+ * expires), which this catches: after each snapshot, and on every tick.
+ */
+void
+rp_serve_queues(void)
+{
+	uint32_t m;
+
+	for (m = 0; m < R.view->models.n; m++)
+		if (rt_view_model(R.view, m) != NULL &&
+		    rt_admit_length(R.admit, m) > 0)
+			rp_capacity_changed(m);
 }
 
 /* Serve queued requests of a model while placement succeeds. */
@@ -270,12 +297,20 @@ rp_capacity_changed(uint32_t model)
 	}
 }
 
-/* Every waiter of the model gets the same rejection. */
+/*
+ * Every waiter of the model gets the same rejection, unless ready
+ * replicas can still serve them: a scale-out (or a replicas_min load)
+ * that cannot happen is no reason to fail requests that existing
+ * replicas will serve; they keep their place and their deadline.
+ */
 static void
 fail_waiters(uint32_t model, unsigned status, unsigned retry, const char *msg)
 {
 	struct rt_waiter_info wi;
+	struct rt_warm w;
 
+	if (rt_place_warm(R.view, model, RT_NONE, r_now(), &w) != RT_WARM_NONE)
+		return;
 	while (rt_admit_pop(R.admit, model, &wi) == 1)
 		reject(wi.owner, (uint32_t)wi.cookie, wi.id, status, retry,
 		    status == 503 ? "service_unavailable" : "model_error",
@@ -317,6 +352,9 @@ rp_replica_fail(uint32_t owner, const struct msg_replica_fail *f)
 		rn_event(EVENT_NODE_SUSPECT, n->id, NULL, "api", json_pack(
 		    "{s:s,s:i,s:s}", "reason", f->reason, "grpc_status",
 		    f->grpc_status, "request_id", f->request_id));
+		/* Tell the other frontends, so that none of them sends a
+		 * request there before its own first failure. */
+		rn_publish_node(n->id, "suspect");
 	}
 }
 
@@ -374,6 +412,7 @@ struct cold_job {
 	int		want_lock;	/* 1 take, 0 release */
 	int		got_lock;
 	char		state[16];	/* replica row state to write */
+	char		address[RT_ADDR_MAX];	/* the replica's, once ready */
 	char		error[256];
 	int64_t		job_id;
 };
@@ -422,13 +461,14 @@ cold_finish_run(PGconn *c, struct rdb_job *j)
 {
 	struct cold_job *cj = (struct cold_job *)j;
 	char id[32];
-	const char *p[4] = { cj->model, cj->node_id, cj->state, cj->error };
+	const char *p[5] = { cj->model, cj->node_id, cj->state, cj->error,
+	    cj->address };
 	const char *pj[3] = { id, cj->state, cj->error };
 	PGresult *r;
 	int st = RDB_OK;
 
 	snprintf(id, sizeof(id), "%lld", (long long)cj->job_id);
-	if ((r = rdb_exec(c, j, &st, RSQL_REPLICA_SET_STATE, 4, p)) != NULL)
+	if ((r = rdb_exec(c, j, &st, RSQL_REPLICA_SET_STATE, 5, p)) != NULL)
 		PQclear(r);
 	if (cj->job_id > 0 &&
 	    (r = rdb_exec(c, j, &st, RSQL_LOADJOB_FINISH, 3, pj)) != NULL)
@@ -457,6 +497,9 @@ cold_record(struct cold *c, const char *state, const char *error)
 	snprintf(cj->node_id, sizeof(cj->node_id), "%s", c->node_id);
 	snprintf(cj->state, sizeof(cj->state), "%s", state);
 	snprintf(cj->error, sizeof(cj->error), "%s", error ? error : "");
+	if (c->replica != RT_NONE && rt_view_replica(R.view, c->replica))
+		snprintf(cj->address, sizeof(cj->address), "%s",
+		    rt_view_replica(R.view, c->replica)->address);
 	cj->job_id = c->job_id;
 	cj->j.run = cold_finish_run;
 	cj->j.done = cold_finish_done;
@@ -473,7 +516,7 @@ cold_failed(struct cold *c, const char *why)
 	char msg[400];
 
 	(void)metrics_inc(R.metrics, MET_COLD_LOADS, METRICS_L(
-	    rt_view_model(R.view, model)->name, "failed"));
+	    rt_view_model(R.view, model)->name, METRICS_LOAD_FAILED));
 	rn_event(EVENT_REPLICA_FAILED, c->node_id,
 	    rt_view_model(R.view, model)->name, "router", json_pack("{s:s}",
 	    "error", why));
@@ -522,7 +565,7 @@ cold_install_reply(void *arg, int status, const char *data, size_t len)
 	(void)rt_view_replica_event(R.view, c->replica, RT_REPLICA_EV_READY,
 	    r_now());
 	(void)metrics_inc(R.metrics, MET_COLD_LOADS, METRICS_L(
-	    rt_view_model(R.view, c->model)->name, "ready"));
+	    rt_view_model(R.view, c->model)->name, METRICS_LOAD_OK));
 	(void)metrics_observe(R.metrics, MET_LOAD_DURATION, NULL,
 	    (r_now() - c->since) / 1000.0);
 	rn_event(EVENT_REPLICA_READY, c->node_id,
@@ -650,6 +693,15 @@ cold_lock_done(struct rdb_job *j)
 		c->attempts = COLD_ATTEMPTS;	/* not the node's fault */
 		cold_failed(c, why);
 	} else {
+		uint32_t ns = rt_view_node_find(R.view, c->node_id);
+
+		/* Only the frontend that holds the model's lock loads it (and
+		 * says so): the others wait for its replica. */
+		rn_event(EVENT_REPLICA_LOADING, c->node_id, cj->model, "router",
+		    json_pack("{s:s,s:b,s:I}", "node_name", ns == RT_NONE ? "" :
+		    rt_view_node(R.view, ns)->name, "evict",
+		    c->plan.status == RT_COLD_EVICT, "job_id",
+		    (json_int_t)cj->job_id));
 		c->have_lock = 1;
 		c->job_id = cj->job_id;
 		if (c->plan.status == RT_COLD_EVICT && c->plan.n_victims > 0)
@@ -705,10 +757,6 @@ cold_start(uint32_t model, uint32_t exclude)
 	    rt_view_node(R.view, c->node)->id);
 	c->phase = COLD_LOCKING;
 	cm = conf_of(model);
-	rn_event(EVENT_REPLICA_LOADING, c->node_id, cm->name, "router",
-	    json_pack("{s:s,s:b}", "node_name",
-	    rt_view_node(R.view, c->node)->name, "evict",
-	    c->plan.status == RT_COLD_EVICT));
 	if ((cj = calloc(1, sizeof(*cj))) == NULL)
 		fatal("calloc");
 	cj->c = c;
@@ -779,6 +827,7 @@ rp_replica_update(const char *node_id, const char *model, const char *address,
 			return;
 		if ((c = cold_find(m)) != NULL && c->phase == COLD_REMOTE)
 			cold_free(c);
+		rb_snapshots_reapply();
 		rp_capacity_changed(m);
 		return;
 	}
@@ -799,6 +848,34 @@ rp_replica_update(const char *node_id, const char *model, const char *address,
 			rt_view_replica_remove(R.view, slot);
 		if (ev == RT_REPLICA_EV_READY)
 			rp_capacity_changed(m);
+	}
+}
+
+/*
+ * replicas_min is kept, not only reached when requests come: the health
+ * leader (one frontend, so that N frontends do not race for the same
+ * loads; the model lock would serialise them anyway) starts a load for
+ * every model below its minimum that has none in progress, once a
+ * second.  Nothing else is done for a model that cannot get one now.
+ */
+static void
+rp_keep_min(uint64_t now)
+{
+	static uint64_t last;
+	struct rt_model *m;
+	struct rt_warm w;
+	uint32_t i;
+
+	if (!R.leader || now - last < MIN_CHECK_MS)
+		return;
+	last = now;
+	for (i = 0; i < R.view->models.n; i++) {
+		if ((m = rt_view_model(R.view, i)) == NULL ||
+		    m->replicas_min == 0 || cold_find(i) != NULL)
+			continue;
+		(void)rt_place_warm(R.view, i, RT_NONE, now, &w);
+		if (w.cold && w.live < m->replicas_min)
+			cold_start(i, RT_NONE);
 	}
 }
 
@@ -837,4 +914,6 @@ rp_tick(void)
 			cold_start(c->model, RT_NONE);
 		}
 	}
+	rp_keep_min(now);
+	rp_serve_queues();
 }

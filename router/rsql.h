@@ -70,9 +70,10 @@
 	"INSERT INTO replicas (model, node_id, state) VALUES ($1, $2, " \
 	"'loading') ON CONFLICT (model, node_id, replica_index) DO UPDATE SET " \
 	"state = 'loading', error = NULL, updated_at = now()"
-/* $1 model, $2 node_id, $3 state, $4 error */
+/* $1 model, $2 node_id, $3 state, $4 error, $5 address ('': unchanged) */
 #define RSQL_REPLICA_SET_STATE \
 	"UPDATE replicas SET state = $3, error = NULLIF($4, ''), " \
+	"address = COALESCE(NULLIF($5, ''), address), " \
 	"updated_at = now() WHERE model = $1 AND node_id = $2"
 
 /* Apply db/migrations (embedded in the binary) under the migration lock. */
