@@ -108,7 +108,8 @@ cmd_stop_matching(const char *name, int free_first)
 	if (n == 0 && *name != '\0')
 		return cmd_fail("nothing running for \"%s\"", name);
 	for (i = 0; i < n; i++)
-		if (wk_stop_replica(ids[i], free_first, err, sizeof(err)) == -1)
+		if (wk_stop_replica(ids[i], free_first, 1, err,
+		    sizeof(err)) == -1)
 			failed++;
 	return failed ? cmd_fail("%s", err) : cmd_ok();
 }

@@ -1,0 +1,144 @@
+# Helpers for the worker tests (tests/integration/worker_*.test), on top of
+# cluster.sh: NATS requests to a node (natsc.py, the text protocol over a
+# socket), the worker's process tree read from /proc, and polling.
+#
+#	. "$TOP/tests/integration/cluster.sh"
+#	. "$TOP/tests/integration/worker_lib.sh"
+#	start_worker w1 LOCALAI_HEARTBEAT_INTERVAL=200ms
+#	node_cmd backend.install '{"backend":"fake","model_id":"m1"}'
+NATS_URL=${NATS_URL:-${TH_NATS_URL:-}}
+SPEECH_CLIENT=$TOP/$BUILD/tests/integration/speech_client
+# A signal (run.sh's timeout) must still run cluster.sh's EXIT trap.
+trap 'exit 143' TERM
+trap 'exit 130' INT
+
+# Some tests need the real frontend; skip (saying so) before it exists.
+need_frontend() {
+	if ! nm "$LOCALAI" 2>/dev/null | grep -q ' T api_main$'; then
+		echo "SKIP: localai has no api process yet"
+		exit 0
+	fi
+}
+
+natsc() {
+	python3 "$TOP/tests/integration/natsc.py" "$@"
+}
+
+# nats_req SUBJECT JSON [TIMEOUT_S]: print the reply.
+nats_req() {
+	natsc req "$NATS_URL" "$1" "$2" "${3:-60}"
+}
+
+# node_cmd VERB JSON [TIMEOUT_S]: request nodes.<NODE_ID>.VERB.
+node_cmd() {
+	nats_req "nodes.$NODE_ID.$1" "$2" "${3:-60}"
+}
+
+# start_worker NAME [ENV=VALUE...]: a worker registering with the frontend
+# at FRONTEND_PORT; sets W_PID (its supervisor), W_DIR (state dir) and
+# W_HTTP (host:port of its HTTP endpoint).
+start_worker() {
+	_name=$1; shift
+	W_HTTP=127.0.0.1:$(free_port)
+	cluster_worker "$_name" "$FRONTEND_PORT" "$(free_port)" \
+	    LOCALAI_HTTP_ADDR="$W_HTTP" "$@" >/dev/null
+	W_PID=$!
+	W_DIR=$CT/$_name
+	wait_http "http://$W_HTTP/healthz" 200 20 ||
+	    fail "worker $_name: no /healthz"
+}
+
+# node_id_of NAME: the node id the frontend gave NAME (from its state).
+node_id_of() {
+	python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' \
+	    "$CT/$1/node.json"
+}
+
+# wait_registered NAME SECONDS: until NAME has an id; sets NODE_ID.
+wait_registered() {
+	wait_for "$2" sh -c "grep -q '\"id\": \"[^\"]' '$CT/$1/node.json'" ||
+	    fail "worker $1 did not register"
+	NODE_ID=$(node_id_of "$1")
+}
+
+# node_get NAME EXPR: EXPR on node NAME's entry n in GET /api/nodes.
+node_get() {
+	admin GET /api/nodes |
+	    json "[n for n in j if n['name']=='$1'][0]$2" 2>/dev/null
+}
+
+# backend_token NAME: what the frontend presents to NAME's backends.
+backend_token() {
+	python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["backend_token"])' \
+	    "$CT/$1/node.json"
+}
+
+# wait_for SECONDS COMMAND...: poll every 0.1 s until COMMAND succeeds.
+wait_for() {
+	_t=$1; shift
+	_i=0
+	while [ $_i -lt $((_t * 10)) ]; do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+	return 1
+}
+
+# children PID: its direct children.
+children() {
+	ps -o pid= --ppid "$1" 2>/dev/null | tr -d ' ' || true
+}
+
+# descendants PID: every process below PID.
+descendants() {
+	for _c in $(children "$1"); do
+		echo "$_c"
+		descendants "$_c"
+	done
+}
+
+# agent_pid SUPERVISOR_PID: the worker agent process.
+agent_pid() {
+	for _c in $(children "$1"); do
+		tr '\0' ' ' <"/proc/$_c/cmdline" 2>/dev/null |
+		    grep -q -- '-P agent' && echo "$_c"
+	done
+	return 0
+}
+
+# backend_pids SUPERVISOR_PID: the backend processes (every child but
+# the agent).
+backend_pids() {
+	_a=$(agent_pid "$1")
+	for _c in $(children "$1"); do
+		[ "$_c" = "$_a" ] || echo "$_c"
+	done
+	return 0
+}
+
+# count_backends SUPERVISOR_PID
+count_backends() {
+	backend_pids "$1" | grep -c . || true
+}
+
+# pids_under DIR: processes whose command line mentions DIR (a worker's
+# state directory holds its backends, so this finds leftovers).
+pids_under() {
+	for _p in /proc/[0-9]*; do
+		tr '\0' ' ' <"$_p/cmdline" 2>/dev/null | grep -qF -- "$1" &&
+		    echo "${_p#/proc/}"
+	done
+	return 0
+}
+
+# json_ok: stdin is a command reply with "success": true.
+json_ok() {
+	json "j.get('success') is True" | grep -qx True
+}
+
+# expect_refused WHAT REPLY: a {success:false, error} reply.
+expect_refused() {
+	echo "$2" | json "j['success'] is False and len(j['error']) > 0" |
+	    grep -qx True || fail "$1: expected {success:false,error}, got $2"
+}
