@@ -389,10 +389,17 @@ worker_agent_main(void)
 	static const struct proc_handlers ph = { .shutdown = wk_sup_shutdown,
 	    .message = wk_sup_msg };
 	struct pollfd pfd[2];
-	uint64_t last_expire = 0;
+	uint64_t last_expire = 0, expire_every;
 	char name[300];
 
 	wk_cf = *proc_conf();
+	/* Per-request files are swept at half their lifetime (1 s to 1 min),
+	 * so none outlives file_ttl by more than half of it. */
+	expire_every = wk_cf.worker.file_ttl_ms / 2;
+	if (expire_every < 1000)
+		expire_every = 1000;
+	if (expire_every > 60000)
+		expire_every = 60000;
 	proc_set_handlers(&ph);
 	if (pipe2(wk_wake, O_CLOEXEC | O_NONBLOCK) == -1)
 		fatal("pipe2");
@@ -424,7 +431,7 @@ worker_agent_main(void)
 			wk_drain_wake();
 		if (wk_sup_flush() == -1)
 			return 1;
-		if (now_ms() - last_expire > 60000) {
+		if (now_ms() - last_expire >= expire_every) {
 			last_expire = now_ms();
 			wk_files_expire();
 		}

@@ -142,3 +142,8 @@ expect_refused() {
 	echo "$2" | json "j['success'] is False and len(j['error']) > 0" |
 	    grep -qx True || fail "$1: expected {success:false,error}, got $2"
 }
+
+# node_status_is NAME STATUS: NAME's status in GET /api/nodes.
+node_status_is() {
+	[ "$(node_get "$1" "['status']")" = "$2" ]
+}
