@@ -14,3 +14,9 @@ $(eval $(call unit_test,test_agent,tests/unit/test_agent.c agent/sysinfo.c \
     gen/backend.pb-c.c proto/log.c,$(call libs,libnats jansson libcrypto \
     libcurl libarchive libprotobuf-c libsystemd)))
 $(BUILD)/obj/tests/unit/test_agent.o: | $(BUILD)/gen/backend.pb-c.h
+
+# The worker tests' gRPC client (tests/integration/worker_*.test).
+$(eval $(call program,tests/integration/wk_client,tests/integration/wk_client.c \
+    backends/common/bclient.c gen/backend.pb-c.c proto/log.c, \
+    $(call libs,grpc libprotobuf-c libsystemd)))
+$(BUILD)/obj/tests/integration/wk_client.o: | $(BUILD)/gen/backend.pb-c.h

@@ -9,9 +9,11 @@ a plain socket; no client library is installed).
   natsc.py sub  URL SUBJECT SECONDS [MAX]      print each message's payload,
                                                one per line, for SECONDS
                                                (or until MAX messages)
-  natsc.py wait URL SUBJECT SECONDS PYEXPR     print the first message whose
-                                               JSON payload j makes PYEXPR
-                                               true; exit 2 if none came
+  natsc.py wait URL SUBJECT SECONDS PYEXPR     print each message until one
+                                               whose JSON payload j makes
+                                               PYEXPR true; exit 2 if none
+                                               came.  "natsc: subscribed" on
+                                               stderr once listening
 
 URL is nats://host:port.  Payloads are UTF-8 text (JSON here).
 """
@@ -169,12 +171,13 @@ def cmd_wait(url, subject, seconds, expr):
     try:
         while True:
             _, _, _, payload = n.next(deadline)
+            sys.stdout.write(payload.decode(errors="replace") + "\n")
+            sys.stdout.flush()
             try:
                 j = json.loads(payload)
             except ValueError:
                 continue
             if eval(expr, {}, {"j": j}):
-                sys.stdout.write(payload.decode(errors="replace") + "\n")
                 return 0
     except TimeoutError:
         return 2

@@ -147,3 +147,29 @@ expect_refused() {
 node_status_is() {
 	[ "$(node_get "$1" "['status']")" = "$2" ]
 }
+
+# watch_events FILE SECONDS PYEXPR: in the background, record every
+# localai.events.replica message in FILE until one makes PYEXPR true (j
+# is the message); returns once subscribed.  WATCH_PID is the watcher;
+# `wait "$WATCH_PID"` is 0 when the awaited event came.
+watch_events() {
+	rm -f "$1" "$1.err"
+	natsc wait "$NATS_URL" localai.events.replica "$2" "$3" >"$1" \
+	    2>"$1.err" &
+	WATCH_PID=$!
+	wait_for 10 grep -q subscribed "$1.err" || fail "no NATS watcher"
+}
+
+# chat MODEL: a non-streaming chat completion; prints the content.
+chat() {
+	curl -s "http://127.0.0.1:$FRONTEND_PORT/v1/chat/completions" \
+	    -H 'Content-Type: application/json' \
+	    -d "{\"model\":\"$1\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}" |
+	    json "j['choices'][0]['message']['content']"
+}
+
+# replica_state MODEL: its replicas' states in GET /api/models.
+replica_state() {
+	admin GET /api/models |
+	    json "' '.join(r['state'] for m in j if m['name']=='$1' for r in m['replicas'])"
+}
