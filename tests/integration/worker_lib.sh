@@ -173,3 +173,24 @@ replica_state() {
 	admin GET /api/models |
 	    json "' '.join(r['state'] for m in j if m['name']=='$1' for r in m['replicas'])"
 }
+
+# nats_start PORT: a nats-server of our own on 127.0.0.1:PORT (so a test
+# can stop and restart it); sets NATSD_PID.  nats_stop kills it.
+nats_start() {
+	nats-server -a 127.0.0.1 -p "$1" -n "wtest-$1" \
+	    >>"$CT/nats-$1.log" 2>&1 &
+	NATSD_PID=$!
+	CLUSTER_PIDS="$CLUSTER_PIDS $NATSD_PID"
+	wait_for 10 natsc pub "nats://127.0.0.1:$1" wtest.ping "" ||
+	    fail "nats-server on port $1 did not start"
+}
+
+nats_stop() {
+	kill -KILL "$NATSD_PID" 2>/dev/null || true
+	wait "$NATSD_PID" 2>/dev/null || true
+}
+
+# hb_age NAME: milliseconds since the frontend heard from node NAME.
+hb_age() {
+	node_get "$1" "['last_heartbeat_ms_ago']"
+}
