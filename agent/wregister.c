@@ -465,11 +465,19 @@ wk_drain_and_deregister(void)
 		return 0;
 	wk_node.draining = 1;
 	if (node_post("drain") == 0) {
-		while ((n = node_in_flight()) > 0 && now_ms() < deadline)
+		if ((n = node_in_flight()) > 0)
+			log_info("draining: waiting for %d request(s) in flight",
+			    n);
+		while (n > 0 && now_ms() < deadline) {
 			usleep(200 * 1000);
+			n = node_in_flight();
+		}
 		if (n > 0)
 			log_warnx("drain: %d request(s) still in flight after "
 			    "%u ms", n, wk_conf()->worker.drain_timeout_ms);
 	}
-	return node_post("deregister");
+	if (node_post("deregister") == -1)
+		return -1;
+	log_info("deregistered from %s", wk_frontend());
+	return 0;
 }

@@ -101,7 +101,7 @@ descendants() {
 # agent_pid SUPERVISOR_PID: the worker agent process.
 agent_pid() {
 	for _c in $(children "$1"); do
-		tr '\0' ' ' <"/proc/$_c/cmdline" 2>/dev/null |
+		{ tr '\0' ' ' <"/proc/$_c/cmdline"; } 2>/dev/null |
 		    grep -q -- '-P agent' && echo "$_c"
 	done
 	return 0
@@ -126,8 +126,8 @@ count_backends() {
 # state directory holds its backends, so this finds leftovers).
 pids_under() {
 	for _p in /proc/[0-9]*; do
-		tr '\0' ' ' <"$_p/cmdline" 2>/dev/null | grep -qF -- "$1" &&
-		    echo "${_p#/proc/}"
+		{ tr '\0' ' ' <"$_p/cmdline"; } 2>/dev/null |
+		    grep -qF -- "$1" && echo "${_p#/proc/}"
 	done
 	return 0
 }
@@ -168,6 +168,11 @@ chat() {
 	    json "j['choices'][0]['message']['content']"
 }
 
+# replica_is MODEL STATES: the states of MODEL's replicas are STATES.
+replica_is() {
+	[ "$(replica_state "$1")" = "$2" ]
+}
+
 # replica_state MODEL: its replicas' states in GET /api/models.
 replica_state() {
 	admin GET /api/models |
@@ -193,4 +198,10 @@ nats_stop() {
 # hb_age NAME: milliseconds since the frontend heard from node NAME.
 hb_age() {
 	node_get "$1" "['last_heartbeat_ms_ago']"
+}
+
+# alive PID: it exists and is not a zombie.
+alive() {
+	[ -r "/proc/$1/stat" ] &&
+	    [ "$(sed 's/.*) \(.\).*/\1/' "/proc/$1/stat" 2>/dev/null)" != Z ]
 }
