@@ -90,6 +90,29 @@ port_free(uint16_t p)
 }
 
 /*
+ * Does something accept connections on 127.0.0.1:p yet?  A plain connect
+ * over loopback answers at once; probing with it until the backend
+ * listens spares the gRPC channel a refused first attempt, after which it
+ * would wait out its reconnect backoff (100 ms) before the Health call.
+ */
+static int
+port_listening(uint16_t p)
+{
+	struct sockaddr_in sa = { 0 };
+	int fd, ok;
+
+	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return 1;	/* let the Health call find out */
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons(p);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 ||
+	    errno != ECONNREFUSED;
+	close(fd);
+	return ok;
+}
+
+/*
  * The lowest port of the range that no replica holds and that nothing
  * else has bound; a port a stopped replica freed is reused.  Caller holds
  * wk_lock.
@@ -158,6 +181,7 @@ static struct wk_replica *
 wait_healthy(const char *id, uint32_t gen, char *err, size_t errlen)
 {
 	uint64_t deadline = now_ms() + READY_TIMEOUT_MS;
+	useconds_t probe_us = 2000;	/* 2 ms doubling to 64 ms */
 	struct wk_replica *r;
 	struct timespec ts;
 	char addr[64];
@@ -173,6 +197,14 @@ wait_healthy(const char *id, uint32_t gen, char *err, size_t errlen)
 			snprintf(err, errlen, "backend process exited before "
 			    "it was ready");
 			return NULL;
+		}
+		if (r->phase == BE_STARTING && !port_listening(r->port)) {
+			pthread_mutex_unlock(&wk_lock);
+			usleep(probe_us);
+			if (probe_us < 50000)
+				probe_us *= 2;
+			pthread_mutex_lock(&wk_lock);
+			continue;
 		}
 		if (r->phase == BE_STARTING) {
 			loopback_addr(r, addr, sizeof(addr));
@@ -341,8 +373,12 @@ wait_gone(const char *id, uint64_t timeout_ms)
 static void
 stop_locked(struct wk_replica *r)
 {
+	char addr[64];
+
 	r->state = WR_STOPPING;
 	pthread_cond_broadcast(&wk_cond);
+	loopback_addr(r, addr, sizeof(addr));
+	wk_grpc_forget(addr);
 	(void)wk_sup_stop(r->id);
 }
 
@@ -491,6 +527,7 @@ wk_stop_replica(const char *id, int free_first, int wait, char *err,
 		if (free_first && wk_grpc_free(addr, wk_node.backend_token,
 		    5000, err, errlen) == -1)
 			log_warnx("free %s: %s", id, err);
+		wk_grpc_forget(addr);
 		pthread_mutex_lock(&wk_lock);
 		if (wk_sup_stop(id) == -1) {
 			snprintf(err, errlen, "the supervisor could not stop "
@@ -523,8 +560,10 @@ reload_main(void *arg)
 	int rc = 0;
 
 	pthread_mutex_lock(&wk_lock);
+	/* The process may have died again before this thread ran: then the
+	 * next spawn reloads, or the replica stays failed (crash loop). */
 	if ((r = wk_replica_find(rl->id)) == NULL || r->generation != rl->gen ||
-	    r->state == WR_STOPPING)
+	    r->state == WR_STOPPING || r->phase != BE_STARTING)
 		goto out;
 	set_state(r, WR_LOADING, NULL);
 	if ((r = wait_healthy(rl->id, rl->gen, err, sizeof(err))) == NULL)

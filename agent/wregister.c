@@ -388,6 +388,16 @@ heartbeat_main(void *arg)
 void
 wk_register_start(void)
 {
+	struct timespec ts;
+
+	/*
+	 * Heartbeat sequence numbers start at the wall clock in ms and count
+	 * up by one per beat (at most ten a second), so a restarted agent
+	 * continues above its predecessor: a frontend drops a heartbeat whose
+	 * number is below the last one it saw, as a reordered one.
+	 */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	hb_seq = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 	reg_stop = 0;
 	if (pthread_create(&hb_thread, NULL, heartbeat_main, NULL) != 0)
 		fatalx("cannot start the heartbeat thread");
