@@ -192,6 +192,18 @@ wk_publish_replica(const struct wk_replica *r)
 	json_decref(o);
 }
 
+/* Tell the frontends a replica we do not track is going away. */
+void
+wk_publish_gone(const char *id)
+{
+	struct wk_replica r;
+
+	memset(&r, 0, sizeof(r));
+	snprintf(r.id, sizeof(r.id), "%s", id);
+	r.state = WR_STOPPING;
+	wk_publish_replica(&r);
+}
+
 void
 wk_shutdown(const char *why)
 {
@@ -226,6 +238,7 @@ wk_be_state(const struct msg_be_state *st)
 			log_info("stopping backend %s left by a previous agent",
 			    st->id);
 			(void)wk_sup_stop(st->id);
+			wk_publish_gone(st->id);
 		}
 		return;
 	}

@@ -84,6 +84,7 @@ int	wk_sup_start(struct wk_replica *r);
 int	wk_sup_stop(const char *id);
 /* Publish a replica's state on localai.events.replica (any thread). */
 void	wk_publish_replica(const struct wk_replica *r);
+void	wk_publish_gone(const char *id);
 /* Begin a graceful shutdown (any thread). */
 void	wk_shutdown(const char *why);
 
