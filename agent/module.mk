@@ -14,3 +14,16 @@ $(eval $(call unit_test,test_agent,tests/unit/test_agent.c agent/sysinfo.c \
     gen/backend.pb-c.c proto/log.c,$(call libs,libnats jansson libcrypto \
     libcurl libarchive libprotobuf-c libsystemd)))
 $(BUILD)/obj/tests/unit/test_agent.o: | $(BUILD)/gen/backend.pb-c.h
+
+# The worker tests' gRPC client (tests/integration/worker_*.test).
+$(eval $(call program,tests/integration/wk_client,tests/integration/wk_client.c \
+    backends/common/bclient.c gen/backend.pb-c.c proto/log.c, \
+    $(call libs,grpc libprotobuf-c libsystemd)))
+$(BUILD)/obj/tests/integration/wk_client.o: | $(BUILD)/gen/backend.pb-c.h
+
+# The worker's figures (make bench): install -> ready, unload, idle cost.
+.PHONY: bench-worker
+bench: bench-worker
+bench-worker: $(BUILD)/bin/localai $(BUILD)/tests/fakes/fakebackend \
+    $(BUILD)/tests/harness/th-env
+	BUILD=$(BUILD) TOP=$(CURDIR) tests/bench/bench_worker $(BUILD)

@@ -90,10 +90,14 @@ cmd_backend_list(json_t *req)
 	return ans;
 }
 
-/* backend.stop / model.unload: one replica, or every replica whose
- * backend is `name`, or (name empty) all of them. */
+/*
+ * backend.stop / backend.delete: the replica `name`, or every replica
+ * whose backend is `name`, or (name empty) all of them.  model.unload
+ * (by_backend 0): the replica of model `name` only -- a model may share
+ * its name with a backend that serves other models.
+ */
 static json_t *
-cmd_stop_matching(const char *name, int free_first)
+cmd_stop_matching(const char *name, int by_backend)
 {
 	char ids[64][128], err[256];
 	struct wk_replica *r;
@@ -101,14 +105,14 @@ cmd_stop_matching(const char *name, int free_first)
 
 	pthread_mutex_lock(&wk_lock);
 	for (r = wk_replicas; r != NULL && n < 64; r = r->next)
-		if (*name == '\0' || strcmp(r->id, name) == 0 ||
-		    strcmp(r->backend, name) == 0)
+		if ((by_backend && *name == '\0') || strcmp(r->id, name) == 0 ||
+		    (by_backend && strcmp(r->backend, name) == 0))
 			snprintf(ids[n++], sizeof(ids[0]), "%s", r->id);
 	pthread_mutex_unlock(&wk_lock);
 	if (n == 0 && *name != '\0')
 		return cmd_fail("nothing running for \"%s\"", name);
 	for (i = 0; i < n; i++)
-		if (wk_stop_replica(ids[i], free_first, err, sizeof(err)) == -1)
+		if (wk_stop_replica(ids[i], 1, 1, err, sizeof(err)) == -1)
 			failed++;
 	return failed ? cmd_fail("%s", err) : cmd_ok();
 }
@@ -174,7 +178,7 @@ cmd_run(const char *verb, json_t *req)
 	if (strcmp(verb, "model.unload") == 0) {
 		if ((name = cmd_name(req, "model_name", 1, &bad)) == NULL)
 			return bad;
-		return cmd_stop_matching(name, 1);
+		return cmd_stop_matching(name, 0);
 	}
 	return cmd_fail("unknown command \"%s\"", verb);
 }

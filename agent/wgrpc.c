@@ -47,3 +47,9 @@ wk_grpc_free(const char *addr, const char *token, int timeout_ms, char *err,
 
 	return wk_grpc_result(bc_free_model(addr, &o, &e), &e, err, errlen);
 }
+
+void
+wk_grpc_forget(const char *addr)
+{
+	bc_forget(addr);
+}

@@ -255,16 +255,45 @@ upload(struct MHD_Connection *c, struct upload *u, const char *key,
 	return reply(c, 201, "application/json", body);
 }
 
+/*
+ * The first call of a /v1/files request, headers read, body not yet:
+ * refusals (token, key, method, a declared size beyond file_max) are
+ * answered now.  MHD can queue a response at this point and then never
+ * reads the body, but not while a body is arriving (the connection would
+ * close with no answer at all).  MHD_YES with nothing queued: go on.
+ */
+static enum MHD_Result
+files_first(struct MHD_Connection *c, const char *url, const char *method)
+{
+	const char *cl;
+	char *end;
+	unsigned long long n;
+
+	if (!authorized(c))
+		return reply_json_error(c, 401, "missing or wrong token");
+	if (strcmp(url, "/v1/files/temp") == 0 && strcmp(method, "POST") == 0)
+		return MHD_YES;
+	if (file_key(url) == NULL)
+		return reply_json_error(c, 400, "invalid file key");
+	if (strcmp(method, "GET") == 0)
+		return MHD_YES;
+	if (strcmp(method, "PUT") != 0)
+		return reply_json_error(c, 405, "method not allowed");
+	cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (cl != NULL) {
+		n = strtoull(cl, &end, 10);
+		if (*end == '\0' && n > wk_conf()->worker.file_max)
+			return reply_json_error(c, 413, "file too large");
+	}
+	return MHD_YES;
+}
+
+/* Later calls: the body of a PUT, then the answer. */
 static enum MHD_Result
 handle_files(struct MHD_Connection *c, struct upload *u, const char *url,
     const char *method, const char *data, size_t *size)
 {
-	const char *key;
-
-	if (!authorized(c)) {
-		*size = 0;
-		return reply_json_error(c, 401, "missing or wrong token");
-	}
 	if (strcmp(url, "/v1/files/temp") == 0 && strcmp(method, "POST") == 0) {
 		if (*size != 0) {
 			*size = 0;
@@ -272,15 +301,9 @@ handle_files(struct MHD_Connection *c, struct upload *u, const char *url,
 		}
 		return reserve_temp(c);
 	}
-	if ((key = file_key(url)) == NULL) {
-		*size = 0;
-		return reply_json_error(c, 400, "invalid file key");
-	}
 	if (strcmp(method, "PUT") == 0)
-		return upload(c, u, key, data, size);
-	if (strcmp(method, "GET") == 0)
-		return serve_file(c, key);
-	return reply_json_error(c, 405, "method not allowed");
+		return upload(c, u, file_key(url), data, size);
+	return serve_file(c, file_key(url));
 }
 
 static enum MHD_Result
@@ -289,17 +312,19 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
     void **con_cls)
 {
 	struct upload *u = *con_cls;
+	int files = strncmp(url, "/v1/files/", 10) == 0;
 
 	/* Answer on the second call or later, never the first, or MHD
-	 * closes the connection after the response (no keep-alive). */
+	 * closes the connection after the response (no keep-alive); only
+	 * refused uploads are answered at once, their body unread. */
 	if (u == NULL) {
 		if ((u = calloc(1, sizeof(*u))) == NULL)
 			return MHD_NO;
 		u->fd = -1;
 		*con_cls = u;
-		return MHD_YES;
+		return files ? files_first(c, url, method) : MHD_YES;
 	}
-	if (strncmp(url, "/v1/files/", 10) == 0)
+	if (files)
 		return handle_files(c, u, url, method, data, size);
 	if (*size != 0) {	/* bodies of other routes are ignored */
 		*size = 0;

@@ -192,6 +192,18 @@ wk_publish_replica(const struct wk_replica *r)
 	json_decref(o);
 }
 
+/* Tell the frontends a replica we do not track is going away. */
+void
+wk_publish_gone(const char *id)
+{
+	struct wk_replica r;
+
+	memset(&r, 0, sizeof(r));
+	snprintf(r.id, sizeof(r.id), "%s", id);
+	r.state = WR_STOPPING;
+	wk_publish_replica(&r);
+}
+
 void
 wk_shutdown(const char *why)
 {
@@ -218,6 +230,16 @@ wk_be_state(const struct msg_be_state *st)
 	pthread_mutex_lock(&wk_lock);
 	if ((r = wk_replica_find(st->id)) == NULL) {
 		pthread_mutex_unlock(&wk_lock);
+		/* A process no replica of ours owns: the supervisor's
+		 * snapshot after this agent restarted.  We know neither its
+		 * port nor its load options, so it is stopped; the frontend
+		 * loads the model again where it wants it. */
+		if (st->phase != BE_STOPPED) {
+			log_info("stopping backend %s left by a previous agent",
+			    st->id);
+			(void)wk_sup_stop(st->id);
+			wk_publish_gone(st->id);
+		}
 		return;
 	}
 	r->phase = st->phase;
@@ -257,6 +279,19 @@ wk_be_state(const struct msg_be_state *st)
 			r->event = EVENT_REPLICA_CRASH_LOOP;
 			wk_publish_replica(r);
 			r->event = NULL;
+		}
+		break;
+	case BE_STOPPED:
+		/* The process is gone for good: a replica being stopped
+		 * leaves the table now (its id and port become free); any
+		 * other one failed. */
+		if (r->state == WR_STOPPING) {
+			wk_replica_free(r);
+		} else if (r->state != WR_FAILED) {
+			r->state = WR_FAILED;
+			snprintf(r->error, sizeof(r->error), "backend process "
+			    "stopped by the supervisor");
+			wk_publish_replica(r);
 		}
 		break;
 	default:
@@ -306,28 +341,49 @@ wk_on_bus_state(void *arg, int connected, const char *server)
 {
 }
 
-/* Stop every replica: Free and stop, as on a normal shutdown. */
+/*
+ * Stop every replica (Free, then stop) at shutdown, and wait, bounded,
+ * until the supervisor reports each process gone.  This runs on the main
+ * thread, which is the one that reads the supervisor's answers, so it
+ * pumps the channel itself.
+ */
 static void
 wk_stop_all(void)
 {
-	char id[128], err[256];
+	char ids[64][128], err[256];
+	uint64_t deadline = now_ms() + 10000;
+	struct wk_replica *r;
+	struct pollfd pfd;
+	int i, n;
 
-	for (;;) {
+	do {
+		n = 0;
 		pthread_mutex_lock(&wk_lock);
-		if (wk_replicas == NULL) {
-			pthread_mutex_unlock(&wk_lock);
-			return;
-		}
-		snprintf(id, sizeof(id), "%s", wk_replicas->id);
+		for (r = wk_replicas; r != NULL && n < 64; r = r->next)
+			if (r->state != WR_STOPPING)
+				snprintf(ids[n++], sizeof(ids[0]), "%s", r->id);
 		pthread_mutex_unlock(&wk_lock);
-		if (wk_stop_replica(id, 1, err, sizeof(err)) == -1) {
-			pthread_mutex_lock(&wk_lock);
-			struct wk_replica *r = wk_replica_find(id);
-			if (r != NULL)
-				wk_replica_free(r);
-			pthread_mutex_unlock(&wk_lock);
-		}
+		for (i = 0; i < n; i++)
+			(void)wk_stop_replica(ids[i], 1, 0, err, sizeof(err));
+	} while (n == 64);
+	for (;;) {
+		if (wk_sup_flush() == -1)
+			return;
+		pthread_mutex_lock(&wk_lock);
+		n = wk_replicas != NULL;
+		pthread_mutex_unlock(&wk_lock);
+		if (!n || now_ms() >= deadline)
+			break;
+		pfd.fd = proc_fd();
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, 200) == -1 && errno != EINTR)
+			return;
+		if ((pfd.revents & (POLLIN | POLLHUP)) && proc_dispatch() == -1)
+			return;
 	}
+	if (n)
+		log_warnx("shutdown: some backend processes did not stop in "
+		    "time; the supervisor stops them");
 }
 
 static void
@@ -346,10 +402,17 @@ worker_agent_main(void)
 	static const struct proc_handlers ph = { .shutdown = wk_sup_shutdown,
 	    .message = wk_sup_msg };
 	struct pollfd pfd[2];
-	uint64_t last_expire = 0;
+	uint64_t last_expire = 0, expire_every;
 	char name[300];
 
 	wk_cf = *proc_conf();
+	/* Per-request files are swept at half their lifetime (1 s to 1 min),
+	 * so none outlives file_ttl by more than half of it. */
+	expire_every = wk_cf.worker.file_ttl_ms / 2;
+	if (expire_every < 1000)
+		expire_every = 1000;
+	if (expire_every > 60000)
+		expire_every = 60000;
 	proc_set_handlers(&ph);
 	if (pipe2(wk_wake, O_CLOEXEC | O_NONBLOCK) == -1)
 		fatal("pipe2");
@@ -381,7 +444,7 @@ worker_agent_main(void)
 			wk_drain_wake();
 		if (wk_sup_flush() == -1)
 			return 1;
-		if (now_ms() - last_expire > 60000) {
+		if (now_ms() - last_expire >= expire_every) {
 			last_expire = now_ms();
 			wk_files_expire();
 		}

@@ -84,13 +84,16 @@ int	wk_sup_start(struct wk_replica *r);
 int	wk_sup_stop(const char *id);
 /* Publish a replica's state on localai.events.replica (any thread). */
 void	wk_publish_replica(const struct wk_replica *r);
+void	wk_publish_gone(const char *id);
 /* Begin a graceful shutdown (any thread). */
 void	wk_shutdown(const char *why);
 
 /* wload.c: start a backend process and load a model (job thread). */
 json_t	*wk_install(json_t *req);
-/* Stop (and Free when `free_first`) a replica; 0 or -1 with err. */
-int	wk_stop_replica(const char *id, int free_first, char *err, size_t len);
+/* Stop (and Free when `free_first`) a replica; with `wait`, until its
+ * process is gone (never from the main thread).  0 or -1 with err. */
+int	wk_stop_replica(const char *id, int free_first, int wait, char *err,
+	    size_t len);
 /* After a crash restart: wait for Health, LoadModel again (job thread). */
 void	wk_reload_async(const char *id, uint32_t generation);
 /* Choose a free port in the configured range; 0 when none. */

@@ -388,6 +388,16 @@ heartbeat_main(void *arg)
 void
 wk_register_start(void)
 {
+	struct timespec ts;
+
+	/*
+	 * Heartbeat sequence numbers start at the wall clock in ms and count
+	 * up by one per beat (at most ten a second), so a restarted agent
+	 * continues above its predecessor: a frontend drops a heartbeat whose
+	 * number is below the last one it saw, as a reordered one.
+	 */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	hb_seq = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 	reg_stop = 0;
 	if (pthread_create(&hb_thread, NULL, heartbeat_main, NULL) != 0)
 		fatalx("cannot start the heartbeat thread");
@@ -465,11 +475,19 @@ wk_drain_and_deregister(void)
 		return 0;
 	wk_node.draining = 1;
 	if (node_post("drain") == 0) {
-		while ((n = node_in_flight()) > 0 && now_ms() < deadline)
+		if ((n = node_in_flight()) > 0)
+			log_info("draining: waiting for %d request(s) in flight",
+			    n);
+		while (n > 0 && now_ms() < deadline) {
 			usleep(200 * 1000);
+			n = node_in_flight();
+		}
 		if (n > 0)
 			log_warnx("drain: %d request(s) still in flight after "
 			    "%u ms", n, wk_conf()->worker.drain_timeout_ms);
 	}
-	return node_post("deregister");
+	if (node_post("deregister") == -1)
+		return -1;
+	log_info("deregistered from %s", wk_frontend());
+	return 0;
 }
