@@ -138,3 +138,24 @@ format:
 
 clean:
 	rm -rf build build-asan
+
+# ---- demo and install -----------------------------------------------------------
+# `make demo`: the README's first command (tools/demo.sh): a standalone node
+# plus two workers on this machine, one request of each kind, then it runs
+# until Ctrl-C.  `make demo-check`: the same, non-interactive; exit 0 only
+# when every request kind succeeded on a node.
+demo: deps
+	$(MAKE) all
+	@sh tools/demo.sh
+
+demo-check: deps
+	$(MAKE) all
+	@sh tools/demo.sh --check
+
+# `make install [PREFIX=/usr/local] [DESTDIR=]`: the binary, the shipped
+# backends, the gallery, migrations, man pages, systemd units and example
+# configuration (tools/install.sh says where each goes).
+SYSCONFDIR ?= /etc
+install: all
+	@BUILD=$(BUILD) PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) \
+	    SYSCONFDIR=$(SYSCONFDIR) sh tools/install.sh

@@ -7,8 +7,11 @@
  * backend is retried every 300 s instead of stopping the supervisor.
  */
 #include <sys/types.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <errno.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,6 +108,38 @@ sup_be_refuse(const struct msg_be_start *bs, const char *why)
 	sup_be_report(&tmp, BE_FAILED, CHILD_EXIT_CONFIG << 8, 0);
 }
 
+/*
+ * The working directory a backend runs in (the agent's models_path) may
+ * not exist yet on a fresh node: create it (and its parents) rather than
+ * fail the backend for good.  0, or -1 with errno.
+ */
+static int
+sup_be_workdir(const char *dir)
+{
+	char buf[PATH_MAX], *p;
+	struct stat st;
+
+	if (dir[0] == '\0' || stat(dir, &st) == 0)
+		return 0;
+	if (strlen(dir) >= sizeof(buf)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(buf, dir, strlen(dir) + 1);
+	for (p = buf + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) == -1 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(buf, 0755) == -1 && errno != EEXIST)
+		return -1;
+	log_info("backend working directory %s created", dir);
+	return 0;
+}
+
 void
 sup_be_start(const struct msg *m, int64_t now)
 {
@@ -119,6 +154,11 @@ sup_be_start(const struct msg *m, int64_t now)
 	if (bs.id[0] == '\0' || bs.run_path[0] != '/' || bs.addr[0] == '\0')
 		return sup_be_refuse(&bs, "needs an id, an absolute run path "
 		    "and an address");
+	if (sup_be_workdir(bs.workdir) == -1) {
+		log_warn("backend %s: working directory %s", bs.id, bs.workdir);
+		return sup_be_refuse(&bs, "its working directory cannot be "
+		    "created");
+	}
 	if ((c = sup_backend_find(bs.id)) != NULL && c->pid != -1) {
 		log_warnx("%s: already running (pid %d); stop it first",
 		    c->name, (int)c->pid);

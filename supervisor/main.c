@@ -18,8 +18,6 @@
 #include "supervisor/config.h"
 #include "supervisor/sup.h"
 
-#define LOCALAI_VERSION "0.1.0"
-
 /*
  * The core processes.  Each folder (api/, router/, agent/) defines its
  * <proc>_main(); until it does, the weak reference is NULL and a

@@ -2,6 +2,8 @@
 # api, router and agent processes it re-executes itself as.
 LOCALAI_SRCS += supervisor/main.c supervisor/proc.c supervisor/spawn.c \
                 supervisor/backend.c supervisor/child.c supervisor/notify.c \
+                supervisor/stop.c supervisor/standalone.c supervisor/svc.c \
+                supervisor/ctl.c \
                 proto/log.c proto/msgbuf.c proto/proc.c
 LOCALAI_LIBS += $(call libs,libsystemd libconfig)
 

@@ -33,6 +33,7 @@
 #include "proto/msgbuf.h"
 #include "proto/proc.h"
 #include "supervisor/child.h"
+#include "supervisor/status.h"
 #include "supervisor/sup.h"
 
 #define SUP_PING_INTERVAL_MS	5000
@@ -50,6 +51,8 @@ static struct {
 	int		 stopping;	/* shutdown begun */
 	int		 exit_code;
 	int		 ready_sent;	/* READY=1 sent once */
+	int		 started;	/* children after the services spawned */
+	int64_t		 started_at;
 	uint32_t	 reload_gen;	/* waiting for acks of it; 0 none */
 	int64_t		 reload_deadline;
 	int64_t		 watchdog_ms;
@@ -85,6 +88,20 @@ sup_min(int64_t a, int64_t b)
 	return a < b ? a : b;
 }
 
+int
+sup_has_ctl(const struct sup_child *c)
+{
+	return c->kind == SUP_API || c->kind == SUP_ROUTER ||
+	    c->kind == SUP_AGENT_FE || c->kind == SUP_AGENT_WK;
+}
+
+int
+sup_is_service(const struct sup_child *c)
+{
+	return c->kind == SUP_PG || c->kind == SUP_NATS;
+}
+
+/* What READY=1 waits for: every child but the backends. */
 static int
 sup_is_core(const struct sup_child *c)
 {
@@ -143,6 +160,30 @@ sup_is_stopping(void)
 	return sup.stopping;
 }
 
+int
+sup_is_reloading(void)
+{
+	return sup.reload_gen != 0;
+}
+
+enum conf_role
+sup_role(void)
+{
+	return sup.role;
+}
+
+const struct conf *
+sup_conf(void)
+{
+	return &sup.conf;
+}
+
+int64_t
+sup_started_at(void)
+{
+	return sup.started_at;
+}
+
 struct sup_children *
 sup_children(void)
 {
@@ -189,10 +230,20 @@ sup_channel_close(struct sup_child *c)
 
 /* ---- messages to children ---------------------------------------------- */
 
-/* A child broke the protocol or cannot be talked to: kill it. */
-static void
-sup_child_broken(struct sup_child *c, const char *why)
+/*
+ * A child broke the protocol, cannot be talked to or hangs: kill it.
+ * One that was asked to stop is only cut off: its socket breaks because
+ * it is exiting, and its SIGKILL deadline is already set.
+ */
+void
+sup_child_kill(struct sup_child *c, const char *why)
 {
+	if (c->stopping && c->kill_at != -1) {
+		log_debug("%s[%d]: %s while stopping", c->name, (int)c->pid,
+		    why);
+		sup_channel_close(c);
+		return;
+	}
 	log_warnx("%s[%d]: %s; SIGKILL", c->name, (int)c->pid, why);
 	sup_channel_close(c);
 	if (c->pid != -1)
@@ -207,7 +258,7 @@ sup_compose(struct sup_child *c, uint32_t type, uint32_t peerid, int fd,
 	if (c->mb.fd == -1)
 		return;
 	if (msgbuf_compose(&c->mb, type, peerid, fd, data, len) == -1)
-		sup_child_broken(c, "cannot queue a message");
+		sup_child_kill(c, "cannot queue a message");
 }
 
 static void
@@ -223,6 +274,8 @@ sup_send_config(struct sup_child *c)
 		    sizeof(cf.frontend.database_url));
 		memset(cf.nats_url, 0, sizeof(cf.nats_url));
 	}
+	if (c->kind == SUP_AGENT_WK && sup.role == ROLE_STANDALONE)
+		sup_sa_worker_conf(&cf);
 	sup_compose(c, MSG_CFG_MAIN, 0, -1, &cf, sizeof(cf));
 	for (i = 0; i < sup.models.n; i++)
 		sup_compose(c, MSG_CFG_MODEL, i, -1, &sup.models.models[i],
@@ -324,6 +377,8 @@ sup_spawned(struct sup_child *c, int ctl, int64_t now)
 		sup_be_spawned(c, now);
 		return;
 	}
+	if (sup_is_service(c))
+		return;		/* sup_svc_probe() watches it start */
 	sup_send_config(c);
 	sup_link_peers(c);
 	if (c->kind == SUP_AGENT_WK)
@@ -339,7 +394,8 @@ sup_spawn(struct sup_child *c, int64_t now)
 	if (c->exec_errno != 0)
 		log_warnx("%s[%d]: cannot execute %s: %s", c->name,
 		    (int)c->pid, c->kind == SUP_BACKEND ? c->be.run_path :
-		    sup_exec_path(), strerror(c->exec_errno));
+		    sup_is_service(c) ? sup_svc_path(c) : sup_exec_path(),
+		    strerror(c->exec_errno));
 	sup_spawned(c, ctl, now);
 }
 
@@ -395,6 +451,8 @@ sup_exited(struct sup_child *c, int wstatus, int64_t now)
 
 	sup_describe_status(wstatus, desc, sizeof(desc));
 	log_info("%s[%d]: EXITED, %s", c->name, (int)c->pid, desc);
+	c->exited = 1;
+	c->last_wstatus = wstatus;
 	/* Helpers it left behind in its group go with it. */
 	(void)kill(-c->pid, SIGKILL);
 	sup_channel_close(c);
@@ -406,8 +464,10 @@ sup_exited(struct sup_child *c, int wstatus, int64_t now)
 	}
 	if (c->kind == SUP_BACKEND)
 		sup_be_exited(c, wstatus, now);
-	else
+	else {
+		sup_svc_exited(c);
 		sup_core_exited(c, wstatus, now);
+	}
 }
 
 static struct sup_child *
@@ -445,6 +505,10 @@ sup_reap(int64_t now)
 void
 sup_child_stop(struct sup_child *c, int64_t now)
 {
+	if (sup_is_service(c)) {
+		sup_svc_stop(c, now);
+		return;
+	}
 	c->stopping = 1;
 	if (c->pid == -1) {
 		child_sm_stopped(&c->sm);
@@ -454,28 +518,25 @@ sup_child_stop(struct sup_child *c, int64_t now)
 		sup_compose(c, MSG_CTL_SHUTDOWN, 0, -1, NULL, 0);
 	if (kill(-c->pid, SIGTERM) == -1 && errno != ESRCH)
 		log_warn("%s[%d]: SIGTERM", c->name, (int)c->pid);
+	c->stop_at = now;
 	c->kill_at = now + SUP_KILL_AFTER_MS;
 }
 
 /*
- * Begin the shutdown: STOPPING=1, SIGTERM to every child's process group
- * (SIGKILL 5 s later), no more respawns; the loop ends when every child
- * has been reaped.  The first exit code set wins.
+ * Begin the shutdown: STOPPING=1, no more respawns, children stopped in
+ * the order of stop.c (each SIGTERM, SIGKILL later); the loop ends when
+ * every child has been reaped.  The first exit code set wins.
  */
 static void
 sup_stop(int code, const char *why)
 {
-	struct sup_child *c;
-	int64_t now = sup_now();
-
 	if (sup.stopping)
 		return;
 	sup.stopping = 1;
 	sup.exit_code = code;
 	log_info("stopping: %s", why);
 	sup_notify_stopping();
-	TAILQ_FOREACH(c, &sup.children, entry)
-		sup_child_stop(c, now);
+	sup_stop_begin(sup.role, sup.conf.worker.drain_timeout_ms, sup_now());
 }
 
 /* ---- messages from children -------------------------------------------- */
@@ -492,7 +553,7 @@ sup_all_core_ready(void)
 	return 1;
 }
 
-static void
+void
 sup_child_ready(struct sup_child *c, int64_t now)
 {
 	child_sm_ready(&c->sm, now);
@@ -515,7 +576,7 @@ sup_reload_check(int64_t now)
 	if (sup.reload_gen == 0)
 		return;
 	TAILQ_FOREACH(c, &sup.children, entry) {
-		if (sup_is_core(c) && c->mb.fd != -1 &&
+		if (sup_has_ctl(c) && c->mb.fd != -1 &&
 		    c->acked < sup.reload_gen)
 			missing++;
 	}
@@ -612,24 +673,26 @@ sup_child_input(struct sup_child *c, int64_t now)
 		    (int)c->pid);
 		sup_channel_close(c);
 		/* It is exiting; if it is not, it gets 5 s to do so. */
-		if (c->kill_at == -1)
+		if (c->kill_at == -1) {
+			c->stop_at = now;
 			c->kill_at = now + SUP_KILL_AFTER_MS;
+		}
 		return;
 	}
 	if (n == -1 && errno != EAGAIN && errno != EINTR) {
-		sup_child_broken(c, errno == EBADMSG ? "protocol error" :
+		sup_child_kill(c, errno == EBADMSG ? "protocol error" :
 		    "control socket error");
 		return;
 	}
 	while (c->mb.fd != -1 && (r = msgbuf_get(&c->mb, &m)) != 0) {
 		if (r == -1) {
-			sup_child_broken(c, "protocol error");
+			sup_child_kill(c, "protocol error");
 			return;
 		}
 		r = sup_handle(c, &m, now);
 		msg_free(&m);
 		if (r == -1) {
-			sup_child_broken(c, "protocol error");
+			sup_child_kill(c, "protocol error");
 			return;
 		}
 	}
@@ -651,7 +714,7 @@ sup_ping(struct sup_child *c, int64_t now)
 			return c->ping_sent + SUP_PING_TIMEOUT_MS;
 		log_warnx("%s[%d]: no answer to ping in %d s", c->name,
 		    (int)c->pid, SUP_PING_TIMEOUT_MS / 1000);
-		sup_child_broken(c, "hung");
+		sup_child_kill(c, "hung");
 		return -1;
 	}
 	if (now < c->next_ping)
@@ -678,14 +741,16 @@ sup_child_timers(struct sup_child *c, int64_t now)
 	if (c->kill_at != -1) {
 		if (now < c->kill_at)
 			return sup_min(c->kill_at, sup_ping(c, now));
-		log_warnx("%s[%d]: still running %d s after SIGTERM or "
+		log_warnx("%s[%d]: still running %lld s after SIGTERM or "
 		    "closing its socket; SIGKILL", c->name, (int)c->pid,
-		    SUP_KILL_AFTER_MS / 1000);
+		    (long long)(now - c->stop_at + 500) / 1000);
 		(void)kill(-c->pid, SIGKILL);
 		c->kill_at = -1;
 		return -1;
 	}
-	return sup_is_core(c) ? sup_ping(c, now) : -1;
+	if (sup_is_service(c))
+		return sup_svc_probe(c, now);
+	return sup_has_ctl(c) ? sup_ping(c, now) : -1;
 }
 
 /*
@@ -698,7 +763,7 @@ sup_healthy(int64_t now)
 	struct sup_child *c;
 
 	TAILQ_FOREACH(c, &sup.children, entry) {
-		if (!sup_is_core(c) || c->pid == -1)
+		if (!sup_has_ctl(c) || c->pid == -1)
 			continue;
 		if (c->doomed || (c->ping_sent != -1 &&
 		    now - c->ping_sent >= SUP_PING_INTERVAL_MS))
@@ -735,6 +800,7 @@ sup_timers(int64_t now)
 		deadline = sup_min(deadline, sup_child_timers(c, now));
 	}
 	deadline = sup_min(deadline, sup_watchdog(now));
+	deadline = sup_min(deadline, sup_ctl_timers(now));
 	if (sup.reload_gen != 0) {
 		sup_reload_check(now);
 		if (sup.reload_gen != 0)
@@ -744,23 +810,6 @@ sup_timers(int64_t now)
 }
 
 /* ---- configuration -------------------------------------------------------- */
-
-/* A random RFC 4122 version 4 UUID for instance_id. */
-static void
-sup_instance_id(struct conf *c)
-{
-	uint8_t b[16];
-
-	if (c->instance_id[0] != '\0')
-		return;
-	arc4random_buf(b, sizeof(b));
-	b[6] = (b[6] & 0x0f) | 0x40;
-	b[8] = (b[8] & 0x3f) | 0x80;
-	snprintf(c->instance_id, sizeof(c->instance_id),
-	    "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-	    "%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4], b[5],
-	    b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
-}
 
 /* Load configuration and models; 0, or -1 with the reason logged. */
 static int
@@ -779,6 +828,10 @@ sup_load(struct conf *nc, struct conf_models *nm)
 	}
 	if (sup.verbose_flag >= 0)
 		nc->verbose = sup.verbose_flag;
+	if (sup.role != ROLE_WORKER)
+		sup_gallery_default(nc);
+	if (sup.role == ROLE_STANDALONE)
+		sup_sa_apply(nc);	/* a no-op before sup_sa_setup() */
 	return 0;
 }
 
@@ -818,7 +871,7 @@ sup_reload(int64_t now)
 	sup.models = nm;
 	log_setverbose(sup.conf.verbose);
 	TAILQ_FOREACH(c, &sup.children, entry) {
-		if (sup_is_core(c) && c->mb.fd != -1)
+		if (sup_has_ctl(c) && c->mb.fd != -1)
 			sup_send_config(c);
 	}
 	sup.reload_gen = sup.conf.generation;
@@ -827,19 +880,6 @@ sup_reload(int64_t now)
 }
 
 /* ---- setup and the loop ------------------------------------------------------ */
-
-/*
- * Standalone mode is to start a private PostgreSQL and nats-server here
- * and point database_url and nats_url at them before any child starts.
- * That belongs to a later issue; until then standalone runs the frontend
- * and worker processes against the URLs in the configuration.
- */
-static void
-sup_standalone_services(void)
-{
-	log_info("standalone: private PostgreSQL and NATS are not started by "
-	    "this version; using database_url and nats_url as configured");
-}
 
 static void
 sup_create_children(void)
@@ -867,7 +907,7 @@ sup_create_children(void)
 		(void)sup_child_new(SUP_AGENT_WK, 0, "worker-agent");
 }
 
-static const char *
+const char *
 sup_role_name(enum conf_role role)
 {
 	switch (role) {
@@ -899,7 +939,10 @@ sup_setup(char *argv0)
 		return CHILD_EXIT_CONFIG;
 	}
 	log_setverbose(sup.conf.verbose);
-	sup_instance_id(&sup.conf);
+	/* An empty instance_id: one random UUID, kept across reloads. */
+	if (sup.conf.instance_id[0] == '\0' && conf_random_uuid(
+	    sup.conf.instance_id, sizeof(sup.conf.instance_id)) == -1)
+		fatal("getrandom");
 	sup.conf.generation = 1;
 	if (sup_spawn_init(argv0) == -1)
 		return 1;
@@ -915,9 +958,11 @@ sup_setup(char *argv0)
 		log_warn("PR_SET_CHILD_SUBREAPER");
 	if (sup_signals() == -1)
 		fatal("signals");
-	if (sup.role == ROLE_STANDALONE)
-		sup_standalone_services();
+	/* The private servers go first in the list, and start first. */
+	if (sup.role == ROLE_STANDALONE && sup_sa_setup(&sup.conf, fd) == -1)
+		return 1;
 	sup_create_children();
+	sup_ctl_open(sup.conf.state_dir);
 	return 0;
 }
 
@@ -953,6 +998,26 @@ sup_status(void)
 		sup_notify_status("%s; %s", text, sup.child_status);
 	else
 		sup_notify_status("%s", text);
+}
+
+/*
+ * The private servers come first: the frontend and worker processes
+ * start once every service accepts connections (at once without any).
+ */
+static void
+sup_start_rest(int64_t now)
+{
+	struct sup_child *c;
+
+	TAILQ_FOREACH(c, &sup.children, entry) {
+		if (sup_is_service(c) && c->sm.state != CHILD_READY)
+			return;
+	}
+	sup.started = 1;
+	TAILQ_FOREACH(c, &sup.children, entry) {
+		if (!sup_is_service(c) && c->kind != SUP_BACKEND)
+			sup_spawn(c, now);
+	}
 }
 
 static int
@@ -994,11 +1059,11 @@ sup_poll(int64_t deadline)
 	struct sup_child *c;
 	struct timespec ts, *tsp = NULL;
 	int64_t now = sup_now(), wait;
-	nfds_t n = 0, i;
+	nfds_t n = 0, i, nctl;
 
 	TAILQ_FOREACH(c, &sup.children, entry)
 		n++;
-	sup_poll_reserve(n);
+	sup_poll_reserve(n + 1 + SUP_STATUS_CLIENTS);
 	pfd = sup.pfd;
 	n = 0;
 	TAILQ_FOREACH(c, &sup.children, entry) {
@@ -1015,7 +1080,8 @@ sup_poll(int64_t deadline)
 		ts.tv_nsec = (wait % 1000) * 1000000;
 		tsp = &ts;
 	}
-	if (ppoll(pfd, n, tsp, &sup.ppoll_mask) == -1) {
+	nctl = sup_ctl_pollfds(&pfd[n]);
+	if (ppoll(pfd, n + nctl, tsp, &sup.ppoll_mask) == -1) {
 		if (errno != EINTR)
 			fatal("ppoll");
 		return;
@@ -1025,11 +1091,12 @@ sup_poll(int64_t deadline)
 		c = sup.who[i];
 		if ((pfd[i].revents & POLLOUT) && c->mb.fd != -1 &&
 		    msgbuf_flush(&c->mb) == -1)
-			sup_child_broken(c, "cannot write to it");
+			sup_child_kill(c, "cannot write to it");
 		if ((pfd[i].revents & (POLLIN | POLLHUP | POLLERR)) &&
 		    c->mb.fd != -1)
 			sup_child_input(c, now);
 	}
+	sup_ctl_handle(&pfd[n], nctl, now);
 }
 
 /* Write what was queued this round without waiting for POLLOUT. */
@@ -1041,7 +1108,7 @@ sup_flush_all(void)
 	TAILQ_FOREACH(c, &sup.children, entry) {
 		if (c->mb.fd != -1 && msgbuf_pending(&c->mb) > 0 &&
 		    msgbuf_flush(&c->mb) == -1)
-			sup_child_broken(c, "cannot write to it");
+			sup_child_kill(c, "cannot write to it");
 	}
 }
 
@@ -1053,6 +1120,7 @@ sup_cleanup(void)
 	/* Adopted descendants that died meanwhile. */
 	while (waitpid(-1, NULL, WNOHANG) > 0)
 		;
+	sup_ctl_close();
 	while ((c = TAILQ_FIRST(&sup.children)) != NULL)
 		sup_child_free(c);
 	conf_models_free(&sup.models);
@@ -1076,6 +1144,7 @@ sup_main(enum conf_role role, const char *conf_path, int path_given,
 	sup.path_given = path_given;
 	sup.verbose_flag = verbose_flag;
 	log_procinit("supervisor");
+	sup.started_at = sup_now();
 	if ((r = sup_setup(argv0)) != 0) {
 		sup_cleanup();
 		return r;
@@ -1083,12 +1152,16 @@ sup_main(enum conf_role role, const char *conf_path, int path_given,
 	log_info("%s supervisor started, configuration %s",
 	    sup_role_name(role), sup.conf.path);
 	now = sup_now();
-	TAILQ_FOREACH(c, &sup.children, entry)
-		sup_spawn(c, now);
+	TAILQ_FOREACH(c, &sup.children, entry) {
+		if (sup_is_service(c))
+			sup_spawn(c, now);
+	}
 	for (;;) {
 		now = sup_now();
 		if (sup_got_term) {
 			sup_got_term = 0;
+			if (sup.stopping)
+				sup_stop_hurry(now);
 			sup_stop(0, "signal received");
 		}
 		if (sup_got_chld) {
@@ -1100,6 +1173,10 @@ sup_main(enum conf_role role, const char *conf_path, int path_given,
 			if (!sup.stopping)
 				sup_reload(now);
 		}
+		if (sup.stopping)
+			sup_stop_step(now);
+		else if (!sup.started)
+			sup_start_rest(now);
 		if (sup.stopping && !sup_alive())
 			break;
 		deadline = sup_timers(now);

@@ -159,7 +159,7 @@ sup_exec_env(const struct sup_child *c)
 	for (i = 0; i < sizeof(drop) / sizeof(drop[0]); i++)
 		unsetenv(drop[i]);
 	if (c->kind != SUP_BACKEND)
-		return;
+		return;	/* services scrub their own (sup_svc_exec) */
 	sup_env_scrub_localai();
 	if (c->be.token[0] != '\0')
 		setenv("LOCALAI_GRPC_AUTH_TOKEN", c->be.token, 1);
@@ -183,8 +183,13 @@ sup_exec(const struct sup_child *c, int ctl, int errfd)
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		signal(sigs[i], SIG_DFL);
 	sigemptyset(&none);
+	/*
+	 * A service changes user before PR_SET_PDEATHSIG: a change of
+	 * credentials clears the death signal.
+	 */
 	if (sigprocmask(SIG_SETMASK, &none, NULL) == -1 ||
 	    setpgid(0, 0) == -1 ||
+	    (sup_is_service(c) && sup_svc_drop_privileges(c) == -1) ||
 	    prctl(PR_SET_PDEATHSIG, SIGKILL) == -1)
 		goto fail;
 	if (getppid() != spawn_parent)
@@ -199,6 +204,10 @@ sup_exec(const struct sup_child *c, int ctl, int errfd)
 		argv[2] = (char *)(uintptr_t)c->be.addr;
 		argv[3] = NULL;
 		execv(c->be.run_path, argv);
+		goto fail;
+	}
+	if (sup_is_service(c)) {
+		sup_svc_exec(c);
 		goto fail;
 	}
 	side = c->kind == SUP_AGENT_WK ? "worker" : "frontend";
@@ -234,7 +243,7 @@ sup_fork_exec(const struct sup_child *c, int *ctl, int *exec_errno)
 	int sv[2] = { -1, -1 }, ep[2];
 	pid_t pid;
 
-	if (c->kind != SUP_BACKEND &&
+	if (sup_has_ctl(c) &&
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
 		fatal("socketpair");
 	if (pipe2(ep, O_CLOEXEC) == -1)

@@ -27,6 +27,9 @@
  *	BE_RUN=PATH	after READY, ask for backend BE_ID (default "be1")
  *			run as PATH --addr BE_ADDR with BE_TOKEN in BE_WORKDIR
  *	BE_STOP_MS=N	ask to stop it N ms after READY
+ *	DRAIN_MS=N	on shutdown, keep running N ms ("fake: draining"),
+ *			then ask to stop the backend (as the real agent does
+ *			after draining) and exit once it is reported stopped
  * Everything it does is logged on stderr ("fake: ..."), which the tests
  * read: readiness, configurations, peers, MSG_BE_STATE reports.
  */
@@ -176,6 +179,8 @@ fake_reload(void *arg)
 	log_info("fake: config generation %u", proc_conf()->generation);
 }
 
+static int fake_be_stopped;	/* MSG_BE_STATE STOPPED seen */
+
 static int
 fake_message(struct msg *m, void *arg)
 {
@@ -189,6 +194,8 @@ fake_message(struct msg *m, void *arg)
 	log_info("fake: be_state id=%s phase=%d pid=%d exit=%d signal=%d "
 	    "restarts=%u next_retry_ms=%u", st.id, st.phase, st.pid,
 	    st.exit_status, st.signal, st.restarts, st.next_retry_ms);
+	if (st.phase == BE_STOPPED)
+		fake_be_stopped = 1;
 	return 0;
 }
 
@@ -361,6 +368,7 @@ fake_core(const char *proc, const char *side)
 	char fds[128];
 	int64_t start;
 	int ignore_term, accept_fd, said = 0;
+	int64_t drain_end = -1, stop_sent = -1;
 
 	snprintf(fake_name, sizeof(fake_name), "%s", proc);
 	fake_fds(fds, sizeof(fds));
@@ -385,13 +393,26 @@ fake_core(const char *proc, const char *side)
 	t.hang = fake_at(start, "HANG_MS");
 	t.be_stop = -1;
 	for (;;) {
-		if (proc_shutting_down()) {
-			if (!ignore_term)
-				break;
-			if (!said++)
-				log_info("fake: ignoring the shutdown");
+		if (proc_shutting_down() && !ignore_term &&
+		    fake_env("DRAIN_MS") == NULL)
+			break;
+		if (proc_shutting_down() && ignore_term && !said++)
+			log_info("fake: ignoring the shutdown");
+		if (proc_shutting_down() && !ignore_term && drain_end == -1) {
+			log_info("fake: draining");
+			drain_end = fake_now() + fake_num("DRAIN_MS", 0);
 		}
-		if (fake_wait(fake_tick(&t), accept_fd) == -1)
+		if (drain_end != -1 && stop_sent == -1 &&
+		    fake_now() >= drain_end) {
+			log_info("fake: drained");
+			fake_be_stop();
+			stop_sent = fake_now();
+		}
+		if (stop_sent != -1 && (fake_be_stopped ||
+		    fake_now() - stop_sent > 5000))
+			break;
+		if (fake_wait(drain_end != -1 ? fake_now() + 20 :
+		    fake_tick(&t), accept_fd) == -1)
 			return 1;
 	}
 	log_info("fake: clean exit");

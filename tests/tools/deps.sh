@@ -11,7 +11,8 @@ libmicrohttpd-dev libconfig-dev libsystemd-dev systemd
 libjansson-dev libcurl4-openssl-dev libssl-dev libcmocka-dev libbsd-dev
 libpcre2-dev libespeak-ng-dev espeak-ng-data libpocketsphinx-dev
 libsphinxbase-dev pocketsphinx-en-us pocketsphinx-testdata
-chromium curl procps iproute2 python3 file ca-certificates"
+chromium curl procps iproute2 python3 file ca-certificates
+libarchive-dev groff-base"
 
 missing=""
 for p in $PKGS; do
