@@ -138,8 +138,11 @@ void	rsql_hex(const unsigned char digest[32], char hex[65]);
 	"UPDATE nodes SET approved = true, updated_at = now(), status = " \
 	"CASE WHEN status = 'offline' THEN 'offline' WHEN draining THEN " \
 	"'draining' ELSE 'healthy' END WHERE id = $1 RETURNING status"
+/* A deregistration ends the worker's own shutdown drain too: the node
+ * comes back healthy when it registers again. */
 #define RSQL_NODE_DEREGISTER \
-	"UPDATE nodes SET updated_at = now(), status = CASE WHEN NOT approved " \
+	"UPDATE nodes SET updated_at = now(), draining = false, " \
+	"status = CASE WHEN NOT approved " \
 	"THEN 'pending' ELSE 'offline' END WHERE id = $1 RETURNING status"
 #define RSQL_NODE_DELETE \
 	"DELETE FROM nodes WHERE id = $1 RETURNING 'removed'"
