@@ -53,6 +53,7 @@ struct cold {
 	int		 attempts;
 	int		 have_lock;
 	int		 victims_left;
+	int		 evict_failed;	/* a victim's unload failed */
 	uint32_t	 exclude;	/* node that failed last */
 	uint64_t	 since;
 	uint32_t	 progress;
@@ -623,21 +624,40 @@ struct unload_ctx {
 	char		 sha256[65];
 };
 
+/*
+ * A victim's unload answered.  The victim leaves the view either way (if
+ * its backend still runs, the worker's heartbeats bring it back).  The
+ * load goes on once every node answered (an answer "nothing running" is
+ * fine: the memory is free); a node that did not answer may still hold
+ * the memory, so the load fails here (the next request may try
+ * elsewhere).
+ */
 static void
 cold_unload_reply(void *arg, int status, const char *data, size_t len)
 {
 	struct unload_ctx *u = arg;
 	struct cold *c = u->c;
 	struct rt_replica *r = rt_view_replica(R.view, u->victim);
+	int ok = status == 0;
 
 	if (r != NULL && r->state == RT_REPLICA_STOPPING) {
-		(void)metrics_inc(R.metrics, MET_EVICTIONS, NULL);
-		rn_event(EVENT_REPLICA_EVICTED, rt_view_node(R.view, r->node)->id,
-		    rt_view_model(R.view, r->model)->name, "router", NULL);
+		if (ok) {
+			(void)metrics_inc(R.metrics, MET_EVICTIONS, NULL);
+			rn_event(EVENT_REPLICA_EVICTED,
+			    rt_view_node(R.view, r->node)->id,
+			    rt_view_model(R.view, r->model)->name, "router",
+			    NULL);
+		}
 		rt_view_replica_remove(R.view, u->victim);
 	}
-	if (--c->victims_left == 0)
-		cold_install(c, u->sha256);
+	if (!ok)
+		c->evict_failed = 1;
+	if (--c->victims_left == 0) {
+		if (c->evict_failed)
+			cold_failed(c, "the node did not answer the eviction");
+		else
+			cold_install(c, u->sha256);
+	}
 	free(u);
 }
 
