@@ -252,9 +252,9 @@ rp_place_decide(uint32_t owner, uint32_t peerid, const struct msg_place *p)
 	if (w.status == RT_WARM_NONE && w.loading == 0 &&
 	    cold_find(model) == NULL) {
 		reject(owner, peerid, p->request_id, 503, 30,
-		    "service_unavailable", "no node can run model %s now (none "
-		    "is healthy, approved, matches its selector and has memory)",
-		    p->model);
+		    "service_unavailable", "no node can run model %s now "
+		    "(none is healthy, approved, matches its selector and has "
+		    "memory)", p->model);
 		return;
 	}
 	enqueue(owner, peerid, p, model, exclude, &w);
@@ -413,7 +413,7 @@ struct cold_job {
 	int		want_lock;	/* 1 take, 0 release */
 	int		got_lock;
 	char		state[16];	/* replica row state to write */
-	char		address[RT_ADDR_MAX];	/* the replica's, once ready */
+	char		address[RT_ADDR_MAX]; /* the replica's, once ready */
 	char		error[256];
 	int64_t		job_id;
 };
