@@ -394,5 +394,6 @@ worker_agent_main(void)
 	wk_http_stop();
 	bus_close(wk_bus);
 	bc_shutdown();
+	(void)proc_dispatch();	/* the shutdown message, if unread */
 	return 0;
 }
