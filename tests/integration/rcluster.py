@@ -154,11 +154,12 @@ class Frontend:
         self.proc = proc
 
     def wait_ready(self):
-        """Until /readyz and the router (admin API) answer, 3 in a row
-        (the api processes share the socket: several may answer)."""
+        """Until the api processes and their router (admin API) answer,
+        3 in a row (the api processes share the socket: any may answer).
+        Not /readyz: that also wants a healthy node."""
         def ready():
             for _ in range(3):
-                if self.http("GET", "/readyz", timeout=2)[0] != 200 or \
+                if self.http("GET", "/healthz", timeout=2)[0] != 200 or \
                         self.admin("GET", "/api/nodes")[0] != 200:
                     return False
             return True
