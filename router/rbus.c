@@ -199,8 +199,9 @@ rb_snapshot_apply(const char *fe, json_t *o, uint64_t expires)
 		    json_string_value(json_object_get(x, "model")) ?: "");
 		node = rt_view_node_find(R.view,
 		    json_string_value(json_object_get(x, "node_id")) ?: "");
-		if (model == RT_NONE || node == RT_NONE ||
-		    (slot = rt_view_replica_find(R.view, model, node)) == RT_NONE) {
+		slot = model == RT_NONE || node == RT_NONE ? RT_NONE :
+		    rt_view_replica_find(R.view, model, node);
+		if (slot == RT_NONE) {
 			unknown = 1;
 			continue;
 		}
@@ -239,7 +240,8 @@ rb_snapshots_reapply(void)
 	for (pp = &rb_snaps; (s = *pp) != NULL;) {
 		if (s->o == NULL || s->expires <= now ||
 		    !rb_snapshot_apply(s->frontend, s->o, s->expires)) {
-			*pp = s->next;	/* expired, or fully counted now */
+			/* Expired, or fully counted now. */
+			*pp = s->next;
 			json_decref(s->o);
 			free(s);
 		} else

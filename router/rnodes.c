@@ -688,7 +688,8 @@ rn_bus_grace(uint64_t now)
 		if ((n = rt_view_node(R.view, i)) == NULL)
 			continue;
 		s = &n->state;
-		limit = (uint64_t)s->interval_ms * R.view->health.suspect_missed;
+		limit = (uint64_t)s->interval_ms *
+		    R.view->health.suspect_missed;
 		if (s->offline || s->last_heartbeat + limit < now - delta)
 			continue;
 		s->last_heartbeat = s->last_heartbeat + delta > now ? now :

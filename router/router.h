@@ -102,7 +102,8 @@ struct rnode *rn_get(uint32_t node);
 uint32_t rn_apply_row(PGresult *r, int row);
 void	rn_node_event(const char *node_id, const char *what);
 void	rn_registered(const char *node_id);
-void	rn_node_suspect(const char *node_id);	/* another frontend's */
+/* Another frontend's api could not reach the node. */
+void	rn_node_suspect(const char *node_id);
 void	rn_tick(void);			/* health check, leader */
 void	rn_publish_node(const char *node_id, const char *what);
 int	rn_apply_heartbeat(json_t *hb);

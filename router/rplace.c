@@ -53,6 +53,7 @@ struct cold {
 	int		 attempts;
 	int		 have_lock;
 	int		 victims_left;
+	int		 evict_failed;	/* a victim's unload failed */
 	uint32_t	 exclude;	/* node that failed last */
 	uint64_t	 since;
 	uint32_t	 progress;
@@ -251,9 +252,9 @@ rp_place_decide(uint32_t owner, uint32_t peerid, const struct msg_place *p)
 	if (w.status == RT_WARM_NONE && w.loading == 0 &&
 	    cold_find(model) == NULL) {
 		reject(owner, peerid, p->request_id, 503, 30,
-		    "service_unavailable", "no node can run model %s now (none "
-		    "is healthy, approved, matches its selector and has memory)",
-		    p->model);
+		    "service_unavailable", "no node can run model %s now "
+		    "(none is healthy, approved, matches its selector and has "
+		    "memory)", p->model);
 		return;
 	}
 	enqueue(owner, peerid, p, model, exclude, &w);
@@ -412,7 +413,7 @@ struct cold_job {
 	int		want_lock;	/* 1 take, 0 release */
 	int		got_lock;
 	char		state[16];	/* replica row state to write */
-	char		address[RT_ADDR_MAX];	/* the replica's, once ready */
+	char		address[RT_ADDR_MAX]; /* the replica's, once ready */
 	char		error[256];
 	int64_t		job_id;
 };
@@ -623,21 +624,40 @@ struct unload_ctx {
 	char		 sha256[65];
 };
 
+/*
+ * A victim's unload answered.  The victim leaves the view either way (if
+ * its backend still runs, the worker's heartbeats bring it back).  The
+ * load goes on once every node answered (an answer "nothing running" is
+ * fine: the memory is free); a node that did not answer may still hold
+ * the memory, so the load fails here (the next request may try
+ * elsewhere).
+ */
 static void
 cold_unload_reply(void *arg, int status, const char *data, size_t len)
 {
 	struct unload_ctx *u = arg;
 	struct cold *c = u->c;
 	struct rt_replica *r = rt_view_replica(R.view, u->victim);
+	int ok = status == 0;
 
 	if (r != NULL && r->state == RT_REPLICA_STOPPING) {
-		(void)metrics_inc(R.metrics, MET_EVICTIONS, NULL);
-		rn_event(EVENT_REPLICA_EVICTED, rt_view_node(R.view, r->node)->id,
-		    rt_view_model(R.view, r->model)->name, "router", NULL);
+		if (ok) {
+			(void)metrics_inc(R.metrics, MET_EVICTIONS, NULL);
+			rn_event(EVENT_REPLICA_EVICTED,
+			    rt_view_node(R.view, r->node)->id,
+			    rt_view_model(R.view, r->model)->name, "router",
+			    NULL);
+		}
 		rt_view_replica_remove(R.view, u->victim);
 	}
-	if (--c->victims_left == 0)
-		cold_install(c, u->sha256);
+	if (!ok)
+		c->evict_failed = 1;
+	if (--c->victims_left == 0) {
+		if (c->evict_failed)
+			cold_failed(c, "the node did not answer the eviction");
+		else
+			cold_install(c, u->sha256);
+	}
 	free(u);
 }
 

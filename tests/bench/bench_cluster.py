@@ -77,7 +77,7 @@ def warm_statements():
             "time idle: %d (%d commits)" % (busy, busy_commits, idle,
                                             idle_commits))
         log("  => PostgreSQL statements per warm request: %.3f" %
-            ((busy - idle) / n))
+            max(0.0, (busy - idle) / n))
         log("  statements in the busy window (background work: leader "
             "lock check, HTTP heartbeats, events):")
         for r in rows[:8]:

@@ -154,9 +154,9 @@ class Frontend:
         self.proc = proc
 
     def wait_ready(self):
-        """Until /healthz and the router (admin API) answer, 3 in a row
-        (the api processes share the socket: several may answer).  Not
-        /readyz: that one also wants a healthy node."""
+        """Until the api processes and their router (admin API) answer,
+        3 in a row (the api processes share the socket: any may answer).
+        Not /readyz: that also wants a healthy node."""
         def ready():
             for _ in range(3):
                 if self.http("GET", "/healthz", timeout=2)[0] != 200 or \
