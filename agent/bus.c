@@ -2,8 +2,11 @@
  * NATS glue for the agent processes.  See bus.h.
  */
 #include <ctype.h>
+#include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <nats/nats.h>
 
@@ -17,6 +20,13 @@ struct bus {
 	void			*arg;
 	natsSubscription	*subs[32];
 	int			 nsubs;
+	/* nats.c runs the link callbacks on a thread of its own, after
+	 * natsConnection_Close() returned: bus_disconnect() waits for the
+	 * last one (closed) before anything is freed. */
+	pthread_mutex_t		 mu;
+	pthread_cond_t		 cv;
+	int			 closed;
+	int			 closing;
 };
 
 static void
@@ -56,10 +66,28 @@ static void
 bus_down(natsConnection *nc, void *closure)
 {
 	struct bus *b = closure;
+	int closing;
 
+	pthread_mutex_lock(&b->mu);
+	closing = b->closing;
+	pthread_mutex_unlock(&b->mu);
+	if (closing)
+		return;
 	log_warnx("nats: disconnected, reconnecting");
 	if (b->h.on_state != NULL)
 		b->h.on_state(b->arg, 0, "");
+}
+
+/* The connection is closed for good: the last callback nats.c makes. */
+static void
+bus_closed(natsConnection *nc, void *closure)
+{
+	struct bus *b = closure;
+
+	pthread_mutex_lock(&b->mu);
+	b->closed = 1;
+	pthread_cond_broadcast(&b->cv);
+	pthread_mutex_unlock(&b->mu);
 }
 
 static void
@@ -109,6 +137,8 @@ bus_options(struct bus *b, const char *url, const char *name)
 	if (s == NATS_OK)
 		s = natsOptions_SetReconnectedCB(o, bus_up, b);
 	if (s == NATS_OK)
+		s = natsOptions_SetClosedCB(o, bus_closed, b);
+	if (s == NATS_OK)
 		s = natsOptions_SetErrorHandler(o, bus_error, b);
 	if (s == NATS_OK)
 		s = natsOptions_SetRetryOnFailedConnect(o, true, bus_up, b);
@@ -128,6 +158,15 @@ bus_open(const char *url, const char *name, const struct bus_handlers *h,
 
 	if ((b = calloc(1, sizeof(*b))) == NULL)
 		return NULL;
+	if (pthread_mutex_init(&b->mu, NULL) != 0) {
+		free(b);
+		return NULL;
+	}
+	if (pthread_cond_init(&b->cv, NULL) != 0) {
+		pthread_mutex_destroy(&b->mu);
+		free(b);
+		return NULL;
+	}
 	b->h = *h;
 	b->arg = arg;
 	if (bus_options(b, url, name) == -1) {
@@ -150,21 +189,46 @@ bus_open(const char *url, const char *name, const struct bus_handlers *h,
 }
 
 void
+bus_disconnect(struct bus *b)
+{
+	struct timespec ts;
+
+	if (b == NULL || b->nc == NULL)
+		return;
+	pthread_mutex_lock(&b->mu);
+	if (b->closing) {
+		pthread_mutex_unlock(&b->mu);
+		return;
+	}
+	b->closing = 1;
+	pthread_mutex_unlock(&b->mu);
+	natsConnection_Close(b->nc);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 5;
+	pthread_mutex_lock(&b->mu);
+	while (!b->closed)
+		if (pthread_cond_timedwait(&b->cv, &b->mu, &ts) == ETIMEDOUT) {
+			log_warnx("nats: no close callback within 5 s");
+			break;
+		}
+	pthread_mutex_unlock(&b->mu);
+}
+
+void
 bus_close(struct bus *b)
 {
 	int i;
 
 	if (b == NULL)
 		return;
-	for (i = 0; i < b->nsubs; i++) {
-		natsSubscription_Unsubscribe(b->subs[i]);
+	bus_disconnect(b);
+	for (i = 0; i < b->nsubs; i++)
 		natsSubscription_Destroy(b->subs[i]);
-	}
-	if (b->nc != NULL) {
-		natsConnection_Close(b->nc);
+	if (b->nc != NULL)
 		natsConnection_Destroy(b->nc);
-	}
 	natsOptions_Destroy(b->opts);
+	pthread_cond_destroy(&b->cv);
+	pthread_mutex_destroy(&b->mu);
 	free(b);
 }
 
