@@ -79,6 +79,8 @@ static const struct api_route http_routes[] = {
 	 * inference API is saturated.
 	 */
     {"/api/", 1, NULL, API_BODY_RAW, 0, api_h_relay},
+    /* Prometheus: the router renders the frontend's metrics. */
+    {"/metrics", 0, "GET", API_BODY_NONE, 0, api_h_relay},
 };
 
 /* ---- requests -------------------------------------------------------------- */

@@ -644,7 +644,7 @@ api_rlink_replica_fail(uint32_t gen, const struct msg_replica_fail *f)
 	pthread_mutex_unlock(&rl_wmu);
 }
 
-/* Send a relayed request on the current link; 0, or -1 (no link). */
+/* Send a relayed request on the current link: 0, 1 no link, -1 error. */
 static int
 rl_send_http(
     int slot, const struct msg_http_req *h, const void *body, size_t len)
@@ -668,9 +668,34 @@ rl_send_http(
 	if (s->sent_gen != 0)
 		rc = rl_send_locked(
 		    MSG_HTTP_REQ, (uint32_t)slot, buf, sizeof(*h) + len);
+	else
+		rc = 1;
 	pthread_mutex_unlock(&rl_wmu);
 	free(buf);
 	return rc;
+}
+
+/*
+ * Send a relayed request, waiting (as placements do) for a router link
+ * when there is none yet: nothing was sent, so nothing can be applied
+ * twice.  API_PLACE_OK once sent.
+ */
+static enum api_place_rc
+rl_send_http_wait(int slot, const struct msg_http_req *h, const void *body,
+    size_t len, uint64_t deadline_us)
+{
+	enum api_place_rc rc;
+	int sent;
+
+	while ((sent = rl_send_http(slot, h, body, len)) == 1) {
+		pthread_mutex_lock(&rl_mu);
+		if ((rc = rl_wait_check(deadline_us, NULL)) == API_PLACE_OK)
+			rl_wait(rl_slot((uint32_t)slot), deadline_us);
+		pthread_mutex_unlock(&rl_mu);
+		if (rc != API_PLACE_OK)
+			return rc;
+	}
+	return sent == 0 ? API_PLACE_OK : API_PLACE_DOWN;
 }
 
 enum api_place_rc
@@ -681,8 +706,7 @@ api_rlink_http(int slot, const struct msg_http_req *h, const void *body,
 	enum api_place_rc rc = API_PLACE_OK;
 
 	*rbody = NULL;
-	if (rl_send_http(slot, h, body, len) == -1)
-		rc = API_PLACE_DOWN;
+	rc = rl_send_http_wait(slot, h, body, len, deadline_us);
 	pthread_mutex_lock(&rl_mu);
 	s = rl_slot((uint32_t)slot);
 	while (rc == API_PLACE_OK && s->answer == 0) {

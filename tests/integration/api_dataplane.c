@@ -856,6 +856,14 @@ case_relay(void)
 	tl_http(&A, "GET", "/api/node/files/m/none", NULL, NULL, 0, 0, &r);
 	CHECK(r.status == 404, "missing file %ld", r.status);
 	tl_resp_free(&r);
+	/* /metrics is the router's to render. */
+	snprintf(TR.http_ctype, sizeof(TR.http_ctype), "text/plain");
+	snprintf(TR.http_body, sizeof(TR.http_body), "localai_up 1\n");
+	tl_http(&A, "GET", "/metrics", NULL, NULL, 0, 0, &r);
+	CHECK(r.status == 200 && strcmp(r.body, "localai_up 1\n") == 0 &&
+	          strcmp(TR.http[TR.n_http - 1].path, "/metrics") == 0,
+	    "metrics %ld", r.status);
+	tl_resp_free(&r);
 }
 
 struct bg {
