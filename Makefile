@@ -126,6 +126,9 @@ test: deps
 test-run:
 	@sh tests/run.sh
 
+bench: all
+	@sh tests/bench/run.sh
+
 lint:
 	@files=$$(git ls-files '*.c' '*.h' | grep -v '^tests/fuzz/corpus'); \
 	clang-format --dry-run --Werror $$files

@@ -56,5 +56,8 @@ agent_main(enum conf_role role)
 			(void)fagent_router_readable();
 	}
 	fagent_stop();
+	/* Read the supervisor's shutdown message: closing a socket with
+	 * unread data resets the connection. */
+	(void)proc_dispatch();
 	return 0;
 }

@@ -459,5 +459,6 @@ worker_agent_main(void)
 	 * install that outlived the drain) may publish; it then fails. */
 	bus_disconnect(wk_bus);
 	bc_shutdown();
+	(void)proc_dispatch();	/* the shutdown message, if unread */
 	return 0;
 }

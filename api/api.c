@@ -232,7 +232,7 @@ api_start(void)
 		log_warnx("cannot start the gRPC client");
 		return -1;
 	}
-	if (api_rlink_init() == -1 || api_dp_init() == -1)
+	if (api_rlink_init() == -1 || api_dp_init() == -1 || api_ops_start() == -1)
 		return -1;
 	return api_http_start(PROC_LISTEN_FD, api_cfg_cur);
 }
@@ -265,6 +265,7 @@ api_stop(void)
 		api_wait_idle(API_ABORT_WAIT_MS);
 	}
 	api_http_stop();
+	api_ops_stop();
 	api_dp_stop();
 	api_rlink_stop();
 	if (api_dp_active() == 0) {

@@ -108,6 +108,7 @@ struct api_reply {
 	const char *allow; /* 405 */
 	int accept_ranges;
 	int stream; /* SSE: the worker produces the body */
+	const char *etag; /* the Nodes page's files */
 };
 
 struct api_req {
@@ -343,5 +344,16 @@ void api_h_relay(struct api_req *r);
  * (200, 206, 404 or 416).
  */
 void api_h_sendfile(struct api_req *r, const char *path);
+
+/* h_ops.c: the Nodes page and this process's metrics. */
+void api_h_ui(struct api_req *r);
+int api_ops_start(void);
+void api_ops_stop(void);
+void api_metrics_request(const struct api_req *r, uint64_t us);
+void api_metrics_in_flight(const char *model, int delta);
+void api_metrics_attempt(const char *model, const struct msg_done *d);
+void api_metrics_retry(const char *reason, int failover);
+/* rlink.c: a one-way message to the router (dropped while no link). */
+void api_rlink_send(uint32_t type, const void *data, size_t len);
 
 #endif

@@ -441,6 +441,7 @@ dp_finish_attempt(struct api_call *c, const struct api_grant *g, int rc,
 	d.ttft_us = c->ttft_us;
 	d.duration_us = api_now_us() - t0;
 	api_rlink_done(g->gen, &d);
+	api_metrics_attempt(r->model, &d);
 }
 
 static int
@@ -495,6 +496,7 @@ dp_attempt(struct api_call *c, int slot, char *exclude, size_t exlen, int *rc)
 		dp_place_error(c, prc, &g);
 		return -1;
 	}
+	api_metrics_in_flight(r->model, 1);
 	dp_attempt_reset(c);
 	memset(&e, 0, sizeof(e));
 	t0 = api_now_us();
@@ -508,6 +510,8 @@ dp_attempt(struct api_call *c, int slot, char *exclude, size_t exlen, int *rc)
 		return -1;
 	}
 	snprintf(exclude, exlen, "%s", g.ok.node_id);
+	api_metrics_retry(e.kind == BC_EDEADLINE ? "timeout" :
+	    e.kind == BC_EBUSY ? "busy" : "unavailable", c->started);
 	return 1;
 }
 

@@ -81,6 +81,8 @@ static const struct api_route http_routes[] = {
     {"/api/", 1, NULL, API_BODY_RAW, 0, api_h_relay},
     /* Prometheus: the router renders the frontend's metrics. */
     {"/metrics", 0, "GET", API_BODY_NONE, 0, api_h_relay},
+    /* The Nodes page (it asks for the admin key itself). */
+    {"/app", 1, "GET", API_BODY_NONE, 0, api_h_ui},
 };
 
 /* ---- requests -------------------------------------------------------------- */
@@ -301,6 +303,14 @@ http_headers(struct api_req *r, struct MHD_Response *resp)
 		    resp, "Content-Range", y->content_range);
 	if (y->accept_ranges)
 		MHD_add_response_header(resp, "Accept-Ranges", "bytes");
+	if (y->etag != NULL) {
+		MHD_add_response_header(resp, "ETag", y->etag);
+		MHD_add_response_header(resp, "Cache-Control", "no-cache");
+		MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+		MHD_add_response_header(resp, "Content-Security-Policy",
+		    "default-src 'self'; img-src 'self' data:; "
+		    "frame-ancestors 'none'");
+	}
 	if (y->stream) {
 		MHD_add_response_header(resp, "Cache-Control", "no-cache");
 		MHD_add_response_header(resp, "X-Accel-Buffering", "no");
@@ -858,6 +868,7 @@ http_access_log(struct api_req *r, enum MHD_RequestTerminationCode toe)
 
 	if (r->cfg == NULL)
 		return; /* never got past the request line */
+	api_metrics_request(r, api_now_us() - r->t_start);
 	log_fields(prio,
 	    &(struct log_fields){
 	        .request_id = r->request_id, .model = r->model},

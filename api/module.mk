@@ -35,7 +35,7 @@ endif
 # Pure helpers (requtil.c) are unit-tested alone.  bclient is listed here
 # literally (backends/common/module.mk is included after this file); a
 # source listed twice in LOCALAI_SRCS is linked once ($^ drops duplicates).
-API_SRCS := api/api.c api/http.c api/rlink.c api/dataplane.c \
+API_SRCS := api/api.c api/h_ops.c api/http.c api/rlink.c api/dataplane.c \
             api/generate.c api/h_chat.c api/h_completions.c \
             api/h_embeddings.c api/h_audio.c api/h_models.c api/h_health.c \
             api/h_nodes.c api/h_files.c api/requtil.c

@@ -636,6 +636,15 @@ api_rlink_done(uint32_t gen, const struct msg_done *d)
 }
 
 void
+api_rlink_send(uint32_t type, const void *data, size_t len)
+{
+	pthread_mutex_lock(&rl_wmu);
+	if (rl_fd != -1)
+		(void)rl_send_locked(type, 0, data, len);
+	pthread_mutex_unlock(&rl_wmu);
+}
+
+void
 api_rlink_replica_fail(uint32_t gen, const struct msg_replica_fail *f)
 {
 	pthread_mutex_lock(&rl_wmu);

@@ -136,6 +136,32 @@ rh_is_node(const struct msg_http_req *h, uint32_t slot)
 	return rh_ct_equal(hex, rn->token_hash);
 }
 
+/*
+ * GET /readyz: the frontend can serve inference when at least one node is
+ * healthy and routable (standalone: its local worker has registered).
+ */
+static void
+rh_readyz(uint32_t owner, uint32_t peerid)
+{
+	uint64_t now = r_now();
+	uint32_t i, n = 0;
+
+	for (i = 0; i < R.view->nodes.n; i++) {
+		struct rt_node *nd = rt_view_node(R.view, i);
+
+		if (nd != NULL && rt_nodestate_routable(&nd->state,
+		    &R.view->health, now))
+			n++;
+	}
+	if (n > 0)
+		rh_reply_json(owner, peerid, 200, json_pack("{s:s,s:i,s:b}",
+		    "status", "ready", "healthy_nodes", (int)n, "database",
+		    rdb_up()));
+	else
+		rh_reply_json(owner, peerid, 503, json_pack("{s:s,s:s}",
+		    "status", "not ready", "reason", "no healthy node"));
+}
+
 /* Does the bearer token belong to any node (file and gallery fetches)? */
 int
 rh_any_node(const struct msg_http_req *h)
@@ -199,6 +225,10 @@ rh_request(uint32_t owner, uint32_t peerid, const struct msg_http_req *h,
 	q.path = path;
 	if (strcmp(path, "/metrics") == 0) {
 		rm_scrape(owner, peerid);
+		return;
+	}
+	if (strcmp(path, "/readyz") == 0) {
+		rh_readyz(owner, peerid);
 		return;
 	}
 	if (strncmp(path, "/api/nodes", 10) == 0 || strcmp(path, "/api/events") == 0 ||

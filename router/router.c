@@ -347,5 +347,6 @@ router_main(enum conf_role role)
 		}
 	}
 	rdb_stop();
+	(void)proc_dispatch();	/* the shutdown message, if unread */
 	return 0;
 }

@@ -407,10 +407,26 @@ tl_on_done(const struct msg_done *d)
 static void
 tl_on_http(int link, uint32_t peerid, const struct msg *m)
 {
+	const struct msg_http_req *req = (const void *)m->data;
+	static const char ready[] = "{\"status\":\"ready\"}";
 	struct msg_http_resp h;
 	char *buf;
 	size_t n = strlen(TR.http_body);
 
+	/* Readiness is the router's to say: this one is always ready. */
+	if (strcmp(req->path, "/readyz") == 0) {
+		memset(&h, 0, sizeof(h));
+		h.status = 200;
+		snprintf(h.content_type, sizeof(h.content_type), "application/json");
+		h.body_len = sizeof(ready) - 1;
+		if ((buf = malloc(sizeof(h) + h.body_len)) == NULL)
+			exit(2);
+		memcpy(buf, &h, sizeof(h));
+		memcpy(buf + sizeof(h), ready, h.body_len);
+		tl_send(link, MSG_HTTP_RESP, peerid, buf, sizeof(h) + h.body_len);
+		free(buf);
+		return;
+	}
 	if (TR.n_http < 16)
 		memcpy(&TR.http[TR.n_http], m->data, sizeof(TR.http[0]));
 	TR.n_http++;
@@ -452,6 +468,10 @@ tl_dispatch(int link, struct msg *m)
 		break;
 	case MSG_HTTP_REQ:
 		tl_on_http(link, m->hdr.peerid, m);
+		break;
+	case MSG_METRICS_SNAP:
+		/* The api's metrics, once a second: only the size matters here. */
+		CHECK(m->hdr.len == sizeof(struct metrics_snap), "snapshot size");
 		break;
 	default:
 		CHECK(0, "router got message type %u", m->hdr.type);

@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "proto/metrics.h"
 #include "proto/msg.h"
 #include "proto/msgbuf.h"
 #include "supervisor/config.h"
