@@ -217,6 +217,18 @@ reserve_temp(struct MHD_Connection *c)
 	return reply(c, 200, "application/json", body);
 }
 
+/* A failed or aborted upload leaves nothing behind: at once, not when the
+ * connection ends, so the client never sees its refused file. */
+static void
+upload_discard(struct upload *u)
+{
+	if (u->fd == -1)
+		return;
+	close(u->fd);
+	u->fd = -1;
+	(void)unlink(u->path);
+}
+
 /* PUT: stream the body into the file, then answer on the last call. */
 static enum MHD_Result
 upload(struct MHD_Connection *c, struct upload *u, const char *key,
@@ -236,6 +248,8 @@ upload(struct MHD_Connection *c, struct upload *u, const char *key,
 			u->error = 413;
 		if (u->error == 0 && write(u->fd, data, *size) != (ssize_t)*size)
 			u->error = 500;
+		if (u->error != 0)
+			upload_discard(u);
 		u->size += *size;
 		*size = 0;
 		return MHD_YES;
@@ -349,11 +363,10 @@ completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
 	if (u == NULL)
 		return;
-	if (u->fd != -1)
+	if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+		upload_discard(u);	/* the client went away mid-upload */
+	else if (u->fd != -1)
 		close(u->fd);
-	/* A failed or aborted upload leaves nothing behind. */
-	if (u->fd != -1 && (u->error != 0 || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK))
-		unlink(u->path);
 	free(u);
 	*con_cls = NULL;
 }

@@ -455,7 +455,9 @@ worker_agent_main(void)
 	wk_stop_all();
 	(void)wk_sup_flush();
 	wk_http_stop();
-	bus_close(wk_bus);
+	/* Only disconnected, not freed: a job thread still finishing (an
+	 * install that outlived the drain) may publish; it then fails. */
+	bus_disconnect(wk_bus);
 	bc_shutdown();
 	(void)proc_dispatch();	/* the shutdown message, if unread */
 	return 0;

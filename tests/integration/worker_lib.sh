@@ -205,3 +205,16 @@ alive() {
 	[ -r "/proc/$1/stat" ] &&
 	    [ "$(sed 's/.*) \(.\).*/\1/' "/proc/$1/stat" 2>/dev/null)" != Z ]
 }
+
+# worker_finish: stop everything, then fail on any sanitizer report in
+# the workers' logs (their processes report at exit); print "ok".
+worker_finish() {
+	cluster_stop
+	if grep -E -l 'ERROR: [A-Za-z]+Sanitizer|runtime error:' \
+	    "$CT"/w*.log >/dev/null 2>&1; then
+		grep -E -A30 'ERROR: [A-Za-z]+Sanitizer|runtime error:' \
+		    "$CT"/w*.log >&2
+		fail "sanitizer report in a worker's log"
+	fi
+	echo "ok"
+}
