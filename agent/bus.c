@@ -2,10 +2,6 @@
  * NATS glue for the agent processes.  See bus.h.
  */
 #include <ctype.h>
-<<<<<<< HEAD
-=======
-#include <errno.h>
->>>>>>> refs/heads/wtest
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,21 +22,11 @@ struct bus {
 	void			*arg;
 	natsSubscription	*subs[32];
 	int			 nsubs;
-<<<<<<< HEAD
 	/* Callbacks the library still owes us before b may be freed:
 	 * each subscription's completion, and the connection's "closed". */
 	pthread_mutex_t		 mu;
 	pthread_cond_t		 cv;
 	int			 owed;
-=======
-	/* nats.c runs the link callbacks on a thread of its own, after
-	 * natsConnection_Close() returned: bus_disconnect() waits for the
-	 * last one (closed) before anything is freed. */
-	pthread_mutex_t		 mu;
-	pthread_cond_t		 cv;
-	int			 closed;
-	int			 closing;
->>>>>>> refs/heads/wtest
 };
 
 static void
@@ -56,27 +42,12 @@ bus_deliver(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
 	natsMsg_Destroy(msg);
 }
 
-/* A NATS URL fit for logs: "user:password@" (or a token) masked. */
-static void
-bus_mask(char *dst, size_t size, const char *url)
-{
-	const char *scheme = strstr(url, "://"), *at;
-
-	at = scheme != NULL ? strchr(scheme + 3, '@') : NULL;
-	if (at == NULL)
-		snprintf(dst, size, "%s", url);
-	else
-		snprintf(dst, size, "%.*s***%s", (int)(scheme + 3 - url), url, at);
-}
-
 static void
 bus_server(natsConnection *nc, char *buf, size_t size)
 {
-	char raw[256];
-
 	buf[0] = '\0';
-	if (natsConnection_GetConnectedUrl(nc, raw, sizeof(raw)) == NATS_OK)
-		bus_mask(buf, size, raw);
+	if (natsConnection_GetConnectedUrl(nc, buf, size) != NATS_OK)
+		buf[0] = '\0';
 }
 
 static void
@@ -95,28 +66,10 @@ static void
 bus_down(natsConnection *nc, void *closure)
 {
 	struct bus *b = closure;
-	int closing;
 
-	pthread_mutex_lock(&b->mu);
-	closing = b->closing;
-	pthread_mutex_unlock(&b->mu);
-	if (closing)
-		return;
 	log_warnx("nats: disconnected, reconnecting");
 	if (b->h.on_state != NULL)
 		b->h.on_state(b->arg, 0, "");
-}
-
-/* The connection is closed for good: the last callback nats.c makes. */
-static void
-bus_closed(natsConnection *nc, void *closure)
-{
-	struct bus *b = closure;
-
-	pthread_mutex_lock(&b->mu);
-	b->closed = 1;
-	pthread_cond_broadcast(&b->cv);
-	pthread_mutex_unlock(&b->mu);
 }
 
 static void
@@ -190,8 +143,6 @@ bus_options(struct bus *b, const char *url, const char *name)
 	if (s == NATS_OK)
 		s = natsOptions_SetReconnectedCB(o, bus_up, b);
 	if (s == NATS_OK)
-		s = natsOptions_SetClosedCB(o, bus_closed, b);
-	if (s == NATS_OK)
 		s = natsOptions_SetErrorHandler(o, bus_error, b);
 	if (s == NATS_OK)
 		s = natsOptions_SetClosedCB(o, bus_closed, b);
@@ -213,15 +164,6 @@ bus_open(const char *url, const char *name, const struct bus_handlers *h,
 
 	if ((b = calloc(1, sizeof(*b))) == NULL)
 		return NULL;
-	if (pthread_mutex_init(&b->mu, NULL) != 0) {
-		free(b);
-		return NULL;
-	}
-	if (pthread_cond_init(&b->cv, NULL) != 0) {
-		pthread_mutex_destroy(&b->mu);
-		free(b);
-		return NULL;
-	}
 	b->h = *h;
 	b->arg = arg;
 	pthread_mutex_init(&b->mu, NULL);
@@ -238,15 +180,9 @@ bus_open(const char *url, const char *name, const struct bus_handlers *h,
 	if (s == NATS_OK) {
 		bus_up(b->nc, b);
 	} else if (s == NATS_NOT_YET_CONNECTED) {
-		char m[256];
-
-		bus_mask(m, sizeof(m), url);
-		log_warnx("nats: %s not reachable yet, retrying", m);
+		log_warnx("nats: %s not reachable yet, retrying", url);
 	} else {
-		char m[256];
-
-		bus_mask(m, sizeof(m), url);
-		log_warnx("nats: connect %s: %s", m, natsStatus_GetText(s));
+		log_warnx("nats: connect %s: %s", url, natsStatus_GetText(s));
 		bus_close(b);
 		return NULL;
 	}
@@ -256,7 +192,6 @@ bus_open(const char *url, const char *name, const struct bus_handlers *h,
 void
 bus_disconnect(struct bus *b)
 {
-<<<<<<< HEAD
 	if (b != NULL && b->nc != NULL)
 		natsConnection_Close(b->nc);
 }
@@ -268,31 +203,6 @@ bus_disconnect(struct bus *b)
  * subscription complete, the connection closed) before freeing b, or
  * leave b allocated if that takes too long: the process is exiting.
  */
-=======
-	struct timespec ts;
-
-	if (b == NULL || b->nc == NULL)
-		return;
-	pthread_mutex_lock(&b->mu);
-	if (b->closing) {
-		pthread_mutex_unlock(&b->mu);
-		return;
-	}
-	b->closing = 1;
-	pthread_mutex_unlock(&b->mu);
-	natsConnection_Close(b->nc);
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += 5;
-	pthread_mutex_lock(&b->mu);
-	while (!b->closed)
-		if (pthread_cond_timedwait(&b->cv, &b->mu, &ts) == ETIMEDOUT) {
-			log_warnx("nats: no close callback within 5 s");
-			break;
-		}
-	pthread_mutex_unlock(&b->mu);
-}
-
->>>>>>> refs/heads/wtest
 void
 bus_close(struct bus *b)
 {
@@ -301,7 +211,6 @@ bus_close(struct bus *b)
 
 	if (b == NULL)
 		return;
-<<<<<<< HEAD
 	for (i = 0; i < b->nsubs; i++)
 		natsSubscription_Unsubscribe(b->subs[i]);
 	if (b->nc != NULL)
@@ -322,14 +231,6 @@ bus_close(struct bus *b)
 		log_warnx("nats: %d callback(s) still pending at close", owed);
 		return;
 	}
-=======
-	bus_disconnect(b);
-	for (i = 0; i < b->nsubs; i++)
-		natsSubscription_Destroy(b->subs[i]);
-	if (b->nc != NULL)
-		natsConnection_Destroy(b->nc);
-	natsOptions_Destroy(b->opts);
->>>>>>> refs/heads/wtest
 	pthread_cond_destroy(&b->cv);
 	pthread_mutex_destroy(&b->mu);
 	free(b);

@@ -26,18 +26,11 @@ struct bus_handlers {
  * server, only for bad arguments.  name identifies the client to NATS. */
 struct bus *bus_open(const char *url, const char *name,
 	    const struct bus_handlers *h, void *arg);
-<<<<<<< HEAD
 /* Close the connection: requests in progress return at once (BUS_EDOWN);
  * b stays valid until bus_close. */
 void	bus_disconnect(struct bus *b);
 /* Close and free, once the library has confirmed that none of our
  * callbacks will run again (bounded wait). */
-=======
-/* Close the connection and wait (bounded) until nats.c made its last
- * callback; the struct stays valid (publishing on it fails).  bus_close()
- * does that and frees everything. */
-void	bus_disconnect(struct bus *b);
->>>>>>> refs/heads/wtest
 void	bus_close(struct bus *b);
 int	bus_connected(struct bus *b);
 int	bus_subscribe(struct bus *b, const char *subject);
