@@ -42,12 +42,27 @@ bus_deliver(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
 	natsMsg_Destroy(msg);
 }
 
+/* A NATS URL fit for logs: "user:password@" (or a token) masked. */
+static void
+bus_mask(char *dst, size_t size, const char *url)
+{
+	const char *scheme = strstr(url, "://"), *at;
+
+	at = scheme != NULL ? strchr(scheme + 3, '@') : NULL;
+	if (at == NULL)
+		snprintf(dst, size, "%s", url);
+	else
+		snprintf(dst, size, "%.*s***%s", (int)(scheme + 3 - url), url, at);
+}
+
 static void
 bus_server(natsConnection *nc, char *buf, size_t size)
 {
+	char raw[256];
+
 	buf[0] = '\0';
-	if (natsConnection_GetConnectedUrl(nc, buf, size) != NATS_OK)
-		buf[0] = '\0';
+	if (natsConnection_GetConnectedUrl(nc, raw, sizeof(raw)) == NATS_OK)
+		bus_mask(buf, size, raw);
 }
 
 static void
@@ -180,9 +195,15 @@ bus_open(const char *url, const char *name, const struct bus_handlers *h,
 	if (s == NATS_OK) {
 		bus_up(b->nc, b);
 	} else if (s == NATS_NOT_YET_CONNECTED) {
-		log_warnx("nats: %s not reachable yet, retrying", url);
+		char m[256];
+
+		bus_mask(m, sizeof(m), url);
+		log_warnx("nats: %s not reachable yet, retrying", m);
 	} else {
-		log_warnx("nats: connect %s: %s", url, natsStatus_GetText(s));
+		char m[256];
+
+		bus_mask(m, sizeof(m), url);
+		log_warnx("nats: connect %s: %s", m, natsStatus_GetText(s));
 		bus_close(b);
 		return NULL;
 	}
