@@ -13,25 +13,25 @@
 #include "proto/log.h"
 
 /* How long bus_close waits for the library's threads. */
-#define BUS_CLOSE_WAIT_MS	3000
+#define BUS_CLOSE_WAIT_MS 3000
 
 struct bus {
-	natsConnection		*nc;
-	natsOptions		*opts;
-	struct bus_handlers	 h;
-	void			*arg;
-	natsSubscription	*subs[32];
-	int			 nsubs;
+	natsConnection *nc;
+	natsOptions *opts;
+	struct bus_handlers h;
+	void *arg;
+	natsSubscription *subs[32];
+	int nsubs;
 	/* Callbacks the library still owes us before b may be freed:
 	 * each subscription's completion, and the connection's "closed". */
-	pthread_mutex_t		 mu;
-	pthread_cond_t		 cv;
-	int			 owed;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int owed;
 };
 
 static void
-bus_deliver(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
-    void *closure)
+bus_deliver(
+    natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
 {
 	struct bus *b = closure;
 
@@ -52,7 +52,8 @@ bus_mask(char *dst, size_t size, const char *url)
 	if (at == NULL)
 		snprintf(dst, size, "%s", url);
 	else
-		snprintf(dst, size, "%.*s***%s", (int)(scheme + 3 - url), url, at);
+		snprintf(
+		    dst, size, "%.*s***%s", (int)(scheme + 3 - url), url, at);
 }
 
 static void
@@ -88,8 +89,8 @@ bus_down(natsConnection *nc, void *closure)
 }
 
 static void
-bus_error(natsConnection *nc, natsSubscription *sub, natsStatus err,
-    void *closure)
+bus_error(
+    natsConnection *nc, natsSubscription *sub, natsStatus err, void *closure)
 {
 	log_warnx("nats: %s", natsStatus_GetText(err));
 }
@@ -171,8 +172,8 @@ bus_options(struct bus *b, const char *url, const char *name)
 }
 
 struct bus *
-bus_open(const char *url, const char *name, const struct bus_handlers *h,
-    void *arg)
+bus_open(
+    const char *url, const char *name, const struct bus_handlers *h, void *arg)
 {
 	struct bus *b;
 	natsStatus s;
@@ -191,7 +192,7 @@ bus_open(const char *url, const char *name, const struct bus_handlers *h,
 	 * and the library keeps trying; bus_up() runs once it succeeds. */
 	s = natsConnection_Connect(&b->nc, b->opts);
 	if (b->nc != NULL)
-		b->owed = 1;	/* its "closed" callback */
+		b->owed = 1; /* its "closed" callback */
 	if (s == NATS_OK) {
 		bus_up(b->nc, b);
 	} else if (s == NATS_NOT_YET_CONNECTED) {
@@ -239,8 +240,8 @@ bus_close(struct bus *b)
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += BUS_CLOSE_WAIT_MS / 1000;
 	pthread_mutex_lock(&b->mu);
-	while (b->owed > 0 &&
-	    pthread_cond_timedwait(&b->cv, &b->mu, &until) == 0)
+	while (
+	    b->owed > 0 && pthread_cond_timedwait(&b->cv, &b->mu, &until) == 0)
 		;
 	owed = b->owed;
 	pthread_mutex_unlock(&b->mu);
@@ -260,7 +261,8 @@ bus_close(struct bus *b)
 int
 bus_connected(struct bus *b)
 {
-	return b->nc != NULL && natsConnection_Status(b->nc) == NATS_CONN_STATUS_CONNECTED;
+	return b->nc != NULL &&
+	       natsConnection_Status(b->nc) == NATS_CONN_STATUS_CONNECTED;
 }
 
 int
@@ -273,8 +275,8 @@ bus_subscribe(struct bus *b, const char *subject)
 		return -1;
 	s = natsConnection_Subscribe(&sub, b->nc, subject, bus_deliver, b);
 	if (s != NATS_OK) {
-		log_warnx("nats: subscribe %s: %s", subject,
-		    natsStatus_GetText(s));
+		log_warnx(
+		    "nats: subscribe %s: %s", subject, natsStatus_GetText(s));
 		return -1;
 	}
 	b->subs[b->nsubs++] = sub;
@@ -298,8 +300,8 @@ bus_publish(struct bus *b, const char *subject, const void *data, size_t len)
 		return BUS_EDOWN;
 	s = natsConnection_Publish(b->nc, subject, data, (int)len);
 	if (s != NATS_OK) {
-		log_debug("nats: publish %s: %s", subject,
-		    natsStatus_GetText(s));
+		log_debug(
+		    "nats: publish %s: %s", subject, natsStatus_GetText(s));
 		return -1;
 	}
 	return 0;
@@ -317,8 +319,8 @@ bus_request(struct bus *b, const char *subject, const void *data, size_t len,
 	*reply_len = 0;
 	if (!bus_connected(b))
 		return BUS_EDOWN;
-	s = natsConnection_Request(&m, b->nc, subject, data, (int)len,
-	    timeout_ms);
+	s = natsConnection_Request(
+	    &m, b->nc, subject, data, (int)len, timeout_ms);
 	if (s == NATS_NO_RESPONDERS)
 		return BUS_ENORESP;
 	if (s == NATS_TIMEOUT)
@@ -362,8 +364,9 @@ bus_token(char *dst, size_t size, const char *id)
 	for (i = 0; i + 1 < size && id[i] != '\0'; i++) {
 		unsigned char c = (unsigned char)id[i];
 
-		dst[i] = (c == '.' || c == '*' || c == '>' || isspace(c)) ?
-		    '-' : (char)c;
+		dst[i] = (c == '.' || c == '*' || c == '>' || isspace(c))
+		             ? '-'
+		             : (char)c;
 	}
 	if (size > 0)
 		dst[i] = '\0';

@@ -36,12 +36,12 @@ static pthread_cond_t fa_rcv = PTHREAD_COND_INITIALIZER;
 static int fa_requests;
 static int fa_stopping;
 
-#define FA_STOP_WAIT_MS	5000
+#define FA_STOP_WAIT_MS 5000
 
 static const char *fa_subjects[] = {
-	"localai.heartbeat.*",
-	"localai.events.>",
-	"localai.inflight.*",
+    "localai.heartbeat.*",
+    "localai.events.>",
+    "localai.inflight.*",
 };
 
 /* Send one bus message to the router: struct msg_bus + payload. */
@@ -73,8 +73,8 @@ fa_send(uint32_t type, uint64_t id, const char *subject, int32_t status,
 }
 
 static void
-fa_on_msg(void *arg, const char *subject, const char *reply,
-    const char *data, size_t len)
+fa_on_msg(void *arg, const char *subject, const char *reply, const char *data,
+    size_t len)
 {
 	fa_send(MSG_BUS_MSG, 0, subject, 0, data, len);
 }
@@ -82,21 +82,21 @@ fa_on_msg(void *arg, const char *subject, const char *reply,
 static void
 fa_on_state(void *arg, int connected, const char *server)
 {
-	struct msg_bus_state st = { 0 };
+	struct msg_bus_state st = {0};
 
 	st.connected = connected;
 	snprintf(st.server, sizeof(st.server), "%s", server);
 	pthread_mutex_lock(&fa_wlock);
 	if (fa_have_router)
-		(void)msgbuf_send(&fa_router, MSG_BUS_STATE, 0, -1, &st,
-		    sizeof(st));
+		(void)msgbuf_send(
+		    &fa_router, MSG_BUS_STATE, 0, -1, &st, sizeof(st));
 	pthread_mutex_unlock(&fa_wlock);
 }
 
 int
 fagent_start(const struct conf *c)
 {
-	static const struct bus_handlers h = { fa_on_msg, fa_on_state };
+	static const struct bus_handlers h = {fa_on_msg, fa_on_state};
 	char name[128];
 	size_t i;
 
@@ -128,7 +128,7 @@ fagent_stop(void)
 	until.tv_sec += FA_STOP_WAIT_MS / 1000;
 	pthread_mutex_lock(&fa_rlock);
 	while (fa_requests > 0 &&
-	    pthread_cond_timedwait(&fa_rcv, &fa_rlock, &until) == 0)
+	       pthread_cond_timedwait(&fa_rcv, &fa_rlock, &until) == 0)
 		;
 	left = fa_requests;
 	pthread_mutex_unlock(&fa_rlock);
@@ -163,11 +163,11 @@ fagent_router_fd(void)
 }
 
 struct fa_req {
-	uint64_t	 id;
-	char		 subject[128];
-	uint32_t	 timeout_ms;
-	size_t		 len;
-	char		 data[];
+	uint64_t id;
+	char subject[128];
+	uint32_t timeout_ms;
+	size_t len;
+	char data[];
 };
 
 static void *
@@ -233,7 +233,8 @@ fa_router_msg(struct msg *m)
 	const char *payload;
 
 	if (m->hdr.type != MSG_BUS_PUB && m->hdr.type != MSG_BUS_REQ) {
-		log_warnx("router sent unexpected message type %u", m->hdr.type);
+		log_warnx(
+		    "router sent unexpected message type %u", m->hdr.type);
 		return -1;
 	}
 	if (m->hdr.len < sizeof(h))

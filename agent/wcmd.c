@@ -21,9 +21,9 @@
 #include "proto/log.h"
 
 struct job {
-	char	 verb[32];
-	char	*reply;
-	json_t	*req;
+	char verb[32];
+	char *reply;
+	json_t *req;
 };
 
 static void
@@ -225,8 +225,8 @@ cmd_spawn(const char *verb, const char *reply, json_t *req)
 }
 
 void
-wk_cmd_dispatch(const char *subject, const char *reply, const char *data,
-    size_t len)
+wk_cmd_dispatch(
+    const char *subject, const char *reply, const char *data, size_t len)
 {
 	const char *verb;
 	json_error_t je;
@@ -251,7 +251,8 @@ wk_cmd_dispatch(const char *subject, const char *reply, const char *data,
 		req = json_loadb(data, len, 0, &je);
 	if (req == NULL || !json_is_object(req)) {
 		json_decref(req);
-		cmd_reply(reply, cmd_fail("payload is not a JSON object%s", ""));
+		cmd_reply(
+		    reply, cmd_fail("payload is not a JSON object%s", ""));
 		return;
 	}
 	if (strcmp(verb, "backend.list") == 0) {

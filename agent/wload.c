@@ -29,10 +29,10 @@
 #include "agent/worker.h"
 #include "proto/log.h"
 
-#define READY_TIMEOUT_MS	30000	/* process start to Health OK */
-#define LOAD_TIMEOUT_MS		(10 * 60 * 1000)
+#define READY_TIMEOUT_MS 30000 /* process start to Health OK */
+#define LOAD_TIMEOUT_MS (10 * 60 * 1000)
 /* Stop to BE_STOPPED: the supervisor kills a process 5 s after SIGTERM. */
-#define STOP_TIMEOUT_MS		15000
+#define STOP_TIMEOUT_MS 15000
 
 static json_t *
 fail(const char *fmt, const char *a)
@@ -72,7 +72,7 @@ base_port(void)
 static int
 port_free(uint16_t p)
 {
-	struct sockaddr_in sa = { 0 };
+	struct sockaddr_in sa = {0};
 	int fd, ok, one = 1;
 
 	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
@@ -98,16 +98,16 @@ port_free(uint16_t p)
 static int
 port_listening(uint16_t p)
 {
-	struct sockaddr_in sa = { 0 };
+	struct sockaddr_in sa = {0};
 	int fd, ok;
 
 	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		return 1;	/* let the Health call find out */
+		return 1; /* let the Health call find out */
 	sa.sin_family = AF_INET;
 	sa.sin_port = htons(p);
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 ||
-	    errno != ECONNREFUSED;
+	     errno != ECONNREFUSED;
 	close(fd);
 	return ok;
 }
@@ -152,8 +152,8 @@ advertised(struct wk_replica *r)
 	if (a[0] == '\0')
 		a = wk_conf()->worker.serve_addr;
 	colon = strrchr(a, ':');
-	snprintf(host, sizeof(host), "%.*s", colon ? (int)(colon - a) :
-	    (int)strlen(a), a);
+	snprintf(host, sizeof(host), "%.*s",
+	    colon ? (int)(colon - a) : (int)strlen(a), a);
 	if (host[0] == '\0' || strcmp(host, "0.0.0.0") == 0)
 		snprintf(host, sizeof(host), "127.0.0.1");
 	snprintf(r->address, sizeof(r->address), "%s:%u", host, r->port);
@@ -181,7 +181,7 @@ static struct wk_replica *
 wait_healthy(const char *id, uint32_t gen, char *err, size_t errlen)
 {
 	uint64_t deadline = now_ms() + READY_TIMEOUT_MS;
-	useconds_t probe_us = 2000;	/* 2 ms doubling to 64 ms */
+	useconds_t probe_us = 2000; /* 2 ms doubling to 64 ms */
 	struct wk_replica *r;
 	struct timespec ts;
 	char addr[64];
@@ -194,7 +194,8 @@ wait_healthy(const char *id, uint32_t gen, char *err, size_t errlen)
 		}
 		if (r->generation != gen || r->phase == BE_FAILED ||
 		    r->phase == BE_STOPPED) {
-			snprintf(err, errlen, "backend process exited before "
+			snprintf(err, errlen,
+			    "backend process exited before "
 			    "it was ready");
 			return NULL;
 		}
@@ -209,14 +210,15 @@ wait_healthy(const char *id, uint32_t gen, char *err, size_t errlen)
 		if (r->phase == BE_STARTING) {
 			loopback_addr(r, addr, sizeof(addr));
 			pthread_mutex_unlock(&wk_lock);
-			if (wk_grpc_health(addr, wk_node.backend_token, 500, err,
-			    errlen) == 0) {
+			if (wk_grpc_health(addr, wk_node.backend_token, 500,
+			        err, errlen) == 0) {
 				pthread_mutex_lock(&wk_lock);
 				if ((r = wk_replica_find(id)) != NULL &&
 				    r->generation == gen &&
 				    r->state != WR_STOPPING)
 					return r;
-				snprintf(err, errlen, "backend process "
+				snprintf(err, errlen,
+				    "backend process "
 				    "restarted or stopped while starting");
 				return NULL;
 			}
@@ -239,7 +241,7 @@ wait_healthy(const char *id, uint32_t gen, char *err, size_t errlen)
 }
 
 struct progress_ctx {
-	const char	*id;
+	const char *id;
 };
 
 static void
@@ -261,38 +263,44 @@ fetch_progress(void *arg, uint64_t done, uint64_t total)
  * becomes ModelFile in the options.  Returns 0, or -1 with err.
  */
 static int
-fetch_files(const char *id, json_t *files, json_t *opts, char *err,
-    size_t errlen)
+fetch_files(
+    const char *id, json_t *files, json_t *opts, char *err, size_t errlen)
 {
 	const struct conf *c = wk_conf();
-	struct progress_ctx pc = { id };
+	struct progress_ctx pc = {id};
 	char base[700], path[1024];
 	json_t *f;
 	size_t i;
 
 	snprintf(base, sizeof(base), "%s/api/node/files", wk_frontend());
-	json_array_foreach(files, i, f) {
+	json_array_foreach(files, i, f)
+	{
 		struct fetch_file ff = {
-			.model = id,
-			.name = json_string_value(json_object_get(f, "name")),
-			.size = (uint64_t)json_integer_value(json_object_get(f,
-			    "size")),
-			.sha256 = json_string_value(json_object_get(f, "sha256")),
+		    .model = id,
+		    .name = json_string_value(json_object_get(f, "name")),
+		    .size = (uint64_t)json_integer_value(
+		        json_object_get(f, "size")),
+		    .sha256 = json_string_value(json_object_get(f, "sha256")),
 		};
 
 		if (ff.name == NULL || ff.sha256 == NULL) {
-			snprintf(err, errlen, "file %zu: name and sha256 "
-			    "are required", i);
+			snprintf(err, errlen,
+			    "file %zu: name and sha256 "
+			    "are required",
+			    i);
 			return -1;
 		}
 		if (fetch_ensure(c->models_path, base, wk_node.token, &ff,
-		    fetch_progress, &pc, path, sizeof(path), err, errlen) == -1)
+		        fetch_progress, &pc, path, sizeof(path), err,
+		        errlen) == -1)
 			return -1;
 		if (i == 0 && opts != NULL)
-			json_object_set_new(opts, "ModelFile", json_string(path));
+			json_object_set_new(
+			    opts, "ModelFile", json_string(path));
 	}
 	if (opts != NULL)
-		json_object_set_new(opts, "ModelPath", json_string(c->models_path));
+		json_object_set_new(
+		    opts, "ModelPath", json_string(c->models_path));
 	return 0;
 }
 
@@ -307,16 +315,16 @@ load_model(const char *addr, json_t *opts, char *err, size_t errlen)
 	    &backend__model_options__descriptor, opts, err, errlen);
 	if (mo == NULL)
 		return -1;
-	rc = wk_grpc_load(addr, wk_node.backend_token, mo, LOAD_TIMEOUT_MS,
-	    err, errlen);
+	rc = wk_grpc_load(
+	    addr, wk_node.backend_token, mo, LOAD_TIMEOUT_MS, err, errlen);
 	protobuf_c_message_free_unpacked(&mo->base, NULL);
 	return rc;
 }
 
 /* Start the process for a new replica (wk_lock held). */
 static struct wk_replica *
-start_replica(const char *id, const char *backend, const char *run,
-    char *err, size_t errlen)
+start_replica(const char *id, const char *backend, const char *run, char *err,
+    size_t errlen)
 {
 	struct wk_replica *r;
 	uint16_t port;
@@ -389,13 +397,14 @@ join_pending(struct wk_replica *r, const char *id)
 	uint64_t deadline = now_ms() + LOAD_TIMEOUT_MS;
 
 	while ((r = wk_replica_find(id)) != NULL &&
-	    (r->state == WR_STARTING || r->state == WR_LOADING) &&
-	    now_ms() < deadline)
+	       (r->state == WR_STARTING || r->state == WR_LOADING) &&
+	       now_ms() < deadline)
 		pthread_cond_wait(&wk_cond, &wk_lock);
 	if (r != NULL && r->state == WR_READY)
-		return json_pack("{s:b,s:s}", "success", 1, "address", r->address);
-	return fail("%s", r != NULL && r->error[0] ? r->error :
-	    "load did not complete");
+		return json_pack(
+		    "{s:b,s:s}", "success", 1, "address", r->address);
+	return fail("%s",
+	    r != NULL && r->error[0] ? r->error : "load did not complete");
 }
 
 /* Bring replica `id` up: process, files, LoadModel.  wk_lock held on
@@ -417,7 +426,8 @@ bring_up(const char *id, const char *backend, const char *run, json_t *files,
 	if (files != NULL || opts != NULL) {
 		set_state(r, WR_LOADING, NULL);
 		pthread_mutex_unlock(&wk_lock);
-		int rc = files ? fetch_files(id, files, opts, err, sizeof(err)) : 0;
+		int rc =
+		    files ? fetch_files(id, files, opts, err, sizeof(err)) : 0;
 		if (rc == 0 && opts != NULL)
 			rc = load_model(addr, opts, err, sizeof(err));
 		pthread_mutex_lock(&wk_lock);
@@ -433,7 +443,8 @@ bring_up(const char *id, const char *backend, const char *run, json_t *files,
 	set_state(r, WR_READY, NULL);
 	return json_pack("{s:b,s:s}", "success", 1, "address", r->address);
 failed:
-	log_fields(3, &(struct log_fields){ .model = id, .event = "replica_failed" },
+	log_fields(3,
+	    &(struct log_fields){.model = id, .event = "replica_failed"},
 	    "replica %s failed to start: %s", id, err);
 	if ((r = wk_replica_find(id)) != NULL && r->state != WR_STOPPING) {
 		set_state(r, WR_FAILED, err);
@@ -466,15 +477,16 @@ wk_install(json_t *req)
 	if ((files != NULL && !json_is_array(files)) ||
 	    (opts != NULL && !json_is_object(opts)))
 		return fail("%s", "\"files\" must be an array and \"options\" "
-		    "an object");
+		                  "an object");
 	if (wk_node.draining)
 		return fail("%s", "node is draining");
-	snprintf(gallery, sizeof(gallery), "%s", c->worker.gallery_url[0] ?
-	    c->worker.gallery_url : "");
+	snprintf(gallery, sizeof(gallery), "%s",
+	    c->worker.gallery_url[0] ? c->worker.gallery_url : "");
 	if (gallery[0] == '\0')
-		snprintf(gallery, sizeof(gallery), "%s/api/gallery", wk_frontend());
+		snprintf(
+		    gallery, sizeof(gallery), "%s/api/gallery", wk_frontend());
 	if (install_ensure(c->backends_path, gallery, wk_node.token, backend,
-	    run, sizeof(run), err, sizeof(err)) == -1)
+	        run, sizeof(run), err, sizeof(err)) == -1)
 		return fail("%s", err);
 	if (opts != NULL)
 		o = json_deep_copy(opts);
@@ -489,7 +501,8 @@ wk_install(json_t *req)
 			stop_locked(r);
 		if (wait_gone(id, STOP_TIMEOUT_MS) == -1)
 			ans = fail("the previous process of %s is still "
-			    "stopping", id);
+			           "stopping",
+			    id);
 		else
 			ans = bring_up(id, backend, run, files, o);
 	}
@@ -505,8 +518,8 @@ wk_install(json_t *req)
  * hears the supervisor's answer.
  */
 int
-wk_stop_replica(const char *id, int free_first, int wait, char *err,
-    size_t errlen)
+wk_stop_replica(
+    const char *id, int free_first, int wait, char *err, size_t errlen)
 {
 	struct wk_replica *r;
 	char addr[64];
@@ -525,19 +538,23 @@ wk_stop_replica(const char *id, int free_first, int wait, char *err,
 		pthread_mutex_unlock(&wk_lock);
 		/* Free is best effort: the process is stopped either way. */
 		if (free_first && wk_grpc_free(addr, wk_node.backend_token,
-		    5000, err, errlen) == -1)
+		                      5000, err, errlen) == -1)
 			log_warnx("free %s: %s", id, err);
 		wk_grpc_forget(addr);
 		pthread_mutex_lock(&wk_lock);
 		if (wk_sup_stop(id) == -1) {
-			snprintf(err, errlen, "the supervisor could not stop "
-			    "%s", id);
+			snprintf(err, errlen,
+			    "the supervisor could not stop "
+			    "%s",
+			    id);
 			rc = -1;
 		}
 	}
 	if (rc == 0 && wait && wait_gone(id, STOP_TIMEOUT_MS) == -1) {
-		snprintf(err, errlen, "%s: the process did not stop within "
-		    "%d s", id, STOP_TIMEOUT_MS / 1000);
+		snprintf(err, errlen,
+		    "%s: the process did not stop within "
+		    "%d s",
+		    id, STOP_TIMEOUT_MS / 1000);
 		rc = -1;
 	}
 	pthread_mutex_unlock(&wk_lock);
@@ -545,8 +562,8 @@ wk_stop_replica(const char *id, int free_first, int wait, char *err,
 }
 
 struct reload {
-	char		id[128];
-	uint32_t	gen;
+	char id[128];
+	uint32_t gen;
 };
 
 /* After the supervisor restarted a crashed process: Health, LoadModel. */
@@ -567,7 +584,7 @@ reload_main(void *arg)
 		goto out;
 	set_state(r, WR_LOADING, NULL);
 	if ((r = wait_healthy(rl->id, rl->gen, err, sizeof(err))) == NULL)
-		goto out;	/* it died again: the next spawn retries */
+		goto out; /* it died again: the next spawn retries */
 	loopback_addr(r, addr, sizeof(addr));
 	opts = r->load ? json_incref(r->load) : NULL;
 	pthread_mutex_unlock(&wk_lock);
@@ -578,9 +595,12 @@ reload_main(void *arg)
 	    r->state == WR_STOPPING)
 		goto out;
 	if (rc == 0) {
-		log_fields(6, &(struct log_fields){ .model = rl->id,
-		    .event = "replica_ready" }, "replica %s reloaded after a "
-		    "restart", rl->id);
+		log_fields(6,
+		    &(struct log_fields){
+		        .model = rl->id, .event = "replica_ready"},
+		    "replica %s reloaded after a "
+		    "restart",
+		    rl->id);
 		set_state(r, WR_READY, NULL);
 	} else {
 		set_state(r, WR_FAILED, err);

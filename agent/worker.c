@@ -32,7 +32,7 @@ struct bus *wk_bus;
 volatile int wk_stopping;
 
 static struct conf wk_cf;
-static int wk_wake[2] = { -1, -1 };	/* other threads wake the loop */
+static int wk_wake[2] = {-1, -1}; /* other threads wake the loop */
 /* Writes to the supervisor come from job threads and the main thread. */
 static pthread_mutex_t wk_sup_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -45,8 +45,8 @@ wk_conf(void)
 const char *
 wk_state_name(enum wk_rstate s)
 {
-	static const char *names[] = { "starting", "loading", "ready",
-	    "failed", "stopping" };
+	static const char *names[] = {
+	    "starting", "loading", "ready", "failed", "stopping"};
 
 	return (unsigned)s < 5 ? names[s] : "unknown";
 }
@@ -96,13 +96,13 @@ wk_replica_free(struct wk_replica *x)
  * wk_lock, which must never wait on a socket.
  */
 struct supq {
-	uint32_t	 type;
+	uint32_t type;
 	union {
-		struct msg_be_start	start;
-		struct msg_be_id	stop;
+		struct msg_be_start start;
+		struct msg_be_id stop;
 	} u;
-	size_t		 len;
-	struct supq	*next;
+	size_t len;
+	struct supq *next;
 };
 
 static struct supq *supq_head, **supq_tail = &supq_head;
@@ -151,7 +151,7 @@ wk_sup_flush(void)
 int
 wk_sup_start(struct wk_replica *r)
 {
-	struct msg_be_start m = { 0 };
+	struct msg_be_start m = {0};
 
 	snprintf(m.id, sizeof(m.id), "%s", r->id);
 	snprintf(m.backend, sizeof(m.backend), "%s", r->backend);
@@ -165,7 +165,7 @@ wk_sup_start(struct wk_replica *r)
 int
 wk_sup_stop(const char *id)
 {
-	struct msg_be_id m = { 0 };
+	struct msg_be_id m = {0};
 
 	snprintf(m.id, sizeof(m.id), "%s", id);
 	return wk_sup_queue(MSG_BE_STOP, &m, sizeof(m));
@@ -186,7 +186,8 @@ wk_publish_replica(const struct wk_replica *r)
 	    (int)r->progress, "restarts", (int)r->restarts, "error", r->error,
 	    "event", r->event ? r->event : "");
 	if (o != NULL && (s = json_dumps(o, JSON_COMPACT)) != NULL) {
-		(void)bus_publish(wk_bus, "localai.events.replica", s, strlen(s));
+		(void)bus_publish(
+		    wk_bus, "localai.events.replica", s, strlen(s));
 		free(s);
 	}
 	json_decref(o);
@@ -258,11 +259,14 @@ wk_be_state(const struct msg_be_state *st)
 	case BE_BACKOFF:
 		if (r->state == WR_READY || r->state == WR_LOADING) {
 			r->state = WR_STARTING;
-			snprintf(r->error, sizeof(r->error), "backend exited "
-			    "(status %d, signal %d); restarting", st->exit_status,
-			    st->signal);
-			log_fields(4, &(struct log_fields){ .model = r->id,
-			    .event = EVENT_REPLICA_CRASHED }, "%s", r->error);
+			snprintf(r->error, sizeof(r->error),
+			    "backend exited "
+			    "(status %d, signal %d); restarting",
+			    st->exit_status, st->signal);
+			log_fields(4,
+			    &(struct log_fields){
+			        .model = r->id, .event = EVENT_REPLICA_CRASHED},
+			    "%s", r->error);
 			r->event = EVENT_REPLICA_CRASHED;
 			wk_publish_replica(r);
 			r->event = NULL;
@@ -271,11 +275,14 @@ wk_be_state(const struct msg_be_state *st)
 	case BE_FAILED:
 		if (r->state != WR_STOPPING) {
 			r->state = WR_FAILED;
-			snprintf(r->error, sizeof(r->error), "backend crash loop "
-			    "(%u restarts); retrying in %u s", r->restarts,
-			    st->next_retry_ms / 1000);
-			log_fields(3, &(struct log_fields){ .model = r->id,
-			    .event = EVENT_REPLICA_CRASH_LOOP }, "%s", r->error);
+			snprintf(r->error, sizeof(r->error),
+			    "backend crash loop "
+			    "(%u restarts); retrying in %u s",
+			    r->restarts, st->next_retry_ms / 1000);
+			log_fields(3,
+			    &(struct log_fields){.model = r->id,
+			        .event = EVENT_REPLICA_CRASH_LOOP},
+			    "%s", r->error);
 			r->event = EVENT_REPLICA_CRASH_LOOP;
 			wk_publish_replica(r);
 			r->event = NULL;
@@ -289,7 +296,8 @@ wk_be_state(const struct msg_be_state *st)
 			wk_replica_free(r);
 		} else if (r->state != WR_FAILED) {
 			r->state = WR_FAILED;
-			snprintf(r->error, sizeof(r->error), "backend process "
+			snprintf(r->error, sizeof(r->error),
+			    "backend process "
 			    "stopped by the supervisor");
 			wk_publish_replica(r);
 		}
@@ -330,8 +338,8 @@ wk_sup_shutdown(void *arg)
 }
 
 static void
-wk_on_bus(void *arg, const char *subject, const char *reply,
-    const char *data, size_t len)
+wk_on_bus(void *arg, const char *subject, const char *reply, const char *data,
+    size_t len)
 {
 	wk_cmd_dispatch(subject, reply, data, len);
 }
@@ -383,7 +391,7 @@ wk_stop_all(void)
 	}
 	if (n)
 		log_warnx("shutdown: some backend processes did not stop in "
-		    "time; the supervisor stops them");
+		          "time; the supervisor stops them");
 }
 
 static void
@@ -398,9 +406,9 @@ wk_drain_wake(void)
 int
 worker_agent_main(void)
 {
-	static const struct bus_handlers h = { wk_on_bus, wk_on_bus_state };
-	static const struct proc_handlers ph = { .shutdown = wk_sup_shutdown,
-	    .message = wk_sup_msg };
+	static const struct bus_handlers h = {wk_on_bus, wk_on_bus_state};
+	static const struct proc_handlers ph = {
+	    .shutdown = wk_sup_shutdown, .message = wk_sup_msg};
 	struct pollfd pfd[2];
 	uint64_t last_expire = 0, expire_every;
 	char name[300];
@@ -417,14 +425,16 @@ worker_agent_main(void)
 	if (pipe2(wk_wake, O_CLOEXEC | O_NONBLOCK) == -1)
 		fatal("pipe2");
 	if (hclient_init() == -1 || bc_init() == -1 || wk_identity_load() == -1)
-		fatalx("cannot initialise the worker state in %s", wk_cf.state_dir);
+		fatalx("cannot initialise the worker state in %s",
+		    wk_cf.state_dir);
 	/* Backend processes run in models_path; installs go to backends_path. */
 	if (mkdir_p(wk_cf.models_path, 0755) == -1 ||
 	    mkdir_p(wk_cf.backends_path, 0755) == -1)
 		fatal("%s or %s", wk_cf.models_path, wk_cf.backends_path);
 	if (wk_http_start() == -1)
-		return 75;	/* the port is taken: retry later */
-	snprintf(name, sizeof(name), "localai-worker-%s", wk_cf.worker.node_name);
+		return 75; /* the port is taken: retry later */
+	snprintf(
+	    name, sizeof(name), "localai-worker-%s", wk_cf.worker.node_name);
 	if ((wk_bus = bus_open(wk_cf.nats_url, name, &h, NULL)) == NULL)
 		fatalx("bad NATS url %s", wk_cf.nats_url);
 	wk_register_start();
@@ -459,6 +469,6 @@ worker_agent_main(void)
 	 * install that outlived the drain) may publish; it then fails. */
 	bus_disconnect(wk_bus);
 	bc_shutdown();
-	(void)proc_dispatch();	/* the shutdown message, if unread */
+	(void)proc_dispatch(); /* the shutdown message, if unread */
 	return 0;
 }

@@ -20,15 +20,15 @@
 #include "proto/log.h"
 #include "router/router.h"
 
-#define SNAPSHOT_MS		100
-#define SNAPSHOT_REFRESH_MS	1000
-#define SNAPSHOT_EXPIRE_MS	3000
+#define SNAPSHOT_MS 100
+#define SNAPSHOT_REFRESH_MS 1000
+#define SNAPSHOT_EXPIRE_MS 3000
 
 struct pending {
-	uint64_t	 id;
-	rb_reply_fn	 fn;
-	void		*arg;
-	struct pending	*next;
+	uint64_t id;
+	rb_reply_fn fn;
+	void *arg;
+	struct pending *next;
 };
 
 static struct pending *rb_pending;
@@ -133,13 +133,14 @@ rb_replica_event(json_t *o)
 
 	if (!R.leader || ev == NULL || *ev == '\0' || node == NULL ||
 	    (strcmp(ev, EVENT_REPLICA_CRASHED) != 0 &&
-	    strcmp(ev, EVENT_REPLICA_CRASH_LOOP) != 0))
+	        strcmp(ev, EVENT_REPLICA_CRASH_LOOP) != 0))
 		return;
 	snprintf(actor, sizeof(actor), "node:%s", node);
-	rn_event(ev, node, json_string_value(json_object_get(o, "model")), actor,
-	    json_pack("{s:O,s:O}", "error", json_object_get(o, "error") ?:
-	    json_null(), "restarts", json_object_get(o, "restarts") ?:
-	    json_null()));
+	rn_event(ev, node, json_string_value(json_object_get(o, "model")),
+	    actor,
+	    json_pack("{s:O,s:O}", "error",
+	        json_object_get(o, "error") ?: json_null(), "restarts",
+	        json_object_get(o, "restarts") ?: json_null()));
 }
 
 /*
@@ -151,10 +152,10 @@ rb_replica_event(json_t *o)
  * instead of waiting up to a second for the sender's next refresh.
  */
 struct rb_snap {
-	char		 frontend[RT_ID_MAX];
-	json_t		*o;
-	uint64_t	 expires;
-	struct rb_snap	*next;
+	char frontend[RT_ID_MAX];
+	json_t *o;
+	uint64_t expires;
+	struct rb_snap *next;
 };
 
 static struct rb_snap *rb_snaps;
@@ -192,15 +193,17 @@ rb_snapshot_apply(const char *fe, json_t *o, uint64_t expires)
 	int unknown = 0;
 	size_t i;
 
-	json_array_foreach(list, i, x) {
+	json_array_foreach(list, i, x)
+	{
 		if (n == 512)
 			break;
 		model = rt_view_model_find(R.view,
 		    json_string_value(json_object_get(x, "model")) ?: "");
 		node = rt_view_node_find(R.view,
 		    json_string_value(json_object_get(x, "node_id")) ?: "");
-		slot = model == RT_NONE || node == RT_NONE ? RT_NONE :
-		    rt_view_replica_find(R.view, model, node);
+		slot = model == RT_NONE || node == RT_NONE
+		           ? RT_NONE
+		           : rt_view_replica_find(R.view, model, node);
 		if (slot == RT_NONE) {
 			unknown = 1;
 			continue;
@@ -226,8 +229,8 @@ rb_snapshot(json_t *o)
 	if (rb_snapshot_apply(fe, o, expires))
 		rb_snap_keep(fe, o, expires);
 	else
-		rb_snap_keep(fe, NULL, 0);	/* drop an older one */
-	rp_serve_queues();	/* its requests may have ended */
+		rb_snap_keep(fe, NULL, 0); /* drop an older one */
+	rp_serve_queues(); /* its requests may have ended */
 }
 
 /* A replica joined the view: count what other frontends said of it. */
@@ -264,7 +267,8 @@ rb_message(const struct msg_bus *h, const char *payload)
 		rn_apply_heartbeat(o);
 	} else if (strcmp(h->subject, "localai.events.replica") == 0) {
 		rb_replica_event(o);
-		rp_replica_update(json_string_value(json_object_get(o, "node_id")),
+		rp_replica_update(
+		    json_string_value(json_object_get(o, "node_id")),
 		    json_string_value(json_object_get(o, "model")),
 		    json_string_value(json_object_get(o, "address")),
 		    json_string_value(json_object_get(o, "state")),
@@ -272,16 +276,19 @@ rb_message(const struct msg_bus *h, const char *payload)
 	} else if (strcmp(h->subject, "localai.events.node") == 0) {
 		s = json_string_value(json_object_get(o, "frontend"));
 		if (s != NULL && strcmp(s, R.cf.instance_id) == 0)
-			;	/* our own */
+			; /* our own */
 		else if (json_string_value(json_object_get(o, "event")) &&
-		    strcmp(json_string_value(json_object_get(o, "event")),
-		    "suspect") == 0)
-			rn_node_suspect(json_string_value(json_object_get(o,
-			    "node_id")) ?: "");
+		         strcmp(json_string_value(json_object_get(o, "event")),
+		             "suspect") == 0)
+			rn_node_suspect(
+			    json_string_value(json_object_get(o, "node_id"))
+			        ?: "");
 		else
-			rn_node_event(json_string_value(json_object_get(o,
-			    "node_id")) ?: "", json_string_value(
-			    json_object_get(o, "event")) ?: "");
+			rn_node_event(
+			    json_string_value(json_object_get(o, "node_id"))
+			        ?: "",
+			    json_string_value(json_object_get(o, "event"))
+			        ?: "");
 	} else if (strncmp(h->subject, "localai.inflight.", 17) == 0) {
 		rb_snapshot(o);
 	}
@@ -301,8 +308,9 @@ rb_tick(void)
 	rt_view_snapshot_expire(R.view, now);
 	if (now - rb_last_snap < SNAPSHOT_MS)
 		return;
-	if (!rt_view_own_dirty(R.view) && (rb_last_snap_nonempty == 0 ||
-	    now - rb_last_snap < SNAPSHOT_REFRESH_MS))
+	if (!rt_view_own_dirty(R.view) &&
+	    (rb_last_snap_nonempty == 0 ||
+	        now - rb_last_snap < SNAPSHOT_REFRESH_MS))
 		return;
 	rb_last_snap = now;
 	n = rt_view_own_snapshot(R.view, e, 512);
@@ -312,13 +320,15 @@ rb_tick(void)
 	for (i = 0; i < n; i++) {
 		struct rt_replica *r = rt_view_replica(R.view, e[i].replica);
 
-		json_array_append_new(list, json_pack("{s:s,s:s,s:i}", "node_id",
-		    rt_view_node(R.view, r->node)->id, "model",
-		    rt_view_model(R.view, r->model)->name, "in_flight",
-		    (int)e[i].inflight));
+		json_array_append_new(
+		    list, json_pack("{s:s,s:s,s:i}", "node_id",
+		              rt_view_node(R.view, r->node)->id, "model",
+		              rt_view_model(R.view, r->model)->name,
+		              "in_flight", (int)e[i].inflight));
 	}
 	rb_last_snap_nonempty = n > 0 ? now : 0;
-	o = json_pack("{s:s,s:o}", "frontend", R.cf.instance_id, "replicas", list);
+	o = json_pack(
+	    "{s:s,s:o}", "frontend", R.cf.instance_id, "replicas", list);
 	snprintf(subj, sizeof(subj), "localai.inflight.%s", R.cf.instance_id);
 	rb_publish_json(subj, o);
 	json_decref(o);

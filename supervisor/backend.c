@@ -29,7 +29,7 @@ sup_be_count(void)
 	unsigned n = 0;
 
 	TAILQ_FOREACH(c, sup_children(), entry)
-		n += c->kind == SUP_BACKEND;
+	n += c->kind == SUP_BACKEND;
 	return n;
 }
 
@@ -59,7 +59,8 @@ sup_be_snapshot(void)
 	struct sup_child *c;
 	int64_t now = sup_now(), wait;
 
-	TAILQ_FOREACH(c, sup_children(), entry) {
+	TAILQ_FOREACH(c, sup_children(), entry)
+	{
 		if (c->kind != SUP_BACKEND)
 			continue;
 		wait = c->sm.next_at != -1 ? c->sm.next_at - now : 0;
@@ -77,7 +78,8 @@ sup_backend_find(const char *id)
 {
 	struct sup_child *c;
 
-	TAILQ_FOREACH(c, sup_children(), entry) {
+	TAILQ_FOREACH(c, sup_children(), entry)
+	{
 		if (c->kind == SUP_BACKEND && strcmp(c->be.id, id) == 0)
 			return c;
 	}
@@ -153,11 +155,11 @@ sup_be_start(const struct msg *m, int64_t now)
 		return sup_be_refuse(&bs, "shutting down");
 	if (bs.id[0] == '\0' || bs.run_path[0] != '/' || bs.addr[0] == '\0')
 		return sup_be_refuse(&bs, "needs an id, an absolute run path "
-		    "and an address");
+		                          "and an address");
 	if (sup_be_workdir(bs.workdir) == -1) {
 		log_warn("backend %s: working directory %s", bs.id, bs.workdir);
 		return sup_be_refuse(&bs, "its working directory cannot be "
-		    "created");
+		                          "created");
 	}
 	if ((c = sup_backend_find(bs.id)) != NULL && c->pid != -1) {
 		log_warnx("%s: already running (pid %d); stop it first",
@@ -175,8 +177,8 @@ sup_be_start(const struct msg *m, int64_t now)
 	c->be = bs;
 	c->stopping = c->remove = 0;
 	log_info("%s: start %s --addr %s (backend %s, in %s)", c->name,
-	    bs.run_path, bs.addr, bs.backend, bs.workdir[0] ? bs.workdir :
-	    "the current directory");
+	    bs.run_path, bs.addr, bs.backend,
+	    bs.workdir[0] ? bs.workdir : "the current directory");
 	sup_spawn(c, now);
 }
 
@@ -220,23 +222,26 @@ sup_be_exited(struct sup_child *c, int wstatus, int64_t now)
 	}
 	sup_be_report(c, BE_EXITED, wstatus, 0);
 	if (c->exec_errno != 0)
-		wstatus = CHILD_EXIT_CONFIG << 8;	/* cannot run at all */
-	v = child_sm_exited(&c->sm, now, wstatus, arc4random(),
-	    CHILD_RETRY_FAILED_MS);
+		wstatus = CHILD_EXIT_CONFIG << 8; /* cannot run at all */
+	v = child_sm_exited(
+	    &c->sm, now, wstatus, arc4random(), CHILD_RETRY_FAILED_MS);
 	if (c->sm.state == CHILD_FAILED) {
 		if (v.wait_ms > 0)
 			log_warnx("%s: FAILED: %d crashes within %d s; retry "
-			    "in %lld s", c->name, CHILD_LOOP_CRASHES,
+			          "in %lld s",
+			    c->name, CHILD_LOOP_CRASHES,
 			    CHILD_LOOP_WINDOW_MS / 1000,
 			    (long long)v.wait_ms / 1000);
 		else
 			log_warnx("%s: FAILED: configuration error (exit %d), "
-			    "not restarted", c->name, CHILD_EXIT_CONFIG);
+			          "not restarted",
+			    c->name, CHILD_EXIT_CONFIG);
 		sup_be_report(c, BE_FAILED, wstatus, v.wait_ms);
 	} else {
-		log_info("%s: BACKOFF %lld ms%s", c->name,
-		    (long long)v.wait_ms, v.kind == CHILD_EXIT_TEMP ?
-		    " (temporary failure, not counted)" : "");
+		log_info("%s: BACKOFF %lld ms%s", c->name, (long long)v.wait_ms,
+		    v.kind == CHILD_EXIT_TEMP
+		        ? " (temporary failure, not counted)"
+		        : "");
 		sup_be_report(c, BE_BACKOFF, wstatus, v.wait_ms);
 	}
 }

@@ -87,8 +87,9 @@ child_sm_backoff(struct child_sm *sm, int64_t now, uint32_t rnd)
 
 	if (sm->spawned_at != -1 && at < sm->spawned_at + CHILD_SPAWN_GAP_MS)
 		at = sm->spawned_at + CHILD_SPAWN_GAP_MS;
-	sm->delay_ms = sm->delay_ms >= CHILD_DELAY_MAX_MS / 2 ?
-	    CHILD_DELAY_MAX_MS : sm->delay_ms * 2;
+	sm->delay_ms = sm->delay_ms >= CHILD_DELAY_MAX_MS / 2
+	                   ? CHILD_DELAY_MAX_MS
+	                   : sm->delay_ms * 2;
 	sm->state = CHILD_BACKOFF;
 	sm->next_at = at;
 	return at - now;

@@ -29,10 +29,10 @@
 #include "supervisor/sup.h"
 
 struct ctl_client {
-	int	 fd;		/* -1: free slot */
-	char	*buf;
-	size_t	 len, off;
-	int64_t	 deadline;
+	int fd; /* -1: free slot */
+	char *buf;
+	size_t len, off;
+	int64_t deadline;
 };
 
 static int ctl_fd = -1;
@@ -80,14 +80,15 @@ sup_ctl_open(const char *state_dir)
 	for (i = 0; i < SUP_STATUS_CLIENTS; i++)
 		ctl_clients[i].fd = -1;
 	if ((size_t)snprintf(ctl_path, sizeof(ctl_path), "%s/%s", state_dir,
-	    SUP_STATUS_SOCKET) >= sizeof(ctl_path)) {
+	        SUP_STATUS_SOCKET) >= sizeof(ctl_path)) {
 		log_warnx("control socket: %s: path too long", state_dir);
 		ctl_path[0] = '\0';
 		return;
 	}
 	if (lstat(ctl_path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
 		log_warnx("control socket: %s exists and is not a socket; "
-		    "running without one", ctl_path);
+		          "running without one",
+		    ctl_path);
 		ctl_path[0] = '\0';
 		return;
 	}
@@ -95,20 +96,22 @@ sup_ctl_open(const char *state_dir)
 	sun.sun_family = AF_UNIX;
 	memcpy(sun.sun_path, ctl_path, strlen(ctl_path));
 	if (ctl_in_use(&sun)) {
-		log_warnx("control socket: another supervisor answers on %s; "
+		log_warnx(
+		    "control socket: another supervisor answers on %s; "
 		    "running without one (two supervisors share a state_dir?)",
 		    ctl_path);
 		ctl_path[0] = '\0';
 		return;
 	}
 	(void)unlink(ctl_path);
-	if ((ctl_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
-	    SOCK_CLOEXEC, 0)) == -1 ||
+	if ((ctl_fd = socket(AF_UNIX,
+	         SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1 ||
 	    bind(ctl_fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
 	    chmod(ctl_path, 0660) == -1 || listen(ctl_fd, 8) == -1) {
 		if (errno == ENOENT)
 			log_info("control socket: no directory %s; running "
-			    "without one", state_dir);
+			         "without one",
+			    state_dir);
 		else
 			log_warn("control socket %s", ctl_path);
 		if (ctl_fd != -1)
@@ -167,7 +170,7 @@ ctl_write(struct ctl_client *cl)
 		if (w == -1 && (errno == EAGAIN || errno == EINTR))
 			return;
 		if (w <= 0) {
-			ctl_client_close(cl);	/* the client went away */
+			ctl_client_close(cl); /* the client went away */
 			return;
 		}
 		cl->off += (size_t)w;
@@ -183,15 +186,15 @@ ctl_accept(int64_t now)
 	size_t i;
 	int fd, n;
 
-	while ((fd = accept4(ctl_fd, NULL, NULL, SOCK_NONBLOCK |
-	    SOCK_CLOEXEC)) != -1) {
+	while ((fd = accept4(
+	            ctl_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) != -1) {
 		for (cl = NULL, i = 0; i < SUP_STATUS_CLIENTS; i++)
 			if (ctl_clients[i].fd == -1) {
 				cl = &ctl_clients[i];
 				break;
 			}
 		if (cl == NULL || (cl->buf = malloc(SUP_STATUS_MAX)) == NULL) {
-			close(fd);	/* busy: an empty answer */
+			close(fd); /* busy: an empty answer */
 			continue;
 		}
 		cl->fd = fd;
@@ -274,8 +277,10 @@ ctl_kind(const struct sup_child *c)
 static uint32_t
 ctl_recent_crashes(const struct child_sm *sm, int64_t now)
 {
-	uint32_t i, n = 0, have = sm->ncrashes < CHILD_LOOP_CRASHES ?
-	    sm->ncrashes : CHILD_LOOP_CRASHES;
+	uint32_t i,
+	    n = 0,
+	    have = sm->ncrashes < CHILD_LOOP_CRASHES ? sm->ncrashes
+	                                             : CHILD_LOOP_CRASHES;
 
 	for (i = 0; i < have; i++)
 		n += now - sm->crashes[i] < CHILD_LOOP_WINDOW_MS;
@@ -291,15 +296,20 @@ ctl_child(const struct sup_child *c, struct sup_status_child *o, int64_t now)
 	o->state = child_state_name(c->sm.state);
 	o->pid = c->pid;
 	o->restarts = c->sm.restarts;
-	o->uptime_ms = c->pid != -1 && c->sm.spawned_at != -1 ?
-	    now - c->sm.spawned_at : -1;
+	o->uptime_ms = c->pid != -1 && c->sm.spawned_at != -1
+	                   ? now - c->sm.spawned_at
+	                   : -1;
 	o->crashes_recent = ctl_recent_crashes(&c->sm, now);
-	o->next_restart_ms = c->pid == -1 && c->sm.next_at != -1 ?
-	    (c->sm.next_at > now ? c->sm.next_at - now : 0) : -1;
-	o->last_exit_code = c->exited && WIFEXITED(c->last_wstatus) ?
-	    WEXITSTATUS(c->last_wstatus) : -1;
-	o->last_signal = c->exited && WIFSIGNALED(c->last_wstatus) ?
-	    WTERMSIG(c->last_wstatus) : 0;
+	o->next_restart_ms =
+	    c->pid == -1 && c->sm.next_at != -1
+	        ? (c->sm.next_at > now ? c->sm.next_at - now : 0)
+	        : -1;
+	o->last_exit_code = c->exited && WIFEXITED(c->last_wstatus)
+	                        ? WEXITSTATUS(c->last_wstatus)
+	                        : -1;
+	o->last_signal = c->exited && WIFSIGNALED(c->last_wstatus)
+	                     ? WTERMSIG(c->last_wstatus)
+	                     : 0;
 	if (c->kind == SUP_BACKEND) {
 		o->model = c->be.id;
 		o->backend = c->be.backend;
@@ -318,20 +328,21 @@ sup_status_render(char *buf, size_t cap)
 	int len;
 
 	TAILQ_FOREACH(c, sup_children(), entry)
-		n++;
+	n++;
 	if ((kids = calloc(n > 0 ? n : 1, sizeof(*kids))) == NULL)
 		return -1;
 	n = 0;
 	TAILQ_FOREACH(c, sup_children(), entry)
-		ctl_child(c, &kids[n++], now);
+	ctl_child(c, &kids[n++], now);
 	memset(&st, 0, sizeof(st));
 	st.role = sup_role_name(sup_role());
 	st.pid = (int32_t)getpid();
 	st.localai_version = LOCALAI_VERSION;
-	st.node_name = sup_role() != ROLE_FRONTEND ?
-	    sup_conf()->worker.node_name : NULL;
-	st.state = sup_is_stopping() ? "stopping" : sup_is_reloading() ?
-	    "reloading" : "running";
+	st.node_name =
+	    sup_role() != ROLE_FRONTEND ? sup_conf()->worker.node_name : NULL;
+	st.state = sup_is_stopping()    ? "stopping"
+	           : sup_is_reloading() ? "reloading"
+	                                : "running";
 	st.uptime_ms = now - sup_started_at();
 	st.config_generation = sup_conf()->generation;
 	st.nchildren = n;

@@ -36,38 +36,38 @@
 #include "supervisor/status.h"
 #include "supervisor/sup.h"
 
-#define SUP_PING_INTERVAL_MS	5000
-#define SUP_PING_TIMEOUT_MS	15000
-#define SUP_RELOAD_ACK_MS	10000	/* wait this long for CFG_ACKs */
+#define SUP_PING_INTERVAL_MS 5000
+#define SUP_PING_TIMEOUT_MS 15000
+#define SUP_RELOAD_ACK_MS 10000 /* wait this long for CFG_ACKs */
 
 static struct {
-	enum conf_role	 role;
-	char		 conf_path[PATH_MAX];
-	int		 path_given;
-	int		 verbose_flag;
-	struct conf	 conf;
+	enum conf_role role;
+	char conf_path[PATH_MAX];
+	int path_given;
+	int verbose_flag;
+	struct conf conf;
 	struct conf_models models;
 	struct sup_children children;
-	int		 stopping;	/* shutdown begun */
-	int		 exit_code;
-	int		 ready_sent;	/* READY=1 sent once */
-	int		 started;	/* children after the services spawned */
-	int64_t		 started_at;
-	uint32_t	 reload_gen;	/* waiting for acks of it; 0 none */
-	int64_t		 reload_deadline;
-	int64_t		 watchdog_ms;
-	int64_t		 next_watchdog;
-	sigset_t	 ppoll_mask;	/* the mask while waiting */
-	struct pollfd	*pfd;		/* poll arrays, poll_cap entries */
+	int stopping; /* shutdown begun */
+	int exit_code;
+	int ready_sent; /* READY=1 sent once */
+	int started; /* children after the services spawned */
+	int64_t started_at;
+	uint32_t reload_gen; /* waiting for acks of it; 0 none */
+	int64_t reload_deadline;
+	int64_t watchdog_ms;
+	int64_t next_watchdog;
+	sigset_t ppoll_mask; /* the mask while waiting */
+	struct pollfd *pfd; /* poll arrays, poll_cap entries */
 	struct sup_child **who;
-	size_t		 poll_cap;
-	char		 child_status[320]; /* last MSG_CTL_STATUS, named */
+	size_t poll_cap;
+	char child_status[320]; /* last MSG_CTL_STATUS, named */
 	const struct sup_child *child_status_from;
 } sup;
 
 static volatile sig_atomic_t sup_got_chld, sup_got_hup, sup_got_term;
 
-static void	sup_stop(int, const char *);
+static void sup_stop(int, const char *);
 
 int64_t
 sup_now(void)
@@ -92,7 +92,7 @@ int
 sup_has_ctl(const struct sup_child *c)
 {
 	return c->kind == SUP_API || c->kind == SUP_ROUTER ||
-	    c->kind == SUP_AGENT_FE || c->kind == SUP_AGENT_WK;
+	       c->kind == SUP_AGENT_FE || c->kind == SUP_AGENT_WK;
 }
 
 int
@@ -128,7 +128,7 @@ sup_signal(int sig)
 static int
 sup_signals(void)
 {
-	static const int sigs[] = { SIGCHLD, SIGHUP, SIGTERM, SIGINT };
+	static const int sigs[] = {SIGCHLD, SIGHUP, SIGTERM, SIGINT};
 	struct sigaction sa;
 	sigset_t block;
 	size_t i;
@@ -239,8 +239,8 @@ void
 sup_child_kill(struct sup_child *c, const char *why)
 {
 	if (c->stopping && c->kill_at != -1) {
-		log_debug("%s[%d]: %s while stopping", c->name, (int)c->pid,
-		    why);
+		log_debug(
+		    "%s[%d]: %s while stopping", c->name, (int)c->pid, why);
 		sup_channel_close(c);
 		return;
 	}
@@ -309,7 +309,7 @@ sup_are_peers(const struct sup_child *a, const struct sup_child *b)
 		b = t;
 	}
 	return a->kind == SUP_ROUTER &&
-	    (b->kind == SUP_API || b->kind == SUP_AGENT_FE);
+	       (b->kind == SUP_API || b->kind == SUP_AGENT_FE);
 }
 
 /* A fresh socketpair between two running peers, one end to each. */
@@ -339,7 +339,8 @@ sup_link_peers(struct sup_child *c)
 {
 	struct sup_child *p;
 
-	TAILQ_FOREACH(p, &sup.children, entry) {
+	TAILQ_FOREACH(p, &sup.children, entry)
+	{
 		if (p != c && p->mb.fd != -1 && !p->stopping &&
 		    sup_are_peers(c, p))
 			sup_link(c, p);
@@ -351,7 +352,8 @@ sup_worker_agent(void)
 {
 	struct sup_child *c;
 
-	TAILQ_FOREACH(c, &sup.children, entry) {
+	TAILQ_FOREACH(c, &sup.children, entry)
+	{
 		if (c->kind == SUP_AGENT_WK)
 			return c;
 	}
@@ -369,8 +371,8 @@ sup_spawned(struct sup_child *c, int ctl, int64_t now)
 	c->acked = 0;
 	child_sm_spawned(&c->sm, now);
 	if (c->sm.restarts > 0)
-		log_info("%s[%d]: STARTING (restart %u)", c->name,
-		    (int)c->pid, c->sm.restarts);
+		log_info("%s[%d]: STARTING (restart %u)", c->name, (int)c->pid,
+		    c->sm.restarts);
 	else
 		log_info("%s[%d]: STARTING", c->name, (int)c->pid);
 	if (c->kind == SUP_BACKEND) {
@@ -378,7 +380,7 @@ sup_spawned(struct sup_child *c, int ctl, int64_t now)
 		return;
 	}
 	if (sup_is_service(c))
-		return;		/* sup_svc_probe() watches it start */
+		return; /* sup_svc_probe() watches it start */
 	sup_send_config(c);
 	sup_link_peers(c);
 	if (c->kind == SUP_AGENT_WK)
@@ -392,9 +394,10 @@ sup_spawn(struct sup_child *c, int64_t now)
 
 	c->pid = c->last_pid = sup_fork_exec(c, &ctl, &c->exec_errno);
 	if (c->exec_errno != 0)
-		log_warnx("%s[%d]: cannot execute %s: %s", c->name,
-		    (int)c->pid, c->kind == SUP_BACKEND ? c->be.run_path :
-		    sup_is_service(c) ? sup_svc_path(c) : sup_exec_path(),
+		log_warnx("%s[%d]: cannot execute %s: %s", c->name, (int)c->pid,
+		    c->kind == SUP_BACKEND ? c->be.run_path
+		    : sup_is_service(c)    ? sup_svc_path(c)
+		                           : sup_exec_path(),
 		    strerror(c->exec_errno));
 	sup_spawned(c, ctl, now);
 }
@@ -408,8 +411,10 @@ sup_describe_status(int wstatus, char *buf, size_t len)
 		snprintf(buf, len, "exit status %d", WEXITSTATUS(wstatus));
 	else if (WIFSIGNALED(wstatus))
 		snprintf(buf, len, "killed by signal %d (%s)%s",
-		    WTERMSIG(wstatus), sigabbrev_np(WTERMSIG(wstatus)) ?
-		    sigabbrev_np(WTERMSIG(wstatus)) : "?",
+		    WTERMSIG(wstatus),
+		    sigabbrev_np(WTERMSIG(wstatus))
+		        ? sigabbrev_np(WTERMSIG(wstatus))
+		        : "?",
 		    WCOREDUMP(wstatus) ? ", core dumped" : "");
 	else
 		snprintf(buf, len, "wait status %#x", wstatus);
@@ -428,9 +433,10 @@ sup_core_exited(struct sup_child *c, int wstatus, int64_t now)
 	v = child_sm_exited(&c->sm, now, wstatus, arc4random(), 0);
 	if (v.kind == CHILD_EXIT_CONF) {
 		log_warnx("%s: FAILED: configuration error (exit %d), not "
-		    "restarted", c->name, CHILD_EXIT_CONFIG);
+		          "restarted",
+		    c->name, CHILD_EXIT_CONFIG);
 		sup_stop(CHILD_EXIT_CONFIG, "a core process has a "
-		    "configuration error");
+		                            "configuration error");
 	} else if (v.early && v.kind != CHILD_EXIT_TEMP) {
 		log_warnx("%s: FAILED: died before it was ready", c->name);
 		sup_stop(1, "a core process died before it was ready");
@@ -439,9 +445,10 @@ sup_core_exited(struct sup_child *c, int wstatus, int64_t now)
 		    CHILD_LOOP_CRASHES, CHILD_LOOP_WINDOW_MS / 1000);
 		sup_stop(1, "a core process is crash-looping");
 	} else
-		log_info("%s: BACKOFF %lld ms%s", c->name,
-		    (long long)v.wait_ms, v.kind == CHILD_EXIT_TEMP ?
-		    " (temporary failure, not counted)" : "");
+		log_info("%s: BACKOFF %lld ms%s", c->name, (long long)v.wait_ms,
+		    v.kind == CHILD_EXIT_TEMP
+		        ? " (temporary failure, not counted)"
+		        : "");
 }
 
 static void
@@ -475,7 +482,8 @@ sup_find_pid(pid_t pid)
 {
 	struct sup_child *c;
 
-	TAILQ_FOREACH(c, &sup.children, entry) {
+	TAILQ_FOREACH(c, &sup.children, entry)
+	{
 		if (c->pid == pid)
 			return c;
 	}
@@ -546,7 +554,8 @@ sup_all_core_ready(void)
 {
 	struct sup_child *c;
 
-	TAILQ_FOREACH(c, &sup.children, entry) {
+	TAILQ_FOREACH(c, &sup.children, entry)
+	{
 		if (sup_is_core(c) && c->sm.state != CHILD_READY)
 			return 0;
 	}
@@ -575,7 +584,8 @@ sup_reload_check(int64_t now)
 
 	if (sup.reload_gen == 0)
 		return;
-	TAILQ_FOREACH(c, &sup.children, entry) {
+	TAILQ_FOREACH(c, &sup.children, entry)
+	{
 		if (sup_has_ctl(c) && c->mb.fd != -1 &&
 		    c->acked < sup.reload_gen)
 			missing++;
@@ -584,8 +594,8 @@ sup_reload_check(int64_t now)
 		return;
 	if (missing > 0)
 		log_warnx("configuration %u: %d processes did not acknowledge "
-		    "it within %d s", sup.reload_gen, missing,
-		    SUP_RELOAD_ACK_MS / 1000);
+		          "it within %d s",
+		    sup.reload_gen, missing, SUP_RELOAD_ACK_MS / 1000);
 	log_info("configuration %u in force", sup.reload_gen);
 	sup.reload_gen = 0;
 	if (sup.ready_sent)
@@ -669,8 +679,8 @@ sup_child_input(struct sup_child *c, int64_t now)
 
 	n = msgbuf_read(&c->mb);
 	if (n == 0) {
-		log_debug("%s[%d]: control socket closed", c->name,
-		    (int)c->pid);
+		log_debug(
+		    "%s[%d]: control socket closed", c->name, (int)c->pid);
 		sup_channel_close(c);
 		/* It is exiting; if it is not, it gets 5 s to do so. */
 		if (c->kill_at == -1) {
@@ -680,8 +690,8 @@ sup_child_input(struct sup_child *c, int64_t now)
 		return;
 	}
 	if (n == -1 && errno != EAGAIN && errno != EINTR) {
-		sup_child_kill(c, errno == EBADMSG ? "protocol error" :
-		    "control socket error");
+		sup_child_kill(c, errno == EBADMSG ? "protocol error"
+		                                   : "control socket error");
 		return;
 	}
 	while (c->mb.fd != -1 && (r = msgbuf_get(&c->mb, &m)) != 0) {
@@ -734,7 +744,7 @@ sup_child_timers(struct sup_child *c, int64_t now)
 			return -1;
 		if (child_sm_due(&c->sm, now)) {
 			sup_spawn(c, now);
-			return now;	/* look again at once */
+			return now; /* look again at once */
 		}
 		return c->sm.next_at;
 	}
@@ -742,7 +752,8 @@ sup_child_timers(struct sup_child *c, int64_t now)
 		if (now < c->kill_at)
 			return sup_min(c->kill_at, sup_ping(c, now));
 		log_warnx("%s[%d]: still running %lld s after SIGTERM or "
-		    "closing its socket; SIGKILL", c->name, (int)c->pid,
+		          "closing its socket; SIGKILL",
+		    c->name, (int)c->pid,
 		    (long long)(now - c->stop_at + 500) / 1000);
 		(void)kill(-c->pid, SIGKILL);
 		c->kill_at = -1;
@@ -762,11 +773,13 @@ sup_healthy(int64_t now)
 {
 	struct sup_child *c;
 
-	TAILQ_FOREACH(c, &sup.children, entry) {
+	TAILQ_FOREACH(c, &sup.children, entry)
+	{
 		if (!sup_has_ctl(c) || c->pid == -1)
 			continue;
-		if (c->doomed || (c->ping_sent != -1 &&
-		    now - c->ping_sent >= SUP_PING_INTERVAL_MS))
+		if (c->doomed ||
+		    (c->ping_sent != -1 &&
+		        now - c->ping_sent >= SUP_PING_INTERVAL_MS))
 			return 0;
 	}
 	return 1;
@@ -783,7 +796,7 @@ sup_watchdog(int64_t now)
 		sup_notify_watchdog();
 	else
 		log_debug("watchdog withheld: a core process is not "
-		    "answering");
+		          "answering");
 	sup.next_watchdog = now + sup.watchdog_ms;
 	return sup.next_watchdog;
 }
@@ -831,7 +844,7 @@ sup_load(struct conf *nc, struct conf_models *nm)
 	if (sup.role != ROLE_WORKER)
 		sup_gallery_default(nc);
 	if (sup.role == ROLE_STANDALONE)
-		sup_sa_apply(nc);	/* a no-op before sup_sa_setup() */
+		sup_sa_apply(nc); /* a no-op before sup_sa_setup() */
 	return 0;
 }
 
@@ -860,7 +873,7 @@ sup_reload(int64_t now)
 	if (strcmp(nc.frontend.listen, sup.conf.frontend.listen) != 0 ||
 	    nc.frontend.api_workers != sup.conf.frontend.api_workers)
 		log_warnx("reload: listen address and api_workers take effect "
-		    "only after a restart");
+		          "only after a restart");
 	memcpy(nc.frontend.listen, sup.conf.frontend.listen,
 	    sizeof(nc.frontend.listen));
 	nc.frontend.api_workers = sup.conf.frontend.api_workers;
@@ -870,7 +883,8 @@ sup_reload(int64_t now)
 	sup.conf = nc;
 	sup.models = nm;
 	log_setverbose(sup.conf.verbose);
-	TAILQ_FOREACH(c, &sup.children, entry) {
+	TAILQ_FOREACH(c, &sup.children, entry)
+	{
 		if (sup_has_ctl(c) && c->mb.fd != -1)
 			sup_send_config(c);
 	}
@@ -891,8 +905,8 @@ sup_create_children(void)
 	if (sup.role == ROLE_FRONTEND || sup.role == ROLE_STANDALONE) {
 		if (sup.conf.frontend.api_workers == 0) {
 			ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-			sup.conf.frontend.api_workers = ncpu > 0 ?
-			    (uint32_t)ncpu : 1;
+			sup.conf.frontend.api_workers =
+			    ncpu > 0 ? (uint32_t)ncpu : 1;
 		}
 		for (i = 0; i < sup.conf.frontend.api_workers; i++) {
 			snprintf(name, sizeof(name), "api.%u", i);
@@ -940,16 +954,17 @@ sup_setup(char *argv0)
 	}
 	log_setverbose(sup.conf.verbose);
 	/* An empty instance_id: one random UUID, kept across reloads. */
-	if (sup.conf.instance_id[0] == '\0' && conf_random_uuid(
-	    sup.conf.instance_id, sizeof(sup.conf.instance_id)) == -1)
+	if (sup.conf.instance_id[0] == '\0' &&
+	    conf_random_uuid(
+	        sup.conf.instance_id, sizeof(sup.conf.instance_id)) == -1)
 		fatal("getrandom");
 	sup.conf.generation = 1;
 	if (sup_spawn_init(argv0) == -1)
 		return 1;
 	sup_notify_init();
 	sup.watchdog_ms = sup_notify_watchdog_ms();
-	fd = sup_listen_setup(sup.conf.frontend.listen,
-	    sup.role != ROLE_WORKER);
+	fd =
+	    sup_listen_setup(sup.conf.frontend.listen, sup.role != ROLE_WORKER);
 	if (fd == -2)
 		return CHILD_EXIT_CONFIG;
 	if (fd == -3)
@@ -973,7 +988,8 @@ sup_status(void)
 	unsigned core = 0, ready = 0, be = 0, be_up = 0, be_failed = 0;
 	char text[160];
 
-	TAILQ_FOREACH(c, &sup.children, entry) {
+	TAILQ_FOREACH(c, &sup.children, entry)
+	{
 		if (sup_is_core(c)) {
 			core++;
 			ready += c->sm.state == CHILD_READY;
@@ -991,7 +1007,8 @@ sup_status(void)
 		snprintf(text, sizeof(text), "%s: %u/%u core processes ready",
 		    sup_role_name(sup.role), ready, core);
 	else
-		snprintf(text, sizeof(text), "%s: %u/%u core processes ready; "
+		snprintf(text, sizeof(text),
+		    "%s: %u/%u core processes ready; "
 		    "backends: %u running, %u failed, %u total",
 		    sup_role_name(sup.role), ready, core, be_up, be_failed, be);
 	if (sup.child_status[0] != '\0')
@@ -1009,12 +1026,14 @@ sup_start_rest(int64_t now)
 {
 	struct sup_child *c;
 
-	TAILQ_FOREACH(c, &sup.children, entry) {
+	TAILQ_FOREACH(c, &sup.children, entry)
+	{
 		if (sup_is_service(c) && c->sm.state != CHILD_READY)
 			return;
 	}
 	sup.started = 1;
-	TAILQ_FOREACH(c, &sup.children, entry) {
+	TAILQ_FOREACH(c, &sup.children, entry)
+	{
 		if (!sup_is_service(c) && c->kind != SUP_BACKEND)
 			sup_spawn(c, now);
 	}
@@ -1025,7 +1044,8 @@ sup_alive(void)
 {
 	struct sup_child *c;
 
-	TAILQ_FOREACH(c, &sup.children, entry) {
+	TAILQ_FOREACH(c, &sup.children, entry)
+	{
 		if (c->pid != -1)
 			return 1;
 	}
@@ -1062,16 +1082,17 @@ sup_poll(int64_t deadline)
 	nfds_t n = 0, i, nctl;
 
 	TAILQ_FOREACH(c, &sup.children, entry)
-		n++;
+	n++;
 	sup_poll_reserve(n + 1 + SUP_STATUS_CLIENTS);
 	pfd = sup.pfd;
 	n = 0;
-	TAILQ_FOREACH(c, &sup.children, entry) {
+	TAILQ_FOREACH(c, &sup.children, entry)
+	{
 		if (c->mb.fd == -1)
 			continue;
 		pfd[n].fd = c->mb.fd;
-		pfd[n].events = POLLIN |
-		    (msgbuf_pending(&c->mb) > 0 ? POLLOUT : 0);
+		pfd[n].events =
+		    POLLIN | (msgbuf_pending(&c->mb) > 0 ? POLLOUT : 0);
 		sup.who[n++] = c;
 	}
 	if (deadline != -1) {
@@ -1105,7 +1126,8 @@ sup_flush_all(void)
 {
 	struct sup_child *c;
 
-	TAILQ_FOREACH(c, &sup.children, entry) {
+	TAILQ_FOREACH(c, &sup.children, entry)
+	{
 		if (c->mb.fd != -1 && msgbuf_pending(&c->mb) > 0 &&
 		    msgbuf_flush(&c->mb) == -1)
 			sup_child_kill(c, "cannot write to it");
@@ -1149,10 +1171,11 @@ sup_main(enum conf_role role, const char *conf_path, int path_given,
 		sup_cleanup();
 		return r;
 	}
-	log_info("%s supervisor started, configuration %s",
-	    sup_role_name(role), sup.conf.path);
+	log_info("%s supervisor started, configuration %s", sup_role_name(role),
+	    sup.conf.path);
 	now = sup_now();
-	TAILQ_FOREACH(c, &sup.children, entry) {
+	TAILQ_FOREACH(c, &sup.children, entry)
+	{
 		if (sup_is_service(c))
 			sup_spawn(c, now);
 	}

@@ -27,7 +27,7 @@
 #include "supervisor/sup.h"
 
 static int spawn_devnull = -1;
-static int spawn_listen_fd = -1;	/* api: shared listening socket */
+static int spawn_listen_fd = -1; /* api: shared listening socket */
 static const char *spawn_exec_path = "/proc/self/exe";
 static char *spawn_argv0;
 static pid_t spawn_parent;
@@ -104,7 +104,7 @@ sup_exec_fds(const struct sup_child *c, int ctl, int errfd)
 	if ((null = fcntl(spawn_devnull, F_DUPFD_CLOEXEC, 10)) == -1 ||
 	    (ctl != -1 && (hctl = fcntl(ctl, F_DUPFD_CLOEXEC, 10)) == -1) ||
 	    (c->kind == SUP_API &&
-	    (hlisten = fcntl(spawn_listen_fd, F_DUPFD_CLOEXEC, 10)) == -1))
+	        (hlisten = fcntl(spawn_listen_fd, F_DUPFD_CLOEXEC, 10)) == -1))
 		goto fail;
 	sup_fd_to(null, STDIN_FILENO);
 	if (hctl != -1) {
@@ -152,14 +152,14 @@ sup_env_scrub_localai(void)
 static void
 sup_exec_env(const struct sup_child *c)
 {
-	static const char *drop[] = { "NOTIFY_SOCKET", "LISTEN_PID",
-	    "LISTEN_FDS", "LISTEN_FDNAMES", "WATCHDOG_USEC", "WATCHDOG_PID" };
+	static const char *drop[] = {"NOTIFY_SOCKET", "LISTEN_PID",
+	    "LISTEN_FDS", "LISTEN_FDNAMES", "WATCHDOG_USEC", "WATCHDOG_PID"};
 	size_t i;
 
 	for (i = 0; i < sizeof(drop) / sizeof(drop[0]); i++)
 		unsetenv(drop[i]);
 	if (c->kind != SUP_BACKEND)
-		return;	/* services scrub their own (sup_svc_exec) */
+		return; /* services scrub their own (sup_svc_exec) */
 	sup_env_scrub_localai();
 	if (c->be.token[0] != '\0')
 		setenv("LOCALAI_GRPC_AUTH_TOKEN", c->be.token, 1);
@@ -173,8 +173,7 @@ sup_exec_env(const struct sup_child *c)
 static void
 sup_exec(const struct sup_child *c, int ctl, int errfd)
 {
-	static const int sigs[] = { SIGCHLD, SIGHUP, SIGTERM, SIGINT,
-	    SIGPIPE };
+	static const int sigs[] = {SIGCHLD, SIGHUP, SIGTERM, SIGINT, SIGPIPE};
 	char *argv[6];
 	const char *side;
 	sigset_t none;
@@ -193,14 +192,14 @@ sup_exec(const struct sup_child *c, int ctl, int errfd)
 	    prctl(PR_SET_PDEATHSIG, SIGKILL) == -1)
 		goto fail;
 	if (getppid() != spawn_parent)
-		_exit(1);	/* the supervisor died before prctl() */
+		_exit(1); /* the supervisor died before prctl() */
 	sup_exec_fds(c, ctl, errfd);
 	sup_exec_env(c);
 	if (c->kind == SUP_BACKEND) {
 		if (c->be.workdir[0] != '\0' && chdir(c->be.workdir) == -1)
 			goto fail;
 		argv[0] = (char *)(uintptr_t)c->be.run_path;
-		argv[1] = (char *)(uintptr_t)"--addr";
+		argv[1] = (char *)(uintptr_t) "--addr";
 		argv[2] = (char *)(uintptr_t)c->be.addr;
 		argv[3] = NULL;
 		execv(c->be.run_path, argv);
@@ -212,9 +211,9 @@ sup_exec(const struct sup_child *c, int ctl, int errfd)
 	}
 	side = c->kind == SUP_AGENT_WK ? "worker" : "frontend";
 	argv[0] = spawn_argv0;
-	argv[1] = (char *)(uintptr_t)"-P";
+	argv[1] = (char *)(uintptr_t) "-P";
 	argv[2] = (char *)(uintptr_t)sup_proc_name(c);
-	argv[3] = (char *)(uintptr_t)"-R";
+	argv[3] = (char *)(uintptr_t) "-R";
 	argv[4] = (char *)(uintptr_t)side;
 	argv[5] = NULL;
 	execv(spawn_exec_path, argv);
@@ -240,7 +239,7 @@ sup_exec_result(int fd)
 pid_t
 sup_fork_exec(const struct sup_child *c, int *ctl, int *exec_errno)
 {
-	int sv[2] = { -1, -1 }, ep[2];
+	int sv[2] = {-1, -1}, ep[2];
 	pid_t pid;
 
 	if (sup_has_ctl(c) &&
@@ -254,7 +253,7 @@ sup_fork_exec(const struct sup_child *c, int *ctl, int *exec_errno)
 		close(ep[0]);
 		sup_exec(c, sv[1], ep[1]);
 	}
-	(void)setpgid(pid, pid);	/* the child does it too: no race */
+	(void)setpgid(pid, pid); /* the child does it too: no race */
 	close(ep[1]);
 	if (sv[1] != -1)
 		close(sv[1]);
@@ -269,8 +268,8 @@ sup_fork_exec(const struct sup_child *c, int *ctl, int *exec_errno)
 
 /* "host:port", "[v6]:port", ":port" (every address). */
 static int
-sup_split_addr(const char *addr, char *host, size_t hlen, char *port,
-    size_t plen)
+sup_split_addr(
+    const char *addr, char *host, size_t hlen, char *port, size_t plen)
 {
 	const char *colon = strrchr(addr, ':');
 	size_t n;
@@ -295,13 +294,14 @@ sup_listen_ai(const struct addrinfo *ai, int dual)
 {
 	int fd, on = 1, off = 0;
 
-	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC |
-	    SOCK_NONBLOCK, ai->ai_protocol);
+	fd = socket(ai->ai_family,
+	    ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
 	if (fd == -1)
 		return -1;
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1 ||
-	    (dual && ai->ai_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
-	    IPV6_V6ONLY, &off, sizeof(off)) == -1) ||
+	    (dual && ai->ai_family == AF_INET6 &&
+	        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off)) ==
+	            -1) ||
 	    bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 ||
 	    listen(fd, SOMAXCONN) == -1) {
 		close(fd);
@@ -333,7 +333,7 @@ sup_listen_open(const char *addr)
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
 	if ((r = getaddrinfo(wild ? NULL : host, port, &hints, &res)) != 0 &&
 	    wild) {
-		hints.ai_family = AF_INET;	/* no IPv6 here */
+		hints.ai_family = AF_INET; /* no IPv6 here */
 		r = getaddrinfo(NULL, port, &hints, &res);
 	}
 	if (r != 0) {
@@ -364,7 +364,7 @@ sup_listen_log(int fd, const char *listen)
 
 	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1 ||
 	    getnameinfo((struct sockaddr *)&ss, len, host, sizeof(host), port,
-	    sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+	        sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
 		log_info("listening on %s", listen);
 		return;
 	}
@@ -381,7 +381,7 @@ sup_listen_setup(const char *listen, int wanted)
 		n = 0;
 	}
 	for (fd = SD_LISTEN_FDS_START + (wanted ? 1 : 0);
-	    fd < SD_LISTEN_FDS_START + n; fd++) {
+	     fd < SD_LISTEN_FDS_START + n; fd++) {
 		log_warnx("ignoring extra socket fd %d from systemd", fd);
 		close(fd);
 	}
@@ -391,7 +391,8 @@ sup_listen_setup(const char *listen, int wanted)
 		fd = SD_LISTEN_FDS_START;
 		if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0) {
 			log_warnx("fd %d from systemd is not a listening "
-			    "stream socket", fd);
+			          "stream socket",
+			    fd);
 			return -2;
 		}
 		if (fcntl(fd, F_SETFL, O_NONBLOCK) == -1)

@@ -41,20 +41,20 @@
 #include "proto/log.h"
 #include "supervisor/sup.h"
 
-#define SA_SECRETS	"standalone.secrets"
-#define SA_WORKER_ENV	"worker.env"
-#define SA_KEY_BYTES	24		/* 48 hex digits */
+#define SA_SECRETS "standalone.secrets"
+#define SA_WORKER_ENV "worker.env"
+#define SA_KEY_BYTES 24 /* 48 hex digits */
 
 static struct {
-	int		 active;
-	char		 state_dir[256];
-	char		 registration_token[128];
-	char		 admin_key[128];	/* "" when configured */
-	char		 nats_password[128];
-	uint16_t	 nats_port;
-	char		 database_url[512];	/* private server, or "" */
-	char		 nats_url[512];		/* private server, or "" */
-	char		 frontend_url[300];	/* http://127.0.0.1:8080 */
+	int active;
+	char state_dir[256];
+	char registration_token[128];
+	char admin_key[128]; /* "" when configured */
+	char nats_password[128];
+	uint16_t nats_port;
+	char database_url[512]; /* private server, or "" */
+	char nats_url[512]; /* private server, or "" */
+	char frontend_url[300]; /* http://127.0.0.1:8080 */
 } sa;
 
 /* ---- the secrets file ------------------------------------------------------ */
@@ -159,8 +159,9 @@ sa_secrets_write(void)
 	    "# admin_key: the Nodes page and /api/* (Authorization: Bearer);\n"
 	    "# registration_token: what a worker presents to register.\n"
 	    "registration_token=%s\nadmin_key=%s\nnats_password=%s\n"
-	    "nats_port=%u\n", sa.registration_token, sa.admin_key,
-	    sa.nats_password, sa.nats_port);
+	    "nats_port=%u\n",
+	    sa.registration_token, sa.admin_key, sa.nats_password,
+	    sa.nats_port);
 	return sa_write_private(SA_SECRETS, text);
 }
 
@@ -171,7 +172,7 @@ sa_secrets_generate(int *created)
 	*created = 0;
 	if (sa.registration_token[0] == '\0') {
 		if (sa_random_hex(sa.registration_token,
-		    sizeof(sa.registration_token)) == -1)
+		        sizeof(sa.registration_token)) == -1)
 			return -1;
 		*created = 1;
 	}
@@ -181,8 +182,8 @@ sa_secrets_generate(int *created)
 		*created = 1;
 	}
 	if (sa.nats_password[0] == '\0') {
-		if (sa_random_hex(sa.nats_password,
-		    sizeof(sa.nats_password)) == -1)
+		if (sa_random_hex(sa.nats_password, sizeof(sa.nats_password)) ==
+		    -1)
 			return -1;
 		*created = 1;
 	}
@@ -210,22 +211,22 @@ sa_frontend_url(int listen_fd)
 		return -1;
 	}
 	if (getnameinfo((struct sockaddr *)&ss, len, host, sizeof(host), port,
-	    sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+	        sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV) != 0)
 		return -1;
 	wild = (ss.ss_family == AF_INET6 &&
-	    IN6_IS_ADDR_UNSPECIFIED(&s6->sin6_addr)) ||
-	    (ss.ss_family == AF_INET && s4->sin_addr.s_addr == INADDR_ANY);
+	           IN6_IS_ADDR_UNSPECIFIED(&s6->sin6_addr)) ||
+	       (ss.ss_family == AF_INET && s4->sin_addr.s_addr == INADDR_ANY);
 	if (wild)
 		snprintf(sa.frontend_url, sizeof(sa.frontend_url),
 		    "http://127.0.0.1:%s", port);
 	else if (ss.ss_family == AF_INET6 &&
-	    !IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
+	         !IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
 		snprintf(sa.frontend_url, sizeof(sa.frontend_url),
 		    "http://[%s]:%s", host, port);
 	else
 		snprintf(sa.frontend_url, sizeof(sa.frontend_url),
-		    "http://%s:%s", strncmp(host, "::ffff:", 7) == 0 ?
-		    host + 7 : host, port);
+		    "http://%s:%s",
+		    strncmp(host, "::ffff:", 7) == 0 ? host + 7 : host, port);
 	return 0;
 }
 
@@ -249,7 +250,7 @@ sa_mkdirs(const char *path, mode_t mode)
 	char buf[PATH_MAX], *p;
 
 	snprintf(buf, sizeof(buf), "%s", path);
-	for (p = buf + 1; ; p++) {
+	for (p = buf + 1;; p++) {
 		if (*p != '/' && *p != '\0')
 			continue;
 		char c = *p;
@@ -277,8 +278,9 @@ sa_worker_env(void)
 	    "# rewritten at each start.  Use: set -a; . %s/%s; set +a; "
 	    "localai worker\n"
 	    "LOCALAI_REGISTER_TO=%s\nLOCALAI_REGISTRATION_TOKEN=%s\n"
-	    "LOCALAI_NATS_URL=%s\n", sa.state_dir, SA_WORKER_ENV,
-	    sa.frontend_url, sa.registration_token, sa.nats_url);
+	    "LOCALAI_NATS_URL=%s\n",
+	    sa.state_dir, SA_WORKER_ENV, sa.frontend_url, sa.registration_token,
+	    sa.nats_url);
 	return sa_write_private(SA_WORKER_ENV, text);
 }
 
@@ -290,7 +292,7 @@ sa_private_servers(struct conf *cf, int *save)
 
 	if (cf->frontend.database_url[0] == '\0') {
 		if (sup_svc_pg_setup(sa.state_dir, sa.database_url,
-		    sizeof(sa.database_url)) == -1)
+		        sizeof(sa.database_url)) == -1)
 			return -1;
 	} else
 		log_info("standalone: using the configured database_url");
@@ -317,21 +319,26 @@ static void
 sa_print(const struct conf *cf, int created)
 {
 	if (created) {
-		log_info("standalone: first start: secrets generated and stored "
-		    "in %s/%s (mode 0600); shown only this once:", sa.state_dir,
-		    SA_SECRETS);
+		log_info(
+		    "standalone: first start: secrets generated and stored "
+		    "in %s/%s (mode 0600); shown only this once:",
+		    sa.state_dir, SA_SECRETS);
 		if (!cf->frontend.have_admin_key)
-			log_info("standalone:   admin key (Nodes page, /api/*): "
-			    "%s", sa.admin_key);
+			log_info(
+			    "standalone:   admin key (Nodes page, /api/*): "
+			    "%s",
+			    sa.admin_key);
 		if (cf->frontend.registration_token[0] == '\0')
 			log_info("standalone:   registration token (workers): "
-			    "%s", sa.registration_token);
+			         "%s",
+			    sa.registration_token);
 	} else
 		log_info("standalone: admin key and registration token in "
-		    "%s/%s", sa.state_dir, SA_SECRETS);
+		         "%s/%s",
+		    sa.state_dir, SA_SECRETS);
 	log_info("standalone: frontend at %s, Nodes page %s/app/nodes; other "
-	    "workers on this machine join with %s/%s", sa.frontend_url,
-	    sa.frontend_url, sa.state_dir, SA_WORKER_ENV);
+	         "workers on this machine join with %s/%s",
+	    sa.frontend_url, sa.frontend_url, sa.state_dir, SA_WORKER_ENV);
 }
 
 int
@@ -351,8 +358,8 @@ sup_sa_setup(struct conf *cf, int listen_fd)
 	}
 	snprintf(sa.state_dir, sizeof(sa.state_dir), "%s", dir);
 	snprintf(dir, sizeof(dir), "%s/worker", sa.state_dir);
-	if (sa_mkdirs(dir, 0700) == -1 ||
-	    sa_secrets_read() == -1 || sa_secrets_generate(&created) == -1 ||
+	if (sa_mkdirs(dir, 0700) == -1 || sa_secrets_read() == -1 ||
+	    sa_secrets_generate(&created) == -1 ||
 	    sa_frontend_url(listen_fd) == -1)
 		return -1;
 	save = created;
@@ -384,8 +391,8 @@ sup_sa_apply(struct conf *cf)
 		    sizeof(cf->frontend.registration_token), "%s",
 		    sa.registration_token);
 	if (!cf->frontend.have_admin_key) {
-		conf_hash_key(sa.admin_key, strlen(sa.admin_key),
-		    cf->frontend.admin_key);
+		conf_hash_key(
+		    sa.admin_key, strlen(sa.admin_key), cf->frontend.admin_key);
 		cf->frontend.have_admin_key = 1;
 	}
 	cf->frontend.auto_approve_nodes = 1;
@@ -403,10 +410,10 @@ sup_sa_apply(struct conf *cf)
 		snprintf(w->gallery_url, sizeof(w->gallery_url),
 		    "%.*s/api/gallery", (int)n, w->register_to);
 	}
-	sa_loopback_addr(w->advertise_addr, sizeof(w->advertise_addr),
-	    w->serve_addr);
-	sa_loopback_addr(w->advertise_http_addr,
-	    sizeof(w->advertise_http_addr), w->http_addr);
+	sa_loopback_addr(
+	    w->advertise_addr, sizeof(w->advertise_addr), w->serve_addr);
+	sa_loopback_addr(w->advertise_http_addr, sizeof(w->advertise_http_addr),
+	    w->http_addr);
 }
 
 /*
@@ -422,8 +429,8 @@ sup_sa_worker_conf(struct conf *cf)
 		return;
 	snprintf(dir, sizeof(dir), "%.200s/worker", sa.state_dir);
 	snprintf(cf->state_dir, sizeof(cf->state_dir), "%s", dir);
-	snprintf(cf->models_path, sizeof(cf->models_path), "%.200s/models",
-	    dir);
+	snprintf(
+	    cf->models_path, sizeof(cf->models_path), "%.200s/models", dir);
 }
 
 /* ---- the gallery --------------------------------------------------------------- */
@@ -440,7 +447,7 @@ sa_has_index(const char *dir)
 void
 sup_gallery_default(struct conf *cf)
 {
-	static const char *rel[] = { "../share/localai/gallery", "../gallery" };
+	static const char *rel[] = {"../share/localai/gallery", "../gallery"};
 	char def[PATH_MAX], exe[PATH_MAX], cand[PATH_MAX], *slash;
 	ssize_t n;
 	size_t i;

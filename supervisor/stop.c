@@ -25,7 +25,7 @@
 #include "proto/log.h"
 #include "supervisor/sup.h"
 
-#define STOP_DRAIN_GRACE_MS	5000	/* on top of worker.drain_timeout */
+#define STOP_DRAIN_GRACE_MS 5000 /* on top of worker.drain_timeout */
 
 enum stop_phase {
 	STOP_NONE = 0,
@@ -48,7 +48,8 @@ stop_running(int (*in_phase)(const struct sup_child *))
 {
 	struct sup_child *c;
 
-	TAILQ_FOREACH(c, sup_children(), entry) {
+	TAILQ_FOREACH(c, sup_children(), entry)
+	{
 		if (c->pid != -1 && in_phase(c))
 			return 1;
 	}
@@ -76,8 +77,8 @@ sup_stop_begin(enum conf_role role, uint32_t drain_timeout_ms, int64_t now)
 	stop_phase = STOP_AGENT;
 	if (agent != NULL && agent->pid != -1) {
 		log_info("%s[%d]: stopping the worker agent first; it has %u s "
-		    "to drain before the rest stops", agent->name,
-		    (int)agent->pid,
+		         "to drain before the rest stops",
+		    agent->name, (int)agent->pid,
 		    (drain_timeout_ms + STOP_DRAIN_GRACE_MS) / 1000);
 		sup_child_stop(agent, now);
 		agent->kill_at = now + drain_timeout_ms + STOP_DRAIN_GRACE_MS;
@@ -118,8 +119,8 @@ sup_stop_hurry(int64_t now)
 	if (stop_phase != STOP_AGENT)
 		return;
 	log_info("second signal: not waiting for the worker agent to drain");
-	if (agent != NULL && agent->pid != -1 && agent->kill_at > now +
-	    SUP_KILL_AFTER_MS)
+	if (agent != NULL && agent->pid != -1 &&
+	    agent->kill_at > now + SUP_KILL_AFTER_MS)
 		agent->kill_at = now + SUP_KILL_AFTER_MS;
 	stop_phase = STOP_MAIN;
 	stop_children(stop_in_main, now);

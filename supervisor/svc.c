@@ -45,30 +45,30 @@
 #include "proto/log.h"
 #include "supervisor/sup.h"
 
-#define SVC_PG_PORT		5432	/* names the socket file only */
-#define SVC_PG_DB		"localai"
-#define SVC_PG_ROLE		"localai"
-#define SVC_PROBE_MS		100	/* readiness checks this often */
-#define SVC_PG_READY_MS		120000	/* crash recovery may take a while */
-#define SVC_NATS_READY_MS	30000
-#define SVC_PG_STOP_MS		30000	/* fast shutdown, then SIGKILL */
-#define SVC_NATS_USER		"localai"
+#define SVC_PG_PORT 5432 /* names the socket file only */
+#define SVC_PG_DB "localai"
+#define SVC_PG_ROLE "localai"
+#define SVC_PROBE_MS 100 /* readiness checks this often */
+#define SVC_PG_READY_MS 120000 /* crash recovery may take a while */
+#define SVC_NATS_READY_MS 30000
+#define SVC_PG_STOP_MS 30000 /* fast shutdown, then SIGKILL */
+#define SVC_NATS_USER "localai"
 
 struct sup_svc {
-	char		 path[PATH_MAX];	/* the executable */
-	char		*argv[24];		/* into store */
-	char		 store[4096];
-	size_t		 used;
-	char		 dir[PATH_MAX];		/* its working directory */
-	int		 switch_user;		/* we are root: become uid */
-	char		 user[64];
-	uid_t		 uid;
-	gid_t		 gid;
-	char		 pidfile[PATH_MAX];	/* PostgreSQL: postmaster.pid */
-	char		 sock[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	uint16_t	 port;			/* nats-server */
-	int		 probe_fd;
-	int64_t		 probe_deadline;
+	char path[PATH_MAX]; /* the executable */
+	char *argv[24]; /* into store */
+	char store[4096];
+	size_t used;
+	char dir[PATH_MAX]; /* its working directory */
+	int switch_user; /* we are root: become uid */
+	char user[64];
+	uid_t uid;
+	gid_t gid;
+	char pidfile[PATH_MAX]; /* PostgreSQL: postmaster.pid */
+	char sock[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	uint16_t port; /* nats-server */
+	int probe_fd;
+	int64_t probe_deadline;
 };
 
 static struct sup_svc svc_pg, svc_nats;
@@ -101,7 +101,7 @@ svc_is_exec(const char *path)
 	struct stat st;
 
 	return stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
-	    access(path, X_OK) == 0;
+	       access(path, X_OK) == 0;
 }
 
 /*
@@ -113,7 +113,7 @@ svc_which(const char *name, char *out, size_t len)
 {
 	const char *path = getenv("PATH"), *p, *end;
 	static const char *extra = "/usr/local/sbin:/usr/local/bin:/usr/sbin:"
-	    "/usr/bin:/sbin:/bin";
+	                           "/usr/bin:/sbin:/bin";
 	char dirs[4096];
 	size_t n;
 
@@ -183,9 +183,11 @@ svc_check_path(const struct sup_svc *s, const char *path)
 	for (slash = buf; (slash = strchr(slash + 1, '/')) != NULL;) {
 		*slash = '\0';
 		if (!svc_can_traverse(s, buf)) {
-			log_warnx("standalone: user %s cannot reach %s: %s is "
+			log_warnx(
+			    "standalone: user %s cannot reach %s: %s is "
 			    "not searchable for it (chmod o+x %s, or choose "
-			    "another state_dir)", s->user, path, buf, buf);
+			    "another state_dir)",
+			    s->user, path, buf, buf);
 			return -1;
 		}
 		*slash = '/';
@@ -210,18 +212,19 @@ svc_user(struct sup_svc *s)
 		if ((pw = getpwuid(s->uid)) != NULL)
 			snprintf(s->user, sizeof(s->user), "%s", pw->pw_name);
 		else
-			snprintf(s->user, sizeof(s->user), "%u",
-			    (unsigned)s->uid);
+			snprintf(
+			    s->user, sizeof(s->user), "%u", (unsigned)s->uid);
 		return 0;
 	}
 	if (name == NULL || *name == '\0')
 		name = "postgres";
 	errno = 0;
 	if ((pw = getpwnam(name)) == NULL || pw->pw_uid == 0) {
-		log_warnx("standalone: running as root, the private PostgreSQL "
+		log_warnx(
+		    "standalone: running as root, the private PostgreSQL "
 		    "needs an unprivileged user and \"%s\" %s; create it or "
-		    "set LOCALAI_PG_USER", name, pw == NULL ? "does not exist" :
-		    "is root");
+		    "set LOCALAI_PG_USER",
+		    name, pw == NULL ? "does not exist" : "is root");
 		return -1;
 	}
 	snprintf(s->user, sizeof(s->user), "%s", pw->pw_name);
@@ -240,7 +243,7 @@ svc_become(const struct sup_svc *s)
 	if (initgroups(s->user, s->gid) == -1 || setgid(s->gid) == -1 ||
 	    setuid(s->uid) == -1)
 		return -1;
-	return setuid(0) == 0 ? -1 : 0;	/* must not be able to return */
+	return setuid(0) == 0 ? -1 : 0; /* must not be able to return */
 }
 
 /* Remove every LOCALAI_* variable: the servers get none of our secrets. */
@@ -260,7 +263,7 @@ svc_env_scrub(void)
 		memcpy(name, *e, n);
 		name[n] = '\0';
 		unsetenv(name);
-		e = environ;	/* unsetenv() moved the entries */
+		e = environ; /* unsetenv() moved the entries */
 	}
 }
 
@@ -372,8 +375,10 @@ svc_pg_newest(void)
 		return 0;
 	while ((de = readdir(d)) != NULL) {
 		v = atoi(de->d_name);
-		snprintf(path, sizeof(path), "/usr/lib/postgresql/%d/bin/"
-		    "postgres", v);
+		snprintf(path, sizeof(path),
+		    "/usr/lib/postgresql/%d/bin/"
+		    "postgres",
+		    v);
 		if (v > best && svc_is_exec(path))
 			best = v;
 	}
@@ -394,8 +399,10 @@ svc_pg_bindir(const char *data, char *bindir, size_t len)
 
 	v = svc_pg_data_version(data);
 	if (v > 0) {
-		snprintf(path, sizeof(path), "/usr/lib/postgresql/%d/bin/"
-		    "postgres", v);
+		snprintf(path, sizeof(path),
+		    "/usr/lib/postgresql/%d/bin/"
+		    "postgres",
+		    v);
 		if (!svc_is_exec(path))
 			v = 0;
 	}
@@ -431,27 +438,28 @@ svc_pg_initdb(struct sup_svc *s, const char *bindir, const char *data)
 	snprintf(pg, sizeof(pg), "%s/postgres", bindir);
 	svc_rmtree(tmp);
 	log_info("standalone: first start: creating the PostgreSQL cluster in "
-	    "%s (as user %s)", data, s->user);
+	         "%s (as user %s)",
+	    data, s->user);
 	argv[i++] = initdb;
-	argv[i++] = (char *)(uintptr_t)"-D";
+	argv[i++] = (char *)(uintptr_t) "-D";
 	argv[i++] = tmp;
-	argv[i++] = (char *)(uintptr_t)"-U";
+	argv[i++] = (char *)(uintptr_t) "-U";
 	argv[i++] = (char *)(uintptr_t)SVC_PG_ROLE;
-	argv[i++] = (char *)(uintptr_t)"--auth=trust";
-	argv[i++] = (char *)(uintptr_t)"--encoding=UTF8";
-	argv[i++] = (char *)(uintptr_t)"--locale=C";
-	argv[i++] = (char *)(uintptr_t)"--no-instructions";
+	argv[i++] = (char *)(uintptr_t) "--auth=trust";
+	argv[i++] = (char *)(uintptr_t) "--encoding=UTF8";
+	argv[i++] = (char *)(uintptr_t) "--locale=C";
+	argv[i++] = (char *)(uintptr_t) "--no-instructions";
 	argv[i] = NULL;
 	if (svc_run(s, argv, NULL) == -1)
 		goto fail;
 	i = 0;
 	argv[i++] = pg;
-	argv[i++] = (char *)(uintptr_t)"--single";
-	argv[i++] = (char *)(uintptr_t)"-c";
-	argv[i++] = (char *)(uintptr_t)"log_checkpoints=off";
-	argv[i++] = (char *)(uintptr_t)"-D";
+	argv[i++] = (char *)(uintptr_t) "--single";
+	argv[i++] = (char *)(uintptr_t) "-c";
+	argv[i++] = (char *)(uintptr_t) "log_checkpoints=off";
+	argv[i++] = (char *)(uintptr_t) "-D";
 	argv[i++] = tmp;
-	argv[i++] = (char *)(uintptr_t)"postgres";
+	argv[i++] = (char *)(uintptr_t) "postgres";
 	argv[i] = NULL;
 	if (svc_run(s, argv, "CREATE DATABASE " SVC_PG_DB ";\n") == -1)
 		goto fail;
@@ -471,14 +479,14 @@ fail:
  * buffers, 50 connections), log lines marked as PostgreSQL's.
  */
 static int
-svc_pg_argv(struct sup_svc *s, const char *bindir, const char *data,
-    const char *run)
+svc_pg_argv(
+    struct sup_svc *s, const char *bindir, const char *data, const char *run)
 {
 	char port[16];
-	const char *args[] = { "postgres", "-D", data, "-k", run, "-p", port,
+	const char *args[] = {"postgres", "-D", data, "-k", run, "-p", port,
 	    "-c", "listen_addresses=", "-c", "unix_socket_permissions=0700",
-	    "-c", "shared_buffers=16MB", "-c", "max_connections=50",
-	    "-c", "fsync=on", "-c", "log_line_prefix=postgres[%p]: ", NULL };
+	    "-c", "shared_buffers=16MB", "-c", "max_connections=50", "-c",
+	    "fsync=on", "-c", "log_line_prefix=postgres[%p]: ", NULL};
 
 	snprintf(port, sizeof(port), "%d", SVC_PG_PORT);
 	snprintf(s->path, sizeof(s->path), "%s/postgres", bindir);
@@ -501,7 +509,8 @@ sup_svc_pg_setup(const char *state_dir, char *url, size_t urllen)
 	    svc_mkdir(s, s->dir, 0700) == -1 || svc_mkdir(s, run, 0700) == -1)
 		return -1;
 	if (svc_pg_bindir(data, bindir, sizeof(bindir)) == -1) {
-		log_warnx("standalone: PostgreSQL's server programs are not "
+		log_warnx(
+		    "standalone: PostgreSQL's server programs are not "
 		    "installed (Debian: apt-get install postgresql-15); or set "
 		    "frontend.database_url");
 		return -1;
@@ -510,9 +519,9 @@ sup_svc_pg_setup(const char *state_dir, char *url, size_t urllen)
 	    svc_pg_initdb(s, bindir, data) == -1)
 		return -1;
 	if ((size_t)snprintf(s->sock, sizeof(s->sock), "%s/.s.PGSQL.%d", run,
-	    SVC_PG_PORT) >= sizeof(s->sock)) {
-		log_warnx("standalone: %s: path too long for a Unix socket",
-		    run);
+	        SVC_PG_PORT) >= sizeof(s->sock)) {
+		log_warnx(
+		    "standalone: %s: path too long for a Unix socket", run);
 		return -1;
 	}
 	snprintf(s->pidfile, sizeof(s->pidfile), "%s/postmaster.pid", data);
@@ -568,14 +577,16 @@ svc_nats_conf(const struct sup_svc *s, const char *path, const char *password)
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) ==
-	    -1 || (s->switch_user && fchown(fd, s->uid, s->gid) == -1) ||
+	        -1 ||
+	    (s->switch_user && fchown(fd, s->uid, s->gid) == -1) ||
 	    (fp = fdopen(fd, "w")) == NULL) {
 		log_warn("%s", tmp);
 		if (fd != -1)
 			close(fd);
 		return -1;
 	}
-	fprintf(fp, "# Written by localai standalone at each start; edits are "
+	fprintf(fp,
+	    "# Written by localai standalone at each start; edits are "
 	    "lost.\n"
 	    "listen: \"127.0.0.1:%u\"\n"
 	    "server_name: \"localai-standalone\"\n"
@@ -584,7 +595,8 @@ svc_nats_conf(const struct sup_svc *s, const char *path, const char *password)
 	    "authorization {\n"
 	    "  user: \"%s\"\n"
 	    "  password: \"%s\"\n"
-	    "}\n", s->port, s->dir, SVC_NATS_USER, password);
+	    "}\n",
+	    s->port, s->dir, SVC_NATS_USER, password);
 	if (fflush(fp) == EOF || fsync(fd) == -1 || fclose(fp) == EOF) {
 		log_warn("%s", tmp);
 		return -1;
@@ -597,8 +609,8 @@ svc_nats_conf(const struct sup_svc *s, const char *path, const char *password)
 }
 
 int
-sup_svc_nats_setup(const char *state_dir, const char *password,
-    uint16_t port, char *url, size_t urllen)
+sup_svc_nats_setup(const char *state_dir, const char *password, uint16_t port,
+    char *url, size_t urllen)
 {
 	struct sup_svc *s = &svc_nats;
 	char conf[PATH_MAX];
@@ -615,11 +627,11 @@ sup_svc_nats_setup(const char *state_dir, const char *password,
 		return -1;
 	if (svc_which("nats-server", s->path, sizeof(s->path)) == -1) {
 		log_warnx("standalone: nats-server is not installed (Debian: "
-		    "apt-get install nats-server); or set nats_url");
+		          "apt-get install nats-server); or set nats_url");
 		return -1;
 	}
-	if (svc_args(s, (const char *const[]){ "nats-server", "-c", conf,
-	    NULL }) == -1)
+	if (svc_args(s,
+	        (const char *const[]){"nats-server", "-c", conf, NULL}) == -1)
 		return -1;
 	snprintf(url, urllen, "nats://%s:%s@127.0.0.1:%u", SVC_NATS_USER,
 	    password, port);
@@ -686,8 +698,8 @@ svc_pg_ready(struct sup_svc *s, pid_t pid)
 
 	if (!svc_pg_pidfile_ready(s, pid))
 		return 0;
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
-	    0)) == -1)
+	if ((fd = socket(
+	         AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) == -1)
 		return 0;
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
@@ -717,8 +729,8 @@ svc_nats_ready(struct sup_svc *s)
 	ssize_t n;
 
 	if (s->probe_fd == -1) {
-		s->probe_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC |
-		    SOCK_NONBLOCK, 0);
+		s->probe_fd = socket(
+		    AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 		if (s->probe_fd == -1)
 			return 0;
 		memset(&sin, 0, sizeof(sin));
@@ -726,7 +738,8 @@ svc_nats_ready(struct sup_svc *s)
 		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 		sin.sin_port = htons(s->port);
 		if (connect(s->probe_fd, (struct sockaddr *)&sin,
-		    sizeof(sin)) == -1 && errno != EINPROGRESS) {
+		        sizeof(sin)) == -1 &&
+		    errno != EINPROGRESS) {
 			svc_probe_close(s);
 			return 0;
 		}
@@ -738,7 +751,7 @@ svc_nats_ready(struct sup_svc *s)
 		svc_probe_close(s);
 		return 1;
 	}
-	svc_probe_close(s);	/* refused, closed, or not NATS: again */
+	svc_probe_close(s); /* refused, closed, or not NATS: again */
 	return 0;
 }
 
@@ -751,19 +764,21 @@ sup_svc_probe(struct sup_child *c, int64_t now)
 	if (c->sm.state != CHILD_STARTING || c->doomed)
 		return -1;
 	if (s->probe_deadline == 0)
-		s->probe_deadline = now + (c->kind == SUP_PG ?
-		    SVC_PG_READY_MS : SVC_NATS_READY_MS);
-	ready = c->kind == SUP_PG ? svc_pg_ready(s, c->pid) :
-	    svc_nats_ready(s);
+		s->probe_deadline =
+		    now +
+		    (c->kind == SUP_PG ? SVC_PG_READY_MS : SVC_NATS_READY_MS);
+	ready = c->kind == SUP_PG ? svc_pg_ready(s, c->pid) : svc_nats_ready(s);
 	if (ready) {
 		s->probe_deadline = 0;
 		sup_child_ready(c, now);
-		return now;	/* the loop looks again: others may start now */
+		return now; /* the loop looks again: others may start now */
 	}
 	if (now >= s->probe_deadline) {
 		log_warnx("%s[%d]: does not accept connections after %lld s",
-		    c->name, (int)c->pid, (long long)(c->kind == SUP_PG ?
-		    SVC_PG_READY_MS : SVC_NATS_READY_MS) / 1000);
+		    c->name, (int)c->pid,
+		    (long long)(c->kind == SUP_PG ? SVC_PG_READY_MS
+		                                  : SVC_NATS_READY_MS) /
+		        1000);
 		s->probe_deadline = 0;
 		svc_probe_close(s);
 		sup_child_kill(c, "not ready in time");

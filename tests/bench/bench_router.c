@@ -35,15 +35,14 @@
 #include "supervisor/config.h"
 #include "tests/harness/harness.h"
 
-#define NODES		100
-#define PIPELINE	64
-#define REG_TOKEN	"bench-registration-token"
+#define NODES 100
+#define PIPELINE 64
+#define REG_TOKEN "bench-registration-token"
 
 static struct msgbuf ctl, api;
 static unsigned seq;
 
-static void __attribute__((noreturn))
-die(const char *what)
+static void __attribute__((noreturn)) die(const char *what)
 {
 	fprintf(stderr, "bench_router: %s\n", what);
 	exit(1);
@@ -86,8 +85,8 @@ expect(struct msgbuf *mb, uint32_t want, struct msg *out)
 static pid_t
 spawn_router(const char *localai, const char *log, int fd)
 {
-	char *argv[] = { (char *)(uintptr_t)localai, "-P", "router", "-R",
-	    "frontend", NULL };
+	char *argv[] = {
+	    (char *)(uintptr_t)localai, "-P", "router", "-R", "frontend", NULL};
 	pid_t pid;
 	int lfd;
 
@@ -113,22 +112,22 @@ configure(const char *pg_url, const char *dir)
 {
 	struct conf c;
 	struct conf_model m;
-	struct msg_cfg_done done = { 1, 1 };
-	struct msg_peer peer = { PEER_API, 0 };
+	struct msg_cfg_done done = {1, 1};
+	struct msg_peer peer = {PEER_API, 0};
 	struct msg r;
 	int sp[2];
 
 	conf_defaults(&c);
 	c.generation = 1;
 	snprintf(c.instance_id, sizeof(c.instance_id), "bench");
-	snprintf(c.frontend.database_url, sizeof(c.frontend.database_url),
-	    "%s", pg_url);
+	snprintf(c.frontend.database_url, sizeof(c.frontend.database_url), "%s",
+	    pg_url);
 	snprintf(c.frontend.registration_token,
 	    sizeof(c.frontend.registration_token), "%s", REG_TOKEN);
 	c.frontend.auto_approve_nodes = 1;
 	snprintf(c.models_path, sizeof(c.models_path), "%s", dir);
-	snprintf(c.frontend.gallery_dir, sizeof(c.frontend.gallery_dir), "%s",
-	    dir);
+	snprintf(
+	    c.frontend.gallery_dir, sizeof(c.frontend.gallery_dir), "%s", dir);
 	memset(&m, 0, sizeof(m));
 	snprintf(m.name, sizeof(m.name), "m");
 	snprintf(m.backend, sizeof(m.backend), "fake");
@@ -153,8 +152,8 @@ configure(const char *pg_url, const char *dir)
 
 /* One node API request over the link; the answer's body (malloc'd). */
 static char *
-http(const char *method, const char *path, const char *auth,
-    const char *body, unsigned *status)
+http(const char *method, const char *path, const char *auth, const char *body,
+    unsigned *status)
 {
 	size_t blen = body ? strlen(body) : 0;
 	struct msg_http_req h;
@@ -194,8 +193,8 @@ json_str(const char *j, const char *key, char *out, size_t len)
 	const char *p, *e;
 
 	snprintf(pat, sizeof(pat), "\"%s\":\"", key);
-	if ((p = strstr(j, pat)) == NULL || (e = strchr(p + strlen(pat),
-	    '"')) == NULL)
+	if ((p = strstr(j, pat)) == NULL ||
+	    (e = strchr(p + strlen(pat), '"')) == NULL)
 		die(j);
 	snprintf(out, len, "%.*s", (int)(e - p - strlen(pat)), p + strlen(pat));
 }
@@ -207,9 +206,11 @@ add_node(int i)
 	char body[512], id[64], tok[80], path[160], *r;
 	unsigned st;
 
-	snprintf(body, sizeof(body), "{\"name\":\"n%04d\",\"address\":"
+	snprintf(body, sizeof(body),
+	    "{\"name\":\"n%04d\",\"address\":"
 	    "\"127.0.0.1:%d\",\"total_ram\":17179869184,\"available_ram\":"
-	    "17179869184,\"max_concurrency\":1000}", i, 20000 + i);
+	    "17179869184,\"max_concurrency\":1000}",
+	    i, 20000 + i);
 	r = http("POST", "/api/node/register", REG_TOKEN, body, &st);
 	if (st != 201)
 		die(r);
@@ -217,9 +218,11 @@ add_node(int i)
 	json_str(r, "node_token", tok, sizeof(tok));
 	free(r);
 	snprintf(path, sizeof(path), "/api/node/%s/heartbeat", id);
-	snprintf(body, sizeof(body), "{\"seq\":1,\"available_ram\":"
+	snprintf(body, sizeof(body),
+	    "{\"seq\":1,\"available_ram\":"
 	    "17179869184,\"replicas\":[{\"model\":\"m\",\"address\":"
-	    "\"127.0.0.1:%d\",\"state\":\"ready\"}]}", 20000 + i);
+	    "\"127.0.0.1:%d\",\"state\":\"ready\"}]}",
+	    20000 + i);
 	r = http("POST", path, tok, body, &st);
 	if (st != 200)
 		die(r);
@@ -288,8 +291,8 @@ round_trips(int n, int replicas)
 	}
 	qsort(t, (size_t)n, sizeof(double), cmp_double);
 	printf("  PLACE->PLACE_OK round trip, %3d replicas: p50 %6.1f us  "
-	    "p99 %6.1f us  max %7.1f us  (%d requests)\n", replicas,
-	    t[n / 2], t[n * 99 / 100], t[n - 1], n);
+	       "p99 %6.1f us  max %7.1f us  (%d requests)\n",
+	    replicas, t[n / 2], t[n * 99 / 100], t[n - 1], n);
 	free(t);
 }
 
@@ -305,7 +308,8 @@ throughput(int n, int replicas)
 
 	while (got < n) {
 		while (sent < n && sent - got < PIPELINE) {
-			snprintf(rid, sizeof(rid), "tp-%d-%d", replicas, sent++);
+			snprintf(
+			    rid, sizeof(rid), "tp-%d-%d", replicas, sent++);
 			place(rid);
 		}
 		flush_all();
@@ -336,7 +340,7 @@ decision_time(void)
 		count = strtod(strchr(p, ' ') + 1, NULL);
 	if (count > 0)
 		printf("  PLACE handled in the router (decision + answer "
-		    "written): mean %.2f us over %.0f placements\n",
+		       "written): mean %.2f us over %.0f placements\n",
 		    sum / count * 1e6, count);
 	free(r);
 }
@@ -365,7 +369,8 @@ main(int argc, char **argv)
 	msgbuf_init(&ctl, sp[0]);
 	configure(pg->url, dir);
 	printf("bench_router: the router process over its api socket "
-	    "(log %s)\n", log);
+	       "(log %s)\n",
+	    log);
 	add_node(0);
 	round_trips(n, 1);
 	throughput(n, 1);

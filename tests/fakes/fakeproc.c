@@ -52,11 +52,11 @@
 #include "proto/log.h"
 #include "proto/proc.h"
 
-#define FAKE_MAX_PEERS	64
+#define FAKE_MAX_PEERS 64
 
 static const char *fake_who = "API";
 static char fake_name[32];
-static int fake_runs;		/* this run's number, from 1 */
+static int fake_runs; /* this run's number, from 1 */
 static int fake_peers[FAKE_MAX_PEERS];
 static int fake_npeers;
 static int fake_hello;
@@ -146,8 +146,8 @@ fake_fds(char *buf, size_t len)
 		fd = atoi(de->d_name);
 		if (de->d_name[0] == '.' || fd < 3 || fd == dirfd(d))
 			continue;
-		off += (size_t)snprintf(buf + off, len - off, "%s%d",
-		    off > 0 ? "," : "", fd);
+		off += (size_t)snprintf(
+		    buf + off, len - off, "%s%d", off > 0 ? "," : "", fd);
 	}
 	closedir(d);
 }
@@ -158,8 +158,8 @@ fake_peer_fd(int fd, const struct msg_peer *peer, void *arg)
 	char line[128];
 	int n;
 
-	log_info("fake: peer fd kind=%u instance=%u", peer->kind,
-	    peer->instance);
+	log_info(
+	    "fake: peer fd kind=%u instance=%u", peer->kind, peer->instance);
 	if (fake_npeers == FAKE_MAX_PEERS) {
 		close(fd);
 		return;
@@ -179,21 +179,21 @@ fake_reload(void *arg)
 	log_info("fake: config generation %u", proc_conf()->generation);
 }
 
-static int fake_be_stopped;	/* MSG_BE_STATE STOPPED seen */
+static int fake_be_stopped; /* MSG_BE_STATE STOPPED seen */
 
 static int
 fake_message(struct msg *m, void *arg)
 {
 	struct msg_be_state st;
 
-	if (m->hdr.type != MSG_BE_STATE ||
-	    msg_check_len(m, sizeof(st)) == -1)
+	if (m->hdr.type != MSG_BE_STATE || msg_check_len(m, sizeof(st)) == -1)
 		return -1;
 	memcpy(&st, m->data, sizeof(st));
 	MSG_TERMINATE(st.id);
 	log_info("fake: be_state id=%s phase=%d pid=%d exit=%d signal=%d "
-	    "restarts=%u next_retry_ms=%u", st.id, st.phase, st.pid,
-	    st.exit_status, st.signal, st.restarts, st.next_retry_ms);
+	         "restarts=%u next_retry_ms=%u",
+	    st.id, st.phase, st.pid, st.exit_status, st.signal, st.restarts,
+	    st.next_retry_ms);
 	if (st.phase == BE_STOPPED)
 		fake_be_stopped = 1;
 	return 0;
@@ -244,7 +244,7 @@ fake_accept(void)
 	int fd, n;
 
 	if ((fd = accept4(PROC_LISTEN_FD, NULL, NULL, SOCK_CLOEXEC)) == -1)
-		return;		/* another api process took it */
+		return; /* another api process took it */
 	n = snprintf(line, sizeof(line), "fakeproc %s pid %d fd %d\n",
 	    fake_name, (int)getpid(), PROC_LISTEN_FD);
 	if (write(fd, line, (size_t)n) != n)
@@ -280,8 +280,8 @@ fake_hang(void)
 
 /* Timed actions: returns the next deadline (-1 none). */
 struct fake_timers {
-	int64_t	ready, exit, crash, hang, be_stop;
-	int	ready_sent;
+	int64_t ready, exit, crash, hang, be_stop;
+	int ready_sent;
 };
 
 static int64_t
@@ -323,8 +323,9 @@ fake_tick(struct fake_timers *t)
 		t->be_stop = -1;
 		fake_be_stop();
 	}
-	return fake_min(fake_min(t->exit, t->crash), fake_min(t->hang,
-	    fake_min(t->ready_sent ? -1 : t->ready, t->be_stop)));
+	return fake_min(fake_min(t->exit, t->crash),
+	    fake_min(
+	        t->hang, fake_min(t->ready_sent ? -1 : t->ready, t->be_stop)));
 }
 
 static int
@@ -344,8 +345,8 @@ fake_wait(int64_t deadline, int accept_fd)
 		pfd[n++].events = POLLIN;
 	}
 	if (deadline != -1)
-		timeout = deadline > fake_now() ? (int)(deadline - fake_now()) :
-		    0;
+		timeout =
+		    deadline > fake_now() ? (int)(deadline - fake_now()) : 0;
 	if (poll(pfd, (nfds_t)n, timeout) == -1)
 		return errno == EINTR ? 0 : -1;
 	if ((pfd[0].revents & (POLLIN | POLLHUP)) && proc_dispatch() == -1)
@@ -362,8 +363,9 @@ fake_wait(int64_t deadline, int accept_fd)
 static int
 fake_core(const char *proc, const char *side)
 {
-	struct proc_handlers h = { .peer_fd = fake_peer_fd,
-	    .reload = fake_reload, .message = fake_message };
+	struct proc_handlers h = {.peer_fd = fake_peer_fd,
+	    .reload = fake_reload,
+	    .message = fake_message};
 	struct fake_timers t;
 	char fds[128];
 	int64_t start;
@@ -386,8 +388,9 @@ fake_core(const char *proc, const char *side)
 	ignore_term = fake_env("IGNORE_TERM") != NULL && fake_misbehave();
 	accept_fd = fake_env("ACCEPT") != NULL;
 	memset(&t, 0, sizeof(t));
-	t.ready = fake_env("NEVER_READY") != NULL && fake_misbehave() ? -1 :
-	    start + fake_num("READY_MS", 0);
+	t.ready = fake_env("NEVER_READY") != NULL && fake_misbehave()
+	              ? -1
+	              : start + fake_num("READY_MS", 0);
 	t.exit = fake_at(start, "EXIT_MS");
 	t.crash = fake_at(start, "CRASH_MS");
 	t.hang = fake_at(start, "HANG_MS");
@@ -408,11 +411,11 @@ fake_core(const char *proc, const char *side)
 			fake_be_stop();
 			stop_sent = fake_now();
 		}
-		if (stop_sent != -1 && (fake_be_stopped ||
-		    fake_now() - stop_sent > 5000))
+		if (stop_sent != -1 &&
+		    (fake_be_stopped || fake_now() - stop_sent > 5000))
 			break;
-		if (fake_wait(drain_end != -1 ? fake_now() + 20 :
-		    fake_tick(&t), accept_fd) == -1)
+		if (fake_wait(drain_end != -1 ? fake_now() + 20 : fake_tick(&t),
+		        accept_fd) == -1)
 			return 1;
 	}
 	log_info("fake: clean exit");
@@ -468,8 +471,9 @@ fake_backend(const char *addr)
 	fake_fds(fds, sizeof(fds));
 	fake_localai_vars(vars, sizeof(vars));
 	log_info("fake: backend run %d addr=%s cwd=%s token=%s "
-	    "registration_token=%s localai_vars=%s fds=%s", fake_runs, addr,
-	    cwd, tok ? tok : "(unset)", reg ? reg : "(unset)", vars, fds);
+	         "registration_token=%s localai_vars=%s fds=%s",
+	    fake_runs, addr, cwd, tok ? tok : "(unset)", reg ? reg : "(unset)",
+	    vars, fds);
 	signal(SIGTERM, fake_on_term);
 	memset(&t, 0, sizeof(t));
 	t.ready = -1;
@@ -491,7 +495,7 @@ int
 main(int argc, char *argv[])
 {
 	const char *proc = NULL, *side = "frontend";
-	struct rlimit no_core = { 0, 0 };
+	struct rlimit no_core = {0, 0};
 	int ch;
 
 	log_init(0);
