@@ -37,11 +37,11 @@ check_options(json_t *opts)
 	size_t n;
 
 	err[0] = '\0';
-	m = pbjson_to_message(&backend__model_options__descriptor, opts, err,
-	    sizeof(err));
+	m = pbjson_to_message(
+	    &backend__model_options__descriptor, opts, err, sizeof(err));
 	if (m == NULL) {
 		if (err[0] == '\0')
-			abort();	/* a failure must say why */
+			abort(); /* a failure must say why */
 		return;
 	}
 	n = protobuf_c_message_get_packed_size(m);
@@ -69,7 +69,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_name(json_object_get(req, "model_id"));
 		check_name(json_object_get(req, "model_name"));
 		json_array_foreach(json_object_get(req, "files"), i, f)
-			check_name(json_object_get(f, "name"));
+		    check_name(json_object_get(f, "name"));
 		if (json_object_get(req, "options") != NULL)
 			check_options(json_object_get(req, "options"));
 	}

@@ -34,7 +34,8 @@ wk_predict(const char *addr, const struct bc_opts *o, const char *prompt)
 	req.prompt = (char *)(uintptr_t)prompt;
 	if (bc_predict(addr, o, &req, &reply, &err) == -1)
 		return wk_fail(&err);
-	printf("%.*s\n", (int)reply->message.len, (const char *)reply->message.data);
+	printf("%.*s\n", (int)reply->message.len,
+	    (const char *)reply->message.data);
 	bc_free(reply);
 	return 0;
 }
@@ -43,7 +44,7 @@ int
 main(int argc, char **argv)
 {
 	const char *t = getenv("WK_TIMEOUT_MS");
-	struct bc_opts o = { 0 };
+	struct bc_opts o = {0};
 	struct bc_error err;
 	int rc;
 
@@ -53,7 +54,7 @@ main(int argc, char **argv)
 	o.timeout_ms = t != NULL ? atoll(t) : 20000;
 	if (argc < 3) {
 		fprintf(stderr, "usage: wk_client health ADDR | "
-		    "predict ADDR PROMPT\n");
+		                "predict ADDR PROMPT\n");
 		return 2;
 	}
 	if (bc_init() == -1)
