@@ -241,7 +241,7 @@ wk_cmd_dispatch(
 	log_info("command %s", verb);
 	if (strcmp(verb, "stop") == 0) {
 		cmd_reply(reply, cmd_ok());
-		wk_shutdown("stop command");
+		wk_stop_worker("nodes.<id>.stop command");
 		return;
 	}
 	/* LocalAI sends "{}" or nothing for list; treat empty as {}. */

@@ -205,6 +205,24 @@ wk_publish_gone(const char *id)
 	wk_publish_replica(&r);
 }
 
+/*
+ * nodes.<id>.stop: the whole worker stops, as on SIGTERM.  The agent only
+ * asks its supervisor (our parent): an agent that exited on its own would
+ * just be restarted, and the supervisor owns the backends and the order
+ * in which everything stops (this agent drains first).
+ */
+void
+wk_stop_worker(const char *why)
+{
+	pid_t sup = getppid();
+
+	log_info("stopping the worker: %s", why);
+	if (sup > 1 && kill(sup, SIGTERM) == 0)
+		return;
+	log_warn("cannot signal the supervisor (pid %d)", (int)sup);
+	wk_shutdown(why);
+}
+
 void
 wk_shutdown(const char *why)
 {
@@ -460,8 +478,9 @@ worker_agent_main(void)
 		}
 	}
 	/* Graceful: drain, wait for in-flight work, deregister, stop all. */
-	(void)wk_drain_and_deregister();
+	wk_drain();
 	wk_register_stop();
+	(void)wk_deregister();
 	wk_stop_all();
 	(void)wk_sup_flush();
 	wk_http_stop();

@@ -466,19 +466,20 @@ node_post(const char *verb)
 }
 
 /*
- * LocalAI's shutdown sequence: drain (no new work), wait until the
- * frontend reports no request in flight (bounded by drain_timeout), then
- * deregister (the node goes offline, its replicas leave routing).
+ * LocalAI's shutdown sequence, first half: drain (no new work), then wait
+ * until the frontend reports no request in flight (bounded by
+ * drain_timeout).  Heartbeats go on meanwhile: the node is alive.
  */
-int
-wk_drain_and_deregister(void)
+void
+wk_drain(void)
 {
 	uint64_t deadline = now_ms() + wk_conf()->worker.drain_timeout_ms;
 	int n;
 
 	if (!wk_node.registered)
-		return 0;
+		return;
 	wk_node.draining = 1;
+<<<<<<< HEAD
 	if (node_post("drain") == 0) {
 		if ((n = node_in_flight()) > 0)
 			log_info(
@@ -491,7 +492,31 @@ wk_drain_and_deregister(void)
 			log_warnx("drain: %d request(s) still in flight after "
 			          "%u ms",
 			    n, wk_conf()->worker.drain_timeout_ms);
+=======
+	if (node_post("drain") == -1)
+		return;
+	if ((n = node_in_flight()) > 0)
+		log_info("draining: waiting for %d request(s) in flight", n);
+	while (n > 0 && now_ms() < deadline) {
+		usleep(200 * 1000);
+		n = node_in_flight();
+>>>>>>> refs/heads/wtest
 	}
+	if (n > 0)
+		log_warnx("drain: %d request(s) still in flight after %u ms", n,
+		    wk_conf()->worker.drain_timeout_ms);
+}
+
+/*
+ * Second half, once the heartbeat thread has stopped (a heartbeat after
+ * it would bring the node back online): deregister, so the node goes
+ * offline and its replicas leave routing.
+ */
+int
+wk_deregister(void)
+{
+	if (!wk_node.registered)
+		return 0;
 	if (node_post("deregister") == -1)
 		return -1;
 	log_info("deregistered from %s", wk_frontend());

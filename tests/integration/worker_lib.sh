@@ -35,12 +35,13 @@ node_cmd() {
 }
 
 # start_worker NAME [ENV=VALUE...]: a worker registering with the frontend
-# at FRONTEND_PORT; sets W_PID (its supervisor), W_DIR (state dir) and
-# W_HTTP (host:port of its HTTP endpoint).
+# at FRONTEND_PORT; sets W_PID (its supervisor), W_DIR (state dir), W_HTTP
+# (host:port of its HTTP endpoint) and W_GPORT (its first backend port).
 start_worker() {
 	_name=$1; shift
 	W_HTTP=127.0.0.1:$(free_port)
-	cluster_worker "$_name" "$FRONTEND_PORT" "$(free_port)" \
+	W_GPORT=$(free_port)
+	cluster_worker "$_name" "$FRONTEND_PORT" "$W_GPORT" \
 	    LOCALAI_HTTP_ADDR="$W_HTTP" "$@" >/dev/null
 	W_PID=$!
 	W_DIR=$CT/$_name
