@@ -83,19 +83,12 @@ void wk_replica_free(struct wk_replica *r);
 int wk_sup_start(struct wk_replica *r);
 int wk_sup_stop(const char *id);
 /* Publish a replica's state on localai.events.replica (any thread). */
-<<<<<<< HEAD
 void wk_publish_replica(const struct wk_replica *r);
 void wk_publish_gone(const char *id);
-/* Begin a graceful shutdown (any thread). */
-void wk_shutdown(const char *why);
-=======
-void	wk_publish_replica(const struct wk_replica *r);
-void	wk_publish_gone(const char *id);
 /* Begin a graceful shutdown of this agent (any thread). */
-void	wk_shutdown(const char *why);
+void wk_shutdown(const char *why);
 /* Stop the whole worker: ask the supervisor (any thread). */
-void	wk_stop_worker(const char *why);
->>>>>>> refs/heads/wtest
+void wk_stop_worker(const char *why);
 
 /* wload.c: start a backend process and load a model (job thread). */
 json_t *wk_install(json_t *req);
@@ -109,18 +102,11 @@ void wk_reload_async(const char *id, uint32_t generation);
 uint16_t wk_port_alloc(void);
 
 /* wregister.c */
-<<<<<<< HEAD
 int wk_identity_load(void);
 void wk_register_start(void); /* registration + heartbeat threads */
 void wk_register_stop(void);
-int wk_drain_and_deregister(void);
-=======
-int	wk_identity_load(void);
-void	wk_register_start(void);	/* registration + heartbeat threads */
-void	wk_register_stop(void);
-void	wk_drain(void);		/* drain, wait for in-flight work */
-int	wk_deregister(void);	/* after wk_register_stop() */
->>>>>>> refs/heads/wtest
+void wk_drain(void); /* drain, wait for in-flight work */
+int wk_deregister(void); /* after wk_register_stop() */
 /* The frontend base URL ("http://host:8080"), no trailing slash. */
 const char *wk_frontend(void);
 

@@ -479,20 +479,6 @@ wk_drain(void)
 	if (!wk_node.registered)
 		return;
 	wk_node.draining = 1;
-<<<<<<< HEAD
-	if (node_post("drain") == 0) {
-		if ((n = node_in_flight()) > 0)
-			log_info(
-			    "draining: waiting for %d request(s) in flight", n);
-		while (n > 0 && now_ms() < deadline) {
-			usleep(200 * 1000);
-			n = node_in_flight();
-		}
-		if (n > 0)
-			log_warnx("drain: %d request(s) still in flight after "
-			          "%u ms",
-			    n, wk_conf()->worker.drain_timeout_ms);
-=======
 	if (node_post("drain") == -1)
 		return;
 	if ((n = node_in_flight()) > 0)
@@ -500,7 +486,6 @@ wk_drain(void)
 	while (n > 0 && now_ms() < deadline) {
 		usleep(200 * 1000);
 		n = node_in_flight();
->>>>>>> refs/heads/wtest
 	}
 	if (n > 0)
 		log_warnx("drain: %d request(s) still in flight after %u ms", n,
