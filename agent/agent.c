@@ -28,7 +28,7 @@ agent_peer(int fd, const struct msg_peer *p, void *arg)
 int
 agent_main(enum conf_role role)
 {
-	static const struct proc_handlers h = { .peer_fd = agent_peer };
+	static const struct proc_handlers h = {.peer_fd = agent_peer};
 	struct pollfd pfd[2];
 	int n;
 

@@ -8,7 +8,7 @@
 
 #include "supervisor/config.h"
 
-int	agent_main(enum conf_role role);	/* proto/proc.h */
-int	worker_agent_main(void);		/* worker node agent */
+int agent_main(enum conf_role role); /* proto/proc.h */
+int worker_agent_main(void); /* worker node agent */
 
 #endif

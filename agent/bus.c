@@ -2,26 +2,36 @@
  * NATS glue for the agent processes.  See bus.h.
  */
 #include <ctype.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <nats/nats.h>
 
 #include "agent/bus.h"
 #include "proto/log.h"
 
+/* How long bus_close waits for the library's threads. */
+#define BUS_CLOSE_WAIT_MS 3000
+
 struct bus {
-	natsConnection		*nc;
-	natsOptions		*opts;
-	struct bus_handlers	 h;
-	void			*arg;
-	natsSubscription	*subs[32];
-	int			 nsubs;
+	natsConnection *nc;
+	natsOptions *opts;
+	struct bus_handlers h;
+	void *arg;
+	natsSubscription *subs[32];
+	int nsubs;
+	/* Callbacks the library still owes us before b may be freed:
+	 * each subscription's completion, and the connection's "closed". */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int owed;
 };
 
 static void
-bus_deliver(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
-    void *closure)
+bus_deliver(
+    natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
 {
 	struct bus *b = closure;
 
@@ -32,12 +42,28 @@ bus_deliver(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
 	natsMsg_Destroy(msg);
 }
 
+/* A NATS URL fit for logs: "user:password@" (or a token) masked. */
+static void
+bus_mask(char *dst, size_t size, const char *url)
+{
+	const char *scheme = strstr(url, "://"), *at;
+
+	at = scheme != NULL ? strchr(scheme + 3, '@') : NULL;
+	if (at == NULL)
+		snprintf(dst, size, "%s", url);
+	else
+		snprintf(
+		    dst, size, "%.*s***%s", (int)(scheme + 3 - url), url, at);
+}
+
 static void
 bus_server(natsConnection *nc, char *buf, size_t size)
 {
+	char raw[256];
+
 	buf[0] = '\0';
-	if (natsConnection_GetConnectedUrl(nc, buf, size) != NATS_OK)
-		buf[0] = '\0';
+	if (natsConnection_GetConnectedUrl(nc, raw, sizeof(raw)) == NATS_OK)
+		bus_mask(buf, size, raw);
 }
 
 static void
@@ -63,10 +89,34 @@ bus_down(natsConnection *nc, void *closure)
 }
 
 static void
-bus_error(natsConnection *nc, natsSubscription *sub, natsStatus err,
-    void *closure)
+bus_error(
+    natsConnection *nc, natsSubscription *sub, natsStatus err, void *closure)
 {
 	log_warnx("nats: %s", natsStatus_GetText(err));
+}
+
+/* One callback the library owed us has run: bus_close may go on. */
+static void
+bus_paid(struct bus *b)
+{
+	pthread_mutex_lock(&b->mu);
+	if (--b->owed == 0)
+		pthread_cond_broadcast(&b->cv);
+	pthread_mutex_unlock(&b->mu);
+}
+
+/* The connection is closed: the library's last callback with b. */
+static void
+bus_closed(natsConnection *nc, void *closure)
+{
+	bus_paid(closure);
+}
+
+/* A subscription is closed and its handler will not run again. */
+static void
+bus_sub_done(void *closure)
+{
+	bus_paid(closure);
 }
 
 /*
@@ -111,6 +161,8 @@ bus_options(struct bus *b, const char *url, const char *name)
 	if (s == NATS_OK)
 		s = natsOptions_SetErrorHandler(o, bus_error, b);
 	if (s == NATS_OK)
+		s = natsOptions_SetClosedCB(o, bus_closed, b);
+	if (s == NATS_OK)
 		s = natsOptions_SetRetryOnFailedConnect(o, true, bus_up, b);
 	if (s != NATS_OK) {
 		log_warnx("nats: options: %s", natsStatus_GetText(s));
@@ -120,8 +172,8 @@ bus_options(struct bus *b, const char *url, const char *name)
 }
 
 struct bus *
-bus_open(const char *url, const char *name, const struct bus_handlers *h,
-    void *arg)
+bus_open(
+    const char *url, const char *name, const struct bus_handlers *h, void *arg)
 {
 	struct bus *b;
 	natsStatus s;
@@ -130,6 +182,8 @@ bus_open(const char *url, const char *name, const struct bus_handlers *h,
 		return NULL;
 	b->h = *h;
 	b->arg = arg;
+	pthread_mutex_init(&b->mu, NULL);
+	pthread_cond_init(&b->cv, NULL);
 	if (bus_options(b, url, name) == -1) {
 		bus_close(b);
 		return NULL;
@@ -137,12 +191,20 @@ bus_open(const char *url, const char *name, const struct bus_handlers *h,
 	/* With retry-on-failed-connect a down server is NATS_NOT_YET_CONNECTED
 	 * and the library keeps trying; bus_up() runs once it succeeds. */
 	s = natsConnection_Connect(&b->nc, b->opts);
+	if (b->nc != NULL)
+		b->owed = 1; /* its "closed" callback */
 	if (s == NATS_OK) {
 		bus_up(b->nc, b);
 	} else if (s == NATS_NOT_YET_CONNECTED) {
-		log_warnx("nats: %s not reachable yet, retrying", url);
+		char m[256];
+
+		bus_mask(m, sizeof(m), url);
+		log_warnx("nats: %s not reachable yet, retrying", m);
 	} else {
-		log_warnx("nats: connect %s: %s", url, natsStatus_GetText(s));
+		char m[256];
+
+		bus_mask(m, sizeof(m), url);
+		log_warnx("nats: connect %s: %s", m, natsStatus_GetText(s));
 		bus_close(b);
 		return NULL;
 	}
@@ -150,28 +212,57 @@ bus_open(const char *url, const char *name, const struct bus_handlers *h,
 }
 
 void
+bus_disconnect(struct bus *b)
+{
+	if (b != NULL && b->nc != NULL)
+		natsConnection_Close(b->nc);
+}
+
+/*
+ * The library's threads (message delivery, connection callbacks) may be
+ * running one of our callbacks, with b, when we unsubscribe and close.
+ * Wait until it has confirmed that no callback will run again (every
+ * subscription complete, the connection closed) before freeing b, or
+ * leave b allocated if that takes too long: the process is exiting.
+ */
+void
 bus_close(struct bus *b)
 {
-	int i;
+	struct timespec until;
+	int i, owed;
 
 	if (b == NULL)
 		return;
-	for (i = 0; i < b->nsubs; i++) {
+	for (i = 0; i < b->nsubs; i++)
 		natsSubscription_Unsubscribe(b->subs[i]);
-		natsSubscription_Destroy(b->subs[i]);
-	}
-	if (b->nc != NULL) {
+	if (b->nc != NULL)
 		natsConnection_Close(b->nc);
-		natsConnection_Destroy(b->nc);
-	}
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += BUS_CLOSE_WAIT_MS / 1000;
+	pthread_mutex_lock(&b->mu);
+	while (
+	    b->owed > 0 && pthread_cond_timedwait(&b->cv, &b->mu, &until) == 0)
+		;
+	owed = b->owed;
+	pthread_mutex_unlock(&b->mu);
+	for (i = 0; i < b->nsubs; i++)
+		natsSubscription_Destroy(b->subs[i]);
+	natsConnection_Destroy(b->nc);
 	natsOptions_Destroy(b->opts);
+	if (owed > 0) {
+		log_warnx("nats: %d callback(s) still pending at close", owed);
+		return;
+	}
+	pthread_cond_destroy(&b->cv);
+	pthread_mutex_destroy(&b->mu);
 	free(b);
 }
 
 int
 bus_connected(struct bus *b)
 {
-	return b->nc != NULL && natsConnection_Status(b->nc) == NATS_CONN_STATUS_CONNECTED;
+	return b->nc != NULL &&
+	       natsConnection_Status(b->nc) == NATS_CONN_STATUS_CONNECTED;
 }
 
 int
@@ -184,11 +275,15 @@ bus_subscribe(struct bus *b, const char *subject)
 		return -1;
 	s = natsConnection_Subscribe(&sub, b->nc, subject, bus_deliver, b);
 	if (s != NATS_OK) {
-		log_warnx("nats: subscribe %s: %s", subject,
-		    natsStatus_GetText(s));
+		log_warnx(
+		    "nats: subscribe %s: %s", subject, natsStatus_GetText(s));
 		return -1;
 	}
 	b->subs[b->nsubs++] = sub;
+	pthread_mutex_lock(&b->mu);
+	if (natsSubscription_SetOnCompleteCB(sub, bus_sub_done, b) == NATS_OK)
+		b->owed++;
+	pthread_mutex_unlock(&b->mu);
 	/* Make sure the server has the SUB before anyone relies on it; while
 	 * disconnected the library replays it on reconnect. */
 	if (bus_connected(b))
@@ -205,8 +300,8 @@ bus_publish(struct bus *b, const char *subject, const void *data, size_t len)
 		return BUS_EDOWN;
 	s = natsConnection_Publish(b->nc, subject, data, (int)len);
 	if (s != NATS_OK) {
-		log_debug("nats: publish %s: %s", subject,
-		    natsStatus_GetText(s));
+		log_debug(
+		    "nats: publish %s: %s", subject, natsStatus_GetText(s));
 		return -1;
 	}
 	return 0;
@@ -224,8 +319,8 @@ bus_request(struct bus *b, const char *subject, const void *data, size_t len,
 	*reply_len = 0;
 	if (!bus_connected(b))
 		return BUS_EDOWN;
-	s = natsConnection_Request(&m, b->nc, subject, data, (int)len,
-	    timeout_ms);
+	s = natsConnection_Request(
+	    &m, b->nc, subject, data, (int)len, timeout_ms);
 	if (s == NATS_NO_RESPONDERS)
 		return BUS_ENORESP;
 	if (s == NATS_TIMEOUT)
@@ -269,8 +364,9 @@ bus_token(char *dst, size_t size, const char *id)
 	for (i = 0; i + 1 < size && id[i] != '\0'; i++) {
 		unsigned char c = (unsigned char)id[i];
 
-		dst[i] = (c == '.' || c == '*' || c == '>' || isspace(c)) ?
-		    '-' : (char)c;
+		dst[i] = (c == '.' || c == '*' || c == '>' || isspace(c))
+		             ? '-'
+		             : (char)c;
 	}
 	if (size > 0)
 		dst[i] = '\0';

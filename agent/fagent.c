@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "agent/bus.h"
 #include "agent/fagent.h"
@@ -28,11 +29,19 @@ static struct msgbuf fa_router;
 static int fa_have_router;
 /* Writes to the router come from nats.c's thread and request threads. */
 static pthread_mutex_t fa_wlock = PTHREAD_MUTEX_INITIALIZER;
+/* Request threads still running, and no new ones once stopping: the bus
+ * must outlive every thread that may use it. */
+static pthread_mutex_t fa_rlock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t fa_rcv = PTHREAD_COND_INITIALIZER;
+static int fa_requests;
+static int fa_stopping;
+
+#define FA_STOP_WAIT_MS 5000
 
 static const char *fa_subjects[] = {
-	"localai.heartbeat.*",
-	"localai.events.>",
-	"localai.inflight.*",
+    "localai.heartbeat.*",
+    "localai.events.>",
+    "localai.inflight.*",
 };
 
 /* Send one bus message to the router: struct msg_bus + payload. */
@@ -64,8 +73,8 @@ fa_send(uint32_t type, uint64_t id, const char *subject, int32_t status,
 }
 
 static void
-fa_on_msg(void *arg, const char *subject, const char *reply,
-    const char *data, size_t len)
+fa_on_msg(void *arg, const char *subject, const char *reply, const char *data,
+    size_t len)
 {
 	fa_send(MSG_BUS_MSG, 0, subject, 0, data, len);
 }
@@ -73,21 +82,21 @@ fa_on_msg(void *arg, const char *subject, const char *reply,
 static void
 fa_on_state(void *arg, int connected, const char *server)
 {
-	struct msg_bus_state st = { 0 };
+	struct msg_bus_state st = {0};
 
 	st.connected = connected;
 	snprintf(st.server, sizeof(st.server), "%s", server);
 	pthread_mutex_lock(&fa_wlock);
 	if (fa_have_router)
-		(void)msgbuf_send(&fa_router, MSG_BUS_STATE, 0, -1, &st,
-		    sizeof(st));
+		(void)msgbuf_send(
+		    &fa_router, MSG_BUS_STATE, 0, -1, &st, sizeof(st));
 	pthread_mutex_unlock(&fa_wlock);
 }
 
 int
 fagent_start(const struct conf *c)
 {
-	static const struct bus_handlers h = { fa_on_msg, fa_on_state };
+	static const struct bus_handlers h = {fa_on_msg, fa_on_state};
 	char name[128];
 	size_t i;
 
@@ -100,9 +109,33 @@ fagent_start(const struct conf *c)
 	return 0;
 }
 
+/*
+ * Close the connection first, so requests waiting for a worker's answer
+ * return at once, wait (bounded) for their threads to finish, then free
+ * the bus.  Threads still running after the bound keep it allocated.
+ */
 void
 fagent_stop(void)
 {
+	struct timespec until;
+	int left;
+
+	pthread_mutex_lock(&fa_rlock);
+	fa_stopping = 1;
+	pthread_mutex_unlock(&fa_rlock);
+	bus_disconnect(fa_bus);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += FA_STOP_WAIT_MS / 1000;
+	pthread_mutex_lock(&fa_rlock);
+	while (fa_requests > 0 &&
+	       pthread_cond_timedwait(&fa_rcv, &fa_rlock, &until) == 0)
+		;
+	left = fa_requests;
+	pthread_mutex_unlock(&fa_rlock);
+	if (left > 0) {
+		log_warnx("%d NATS request(s) still running at exit", left);
+		return;
+	}
 	bus_close(fa_bus);
 	fa_bus = NULL;
 }
@@ -130,11 +163,11 @@ fagent_router_fd(void)
 }
 
 struct fa_req {
-	uint64_t	 id;
-	char		 subject[128];
-	uint32_t	 timeout_ms;
-	size_t		 len;
-	char		 data[];
+	uint64_t id;
+	char subject[128];
+	uint32_t timeout_ms;
+	size_t len;
+	char data[];
 };
 
 static void *
@@ -150,6 +183,10 @@ fa_request_main(void *arg)
 	fa_send(MSG_BUS_REPLY, r->id, r->subject, rc, reply ? reply : "", n);
 	free(reply);
 	free(r);
+	pthread_mutex_lock(&fa_rlock);
+	if (--fa_requests == 0)
+		pthread_cond_broadcast(&fa_rcv);
+	pthread_mutex_unlock(&fa_rlock);
 	return NULL;
 }
 
@@ -167,11 +204,23 @@ fa_request(const struct msg_bus *h, const char *payload)
 	r->timeout_ms = h->timeout_ms ? h->timeout_ms : 30000;
 	r->len = h->payload_len;
 	memcpy(r->data, payload, h->payload_len);
+	pthread_mutex_lock(&fa_rlock);
+	if (fa_stopping) {
+		pthread_mutex_unlock(&fa_rlock);
+		fa_send(MSG_BUS_REPLY, r->id, r->subject, BUS_EDOWN, "", 0);
+		free(r);
+		return;
+	}
+	fa_requests++;
+	pthread_mutex_unlock(&fa_rlock);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	if (pthread_create(&t, &attr, fa_request_main, r) != 0) {
 		fa_send(MSG_BUS_REPLY, r->id, r->subject, BUS_EDOWN, "", 0);
 		free(r);
+		pthread_mutex_lock(&fa_rlock);
+		fa_requests--;
+		pthread_mutex_unlock(&fa_rlock);
 	}
 	pthread_attr_destroy(&attr);
 }
@@ -184,7 +233,8 @@ fa_router_msg(struct msg *m)
 	const char *payload;
 
 	if (m->hdr.type != MSG_BUS_PUB && m->hdr.type != MSG_BUS_REQ) {
-		log_warnx("router sent unexpected message type %u", m->hdr.type);
+		log_warnx(
+		    "router sent unexpected message type %u", m->hdr.type);
 		return -1;
 	}
 	if (m->hdr.len < sizeof(h))

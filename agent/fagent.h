@@ -7,10 +7,10 @@
 
 #include "supervisor/config.h"
 
-int	fagent_start(const struct conf *c);
-void	fagent_stop(void);
-void	fagent_set_router(int fd);
-int	fagent_router_fd(void);
-int	fagent_router_readable(void);
+int fagent_start(const struct conf *c);
+void fagent_stop(void);
+void fagent_set_router(int fd);
+int fagent_router_fd(void);
+int fagent_router_readable(void);
 
 #endif

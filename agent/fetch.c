@@ -19,12 +19,12 @@
 /* Downloads in progress, by hash, so a second request waits for the first
  * instead of fetching again. */
 struct inflight {
-	char		 sha256[65];
-	int		 done;
-	int		 rc;
-	char		 err[256];
-	int		 waiters;
-	struct inflight	*next;
+	char sha256[65];
+	int done;
+	int rc;
+	char err[256];
+	int waiters;
+	struct inflight *next;
 };
 
 static pthread_mutex_t fetch_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -48,10 +48,10 @@ fetch_cached(const char *models_path, const char *sha256)
 
 struct progress {
 	fetch_progress_fn fn;
-	void		*arg;
-	uint64_t	 done;
-	uint64_t	 total;
-	uint64_t	 last;
+	void *arg;
+	uint64_t done;
+	uint64_t total;
+	uint64_t last;
 };
 
 static int
@@ -104,13 +104,14 @@ fetch_download(const char *models_path, const char *url, const char *bearer,
 	}
 	if (status < 0) {
 		/* Keep the partial file only if the failure was transient. */
-		if (strstr(err, "HTTP") != NULL || strstr(err, "writing") != NULL)
+		if (strstr(err, "HTTP") != NULL ||
+		    strstr(err, "writing") != NULL)
 			unlink(part);
 		return -1;
 	}
 	if (sha256_file(part, hex) == -1 || !hex_equal(hex, f->sha256)) {
-		snprintf(err, errlen, "%s/%s: SHA-256 mismatch", f->model,
-		    f->name);
+		snprintf(
+		    err, errlen, "%s/%s: SHA-256 mismatch", f->model, f->name);
 		unlink(part);
 		return -1;
 	}
@@ -217,7 +218,8 @@ fetch_blob(const char *models_path, const char *base_url, const char *bearer,
 		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
 		rc = -1;
 	} else {
-		rc = fetch_download(models_path, url, bearer, f, pr, err, errlen);
+		rc = fetch_download(
+		    models_path, url, bearer, f, pr, err, errlen);
 	}
 
 	pthread_mutex_lock(&fetch_lock);
@@ -237,7 +239,7 @@ fetch_ensure(const char *models_path, const char *base_url, const char *bearer,
     const struct fetch_file *f, fetch_progress_fn fn, void *arg, char *path,
     size_t pathlen, char *err, size_t errlen)
 {
-	struct progress pr = { fn, arg, 0, f->size, 0 };
+	struct progress pr = {fn, arg, 0, f->size, 0};
 	int attempt;
 
 	err[0] = '\0';
@@ -247,18 +249,20 @@ fetch_ensure(const char *models_path, const char *base_url, const char *bearer,
 	}
 	if (strlen(f->sha256) != 64 ||
 	    strspn(f->sha256, "0123456789abcdefABCDEF") != 64) {
-		snprintf(err, errlen, "%s/%s: invalid sha256", f->model, f->name);
+		snprintf(
+		    err, errlen, "%s/%s: invalid sha256", f->model, f->name);
 		return -1;
 	}
 	/* A dropped connection resumes where it stopped, three times. */
 	for (attempt = 0; attempt < 3; attempt++) {
 		if (fetch_blob(models_path, base_url, bearer, f, &pr, err,
-		    errlen) == 0)
+		        errlen) == 0)
 			break;
-		if (strstr(err, "mismatch") != NULL || strstr(err, "HTTP") != NULL)
+		if (strstr(err, "mismatch") != NULL ||
+		    strstr(err, "HTTP") != NULL)
 			return -1;
-		log_warnx("fetch %s/%s: %s (attempt %d)", f->model, f->name, err,
-		    attempt + 1);
+		log_warnx("fetch %s/%s: %s (attempt %d)", f->model, f->name,
+		    err, attempt + 1);
 	}
 	if (attempt == 3)
 		return -1;
@@ -291,8 +295,8 @@ fetch_gc(const char *models_path)
 }
 
 int
-fetch_delete_model(const char *models_path, const char *model, char *err,
-    size_t errlen)
+fetch_delete_model(
+    const char *models_path, const char *model, char *err, size_t errlen)
 {
 	char dir[1024];
 

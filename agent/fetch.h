@@ -14,10 +14,10 @@
 #include <stdint.h>
 
 struct fetch_file {
-	const char	*model;
-	const char	*name;		/* file name under the model */
-	uint64_t	 size;		/* 0 when unknown */
-	const char	*sha256;	/* 64 hex digits; required */
+	const char *model;
+	const char *name; /* file name under the model */
+	uint64_t size; /* 0 when unknown */
+	const char *sha256; /* 64 hex digits; required */
 };
 
 /* Called as bytes arrive (for progress events); may be NULL. */
@@ -28,14 +28,13 @@ typedef void (*fetch_progress_fn)(void *arg, uint64_t done, uint64_t total);
  * (".../api/node/files") if needed.  On success path holds the local path
  * (<models_path>/<model>/<file>) and 0 is returned; -1 with err otherwise.
  */
-int	fetch_ensure(const char *models_path, const char *base_url,
-	    const char *bearer, const struct fetch_file *f,
-	    fetch_progress_fn fn, void *arg, char *path, size_t pathlen,
-	    char *err, size_t errlen);
+int fetch_ensure(const char *models_path, const char *base_url,
+    const char *bearer, const struct fetch_file *f, fetch_progress_fn fn,
+    void *arg, char *path, size_t pathlen, char *err, size_t errlen);
 /* Is the blob with this hash already stored? */
-int	fetch_cached(const char *models_path, const char *sha256);
+int fetch_cached(const char *models_path, const char *sha256);
 /* Remove a model's directory of links (blobs no longer linked go too). */
-int	fetch_delete_model(const char *models_path, const char *model,
-	    char *err, size_t errlen);
+int fetch_delete_model(
+    const char *models_path, const char *model, char *err, size_t errlen);
 
 #endif

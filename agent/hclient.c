@@ -26,7 +26,7 @@ hclient_collect(char *ptr, size_t size, size_t nmemb, void *arg)
 	size_t n = size * nmemb;
 	char *nb;
 
-	if (r->len + n > 16 * 1024 * 1024)	/* no sane reply is bigger */
+	if (r->len + n > 16 * 1024 * 1024) /* no sane reply is bigger */
 		return 0;
 	if ((nb = realloc(r->body, r->len + n + 1)) == NULL)
 		return 0;
@@ -40,8 +40,8 @@ hclient_collect(char *ptr, size_t size, size_t nmemb, void *arg)
 /* Options shared by every call: no signals (threads), no proxies for our
  * own cluster traffic unless the environment asks, bounded time. */
 static struct curl_slist *
-hclient_setup(CURL *c, const char *url, const char *bearer, long timeout_ms,
-    int json)
+hclient_setup(
+    CURL *c, const char *url, const char *bearer, long timeout_ms, int json)
 {
 	struct curl_slist *h = NULL;
 	char auth[512];
@@ -53,7 +53,8 @@ hclient_setup(CURL *c, const char *url, const char *bearer, long timeout_ms,
 		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "localai-worker");
 	if (bearer != NULL && *bearer != '\0') {
-		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", bearer);
+		snprintf(
+		    auth, sizeof(auth), "Authorization: Bearer %s", bearer);
 		h = curl_slist_append(h, auth);
 	}
 	if (json)
@@ -85,7 +86,8 @@ hclient_json(const char *method, const char *url, const char *bearer,
 	if (rc == CURLE_OK)
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
 	else
-		snprintf(r->error, sizeof(r->error), "%s", curl_easy_strerror(rc));
+		snprintf(
+		    r->error, sizeof(r->error), "%s", curl_easy_strerror(rc));
 	curl_slist_free_all(h);
 	curl_easy_cleanup(c);
 	if (r->body == NULL && (r->body = strdup("")) == NULL)
@@ -102,13 +104,13 @@ hresp_free(struct hresp *r)
 }
 
 struct hdl {
-	FILE			*fp;
-	uint64_t		 written;
-	uint64_t		 max;
-	hclient_progress_fn	 fn;
-	void			*arg;
-	long			 status;
-	CURL			*c;
+	FILE *fp;
+	uint64_t written;
+	uint64_t max;
+	hclient_progress_fn fn;
+	void *arg;
+	long status;
+	CURL *c;
 };
 
 static size_t
@@ -133,11 +135,10 @@ hclient_sink(char *ptr, size_t size, size_t nmemb, void *arg)
 }
 
 long
-hclient_download(const char *url, const char *bearer, FILE *fp,
-    uint64_t offset, uint64_t max, hclient_progress_fn fn, void *arg,
-    char *error, size_t errlen)
+hclient_download(const char *url, const char *bearer, FILE *fp, uint64_t offset,
+    uint64_t max, hclient_progress_fn fn, void *arg, char *error, size_t errlen)
 {
-	struct hdl d = { fp, 0, max, fn, arg, 0, NULL };
+	struct hdl d = {fp, 0, max, fn, arg, 0, NULL};
 	struct curl_slist *h;
 	char range[64];
 	CURLcode rc;
@@ -148,8 +149,8 @@ hclient_download(const char *url, const char *bearer, FILE *fp,
 	}
 	h = hclient_setup(d.c, url, bearer, 0, 0);
 	if (offset > 0) {
-		snprintf(range, sizeof(range), "%llu-",
-		    (unsigned long long)offset);
+		snprintf(
+		    range, sizeof(range), "%llu-", (unsigned long long)offset);
 		curl_easy_setopt(d.c, CURLOPT_RANGE, range);
 	}
 	/* Stalled transfers: under 1 KiB/s for 60 s is a failure. */

@@ -25,16 +25,17 @@
 static pthread_mutex_t install_lock = PTHREAD_MUTEX_INITIALIZER;
 
 int
-install_find(const char *backends_path, const char *name, char *run,
-    size_t runlen)
+install_find(
+    const char *backends_path, const char *name, char *run, size_t runlen)
 {
-	static const char *entry[] = { "run", "run.sh" };
+	static const char *entry[] = {"run", "run.sh"};
 	size_t i;
 
 	if (!name_ok(name))
 		return -1;
 	for (i = 0; i < sizeof(entry) / sizeof(entry[0]); i++) {
-		snprintf(run, runlen, "%s/%s/%s", backends_path, name, entry[i]);
+		snprintf(
+		    run, runlen, "%s/%s/%s", backends_path, name, entry[i]);
 		if (access(run, X_OK) == 0)
 			return 0;
 	}
@@ -94,15 +95,17 @@ install_member_ok(struct archive_entry *e)
 static int
 install_extract(const char *tarball, const char *dir, char *err, size_t errlen)
 {
-	struct archive *in = archive_read_new(), *out = archive_write_disk_new();
+	struct archive *in = archive_read_new(),
+	               *out = archive_write_disk_new();
 	struct archive_entry *e;
 	char path[1024];
 	int r, rc = -1;
 
 	archive_read_support_filter_gzip(in);
 	archive_read_support_format_tar(in);
-	archive_write_disk_set_options(out, ARCHIVE_EXTRACT_PERM |
-	    ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_SYMLINKS);
+	archive_write_disk_set_options(
+	    out, ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_SECURE_NODOTDOT |
+	             ARCHIVE_EXTRACT_SECURE_SYMLINKS);
 	if (archive_read_open_filename(in, tarball, 65536) != ARCHIVE_OK) {
 		snprintf(err, errlen, "package: %s", archive_error_string(in));
 		goto out;
@@ -113,13 +116,15 @@ install_extract(const char *tarball, const char *dir, char *err, size_t errlen)
 			    archive_entry_pathname(e));
 			goto out;
 		}
-		snprintf(path, sizeof(path), "%s/%s", dir, archive_entry_pathname(e));
+		snprintf(path, sizeof(path), "%s/%s", dir,
+		    archive_entry_pathname(e));
 		archive_entry_set_pathname(e, path);
 		if (archive_write_header(out, e) != ARCHIVE_OK ||
 		    install_copy_data(in, out) == -1) {
 			snprintf(err, errlen, "package: %s",
-			    archive_error_string(out) ? archive_error_string(out) :
-			    archive_error_string(in));
+			    archive_error_string(out)
+			        ? archive_error_string(out)
+			        : archive_error_string(in));
 			goto out;
 		}
 	}
@@ -153,7 +158,8 @@ install_package(const char *backends_path, const char *name,
 		    name, hex);
 		return -1;
 	}
-	snprintf(tmp, sizeof(tmp), "%s/.install-%s-XXXXXX", backends_path, name);
+	snprintf(
+	    tmp, sizeof(tmp), "%s/.install-%s-XXXXXX", backends_path, name);
 	if (mkdir_p(backends_path, 0755) == -1 || mkdtemp(tmp) == NULL) {
 		snprintf(err, errlen, "%s: %s", backends_path, strerror(errno));
 		return -1;
@@ -164,8 +170,8 @@ install_package(const char *backends_path, const char *name,
 	if (access(run, X_OK) == -1) {
 		snprintf(run, sizeof(run), "%s/run.sh", tmp);
 		if (access(run, X_OK) == -1) {
-			snprintf(err, errlen, "package %s has no executable run",
-			    name);
+			snprintf(err, errlen,
+			    "package %s has no executable run", name);
 			goto fail;
 		}
 	}
@@ -195,12 +201,13 @@ fail:
 static json_t *
 install_index_entry(json_t *index, const char *name)
 {
-	json_t *list = json_is_array(index) ? index :
-	    json_object_get(index, "backends");
+	json_t *list =
+	    json_is_array(index) ? index : json_object_get(index, "backends");
 	json_t *e;
 	size_t i;
 
-	json_array_foreach(list, i, e) {
+	json_array_foreach(list, i, e)
+	{
 		const char *n = json_string_value(json_object_get(e, "name"));
 
 		if (n != NULL && strcmp(n, name) == 0)
@@ -244,21 +251,22 @@ install_fetch(const char *backends_path, const char *gallery_url,
 		snprintf(err, errlen, "gallery entry %s has no sha256", name);
 		goto out;
 	}
-	snprintf(tarball, sizeof(tarball), "%s/.pkg-%s-XXXXXX", backends_path,
-	    name);
+	snprintf(
+	    tarball, sizeof(tarball), "%s/.pkg-%s-XXXXXX", backends_path, name);
 	if (mkdir_p(backends_path, 0755) == -1 ||
 	    (fd = mkstemp(tarball)) == -1 || (fp = fdopen(fd, "w")) == NULL) {
 		snprintf(err, errlen, "%s: %s", backends_path, strerror(errno));
 		goto out;
 	}
 	snprintf(url, sizeof(url), "%s/%s", gallery_url, file);
-	if (hclient_download(url, bearer, fp, 0, 0, NULL, NULL, err, errlen) < 0)
+	if (hclient_download(url, bearer, fp, 0, 0, NULL, NULL, err, errlen) <
+	    0)
 		fclose(fp);
 	else if (fclose(fp) != 0)
 		snprintf(err, errlen, "%s: %s", tarball, strerror(errno));
 	else
-		rc = install_package(backends_path, name, tarball, sha, err,
-		    errlen);
+		rc = install_package(
+		    backends_path, name, tarball, sha, err, errlen);
 	unlink(tarball);
 out:
 	json_decref(index);
@@ -267,8 +275,8 @@ out:
 
 int
 install_ensure(const char *backends_path, const char *gallery_url,
-    const char *bearer, const char *name, char *run, size_t runlen,
-    char *err, size_t errlen)
+    const char *bearer, const char *name, char *run, size_t runlen, char *err,
+    size_t errlen)
 {
 	int rc;
 
@@ -280,10 +288,12 @@ install_ensure(const char *backends_path, const char *gallery_url,
 	rc = install_find(backends_path, name, run, runlen);
 	if (rc == -1) {
 		if (gallery_url == NULL || *gallery_url == '\0')
-			snprintf(err, errlen, "backend %s is not installed and "
-			    "no gallery is configured", name);
+			snprintf(err, errlen,
+			    "backend %s is not installed and "
+			    "no gallery is configured",
+			    name);
 		else if (install_fetch(backends_path, gallery_url, bearer, name,
-		    err, errlen) == 0)
+		             err, errlen) == 0)
 			rc = install_find(backends_path, name, run, runlen);
 	}
 	pthread_mutex_unlock(&install_lock);
@@ -291,8 +301,8 @@ install_ensure(const char *backends_path, const char *gallery_url,
 }
 
 int
-install_remove(const char *backends_path, const char *name, char *err,
-    size_t errlen)
+install_remove(
+    const char *backends_path, const char *name, char *err, size_t errlen)
 {
 	char dir[1024];
 	struct stat st;
@@ -330,16 +340,18 @@ install_list(const char *backends_path, const char *gallery_url)
 		return list;
 	while ((de = readdir(d)) != NULL) {
 		if (!name_ok(de->d_name) ||
-		    install_find(backends_path, de->d_name, run, sizeof(run)) == -1)
+		    install_find(backends_path, de->d_name, run, sizeof(run)) ==
+		        -1)
 			continue;
-		snprintf(meta, sizeof(meta), "%s/%s", backends_path, de->d_name);
+		snprintf(
+		    meta, sizeof(meta), "%s/%s", backends_path, de->d_name);
 		when[0] = '\0';
 		if (stat(meta, &st) == 0 && gmtime_r(&st.st_mtime, &tm) != NULL)
 			strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-		json_array_append_new(list, json_pack("{s:s,s:b,s:b,s:s,s:s}",
-		    "name", de->d_name, "is_system", 0, "is_meta", 0,
-		    "installed_at", when, "gallery_url",
-		    gallery_url ? gallery_url : ""));
+		json_array_append_new(list,
+		    json_pack("{s:s,s:b,s:b,s:s,s:s}", "name", de->d_name,
+		        "is_system", 0, "is_meta", 0, "installed_at", when,
+		        "gallery_url", gallery_url ? gallery_url : ""));
 	}
 	closedir(d);
 	return list;

@@ -15,8 +15,8 @@
 #include "agent/pbjson.h"
 
 struct wbuf {
-	uint8_t	*p;
-	size_t	 len, cap;
+	uint8_t *p;
+	size_t len, cap;
 };
 
 static int
@@ -73,12 +73,16 @@ pbjson_scalar(struct wbuf *b, const ProtobufCFieldDescriptor *f, json_t *v,
 	case PROTOBUF_C_TYPE_BYTES:
 		if ((s = json_string_value(v)) == NULL)
 			break;
-		return wb_tag(b, f->id, 2) || wb_varint(b, json_string_length(v)) ||
-		    wb_put(b, s, json_string_length(v)) ? -1 : 0;
+		return wb_tag(b, f->id, 2) ||
+		               wb_varint(b, json_string_length(v)) ||
+		               wb_put(b, s, json_string_length(v))
+		           ? -1
+		           : 0;
 	case PROTOBUF_C_TYPE_BOOL:
 		if (!json_is_boolean(v))
 			break;
-		return wb_tag(b, f->id, 0) || wb_varint(b, json_is_true(v)) ? -1 : 0;
+		return wb_tag(b, f->id, 0) || wb_varint(b, json_is_true(v)) ? -1
+		                                                            : 0;
 	case PROTOBUF_C_TYPE_INT32:
 	case PROTOBUF_C_TYPE_INT64:
 	case PROTOBUF_C_TYPE_UINT32:
@@ -87,7 +91,9 @@ pbjson_scalar(struct wbuf *b, const ProtobufCFieldDescriptor *f, json_t *v,
 		if (!json_is_integer(v))
 			break;
 		return wb_tag(b, f->id, 0) ||
-		    wb_varint(b, (uint64_t)json_integer_value(v)) ? -1 : 0;
+		               wb_varint(b, (uint64_t)json_integer_value(v))
+		           ? -1
+		           : 0;
 	case PROTOBUF_C_TYPE_FLOAT:
 		if (!json_is_number(v))
 			break;
@@ -99,7 +105,8 @@ pbjson_scalar(struct wbuf *b, const ProtobufCFieldDescriptor *f, json_t *v,
 		d = json_number_value(v);
 		return wb_tag(b, f->id, 1) || wb_put(b, &d, 8) ? -1 : 0;
 	default:
-		snprintf(err, errlen, "field \"%s\": type not supported", f->name);
+		snprintf(
+		    err, errlen, "field \"%s\": type not supported", f->name);
 		return -1;
 	}
 	snprintf(err, errlen, "field \"%s\" has the wrong type", f->name);
@@ -125,9 +132,8 @@ pbjson_field(struct wbuf *b, const ProtobufCFieldDescriptor *f, json_t *v,
 		return -1;
 	}
 	/* Unpacked encoding: every decoder accepts it for any scalar. */
-	json_array_foreach(v, i, e)
-		if (pbjson_scalar(b, f, e, err, errlen) == -1)
-			return -1;
+	json_array_foreach(
+	    v, i, e) if (pbjson_scalar(b, f, e, err, errlen) == -1) return -1;
 	return 0;
 }
 
@@ -136,7 +142,7 @@ pbjson_to_message(const ProtobufCMessageDescriptor *desc, json_t *obj,
     char *err, size_t errlen)
 {
 	const ProtobufCFieldDescriptor *f;
-	struct wbuf b = { NULL, 0, 0 };
+	struct wbuf b = {NULL, 0, 0};
 	ProtobufCMessage *m = NULL;
 	const char *key;
 	json_t *v;
@@ -145,9 +151,10 @@ pbjson_to_message(const ProtobufCMessageDescriptor *desc, json_t *obj,
 		snprintf(err, errlen, "options must be a JSON object");
 		return NULL;
 	}
-	json_object_foreach(obj, key, v) {
-		if ((f = protobuf_c_message_descriptor_get_field_by_name(desc,
-		    key)) == NULL) {
+	json_object_foreach(obj, key, v)
+	{
+		if ((f = protobuf_c_message_descriptor_get_field_by_name(
+		         desc, key)) == NULL) {
 			snprintf(err, errlen, "unknown field \"%s\"", key);
 			goto out;
 		}
@@ -156,8 +163,8 @@ pbjson_to_message(const ProtobufCMessageDescriptor *desc, json_t *obj,
 		if (pbjson_field(&b, f, v, err, errlen) == -1)
 			goto out;
 	}
-	m = protobuf_c_message_unpack(desc, NULL, b.len, b.p ? b.p :
-	    (const uint8_t *)"");
+	m = protobuf_c_message_unpack(
+	    desc, NULL, b.len, b.p ? b.p : (const uint8_t *)"");
 	if (m == NULL)
 		snprintf(err, errlen, "options do not form a valid message");
 out:

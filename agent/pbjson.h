@@ -22,6 +22,6 @@
  * with err set.
  */
 ProtobufCMessage *pbjson_to_message(const ProtobufCMessageDescriptor *desc,
-	    json_t *obj, char *err, size_t errlen);
+    json_t *obj, char *err, size_t errlen);
 
 #endif

@@ -86,7 +86,8 @@ sysinfo_nvidia(struct sysinfo_mem *m)
 	nvml_mem_fn mem;
 	unsigned int i, n;
 
-	if (lib == NULL && (lib = dlopen("libnvidia-ml.so.1", RTLD_NOW)) == NULL)
+	if (lib == NULL &&
+	    (lib = dlopen("libnvidia-ml.so.1", RTLD_NOW)) == NULL)
 		return -1;
 	*(void **)&init = dlsym(lib, "nvmlInit_v2");
 	*(void **)&count = dlsym(lib, "nvmlDeviceGetCount_v2");

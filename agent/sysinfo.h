@@ -9,17 +9,17 @@
 #include <stdint.h>
 
 struct sysinfo_mem {
-	uint64_t	total_ram;
-	uint64_t	available_ram;
-	uint64_t	total_vram;	/* 0 without a GPU */
-	uint64_t	available_vram;
-	char		gpu_vendor[16];	/* "nvidia", "amd" or "" */
+	uint64_t total_ram;
+	uint64_t available_ram;
+	uint64_t total_vram; /* 0 without a GPU */
+	uint64_t available_vram;
+	char gpu_vendor[16]; /* "nvidia", "amd" or "" */
 };
 
 /* Parse a /proc/meminfo text; returns 0 or -1 (no MemTotal). */
-int	sysinfo_parse_meminfo(const char *text, uint64_t *total,
-	    uint64_t *available);
+int sysinfo_parse_meminfo(
+    const char *text, uint64_t *total, uint64_t *available);
 /* Fill *m; RAM fields from path (normally /proc/meminfo). */
-int	sysinfo_read(struct sysinfo_mem *m, const char *meminfo_path);
+int sysinfo_read(struct sysinfo_mem *m, const char *meminfo_path);
 
 #endif

@@ -21,9 +21,9 @@
 #include "proto/log.h"
 
 struct job {
-	char	 verb[32];
-	char	*reply;
-	json_t	*req;
+	char verb[32];
+	char *reply;
+	json_t *req;
 };
 
 static void
@@ -90,10 +90,14 @@ cmd_backend_list(json_t *req)
 	return ans;
 }
 
-/* backend.stop / model.unload: one replica, or every replica whose
- * backend is `name`, or (name empty) all of them. */
+/*
+ * backend.stop / backend.delete: the replica `name`, or every replica
+ * whose backend is `name`, or (name empty) all of them.  model.unload
+ * (by_backend 0): the replica of model `name` only -- a model may share
+ * its name with a backend that serves other models.
+ */
 static json_t *
-cmd_stop_matching(const char *name, int free_first)
+cmd_stop_matching(const char *name, int by_backend)
 {
 	char ids[64][128], err[256];
 	struct wk_replica *r;
@@ -101,14 +105,14 @@ cmd_stop_matching(const char *name, int free_first)
 
 	pthread_mutex_lock(&wk_lock);
 	for (r = wk_replicas; r != NULL && n < 64; r = r->next)
-		if (*name == '\0' || strcmp(r->id, name) == 0 ||
-		    strcmp(r->backend, name) == 0)
+		if ((by_backend && *name == '\0') || strcmp(r->id, name) == 0 ||
+		    (by_backend && strcmp(r->backend, name) == 0))
 			snprintf(ids[n++], sizeof(ids[0]), "%s", r->id);
 	pthread_mutex_unlock(&wk_lock);
 	if (n == 0 && *name != '\0')
 		return cmd_fail("nothing running for \"%s\"", name);
 	for (i = 0; i < n; i++)
-		if (wk_stop_replica(ids[i], free_first, err, sizeof(err)) == -1)
+		if (wk_stop_replica(ids[i], 1, 1, err, sizeof(err)) == -1)
 			failed++;
 	return failed ? cmd_fail("%s", err) : cmd_ok();
 }
@@ -174,7 +178,7 @@ cmd_run(const char *verb, json_t *req)
 	if (strcmp(verb, "model.unload") == 0) {
 		if ((name = cmd_name(req, "model_name", 1, &bad)) == NULL)
 			return bad;
-		return cmd_stop_matching(name, 1);
+		return cmd_stop_matching(name, 0);
 	}
 	return cmd_fail("unknown command \"%s\"", verb);
 }
@@ -221,8 +225,8 @@ cmd_spawn(const char *verb, const char *reply, json_t *req)
 }
 
 void
-wk_cmd_dispatch(const char *subject, const char *reply, const char *data,
-    size_t len)
+wk_cmd_dispatch(
+    const char *subject, const char *reply, const char *data, size_t len)
 {
 	const char *verb;
 	json_error_t je;
@@ -237,7 +241,7 @@ wk_cmd_dispatch(const char *subject, const char *reply, const char *data,
 	log_info("command %s", verb);
 	if (strcmp(verb, "stop") == 0) {
 		cmd_reply(reply, cmd_ok());
-		wk_shutdown("stop command");
+		wk_stop_worker("nodes.<id>.stop command");
 		return;
 	}
 	/* LocalAI sends "{}" or nothing for list; treat empty as {}. */
@@ -247,7 +251,8 @@ wk_cmd_dispatch(const char *subject, const char *reply, const char *data,
 		req = json_loadb(data, len, 0, &je);
 	if (req == NULL || !json_is_object(req)) {
 		json_decref(req);
-		cmd_reply(reply, cmd_fail("payload is not a JSON object%s", ""));
+		cmd_reply(
+		    reply, cmd_fail("payload is not a JSON object%s", ""));
 		return;
 	}
 	if (strcmp(verb, "backend.list") == 0) {

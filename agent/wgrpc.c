@@ -19,8 +19,8 @@ int
 wk_grpc_health(const char *addr, const char *token, int timeout_ms, char *err,
     size_t errlen)
 {
-	struct bc_opts o = { .token = token, .timeout_ms = timeout_ms,
-	    .wait_ready = 1 };
+	struct bc_opts o = {
+	    .token = token, .timeout_ms = timeout_ms, .wait_ready = 1};
 	struct bc_error e;
 
 	return wk_grpc_result(bc_health(addr, &o, &e), &e, err, errlen);
@@ -28,22 +28,27 @@ wk_grpc_health(const char *addr, const char *token, int timeout_ms, char *err,
 
 int
 wk_grpc_load(const char *addr, const char *token,
-    const Backend__ModelOptions *opts, int timeout_ms, char *err,
-    size_t errlen)
+    const Backend__ModelOptions *opts, int timeout_ms, char *err, size_t errlen)
 {
-	struct bc_opts o = { .token = token, .timeout_ms = timeout_ms };
+	struct bc_opts o = {.token = token, .timeout_ms = timeout_ms};
 	struct bc_error e;
 
-	return wk_grpc_result(bc_load_model(addr, &o, opts, &e), &e, err,
-	    errlen);
+	return wk_grpc_result(
+	    bc_load_model(addr, &o, opts, &e), &e, err, errlen);
 }
 
 int
 wk_grpc_free(const char *addr, const char *token, int timeout_ms, char *err,
     size_t errlen)
 {
-	struct bc_opts o = { .token = token, .timeout_ms = timeout_ms };
+	struct bc_opts o = {.token = token, .timeout_ms = timeout_ms};
 	struct bc_error e;
 
 	return wk_grpc_result(bc_free_model(addr, &o, &e), &e, err, errlen);
+}
+
+void
+wk_grpc_forget(const char *addr)
+{
+	bc_forget(addr);
 }

@@ -10,12 +10,15 @@
 
 #include "backend.pb-c.h"
 
-int	wk_grpc_health(const char *addr, const char *token, int timeout_ms,
-	    char *err, size_t errlen);
-int	wk_grpc_load(const char *addr, const char *token,
-	    const Backend__ModelOptions *opts, int timeout_ms, char *err,
-	    size_t errlen);
-int	wk_grpc_free(const char *addr, const char *token, int timeout_ms,
-	    char *err, size_t errlen);
+int wk_grpc_health(const char *addr, const char *token, int timeout_ms,
+    char *err, size_t errlen);
+int wk_grpc_load(const char *addr, const char *token,
+    const Backend__ModelOptions *opts, int timeout_ms, char *err,
+    size_t errlen);
+int wk_grpc_free(const char *addr, const char *token, int timeout_ms, char *err,
+    size_t errlen);
+/* Close our cached connection to addr: a backend shutting down waits
+ * (up to a second) for its clients to hang up. */
+void wk_grpc_forget(const char *addr);
 
 #endif

@@ -34,11 +34,11 @@
 #include "proto/log.h"
 
 struct upload {
-	int	 marker;	/* first call seen (two-pass responses) */
-	int	 fd;
-	char	 path[600];
+	int marker; /* first call seen (two-pass responses) */
+	int fd;
+	char path[600];
 	uint64_t size;
-	int	 error;		/* 401, 413, 500 once decided */
+	int error; /* 401, 413, 500 once decided */
 };
 
 static struct MHD_Daemon *http_daemon;
@@ -51,8 +51,8 @@ reply(struct MHD_Connection *c, unsigned status, const char *type,
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 
-	r = MHD_create_response_from_buffer(strlen(body), (void *)(uintptr_t)body,
-	    MHD_RESPMEM_MUST_COPY);
+	r = MHD_create_response_from_buffer(
+	    strlen(body), (void *)(uintptr_t)body, MHD_RESPMEM_MUST_COPY);
 	if (r == NULL)
 		return MHD_NO;
 	MHD_add_response_header(r, "Content-Type", type);
@@ -66,16 +66,18 @@ reply_json_error(struct MHD_Connection *c, unsigned status, const char *msg)
 {
 	char body[512];
 
-	snprintf(body, sizeof(body), "{\"error\":{\"message\":\"%s\","
-	    "\"type\":\"node_error\",\"code\":%u}}", msg, status);
+	snprintf(body, sizeof(body),
+	    "{\"error\":{\"message\":\"%s\","
+	    "\"type\":\"node_error\",\"code\":%u}}",
+	    msg, status);
 	return reply(c, status, "application/json", body);
 }
 
 static int
 authorized(struct MHD_Connection *c)
 {
-	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-	    "Authorization");
+	const char *h =
+	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
 	const char *want = wk_node.backend_token;
 	size_t n = strlen(want);
 
@@ -126,13 +128,13 @@ serve_readyz(struct MHD_Connection *c)
 static enum MHD_Result
 serve_metrics(struct MHD_Connection *c)
 {
-	static const char *states[] = { "starting", "loading", "ready",
-	    "failed", "stopping" };
+	static const char *states[] = {
+	    "starting", "loading", "ready", "failed", "stopping"};
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *fp = open_memstream(&buf, &len);
 	struct wk_replica *r;
-	int count[5] = { 0 };
+	int count[5] = {0};
 	enum MHD_Result ret;
 	int i;
 
@@ -140,20 +142,24 @@ serve_metrics(struct MHD_Connection *c)
 		return MHD_NO;
 	pthread_mutex_lock(&wk_lock);
 	fprintf(fp, "# HELP localai_worker_backend_restarts_total Backend "
-	    "process restarts after a crash.\n"
-	    "# TYPE localai_worker_backend_restarts_total counter\n");
+	            "process restarts after a crash.\n"
+	            "# TYPE localai_worker_backend_restarts_total counter\n");
 	for (r = wk_replicas; r != NULL; r = r->next) {
-		fprintf(fp, "localai_worker_backend_restarts_total{model=\"%s\","
-		    "backend=\"%s\"} %u\n", r->id, r->backend, r->restarts);
+		fprintf(fp,
+		    "localai_worker_backend_restarts_total{model=\"%s\","
+		    "backend=\"%s\"} %u\n",
+		    r->id, r->backend, r->restarts);
 		count[r->state]++;
 	}
 	fprintf(fp, "# HELP localai_worker_replica_in_flight Requests in "
-	    "flight per replica.\n# TYPE localai_worker_replica_in_flight gauge\n");
+	            "flight per replica.\n# TYPE "
+	            "localai_worker_replica_in_flight gauge\n");
 	for (r = wk_replicas; r != NULL; r = r->next)
-		fprintf(fp, "localai_worker_replica_in_flight{model=\"%s\"} %u\n",
+		fprintf(fp,
+		    "localai_worker_replica_in_flight{model=\"%s\"} %u\n",
 		    r->id, r->in_flight);
 	fprintf(fp, "# HELP localai_worker_replicas Replicas by state.\n"
-	    "# TYPE localai_worker_replicas gauge\n");
+	            "# TYPE localai_worker_replicas gauge\n");
 	for (i = 0; i < 5; i++)
 		fprintf(fp, "localai_worker_replicas{state=\"%s\"} %d\n",
 		    states[i], count[i]);
@@ -189,7 +195,8 @@ serve_file(struct MHD_Connection *c, const char *key)
 		close(fd);
 		return reply_json_error(c, 404, "no such file");
 	}
-	if ((r = MHD_create_response_from_fd((uint64_t)st.st_size, fd)) == NULL) {
+	if ((r = MHD_create_response_from_fd((uint64_t)st.st_size, fd)) ==
+	    NULL) {
 		close(fd);
 		return MHD_NO;
 	}
@@ -209,12 +216,25 @@ reserve_temp(struct MHD_Connection *c)
 		return reply_json_error(c, 500, "no randomness");
 	snprintf(key, sizeof(key), "tmp-%s", hex);
 	snprintf(body, sizeof(body), "%s/%s", files_dir, key);
-	if ((fd = open(body, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) == -1)
+	if ((fd = open(body, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) ==
+	    -1)
 		return reply_json_error(c, 500, "cannot create the file");
 	close(fd);
-	snprintf(body, sizeof(body), "{\"key\":\"%s\",\"local_path\":\"%s/%s\"}",
-	    key, files_dir, key);
+	snprintf(body, sizeof(body),
+	    "{\"key\":\"%s\",\"local_path\":\"%s/%s\"}", key, files_dir, key);
 	return reply(c, 200, "application/json", body);
+}
+
+/* A failed or aborted upload leaves nothing behind: at once, not when the
+ * connection ends, so the client never sees its refused file. */
+static void
+upload_discard(struct upload *u)
+{
+	if (u->fd == -1)
+		return;
+	close(u->fd);
+	u->fd = -1;
+	(void)unlink(u->path);
 }
 
 /* PUT: stream the body into the file, then answer on the last call. */
@@ -226,24 +246,29 @@ upload(struct MHD_Connection *c, struct upload *u, const char *key,
 
 	if (*size != 0) {
 		if (u->error == 0 && u->fd == -1) {
-			snprintf(u->path, sizeof(u->path), "%s/%s", files_dir, key);
-			u->fd = open(u->path, O_WRONLY | O_CREAT | O_TRUNC |
-			    O_CLOEXEC, 0600);
+			snprintf(
+			    u->path, sizeof(u->path), "%s/%s", files_dir, key);
+			u->fd = open(u->path,
+			    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 			if (u->fd == -1)
 				u->error = 500;
 		}
-		if (u->error == 0 && u->size + *size > wk_conf()->worker.file_max)
+		if (u->error == 0 &&
+		    u->size + *size > wk_conf()->worker.file_max)
 			u->error = 413;
-		if (u->error == 0 && write(u->fd, data, *size) != (ssize_t)*size)
+		if (u->error == 0 &&
+		    write(u->fd, data, *size) != (ssize_t)*size)
 			u->error = 500;
+		if (u->error != 0)
+			upload_discard(u);
 		u->size += *size;
 		*size = 0;
 		return MHD_YES;
 	}
-	if (u->error == 0 && u->fd == -1) {	/* empty body */
+	if (u->error == 0 && u->fd == -1) { /* empty body */
 		snprintf(u->path, sizeof(u->path), "%s/%s", files_dir, key);
-		if ((u->fd = open(u->path, O_WRONLY | O_CREAT | O_TRUNC |
-		    O_CLOEXEC, 0600)) == -1)
+		if ((u->fd = open(u->path,
+		         O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) == -1)
 			u->error = 500;
 	}
 	if (u->error == 413)
@@ -255,16 +280,45 @@ upload(struct MHD_Connection *c, struct upload *u, const char *key,
 	return reply(c, 201, "application/json", body);
 }
 
+/*
+ * The first call of a /v1/files request, headers read, body not yet:
+ * refusals (token, key, method, a declared size beyond file_max) are
+ * answered now.  MHD can queue a response at this point and then never
+ * reads the body, but not while a body is arriving (the connection would
+ * close with no answer at all).  MHD_YES with nothing queued: go on.
+ */
+static enum MHD_Result
+files_first(struct MHD_Connection *c, const char *url, const char *method)
+{
+	const char *cl;
+	char *end;
+	unsigned long long n;
+
+	if (!authorized(c))
+		return reply_json_error(c, 401, "missing or wrong token");
+	if (strcmp(url, "/v1/files/temp") == 0 && strcmp(method, "POST") == 0)
+		return MHD_YES;
+	if (file_key(url) == NULL)
+		return reply_json_error(c, 400, "invalid file key");
+	if (strcmp(method, "GET") == 0)
+		return MHD_YES;
+	if (strcmp(method, "PUT") != 0)
+		return reply_json_error(c, 405, "method not allowed");
+	cl = MHD_lookup_connection_value(
+	    c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (cl != NULL) {
+		n = strtoull(cl, &end, 10);
+		if (*end == '\0' && n > wk_conf()->worker.file_max)
+			return reply_json_error(c, 413, "file too large");
+	}
+	return MHD_YES;
+}
+
+/* Later calls: the body of a PUT, then the answer. */
 static enum MHD_Result
 handle_files(struct MHD_Connection *c, struct upload *u, const char *url,
     const char *method, const char *data, size_t *size)
 {
-	const char *key;
-
-	if (!authorized(c)) {
-		*size = 0;
-		return reply_json_error(c, 401, "missing or wrong token");
-	}
 	if (strcmp(url, "/v1/files/temp") == 0 && strcmp(method, "POST") == 0) {
 		if (*size != 0) {
 			*size = 0;
@@ -272,15 +326,9 @@ handle_files(struct MHD_Connection *c, struct upload *u, const char *url,
 		}
 		return reserve_temp(c);
 	}
-	if ((key = file_key(url)) == NULL) {
-		*size = 0;
-		return reply_json_error(c, 400, "invalid file key");
-	}
 	if (strcmp(method, "PUT") == 0)
-		return upload(c, u, key, data, size);
-	if (strcmp(method, "GET") == 0)
-		return serve_file(c, key);
-	return reply_json_error(c, 405, "method not allowed");
+		return upload(c, u, file_key(url), data, size);
+	return serve_file(c, file_key(url));
 }
 
 static enum MHD_Result
@@ -289,19 +337,21 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
     void **con_cls)
 {
 	struct upload *u = *con_cls;
+	int files = strncmp(url, "/v1/files/", 10) == 0;
 
 	/* Answer on the second call or later, never the first, or MHD
-	 * closes the connection after the response (no keep-alive). */
+	 * closes the connection after the response (no keep-alive); only
+	 * refused uploads are answered at once, their body unread. */
 	if (u == NULL) {
 		if ((u = calloc(1, sizeof(*u))) == NULL)
 			return MHD_NO;
 		u->fd = -1;
 		*con_cls = u;
-		return MHD_YES;
+		return files ? files_first(c, url, method) : MHD_YES;
 	}
-	if (strncmp(url, "/v1/files/", 10) == 0)
+	if (files)
 		return handle_files(c, u, url, method, data, size);
-	if (*size != 0) {	/* bodies of other routes are ignored */
+	if (*size != 0) { /* bodies of other routes are ignored */
 		*size = 0;
 		return MHD_YES;
 	}
@@ -324,11 +374,10 @@ completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
 	if (u == NULL)
 		return;
-	if (u->fd != -1)
+	if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+		upload_discard(u); /* the client went away mid-upload */
+	else if (u->fd != -1)
 		close(u->fd);
-	/* A failed or aborted upload leaves nothing behind. */
-	if (u->fd != -1 && (u->error != 0 || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK))
-		unlink(u->path);
 	free(u);
 	*con_cls = NULL;
 }
@@ -346,7 +395,7 @@ http_log(void *arg, const char *fmt, va_list ap)
 static int
 http_sockaddr(const char *addr, struct sockaddr_storage *ss, socklen_t *len)
 {
-	struct addrinfo hints = { 0 }, *res;
+	struct addrinfo hints = {0}, *res;
 	char host[256];
 	const char *colon = strrchr(addr, ':');
 	int rc;
@@ -371,7 +420,8 @@ http_sockaddr(const char *addr, struct sockaddr_storage *ss, socklen_t *len)
 void
 wk_files_expire(void)
 {
-	time_t cutoff = time(NULL) - (time_t)(wk_conf()->worker.file_ttl_ms / 1000);
+	time_t cutoff =
+	    time(NULL) - (time_t)(wk_conf()->worker.file_ttl_ms / 1000);
 	char p[800];
 	struct dirent *de;
 	struct stat st;
@@ -405,13 +455,12 @@ wk_http_start(void)
 		log_warnx("http_addr %s: not host:port", c->worker.http_addr);
 		return -1;
 	}
-	http_daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
-	    MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, handler, NULL,
-	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-	    MHD_OPTION_THREAD_POOL_SIZE, 2,
-	    MHD_OPTION_CONNECTION_TIMEOUT, 60,
-	    MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-	    MHD_OPTION_EXTERNAL_LOGGER, http_log, NULL,
+	http_daemon = MHD_start_daemon(
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG,
+	    0, NULL, NULL, handler, NULL, MHD_OPTION_SOCK_ADDR,
+	    (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, 2,
+	    MHD_OPTION_CONNECTION_TIMEOUT, 60, MHD_OPTION_NOTIFY_COMPLETED,
+	    completed, NULL, MHD_OPTION_EXTERNAL_LOGGER, http_log, NULL,
 	    MHD_OPTION_END);
 	if (http_daemon == NULL) {
 		log_warnx("http: cannot listen on %s", c->worker.http_addr);

@@ -29,8 +29,10 @@
 #include "agent/worker.h"
 #include "proto/log.h"
 
-#define READY_TIMEOUT_MS	30000	/* process start to Health OK */
-#define LOAD_TIMEOUT_MS		(10 * 60 * 1000)
+#define READY_TIMEOUT_MS 30000 /* process start to Health OK */
+#define LOAD_TIMEOUT_MS (10 * 60 * 1000)
+/* Stop to BE_STOPPED: the supervisor kills a process 5 s after SIGTERM. */
+#define STOP_TIMEOUT_MS 15000
 
 static json_t *
 fail(const char *fmt, const char *a)
@@ -62,19 +64,50 @@ base_port(void)
 	return colon ? (unsigned)atoi(colon + 1) : 50051;
 }
 
-/* Is TCP port p free to bind on the serve host right now? */
+/*
+ * Is TCP port p free to bind on the serve host right now?  SO_REUSEADDR,
+ * as the backend's gRPC server sets it: connections of a stopped process
+ * left in TIME_WAIT do not hold its port, a listening socket does.
+ */
 static int
 port_free(uint16_t p)
 {
-	struct sockaddr_in sa = { 0 };
-	int fd, ok;
+	struct sockaddr_in sa = {0};
+	int fd, ok, one = 1;
 
 	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
 		return 0;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1) {
+		close(fd);
+		return 0;
+	}
 	sa.sin_family = AF_INET;
 	sa.sin_port = htons(p);
 	sa.sin_addr.s_addr = htonl(INADDR_ANY);
 	ok = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	close(fd);
+	return ok;
+}
+
+/*
+ * Does something accept connections on 127.0.0.1:p yet?  A plain connect
+ * over loopback answers at once; probing with it until the backend
+ * listens spares the gRPC channel a refused first attempt, after which it
+ * would wait out its reconnect backoff (100 ms) before the Health call.
+ */
+static int
+port_listening(uint16_t p)
+{
+	struct sockaddr_in sa = {0};
+	int fd, ok;
+
+	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return 1; /* let the Health call find out */
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons(p);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 ||
+	     errno != ECONNREFUSED;
 	close(fd);
 	return ok;
 }
@@ -119,8 +152,8 @@ advertised(struct wk_replica *r)
 	if (a[0] == '\0')
 		a = wk_conf()->worker.serve_addr;
 	colon = strrchr(a, ':');
-	snprintf(host, sizeof(host), "%.*s", colon ? (int)(colon - a) :
-	    (int)strlen(a), a);
+	snprintf(host, sizeof(host), "%.*s",
+	    colon ? (int)(colon - a) : (int)strlen(a), a);
 	if (host[0] == '\0' || strcmp(host, "0.0.0.0") == 0)
 		snprintf(host, sizeof(host), "127.0.0.1");
 	snprintf(r->address, sizeof(r->address), "%s:%u", host, r->port);
@@ -139,52 +172,76 @@ set_state(struct wk_replica *r, enum wk_rstate s, const char *err)
 }
 
 /*
- * Wait (wk_lock held) until the process answers Health, it dies, or the
- * timeout passes.  Returns 0 when healthy.
+ * Wait (wk_lock held) until replica id's process answers Health, it dies,
+ * the replica is being stopped, or the timeout passes.  The lock is let
+ * go meanwhile, so the replica is looked up again each time (a stopped
+ * one leaves the table).  Returns it when healthy, else NULL with err.
  */
-static int
-wait_healthy(struct wk_replica *r, uint32_t gen, char *err, size_t errlen)
+static struct wk_replica *
+wait_healthy(const char *id, uint32_t gen, char *err, size_t errlen)
 {
 	uint64_t deadline = now_ms() + READY_TIMEOUT_MS;
+	useconds_t probe_us = 2000; /* 2 ms doubling to 64 ms */
+	struct wk_replica *r;
+	struct timespec ts;
 	char addr[64];
 
-	loopback_addr(r, addr, sizeof(addr));
 	while (now_ms() < deadline) {
+		if ((r = wk_replica_find(id)) == NULL ||
+		    r->state == WR_STOPPING) {
+			snprintf(err, errlen, "replica stopped while starting");
+			return NULL;
+		}
 		if (r->generation != gen || r->phase == BE_FAILED ||
 		    r->phase == BE_STOPPED) {
-			snprintf(err, errlen, "backend process exited before "
+			snprintf(err, errlen,
+			    "backend process exited before "
 			    "it was ready");
-			return -1;
+			return NULL;
+		}
+		if (r->phase == BE_STARTING && !port_listening(r->port)) {
+			pthread_mutex_unlock(&wk_lock);
+			usleep(probe_us);
+			if (probe_us < 50000)
+				probe_us *= 2;
+			pthread_mutex_lock(&wk_lock);
+			continue;
 		}
 		if (r->phase == BE_STARTING) {
+			loopback_addr(r, addr, sizeof(addr));
 			pthread_mutex_unlock(&wk_lock);
-			if (wk_grpc_health(addr, wk_node.backend_token, 500, err,
-			    errlen) == 0) {
+			if (wk_grpc_health(addr, wk_node.backend_token, 500,
+			        err, errlen) == 0) {
 				pthread_mutex_lock(&wk_lock);
-				return r->generation == gen ? 0 : -1;
+				if ((r = wk_replica_find(id)) != NULL &&
+				    r->generation == gen &&
+				    r->state != WR_STOPPING)
+					return r;
+				snprintf(err, errlen,
+				    "backend process "
+				    "restarted or stopped while starting");
+				return NULL;
 			}
 			log_debug("%s: not ready yet: %s", addr, err);
 			usleep(100 * 1000);
 			pthread_mutex_lock(&wk_lock);
-		} else {
-			struct timespec ts;
-
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += 200 * 1000000L;
-			if (ts.tv_nsec >= 1000000000L) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000L;
-			}
-			pthread_cond_timedwait(&wk_cond, &wk_lock, &ts);
+			continue;
 		}
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 200 * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&wk_cond, &wk_lock, &ts);
 	}
 	snprintf(err, errlen, "backend did not answer Health within %d s",
 	    READY_TIMEOUT_MS / 1000);
-	return -1;
+	return NULL;
 }
 
 struct progress_ctx {
-	const char	*id;
+	const char *id;
 };
 
 static void
@@ -206,38 +263,44 @@ fetch_progress(void *arg, uint64_t done, uint64_t total)
  * becomes ModelFile in the options.  Returns 0, or -1 with err.
  */
 static int
-fetch_files(const char *id, json_t *files, json_t *opts, char *err,
-    size_t errlen)
+fetch_files(
+    const char *id, json_t *files, json_t *opts, char *err, size_t errlen)
 {
 	const struct conf *c = wk_conf();
-	struct progress_ctx pc = { id };
+	struct progress_ctx pc = {id};
 	char base[700], path[1024];
 	json_t *f;
 	size_t i;
 
 	snprintf(base, sizeof(base), "%s/api/node/files", wk_frontend());
-	json_array_foreach(files, i, f) {
+	json_array_foreach(files, i, f)
+	{
 		struct fetch_file ff = {
-			.model = id,
-			.name = json_string_value(json_object_get(f, "name")),
-			.size = (uint64_t)json_integer_value(json_object_get(f,
-			    "size")),
-			.sha256 = json_string_value(json_object_get(f, "sha256")),
+		    .model = id,
+		    .name = json_string_value(json_object_get(f, "name")),
+		    .size = (uint64_t)json_integer_value(
+		        json_object_get(f, "size")),
+		    .sha256 = json_string_value(json_object_get(f, "sha256")),
 		};
 
 		if (ff.name == NULL || ff.sha256 == NULL) {
-			snprintf(err, errlen, "file %zu: name and sha256 "
-			    "are required", i);
+			snprintf(err, errlen,
+			    "file %zu: name and sha256 "
+			    "are required",
+			    i);
 			return -1;
 		}
 		if (fetch_ensure(c->models_path, base, wk_node.token, &ff,
-		    fetch_progress, &pc, path, sizeof(path), err, errlen) == -1)
+		        fetch_progress, &pc, path, sizeof(path), err,
+		        errlen) == -1)
 			return -1;
 		if (i == 0 && opts != NULL)
-			json_object_set_new(opts, "ModelFile", json_string(path));
+			json_object_set_new(
+			    opts, "ModelFile", json_string(path));
 	}
 	if (opts != NULL)
-		json_object_set_new(opts, "ModelPath", json_string(c->models_path));
+		json_object_set_new(
+		    opts, "ModelPath", json_string(c->models_path));
 	return 0;
 }
 
@@ -252,16 +315,16 @@ load_model(const char *addr, json_t *opts, char *err, size_t errlen)
 	    &backend__model_options__descriptor, opts, err, errlen);
 	if (mo == NULL)
 		return -1;
-	rc = wk_grpc_load(addr, wk_node.backend_token, mo, LOAD_TIMEOUT_MS,
-	    err, errlen);
+	rc = wk_grpc_load(
+	    addr, wk_node.backend_token, mo, LOAD_TIMEOUT_MS, err, errlen);
 	protobuf_c_message_free_unpacked(&mo->base, NULL);
 	return rc;
 }
 
 /* Start the process for a new replica (wk_lock held). */
 static struct wk_replica *
-start_replica(const char *id, const char *backend, const char *run,
-    char *err, size_t errlen)
+start_replica(const char *id, const char *backend, const char *run, char *err,
+    size_t errlen)
 {
 	struct wk_replica *r;
 	uint16_t port;
@@ -287,6 +350,46 @@ start_replica(const char *id, const char *backend, const char *run,
 	return r;
 }
 
+/*
+ * Wait (wk_lock held) until replica `id` has left the table: a stopped
+ * replica stays there, in WR_STOPPING, until the supervisor reports its
+ * process gone (BE_STOPPED), so that neither its id nor its port is
+ * reused while the old process still runs.  0 when gone, -1 on timeout.
+ */
+static int
+wait_gone(const char *id, uint64_t timeout_ms)
+{
+	uint64_t deadline = now_ms() + timeout_ms;
+	struct timespec ts;
+
+	while (wk_replica_find(id) != NULL) {
+		if (now_ms() >= deadline)
+			return -1;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 200 * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&wk_cond, &wk_lock, &ts);
+	}
+	return 0;
+}
+
+/* Mark a replica stopping and ask the supervisor to stop its process; the
+ * entry goes when BE_STOPPED arrives (worker.c).  wk_lock held. */
+static void
+stop_locked(struct wk_replica *r)
+{
+	char addr[64];
+
+	r->state = WR_STOPPING;
+	pthread_cond_broadcast(&wk_cond);
+	loopback_addr(r, addr, sizeof(addr));
+	wk_grpc_forget(addr);
+	(void)wk_sup_stop(r->id);
+}
+
 /* Wait for a replica another job is bringing up; its answer. */
 static json_t *
 join_pending(struct wk_replica *r, const char *id)
@@ -294,13 +397,14 @@ join_pending(struct wk_replica *r, const char *id)
 	uint64_t deadline = now_ms() + LOAD_TIMEOUT_MS;
 
 	while ((r = wk_replica_find(id)) != NULL &&
-	    (r->state == WR_STARTING || r->state == WR_LOADING) &&
-	    now_ms() < deadline)
+	       (r->state == WR_STARTING || r->state == WR_LOADING) &&
+	       now_ms() < deadline)
 		pthread_cond_wait(&wk_cond, &wk_lock);
 	if (r != NULL && r->state == WR_READY)
-		return json_pack("{s:b,s:s}", "success", 1, "address", r->address);
-	return fail("%s", r != NULL && r->error[0] ? r->error :
-	    "load did not complete");
+		return json_pack(
+		    "{s:b,s:s}", "success", 1, "address", r->address);
+	return fail("%s",
+	    r != NULL && r->error[0] ? r->error : "load did not complete");
 }
 
 /* Bring replica `id` up: process, files, LoadModel.  wk_lock held on
@@ -316,17 +420,19 @@ bring_up(const char *id, const char *backend, const char *run, json_t *files,
 	if ((r = start_replica(id, backend, run, err, sizeof(err))) == NULL)
 		return fail("%s", err);
 	gen = r->generation;
-	if (wait_healthy(r, gen, err, sizeof(err)) == -1)
+	if ((r = wait_healthy(id, gen, err, sizeof(err))) == NULL)
 		goto failed;
 	loopback_addr(r, addr, sizeof(addr));
 	if (files != NULL || opts != NULL) {
 		set_state(r, WR_LOADING, NULL);
 		pthread_mutex_unlock(&wk_lock);
-		int rc = files ? fetch_files(id, files, opts, err, sizeof(err)) : 0;
+		int rc =
+		    files ? fetch_files(id, files, opts, err, sizeof(err)) : 0;
 		if (rc == 0 && opts != NULL)
 			rc = load_model(addr, opts, err, sizeof(err));
 		pthread_mutex_lock(&wk_lock);
-		if ((r = wk_replica_find(id)) == NULL)
+		if ((r = wk_replica_find(id)) == NULL ||
+		    r->state == WR_STOPPING)
 			return fail("%s", "replica stopped while loading");
 		if (rc == -1)
 			goto failed;
@@ -337,11 +443,13 @@ bring_up(const char *id, const char *backend, const char *run, json_t *files,
 	set_state(r, WR_READY, NULL);
 	return json_pack("{s:b,s:s}", "success", 1, "address", r->address);
 failed:
-	log_fields(3, &(struct log_fields){ .model = id, .event = "replica_failed" },
+	log_fields(3,
+	    &(struct log_fields){.model = id, .event = "replica_failed"},
 	    "replica %s failed to start: %s", id, err);
-	set_state(r, WR_FAILED, err);
-	(void)wk_sup_stop(id);
-	wk_replica_free(r);
+	if ((r = wk_replica_find(id)) != NULL && r->state != WR_STOPPING) {
+		set_state(r, WR_FAILED, err);
+		stop_locked(r);
+	}
 	return fail("%s", err);
 }
 
@@ -369,15 +477,16 @@ wk_install(json_t *req)
 	if ((files != NULL && !json_is_array(files)) ||
 	    (opts != NULL && !json_is_object(opts)))
 		return fail("%s", "\"files\" must be an array and \"options\" "
-		    "an object");
+		                  "an object");
 	if (wk_node.draining)
 		return fail("%s", "node is draining");
-	snprintf(gallery, sizeof(gallery), "%s", c->worker.gallery_url[0] ?
-	    c->worker.gallery_url : "");
+	snprintf(gallery, sizeof(gallery), "%s",
+	    c->worker.gallery_url[0] ? c->worker.gallery_url : "");
 	if (gallery[0] == '\0')
-		snprintf(gallery, sizeof(gallery), "%s/api/gallery", wk_frontend());
+		snprintf(
+		    gallery, sizeof(gallery), "%s/api/gallery", wk_frontend());
 	if (install_ensure(c->backends_path, gallery, wk_node.token, backend,
-	    run, sizeof(run), err, sizeof(err)) == -1)
+	        run, sizeof(run), err, sizeof(err)) == -1)
 		return fail("%s", err);
 	if (opts != NULL)
 		o = json_deep_copy(opts);
@@ -387,23 +496,34 @@ wk_install(json_t *req)
 		/* Idempotent: the running (or starting) replica answers. */
 		ans = join_pending(r, id);
 	} else {
-		if (r != NULL) {	/* a failed one is replaced */
-			(void)wk_sup_stop(id);
-			wk_replica_free(r);
-		}
-		ans = bring_up(id, backend, run, files, o);
+		/* A failed replica is replaced, a stopping one first goes. */
+		if (r != NULL && r->state == WR_FAILED)
+			stop_locked(r);
+		if (wait_gone(id, STOP_TIMEOUT_MS) == -1)
+			ans = fail("the previous process of %s is still "
+			           "stopping",
+			    id);
+		else
+			ans = bring_up(id, backend, run, files, o);
 	}
 	pthread_mutex_unlock(&wk_lock);
 	json_decref(o);
 	return ans;
 }
 
+/*
+ * Stop a replica: Free (best effort) when free_first, then ask the
+ * supervisor to stop its process.  With `wait`, return once the process
+ * is gone (bounded); the main thread passes 0, since it is the one that
+ * hears the supervisor's answer.
+ */
 int
-wk_stop_replica(const char *id, int free_first, char *err, size_t errlen)
+wk_stop_replica(
+    const char *id, int free_first, int wait, char *err, size_t errlen)
 {
 	struct wk_replica *r;
 	char addr[64];
-	int rc;
+	int rc = 0;
 
 	pthread_mutex_lock(&wk_lock);
 	if ((r = wk_replica_find(id)) == NULL) {
@@ -411,27 +531,39 @@ wk_stop_replica(const char *id, int free_first, char *err, size_t errlen)
 		snprintf(err, errlen, "model %s is not loaded here", id);
 		return -1;
 	}
-	loopback_addr(r, addr, sizeof(addr));
-	set_state(r, WR_STOPPING, NULL);
+	if (r->state != WR_STOPPING) {
+		loopback_addr(r, addr, sizeof(addr));
+		free_first = free_first && r->state == WR_READY;
+		set_state(r, WR_STOPPING, NULL);
+		pthread_mutex_unlock(&wk_lock);
+		/* Free is best effort: the process is stopped either way. */
+		if (free_first && wk_grpc_free(addr, wk_node.backend_token,
+		                      5000, err, errlen) == -1)
+			log_warnx("free %s: %s", id, err);
+		wk_grpc_forget(addr);
+		pthread_mutex_lock(&wk_lock);
+		if (wk_sup_stop(id) == -1) {
+			snprintf(err, errlen,
+			    "the supervisor could not stop "
+			    "%s",
+			    id);
+			rc = -1;
+		}
+	}
+	if (rc == 0 && wait && wait_gone(id, STOP_TIMEOUT_MS) == -1) {
+		snprintf(err, errlen,
+		    "%s: the process did not stop within "
+		    "%d s",
+		    id, STOP_TIMEOUT_MS / 1000);
+		rc = -1;
+	}
 	pthread_mutex_unlock(&wk_lock);
-	/* Free is best effort: the process is stopped either way. */
-	if (free_first && wk_grpc_free(addr, wk_node.backend_token, 5000, err,
-	    errlen) == -1)
-		log_warnx("free %s: %s", id, err);
-	rc = wk_sup_stop(id);
-	pthread_mutex_lock(&wk_lock);
-	if ((r = wk_replica_find(id)) != NULL)
-		wk_replica_free(r);
-	pthread_cond_broadcast(&wk_cond);
-	pthread_mutex_unlock(&wk_lock);
-	if (rc == -1)
-		snprintf(err, errlen, "the supervisor could not stop %s", id);
 	return rc;
 }
 
 struct reload {
-	char		id[128];
-	uint32_t	gen;
+	char id[128];
+	uint32_t gen;
 };
 
 /* After the supervisor restarted a crashed process: Health, LoadModel. */
@@ -445,23 +577,30 @@ reload_main(void *arg)
 	int rc = 0;
 
 	pthread_mutex_lock(&wk_lock);
-	if ((r = wk_replica_find(rl->id)) == NULL || r->generation != rl->gen)
+	/* The process may have died again before this thread ran: then the
+	 * next spawn reloads, or the replica stays failed (crash loop). */
+	if ((r = wk_replica_find(rl->id)) == NULL || r->generation != rl->gen ||
+	    r->state == WR_STOPPING || r->phase != BE_STARTING)
 		goto out;
 	set_state(r, WR_LOADING, NULL);
-	if (wait_healthy(r, rl->gen, err, sizeof(err)) == -1)
-		goto out;	/* it died again: the next spawn retries */
+	if ((r = wait_healthy(rl->id, rl->gen, err, sizeof(err))) == NULL)
+		goto out; /* it died again: the next spawn retries */
 	loopback_addr(r, addr, sizeof(addr));
 	opts = r->load ? json_incref(r->load) : NULL;
 	pthread_mutex_unlock(&wk_lock);
 	if (opts != NULL)
 		rc = load_model(addr, opts, err, sizeof(err));
 	pthread_mutex_lock(&wk_lock);
-	if ((r = wk_replica_find(rl->id)) == NULL || r->generation != rl->gen)
+	if ((r = wk_replica_find(rl->id)) == NULL || r->generation != rl->gen ||
+	    r->state == WR_STOPPING)
 		goto out;
 	if (rc == 0) {
-		log_fields(6, &(struct log_fields){ .model = rl->id,
-		    .event = "replica_ready" }, "replica %s reloaded after a "
-		    "restart", rl->id);
+		log_fields(6,
+		    &(struct log_fields){
+		        .model = rl->id, .event = "replica_ready"},
+		    "replica %s reloaded after a "
+		    "restart",
+		    rl->id);
 		set_state(r, WR_READY, NULL);
 	} else {
 		set_state(r, WR_FAILED, err);

@@ -32,7 +32,7 @@ struct bus *wk_bus;
 volatile int wk_stopping;
 
 static struct conf wk_cf;
-static int wk_wake[2] = { -1, -1 };	/* other threads wake the loop */
+static int wk_wake[2] = {-1, -1}; /* other threads wake the loop */
 /* Writes to the supervisor come from job threads and the main thread. */
 static pthread_mutex_t wk_sup_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -45,8 +45,8 @@ wk_conf(void)
 const char *
 wk_state_name(enum wk_rstate s)
 {
-	static const char *names[] = { "starting", "loading", "ready",
-	    "failed", "stopping" };
+	static const char *names[] = {
+	    "starting", "loading", "ready", "failed", "stopping"};
 
 	return (unsigned)s < 5 ? names[s] : "unknown";
 }
@@ -96,13 +96,13 @@ wk_replica_free(struct wk_replica *x)
  * wk_lock, which must never wait on a socket.
  */
 struct supq {
-	uint32_t	 type;
+	uint32_t type;
 	union {
-		struct msg_be_start	start;
-		struct msg_be_id	stop;
+		struct msg_be_start start;
+		struct msg_be_id stop;
 	} u;
-	size_t		 len;
-	struct supq	*next;
+	size_t len;
+	struct supq *next;
 };
 
 static struct supq *supq_head, **supq_tail = &supq_head;
@@ -151,7 +151,7 @@ wk_sup_flush(void)
 int
 wk_sup_start(struct wk_replica *r)
 {
-	struct msg_be_start m = { 0 };
+	struct msg_be_start m = {0};
 
 	snprintf(m.id, sizeof(m.id), "%s", r->id);
 	snprintf(m.backend, sizeof(m.backend), "%s", r->backend);
@@ -165,7 +165,7 @@ wk_sup_start(struct wk_replica *r)
 int
 wk_sup_stop(const char *id)
 {
-	struct msg_be_id m = { 0 };
+	struct msg_be_id m = {0};
 
 	snprintf(m.id, sizeof(m.id), "%s", id);
 	return wk_sup_queue(MSG_BE_STOP, &m, sizeof(m));
@@ -186,10 +186,41 @@ wk_publish_replica(const struct wk_replica *r)
 	    (int)r->progress, "restarts", (int)r->restarts, "error", r->error,
 	    "event", r->event ? r->event : "");
 	if (o != NULL && (s = json_dumps(o, JSON_COMPACT)) != NULL) {
-		(void)bus_publish(wk_bus, "localai.events.replica", s, strlen(s));
+		(void)bus_publish(
+		    wk_bus, "localai.events.replica", s, strlen(s));
 		free(s);
 	}
 	json_decref(o);
+}
+
+/* Tell the frontends a replica we do not track is going away. */
+void
+wk_publish_gone(const char *id)
+{
+	struct wk_replica r;
+
+	memset(&r, 0, sizeof(r));
+	snprintf(r.id, sizeof(r.id), "%s", id);
+	r.state = WR_STOPPING;
+	wk_publish_replica(&r);
+}
+
+/*
+ * nodes.<id>.stop: the whole worker stops, as on SIGTERM.  The agent only
+ * asks its supervisor (our parent): an agent that exited on its own would
+ * just be restarted, and the supervisor owns the backends and the order
+ * in which everything stops (this agent drains first).
+ */
+void
+wk_stop_worker(const char *why)
+{
+	pid_t sup = getppid();
+
+	log_info("stopping the worker: %s", why);
+	if (sup > 1 && kill(sup, SIGTERM) == 0)
+		return;
+	log_warn("cannot signal the supervisor (pid %d)", (int)sup);
+	wk_shutdown(why);
 }
 
 void
@@ -218,6 +249,16 @@ wk_be_state(const struct msg_be_state *st)
 	pthread_mutex_lock(&wk_lock);
 	if ((r = wk_replica_find(st->id)) == NULL) {
 		pthread_mutex_unlock(&wk_lock);
+		/* A process no replica of ours owns: the supervisor's
+		 * snapshot after this agent restarted.  We know neither its
+		 * port nor its load options, so it is stopped; the frontend
+		 * loads the model again where it wants it. */
+		if (st->phase != BE_STOPPED) {
+			log_info("stopping backend %s left by a previous agent",
+			    st->id);
+			(void)wk_sup_stop(st->id);
+			wk_publish_gone(st->id);
+		}
 		return;
 	}
 	r->phase = st->phase;
@@ -236,11 +277,14 @@ wk_be_state(const struct msg_be_state *st)
 	case BE_BACKOFF:
 		if (r->state == WR_READY || r->state == WR_LOADING) {
 			r->state = WR_STARTING;
-			snprintf(r->error, sizeof(r->error), "backend exited "
-			    "(status %d, signal %d); restarting", st->exit_status,
-			    st->signal);
-			log_fields(4, &(struct log_fields){ .model = r->id,
-			    .event = EVENT_REPLICA_CRASHED }, "%s", r->error);
+			snprintf(r->error, sizeof(r->error),
+			    "backend exited "
+			    "(status %d, signal %d); restarting",
+			    st->exit_status, st->signal);
+			log_fields(4,
+			    &(struct log_fields){
+			        .model = r->id, .event = EVENT_REPLICA_CRASHED},
+			    "%s", r->error);
 			r->event = EVENT_REPLICA_CRASHED;
 			wk_publish_replica(r);
 			r->event = NULL;
@@ -249,14 +293,31 @@ wk_be_state(const struct msg_be_state *st)
 	case BE_FAILED:
 		if (r->state != WR_STOPPING) {
 			r->state = WR_FAILED;
-			snprintf(r->error, sizeof(r->error), "backend crash loop "
-			    "(%u restarts); retrying in %u s", r->restarts,
-			    st->next_retry_ms / 1000);
-			log_fields(3, &(struct log_fields){ .model = r->id,
-			    .event = EVENT_REPLICA_CRASH_LOOP }, "%s", r->error);
+			snprintf(r->error, sizeof(r->error),
+			    "backend crash loop "
+			    "(%u restarts); retrying in %u s",
+			    r->restarts, st->next_retry_ms / 1000);
+			log_fields(3,
+			    &(struct log_fields){.model = r->id,
+			        .event = EVENT_REPLICA_CRASH_LOOP},
+			    "%s", r->error);
 			r->event = EVENT_REPLICA_CRASH_LOOP;
 			wk_publish_replica(r);
 			r->event = NULL;
+		}
+		break;
+	case BE_STOPPED:
+		/* The process is gone for good: a replica being stopped
+		 * leaves the table now (its id and port become free); any
+		 * other one failed. */
+		if (r->state == WR_STOPPING) {
+			wk_replica_free(r);
+		} else if (r->state != WR_FAILED) {
+			r->state = WR_FAILED;
+			snprintf(r->error, sizeof(r->error),
+			    "backend process "
+			    "stopped by the supervisor");
+			wk_publish_replica(r);
 		}
 		break;
 	default:
@@ -295,8 +356,8 @@ wk_sup_shutdown(void *arg)
 }
 
 static void
-wk_on_bus(void *arg, const char *subject, const char *reply,
-    const char *data, size_t len)
+wk_on_bus(void *arg, const char *subject, const char *reply, const char *data,
+    size_t len)
 {
 	wk_cmd_dispatch(subject, reply, data, len);
 }
@@ -306,28 +367,49 @@ wk_on_bus_state(void *arg, int connected, const char *server)
 {
 }
 
-/* Stop every replica: Free and stop, as on a normal shutdown. */
+/*
+ * Stop every replica (Free, then stop) at shutdown, and wait, bounded,
+ * until the supervisor reports each process gone.  This runs on the main
+ * thread, which is the one that reads the supervisor's answers, so it
+ * pumps the channel itself.
+ */
 static void
 wk_stop_all(void)
 {
-	char id[128], err[256];
+	char ids[64][128], err[256];
+	uint64_t deadline = now_ms() + 10000;
+	struct wk_replica *r;
+	struct pollfd pfd;
+	int i, n;
 
-	for (;;) {
+	do {
+		n = 0;
 		pthread_mutex_lock(&wk_lock);
-		if (wk_replicas == NULL) {
-			pthread_mutex_unlock(&wk_lock);
-			return;
-		}
-		snprintf(id, sizeof(id), "%s", wk_replicas->id);
+		for (r = wk_replicas; r != NULL && n < 64; r = r->next)
+			if (r->state != WR_STOPPING)
+				snprintf(ids[n++], sizeof(ids[0]), "%s", r->id);
 		pthread_mutex_unlock(&wk_lock);
-		if (wk_stop_replica(id, 1, err, sizeof(err)) == -1) {
-			pthread_mutex_lock(&wk_lock);
-			struct wk_replica *r = wk_replica_find(id);
-			if (r != NULL)
-				wk_replica_free(r);
-			pthread_mutex_unlock(&wk_lock);
-		}
+		for (i = 0; i < n; i++)
+			(void)wk_stop_replica(ids[i], 1, 0, err, sizeof(err));
+	} while (n == 64);
+	for (;;) {
+		if (wk_sup_flush() == -1)
+			return;
+		pthread_mutex_lock(&wk_lock);
+		n = wk_replicas != NULL;
+		pthread_mutex_unlock(&wk_lock);
+		if (!n || now_ms() >= deadline)
+			break;
+		pfd.fd = proc_fd();
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, 200) == -1 && errno != EINTR)
+			return;
+		if ((pfd.revents & (POLLIN | POLLHUP)) && proc_dispatch() == -1)
+			return;
 	}
+	if (n)
+		log_warnx("shutdown: some backend processes did not stop in "
+		          "time; the supervisor stops them");
 }
 
 static void
@@ -342,26 +424,35 @@ wk_drain_wake(void)
 int
 worker_agent_main(void)
 {
-	static const struct bus_handlers h = { wk_on_bus, wk_on_bus_state };
-	static const struct proc_handlers ph = { .shutdown = wk_sup_shutdown,
-	    .message = wk_sup_msg };
+	static const struct bus_handlers h = {wk_on_bus, wk_on_bus_state};
+	static const struct proc_handlers ph = {
+	    .shutdown = wk_sup_shutdown, .message = wk_sup_msg};
 	struct pollfd pfd[2];
-	uint64_t last_expire = 0;
+	uint64_t last_expire = 0, expire_every;
 	char name[300];
 
 	wk_cf = *proc_conf();
+	/* Per-request files are swept at half their lifetime (1 s to 1 min),
+	 * so none outlives file_ttl by more than half of it. */
+	expire_every = wk_cf.worker.file_ttl_ms / 2;
+	if (expire_every < 1000)
+		expire_every = 1000;
+	if (expire_every > 60000)
+		expire_every = 60000;
 	proc_set_handlers(&ph);
 	if (pipe2(wk_wake, O_CLOEXEC | O_NONBLOCK) == -1)
 		fatal("pipe2");
 	if (hclient_init() == -1 || bc_init() == -1 || wk_identity_load() == -1)
-		fatalx("cannot initialise the worker state in %s", wk_cf.state_dir);
+		fatalx("cannot initialise the worker state in %s",
+		    wk_cf.state_dir);
 	/* Backend processes run in models_path; installs go to backends_path. */
 	if (mkdir_p(wk_cf.models_path, 0755) == -1 ||
 	    mkdir_p(wk_cf.backends_path, 0755) == -1)
 		fatal("%s or %s", wk_cf.models_path, wk_cf.backends_path);
 	if (wk_http_start() == -1)
-		return 75;	/* the port is taken: retry later */
-	snprintf(name, sizeof(name), "localai-worker-%s", wk_cf.worker.node_name);
+		return 75; /* the port is taken: retry later */
+	snprintf(
+	    name, sizeof(name), "localai-worker-%s", wk_cf.worker.node_name);
 	if ((wk_bus = bus_open(wk_cf.nats_url, name, &h, NULL)) == NULL)
 		fatalx("bad NATS url %s", wk_cf.nats_url);
 	wk_register_start();
@@ -381,19 +472,22 @@ worker_agent_main(void)
 			wk_drain_wake();
 		if (wk_sup_flush() == -1)
 			return 1;
-		if (now_ms() - last_expire > 60000) {
+		if (now_ms() - last_expire >= expire_every) {
 			last_expire = now_ms();
 			wk_files_expire();
 		}
 	}
 	/* Graceful: drain, wait for in-flight work, deregister, stop all. */
-	(void)wk_drain_and_deregister();
+	wk_drain();
 	wk_register_stop();
+	(void)wk_deregister();
 	wk_stop_all();
 	(void)wk_sup_flush();
 	wk_http_stop();
-	bus_close(wk_bus);
+	/* Only disconnected, not freed: a job thread still finishing (an
+	 * install that outlived the drain) may publish; it then fails. */
+	bus_disconnect(wk_bus);
 	bc_shutdown();
-	(void)proc_dispatch();	/* the shutdown message, if unread */
+	(void)proc_dispatch(); /* the shutdown message, if unread */
 	return 0;
 }

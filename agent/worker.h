@@ -27,42 +27,42 @@ struct bus;
 
 /* Replica states as the frontend sees them (localai.events.replica). */
 enum wk_rstate {
-	WR_STARTING,	/* process asked for, not answering Health yet */
-	WR_LOADING,	/* fetching files or inside LoadModel */
-	WR_READY,	/* serving */
-	WR_FAILED,	/* could not start or load; error says why */
-	WR_STOPPING,	/* Free + stop asked for */
+	WR_STARTING, /* process asked for, not answering Health yet */
+	WR_LOADING, /* fetching files or inside LoadModel */
+	WR_READY, /* serving */
+	WR_FAILED, /* could not start or load; error says why */
+	WR_STOPPING, /* Free + stop asked for */
 };
 
 struct wk_replica {
-	char		 id[128];	/* model id (or backend name) */
-	char		 backend[CONF_NAME_MAX];
-	char		 run[512];
-	uint16_t	 port;
-	char		 bind[160];	/* --addr given to the process */
-	char		 address[160];	/* advertised host:port */
-	enum wk_rstate	 state;
-	int		 phase;		/* last enum msg_be_phase seen */
-	int		 pid;
-	uint32_t	 restarts;
-	uint32_t	 generation;	/* bumped on every (re)spawn */
-	json_t		*load;		/* load options to replay, or NULL */
-	char		 error[256];
-	uint32_t	 progress;	/* 0-100 while loading */
-	uint32_t	 in_flight;	/* from the backend's Status */
-	const char	*event;		/* event to announce with the next
+	char id[128]; /* model id (or backend name) */
+	char backend[CONF_NAME_MAX];
+	char run[512];
+	uint16_t port;
+	char bind[160]; /* --addr given to the process */
+	char address[160]; /* advertised host:port */
+	enum wk_rstate state;
+	int phase; /* last enum msg_be_phase seen */
+	int pid;
+	uint32_t restarts;
+	uint32_t generation; /* bumped on every (re)spawn */
+	json_t *load; /* load options to replay, or NULL */
+	char error[256];
+	uint32_t progress; /* 0-100 while loading */
+	uint32_t in_flight; /* from the backend's Status */
+	const char *event; /* event to announce with the next
 					   publish (EVENT_REPLICA_*), or NULL */
 	struct wk_replica *next;
 };
 
 /* The node as the frontend knows it. */
 struct wk_node {
-	char		id[64];
-	char		token[128];	/* node token: we present it */
-	char		backend_token[80]; /* frontend presents it to us */
-	char		status[32];	/* pending, healthy, … */
-	int		registered;
-	int		draining;
+	char id[64];
+	char token[128]; /* node token: we present it */
+	char backend_token[80]; /* frontend presents it to us */
+	char status[32]; /* pending, healthy, … */
+	int registered;
+	int draining;
 };
 
 extern pthread_mutex_t wk_lock;
@@ -78,41 +78,47 @@ const char *wk_state_name(enum wk_rstate s);
 /* worker.c: the replica table (caller holds wk_lock). */
 struct wk_replica *wk_replica_find(const char *id);
 struct wk_replica *wk_replica_new(const char *id, const char *backend);
-void	wk_replica_free(struct wk_replica *r);
+void wk_replica_free(struct wk_replica *r);
 /* Ask the supervisor to start / stop a replica's process (any thread). */
-int	wk_sup_start(struct wk_replica *r);
-int	wk_sup_stop(const char *id);
+int wk_sup_start(struct wk_replica *r);
+int wk_sup_stop(const char *id);
 /* Publish a replica's state on localai.events.replica (any thread). */
-void	wk_publish_replica(const struct wk_replica *r);
-/* Begin a graceful shutdown (any thread). */
-void	wk_shutdown(const char *why);
+void wk_publish_replica(const struct wk_replica *r);
+void wk_publish_gone(const char *id);
+/* Begin a graceful shutdown of this agent (any thread). */
+void wk_shutdown(const char *why);
+/* Stop the whole worker: ask the supervisor (any thread). */
+void wk_stop_worker(const char *why);
 
 /* wload.c: start a backend process and load a model (job thread). */
-json_t	*wk_install(json_t *req);
-/* Stop (and Free when `free_first`) a replica; 0 or -1 with err. */
-int	wk_stop_replica(const char *id, int free_first, char *err, size_t len);
+json_t *wk_install(json_t *req);
+/* Stop (and Free when `free_first`) a replica; with `wait`, until its
+ * process is gone (never from the main thread).  0 or -1 with err. */
+int wk_stop_replica(
+    const char *id, int free_first, int wait, char *err, size_t len);
 /* After a crash restart: wait for Health, LoadModel again (job thread). */
-void	wk_reload_async(const char *id, uint32_t generation);
+void wk_reload_async(const char *id, uint32_t generation);
 /* Choose a free port in the configured range; 0 when none. */
 uint16_t wk_port_alloc(void);
 
 /* wregister.c */
-int	wk_identity_load(void);
-void	wk_register_start(void);	/* registration + heartbeat threads */
-void	wk_register_stop(void);
-int	wk_drain_and_deregister(void);
+int wk_identity_load(void);
+void wk_register_start(void); /* registration + heartbeat threads */
+void wk_register_stop(void);
+void wk_drain(void); /* drain, wait for in-flight work */
+int wk_deregister(void); /* after wk_register_stop() */
 /* The frontend base URL ("http://host:8080"), no trailing slash. */
 const char *wk_frontend(void);
 
 /* wcmd.c: NATS subjects nodes.<id>.* */
-int	wk_cmd_subscribe(void);
-void	wk_cmd_dispatch(const char *subject, const char *reply,
-	    const char *data, size_t len);
+int wk_cmd_subscribe(void);
+void wk_cmd_dispatch(
+    const char *subject, const char *reply, const char *data, size_t len);
 
 /* whttp.c */
-int	wk_http_start(void);
-void	wk_http_stop(void);
-int	wk_ready(char *why, size_t len);
-void	wk_files_expire(void);
+int wk_http_start(void);
+void wk_http_stop(void);
+int wk_ready(char *why, size_t len);
+void wk_files_expire(void);
 
 #endif

@@ -32,7 +32,7 @@
 #include "agent/worker.h"
 #include "proto/log.h"
 
-#define HTTP_HEARTBEAT_MS	10000
+#define HTTP_HEARTBEAT_MS 10000
 
 static pthread_t hb_thread;
 static int reg_started;
@@ -78,7 +78,8 @@ identity_save(void)
 	json_decref(o);
 	if (s == NULL)
 		return -1;
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) == -1) {
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) ==
+	    -1) {
 		log_warn("%s", tmp);
 		free(s);
 		return -1;
@@ -113,8 +114,8 @@ wk_identity_load(void)
 		tok = json_string_value(json_object_get(o, "token"));
 		btok = json_string_value(json_object_get(o, "backend_token"));
 		snprintf(wk_node.id, sizeof(wk_node.id), "%s", id ? id : "");
-		snprintf(wk_node.token, sizeof(wk_node.token), "%s",
-		    tok ? tok : "");
+		snprintf(
+		    wk_node.token, sizeof(wk_node.token), "%s", tok ? tok : "");
 		snprintf(wk_node.backend_token, sizeof(wk_node.backend_token),
 		    "%s", btok ? btok : "");
 		json_decref(o);
@@ -133,8 +134,8 @@ advertised_http(char *out, size_t len)
 {
 	const struct conf_worker *w = &wk_conf()->worker;
 
-	snprintf(out, len, "%s", w->advertise_http_addr[0] ?
-	    w->advertise_http_addr : w->http_addr);
+	snprintf(out, len, "%s",
+	    w->advertise_http_addr[0] ? w->advertise_http_addr : w->http_addr);
 }
 
 static void
@@ -142,8 +143,8 @@ advertised_grpc(char *out, size_t len)
 {
 	const struct conf_worker *w = &wk_conf()->worker;
 
-	snprintf(out, len, "%s", w->advertise_addr[0] ? w->advertise_addr :
-	    w->serve_addr);
+	snprintf(out, len, "%s",
+	    w->advertise_addr[0] ? w->advertise_addr : w->serve_addr);
 }
 
 static json_t *
@@ -166,18 +167,16 @@ register_body(void)
 	list = install_list(c->backends_path, "");
 	backends = json_array();
 	json_array_foreach(list, k, e)
-		json_array_append(backends, json_object_get(e, "name"));
+	    json_array_append(backends, json_object_get(e, "name"));
 	json_decref(list);
 	b = json_pack("{s:s,s:s,s:s,s:I,s:I,s:s,s:I,s:I,s:o,s:i,s:s,s:s,s:o}",
 	    "name", c->worker.node_name, "address", grpc, "http_address", http,
-	    "total_vram", (json_int_t)m.total_vram,
-	    "available_vram", (json_int_t)m.available_vram,
-	    "gpu_vendor", m.gpu_vendor,
-	    "total_ram", (json_int_t)m.total_ram,
-	    "available_ram", (json_int_t)m.available_ram,
-	    "labels", labels, "max_concurrency", (int)c->worker.max_concurrency,
-	    "node_type", "backend", "backend_token", wk_node.backend_token,
-	    "backends", backends);
+	    "total_vram", (json_int_t)m.total_vram, "available_vram",
+	    (json_int_t)m.available_vram, "gpu_vendor", m.gpu_vendor,
+	    "total_ram", (json_int_t)m.total_ram, "available_ram",
+	    (json_int_t)m.available_ram, "labels", labels, "max_concurrency",
+	    (int)c->worker.max_concurrency, "node_type", "backend",
+	    "backend_token", wk_node.backend_token, "backends", backends);
 	return b;
 }
 
@@ -201,7 +200,7 @@ register_once(void)
 	}
 	json_decref(b);
 	if (hclient_json("POST", url, c->frontend.registration_token, body,
-	    10000, &r) == -1) {
+	        10000, &r) == -1) {
 		log_warnx("register with %s: %s", url, r.error);
 		free(body);
 		hresp_free(&r);
@@ -214,8 +213,10 @@ register_once(void)
 		id = json_string_value(json_object_get(ans, "id"));
 		tok = json_string_value(json_object_get(ans, "node_token"));
 		st = json_string_value(json_object_get(ans, "status"));
-		if (id == NULL || !name_ok(id) || strlen(id) >= sizeof(wk_node.id)) {
-			log_warnx("register: the frontend's answer has no valid id");
+		if (id == NULL || !name_ok(id) ||
+		    strlen(id) >= sizeof(wk_node.id)) {
+			log_warnx(
+			    "register: the frontend's answer has no valid id");
 			status = 0;
 		} else {
 			pthread_mutex_lock(&wk_lock);
@@ -234,8 +235,8 @@ register_once(void)
 		}
 		json_decref(ans);
 	} else {
-		log_warnx("register with %s: HTTP %ld: %.200s", url, status,
-		    r.body);
+		log_warnx(
+		    "register with %s: HTTP %ld: %.200s", url, status, r.body);
 	}
 	hresp_free(&r);
 	return status;
@@ -288,7 +289,8 @@ register_loop(void)
 			return 0;
 		if (st == 401 || st == 403) {
 			log_warnx("registration refused (HTTP %ld): check "
-			    "registration_token; retrying in 30 s", st);
+			          "registration_token; retrying in 30 s",
+			    st);
 			if (reg_sleep(30000))
 				break;
 			continue;
@@ -311,20 +313,19 @@ heartbeat_body(void)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	pthread_mutex_lock(&wk_lock);
 	for (r = wk_replicas; r != NULL; r = r->next)
-		json_array_append_new(reps, json_pack(
-		    "{s:s,s:s,s:s,s:s,s:i,s:i,s:i,s:s}", "model", r->id,
-		    "backend", r->backend, "address", r->address,
-		    "state", wk_state_name(r->state), "in_flight",
-		    (int)r->in_flight, "restarts", (int)r->restarts,
-		    "progress", (int)r->progress, "error", r->error));
-	b = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:b,s:o}",
-	    "node_id", wk_node.id, "seq", (json_int_t)++hb_seq,
-	    "ts_ms", (json_int_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
-	    "available_ram", (json_int_t)m.available_ram,
-	    "available_vram", (json_int_t)m.available_vram,
-	    "total_ram", (json_int_t)m.total_ram,
-	    "total_vram", (json_int_t)m.total_vram,
-	    "draining", wk_node.draining, "replicas", reps);
+		json_array_append_new(reps,
+		    json_pack("{s:s,s:s,s:s,s:s,s:i,s:i,s:i,s:s}", "model",
+		        r->id, "backend", r->backend, "address", r->address,
+		        "state", wk_state_name(r->state), "in_flight",
+		        (int)r->in_flight, "restarts", (int)r->restarts,
+		        "progress", (int)r->progress, "error", r->error));
+	b = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:b,s:o}", "node_id",
+	    wk_node.id, "seq", (json_int_t)++hb_seq, "ts_ms",
+	    (json_int_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
+	    "available_ram", (json_int_t)m.available_ram, "available_vram",
+	    (json_int_t)m.available_vram, "total_ram", (json_int_t)m.total_ram,
+	    "total_vram", (json_int_t)m.total_vram, "draining",
+	    wk_node.draining, "replicas", reps);
 	pthread_mutex_unlock(&wk_lock);
 	return b;
 }
@@ -369,10 +370,12 @@ heartbeat_main(void *arg)
 		json_decref(b);
 		if (s != NULL) {
 			bus_token(tok, sizeof(tok), wk_node.id);
-			snprintf(subj, sizeof(subj), "localai.heartbeat.%s", tok);
+			snprintf(
+			    subj, sizeof(subj), "localai.heartbeat.%s", tok);
 			(void)bus_publish(wk_bus, subj, s, strlen(s));
 			t = now_ms();
-			if (!bus_connected(wk_bus) || t - last_http >= HTTP_HEARTBEAT_MS) {
+			if (!bus_connected(wk_bus) ||
+			    t - last_http >= HTTP_HEARTBEAT_MS) {
 				last_http = t;
 				if (heartbeat_http(s))
 					wk_node.registered = 0;
@@ -388,6 +391,16 @@ heartbeat_main(void *arg)
 void
 wk_register_start(void)
 {
+	struct timespec ts;
+
+	/*
+	 * Heartbeat sequence numbers start at the wall clock in ms and count
+	 * up by one per beat (at most ten a second), so a restarted agent
+	 * continues above its predecessor: a frontend drops a heartbeat whose
+	 * number is below the last one it saw, as a reordered one.
+	 */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	hb_seq = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 	reg_stop = 0;
 	if (pthread_create(&hb_thread, NULL, heartbeat_main, NULL) != 0)
 		fatalx("cannot start the heartbeat thread");
@@ -422,11 +435,11 @@ node_in_flight(void)
 	    wk_node.id);
 	if (hclient_json("GET", url, wk_node.token, NULL, 3000, &r) == 0 &&
 	    r.status == 200 && (ans = json_loads(r.body, 0, &je)) != NULL) {
-		list = json_is_array(ans) ? ans : json_object_get(ans, "models");
+		list =
+		    json_is_array(ans) ? ans : json_object_get(ans, "models");
 		sum = 0;
-		json_array_foreach(list, i, e)
-			sum += (int)json_integer_value(json_object_get(e,
-			    "in_flight"));
+		json_array_foreach(list, i, e) sum +=
+		    (int)json_integer_value(json_object_get(e, "in_flight"));
 		json_decref(ans);
 	}
 	hresp_free(&r);
@@ -443,7 +456,9 @@ node_post(const char *verb)
 	snprintf(url, sizeof(url), "%s/api/node/%s/%s", wk_frontend(),
 	    wk_node.id, verb);
 	rc = hclient_json("POST", url, wk_node.token, "{}", 5000, &r) == 0 &&
-	    r.status >= 200 && r.status < 300 ? 0 : -1;
+	             r.status >= 200 && r.status < 300
+	         ? 0
+	         : -1;
 	if (rc == -1)
 		log_warnx("%s: %s", verb, r.status ? r.body : r.error);
 	hresp_free(&r);
@@ -451,25 +466,44 @@ node_post(const char *verb)
 }
 
 /*
- * LocalAI's shutdown sequence: drain (no new work), wait until the
- * frontend reports no request in flight (bounded by drain_timeout), then
- * deregister (the node goes offline, its replicas leave routing).
+ * LocalAI's shutdown sequence, first half: drain (no new work), then wait
+ * until the frontend reports no request in flight (bounded by
+ * drain_timeout).  Heartbeats go on meanwhile: the node is alive.
  */
-int
-wk_drain_and_deregister(void)
+void
+wk_drain(void)
 {
 	uint64_t deadline = now_ms() + wk_conf()->worker.drain_timeout_ms;
 	int n;
 
 	if (!wk_node.registered)
-		return 0;
+		return;
 	wk_node.draining = 1;
-	if (node_post("drain") == 0) {
-		while ((n = node_in_flight()) > 0 && now_ms() < deadline)
-			usleep(200 * 1000);
-		if (n > 0)
-			log_warnx("drain: %d request(s) still in flight after "
-			    "%u ms", n, wk_conf()->worker.drain_timeout_ms);
+	if (node_post("drain") == -1)
+		return;
+	if ((n = node_in_flight()) > 0)
+		log_info("draining: waiting for %d request(s) in flight", n);
+	while (n > 0 && now_ms() < deadline) {
+		usleep(200 * 1000);
+		n = node_in_flight();
 	}
-	return node_post("deregister");
+	if (n > 0)
+		log_warnx("drain: %d request(s) still in flight after %u ms", n,
+		    wk_conf()->worker.drain_timeout_ms);
+}
+
+/*
+ * Second half, once the heartbeat thread has stopped (a heartbeat after
+ * it would bring the node back online): deregister, so the node goes
+ * offline and its replicas leave routing.
+ */
+int
+wk_deregister(void)
+{
+	if (!wk_node.registered)
+		return 0;
+	if (node_post("deregister") == -1)
+		return -1;
+	log_info("deregistered from %s", wk_frontend());
+	return 0;
 }

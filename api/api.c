@@ -232,7 +232,8 @@ api_start(void)
 		log_warnx("cannot start the gRPC client");
 		return -1;
 	}
-	if (api_rlink_init() == -1 || api_dp_init() == -1 || api_ops_start() == -1)
+	if (api_rlink_init() == -1 || api_dp_init() == -1 ||
+	    api_ops_start() == -1)
 		return -1;
 	return api_http_start(PROC_LISTEN_FD, api_cfg_cur);
 }

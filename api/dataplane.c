@@ -510,8 +510,10 @@ dp_attempt(struct api_call *c, int slot, char *exclude, size_t exlen, int *rc)
 		return -1;
 	}
 	snprintf(exclude, exlen, "%s", g.ok.node_id);
-	api_metrics_retry(e.kind == BC_EDEADLINE ? "timeout" :
-	    e.kind == BC_EBUSY ? "busy" : "unavailable", c->started);
+	api_metrics_retry(e.kind == BC_EDEADLINE ? "timeout"
+	                  : e.kind == BC_EBUSY   ? "busy"
+	                                         : "unavailable",
+	    c->started);
 	return 1;
 }
 

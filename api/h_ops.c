@@ -62,8 +62,8 @@ api_metrics_request(const struct api_req *r, uint64_t us)
 	pthread_mutex_lock(&ops_mu);
 	(void)metrics_inc(ops_metrics, MET_REQUESTS_TOTAL,
 	    METRICS_L(r->model, r->route->path, code));
-	(void)metrics_observe(ops_metrics, MET_REQUEST_DURATION,
-	    METRICS_L(r->model), us / 1e6);
+	(void)metrics_observe(
+	    ops_metrics, MET_REQUEST_DURATION, METRICS_L(r->model), us / 1e6);
 	pthread_mutex_unlock(&ops_mu);
 }
 
@@ -74,8 +74,8 @@ api_metrics_in_flight(const char *model, int delta)
 	if (ops_metrics == NULL)
 		return;
 	pthread_mutex_lock(&ops_mu);
-	(void)metrics_add(ops_metrics, MET_REQUESTS_IN_FLIGHT, METRICS_L(model),
-	    delta);
+	(void)metrics_add(
+	    ops_metrics, MET_REQUESTS_IN_FLIGHT, METRICS_L(model), delta);
 	pthread_mutex_unlock(&ops_mu);
 }
 
@@ -92,8 +92,8 @@ api_metrics_attempt(const char *model, const struct msg_done *d)
 	if (d->ttft_us > 0)
 		(void)metrics_observe(ops_metrics, MET_TIME_TO_FIRST_TOKEN,
 		    METRICS_L(model), d->ttft_us / 1e6);
-	(void)metrics_add(ops_metrics, MET_REQUESTS_IN_FLIGHT, METRICS_L(model),
-	    -1);
+	(void)metrics_add(
+	    ops_metrics, MET_REQUESTS_IN_FLIGHT, METRICS_L(model), -1);
 	pthread_mutex_unlock(&ops_mu);
 }
 

@@ -306,7 +306,8 @@ http_headers(struct api_req *r, struct MHD_Response *resp)
 	if (y->etag != NULL) {
 		MHD_add_response_header(resp, "ETag", y->etag);
 		MHD_add_response_header(resp, "Cache-Control", "no-cache");
-		MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+		MHD_add_response_header(
+		    resp, "X-Content-Type-Options", "nosniff");
 		MHD_add_response_header(resp, "Content-Security-Policy",
 		    "default-src 'self'; img-src 'self' data:; "
 		    "frame-ancestors 'none'");

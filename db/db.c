@@ -40,7 +40,7 @@ struct db {
 struct db_migration {
 	int version;
 	char file[NAME_MAX + 1];
-	const char *sql;	/* embedded text, or NULL: read dir/file */
+	const char *sql; /* embedded text, or NULL: read dir/file */
 };
 
 /* ---- errors -------------------------------------------------------------- */
@@ -618,7 +618,7 @@ db_migrate_one(struct db *db, const char *dir, const struct db_migration *m,
 		len = strlen(m->sql);
 		sql = strdup(m->sql);
 	} else if (snprintf(path, sizeof(path), "%s/%s", dir, m->file) <
-	    (int)sizeof(path))
+	           (int)sizeof(path))
 		sql = db_read_file(path, &len);
 	if (sql == NULL || db_sha256_hex(sql, len, sum) == -1) {
 		free(sql);
@@ -669,8 +669,8 @@ db_migrate_locked(
 
 /* Apply list (sorted by version) under the migration lock. */
 static int
-db_migrate_list(struct db *db, const char *dir, struct db_migration *list,
-    int n)
+db_migrate_list(
+    struct db *db, const char *dir, struct db_migration *list, int n)
 {
 	struct db_errinfo err;
 	int count;
@@ -706,8 +706,8 @@ db_migrate(struct db *db, const char *dir)
 }
 
 int
-db_migrate_embedded(struct db *db, const char *const *files,
-    const char *const *sqls, size_t n)
+db_migrate_embedded(
+    struct db *db, const char *const *files, const char *const *sqls, size_t n)
 {
 	struct db_migration *list;
 	size_t i;
@@ -716,7 +716,8 @@ db_migrate_embedded(struct db *db, const char *const *files,
 		return -1;
 	for (i = 0; i < n; i++) {
 		if ((list[i].version = db_migration_version(files[i])) < 1) {
-			log_warnx("db: embedded migration %s: bad name", files[i]);
+			log_warnx(
+			    "db: embedded migration %s: bad name", files[i]);
 			free(list);
 			return -1;
 		}

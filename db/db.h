@@ -108,8 +108,8 @@ int db_migrate(struct db *db, const char *dir);
  * The same for migrations compiled into the program: files[i] is the
  * file name ("001_init.sql"), sqls[i] its text.  Same result.
  */
-int db_migrate_embedded(struct db *db, const char *const *files,
-    const char *const *sqls, size_t n);
+int db_migrate_embedded(
+    struct db *db, const char *const *files, const char *const *sqls, size_t n);
 
 /*
  * Append to the events table.  node_id, model and actor may be NULL;

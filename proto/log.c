@@ -21,8 +21,8 @@
 #include "proto/log.h"
 
 static int log_verbose;
-static int log_journal;		/* stderr is the journal stream */
-static int log_prefix;		/* stderr is not a terminal: "<N>" prefix */
+static int log_journal; /* stderr is the journal stream */
+static int log_prefix; /* stderr is not a terminal: "<N>" prefix */
 static char log_proc[32] = "localai";
 static char log_node[64];
 
@@ -43,7 +43,7 @@ log_stderr_is_journal(void)
 	if (fstat(STDERR_FILENO, &st) == -1)
 		return 0;
 	return (unsigned long long)st.st_dev == dev &&
-	    (unsigned long long)st.st_ino == ino;
+	       (unsigned long long)st.st_ino == ino;
 }
 
 void
@@ -100,8 +100,8 @@ nz(const char *s)
 
 /* Add "NAME=value" to a journal record when value is set. */
 static int
-log_iov_add(struct iovec *iov, int n, char *buf, size_t size,
-    const char *name, const char *value)
+log_iov_add(struct iovec *iov, int n, char *buf, size_t size, const char *name,
+    const char *value)
 {
 	int len;
 
@@ -130,14 +130,16 @@ log_journal_send(int prio, const struct log_fields *f, const char *msg)
 	n = log_iov_add(iov, n, b_prio, sizeof(b_prio), "PRIORITY", prio_s);
 	iov[n].iov_base = (void *)(uintptr_t)ident;
 	iov[n++].iov_len = sizeof(ident) - 1;
-	n = log_iov_add(iov, n, b_proc, sizeof(b_proc), "LOCALAI_PROC", log_proc);
+	n = log_iov_add(
+	    iov, n, b_proc, sizeof(b_proc), "LOCALAI_PROC", log_proc);
 	n = log_iov_add(iov, n, b_node, sizeof(b_node), "NODE_ID", node);
 	if (f != NULL) {
-		n = log_iov_add(iov, n, b_model, sizeof(b_model), "MODEL", f->model);
-		n = log_iov_add(iov, n, b_req, sizeof(b_req), "REQUEST_ID",
-		    f->request_id);
-		n = log_iov_add(iov, n, b_event, sizeof(b_event), "LOCALAI_EVENT",
-		    f->event);
+		n = log_iov_add(
+		    iov, n, b_model, sizeof(b_model), "MODEL", f->model);
+		n = log_iov_add(
+		    iov, n, b_req, sizeof(b_req), "REQUEST_ID", f->request_id);
+		n = log_iov_add(iov, n, b_event, sizeof(b_event),
+		    "LOCALAI_EVENT", f->event);
 	}
 	(void)sd_journal_sendv(iov, n);
 }
@@ -172,18 +174,21 @@ log_stderr_line(int prio, const struct log_fields *f, const char *msg)
 	gmtime_r(&ts.tv_sec, &tm);
 	if (log_prefix)
 		off = log_append(line, off, sizeof(line), "<%d>", prio);
-	off += strftime(line + off, sizeof(line) - off, "%Y-%m-%dT%H:%M:%S", &tm);
+	off +=
+	    strftime(line + off, sizeof(line) - off, "%Y-%m-%dT%H:%M:%S", &tm);
 	off = log_append(line, off, sizeof(line), ".%03ldZ %s[%d]: %s",
 	    ts.tv_nsec / 1000000, log_proc, (int)getpid(), msg);
 	if (f && nz(f->event))
-		off = log_append(line, off, sizeof(line), " event=%s", f->event);
+		off =
+		    log_append(line, off, sizeof(line), " event=%s", f->event);
 	if (node)
 		off = log_append(line, off, sizeof(line), " node=%s", node);
 	if (f && nz(f->model))
-		off = log_append(line, off, sizeof(line), " model=%s", f->model);
+		off =
+		    log_append(line, off, sizeof(line), " model=%s", f->model);
 	if (f && nz(f->request_id))
-		off = log_append(line, off, sizeof(line), " request_id=%s",
-		    f->request_id);
+		off = log_append(
+		    line, off, sizeof(line), " request_id=%s", f->request_id);
 	if (off > sizeof(line) - 2)
 		off = sizeof(line) - 2;
 	line[off++] = '\n';

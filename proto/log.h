@@ -16,8 +16,8 @@
 #include <stdnoreturn.h>
 
 /* Verbosity: 0 = info and above, 1 = -v (more info), 2 = -d (debug). */
-#define LOG_VERBOSE_INFO  0
-#define LOG_VERBOSE_MORE  1
+#define LOG_VERBOSE_INFO 0
+#define LOG_VERBOSE_MORE 1
 #define LOG_VERBOSE_DEBUG 2
 
 /* Optional fields attached to one record; NULL or "" members are omitted. */
@@ -25,7 +25,7 @@ struct log_fields {
 	const char *node_id;
 	const char *model;
 	const char *request_id;
-	const char *event;	/* LOCALAI_EVENT: node_offline, replica_ready, … */
+	const char *event; /* LOCALAI_EVENT: node_offline, replica_ready, … */
 };
 
 void log_init(int verbose);
@@ -41,7 +41,8 @@ void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-noreturn void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+noreturn void fatalx(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
 
 /*
  * A record with structured fields; prio is a syslog priority (LOG_INFO…).
@@ -49,7 +50,7 @@ noreturn void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2)))
  */
 void log_fields(int prio, const struct log_fields *f, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-void log_vfields(int prio, const struct log_fields *f, const char *fmt,
-    va_list ap);
+void log_vfields(
+    int prio, const struct log_fields *f, const char *fmt, va_list ap);
 
 #endif

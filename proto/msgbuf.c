@@ -18,17 +18,17 @@
 #include "proto/log.h"
 #include "proto/msgbuf.h"
 
-#define MSGBUF_READ_CHUNK	(32 * 1024)	/* least free space per read */
-#define MSGBUF_IOV_MAX		64		/* frames per sendmsg() */
-#define MSGBUF_CMSG_FDS		4		/* room to detect extra fds */
+#define MSGBUF_READ_CHUNK (32 * 1024) /* least free space per read */
+#define MSGBUF_IOV_MAX 64 /* frames per sendmsg() */
+#define MSGBUF_CMSG_FDS 4 /* room to detect extra fds */
 
 /* One queued outgoing frame: header and payload, and its fd. */
 struct msgbuf_frame {
 	struct msgbuf_frame *next;
-	size_t		 len;		/* header + payload */
-	size_t		 off;		/* bytes already written */
-	int		 fd;		/* our dup, sent with byte 0; -1 */
-	uint8_t		 data[];
+	size_t len; /* header + payload */
+	size_t off; /* bytes already written */
+	int fd; /* our dup, sent with byte 0; -1 */
+	uint8_t data[];
 };
 
 struct msgbuf_wq {
@@ -36,7 +36,7 @@ struct msgbuf_wq {
 	struct msgbuf_frame *tail;
 };
 
-static const uint32_t msg_large_types[] = { MSG_LARGE_TYPES };
+static const uint32_t msg_large_types[] = {MSG_LARGE_TYPES};
 
 void
 msgbuf_init(struct msgbuf *mb, int fd)
@@ -82,7 +82,7 @@ msg_max_len(uint32_t type)
 	size_t i;
 
 	for (i = 0; i < sizeof(msg_large_types) / sizeof(msg_large_types[0]);
-	    i++) {
+	     i++) {
 		if (msg_large_types[i] == type && type != MSG_NONE)
 			return MSG_MAX_LARGE;
 	}
@@ -176,7 +176,7 @@ msgbuf_advance(struct msgbuf *mb, size_t done)
 
 	mb->wq_bytes -= done;
 	while ((f = wq->head) != NULL && done > 0) {
-		if (f->fd != -1) {	/* it went with the first byte */
+		if (f->fd != -1) { /* it went with the first byte */
 			close(f->fd);
 			f->fd = -1;
 		}
@@ -299,7 +299,7 @@ msgbuf_frame_missing(const struct msgbuf *mb)
 	memcpy(&hdr, mb->rbuf + mb->roff, MSG_HDR_LEN);
 	total = MSG_HDR_LEN + (size_t)hdr.len;
 	if (!msgbuf_hdr_valid(&hdr) || unread >= total)
-		return 0;	/* msgbuf_get() rejects or returns it */
+		return 0; /* msgbuf_get() rejects or returns it */
 	return total - unread;
 }
 
@@ -312,7 +312,7 @@ msgbuf_take_fds(struct msgbuf *mb, struct msghdr *msg)
 	int fd, lost = 0;
 
 	for (cmsg = CMSG_FIRSTHDR(msg); cmsg != NULL;
-	    cmsg = CMSG_NXTHDR(msg, cmsg)) {
+	     cmsg = CMSG_NXTHDR(msg, cmsg)) {
 		if (cmsg->cmsg_level != SOL_SOCKET ||
 		    cmsg->cmsg_type != SCM_RIGHTS)
 			continue;
@@ -348,11 +348,11 @@ msgbuf_read(struct msgbuf *mb)
 	ssize_t n;
 
 	if (mb->nrfds >= MSGBUF_MAX_FDS) {
-		errno = EBADMSG;	/* the peer sends fds nobody claims */
+		errno = EBADMSG; /* the peer sends fds nobody claims */
 		return -1;
 	}
-	if (msgbuf_reserve(mb, want > MSGBUF_READ_CHUNK ? want :
-	    MSGBUF_READ_CHUNK) == -1)
+	if (msgbuf_reserve(
+	        mb, want > MSGBUF_READ_CHUNK ? want : MSGBUF_READ_CHUNK) == -1)
 		return -1;
 	memset(&msg, 0, sizeof(msg));
 	iov.iov_base = mb->rbuf + mb->rlen;
@@ -391,7 +391,7 @@ msgbuf_get(struct msgbuf *mb, struct msg *m)
 
 	if (unread < MSG_HDR_LEN) {
 		if (unread == 0 && mb->nrfds > 0)
-			goto bad;	/* an fd no frame claims */
+			goto bad; /* an fd no frame claims */
 		return 0;
 	}
 	memcpy(&hdr, mb->rbuf + mb->roff, MSG_HDR_LEN);
@@ -498,7 +498,8 @@ msg_check_len(const struct msg *m, size_t want)
 	if (m->hdr.len == want)
 		return 0;
 	log_warnx("protocol error: message type %u from pid %u has %u bytes, "
-	    "want %zu", m->hdr.type, m->hdr.pid, m->hdr.len, want);
+	          "want %zu",
+	    m->hdr.type, m->hdr.pid, m->hdr.len, want);
 	errno = EBADMSG;
 	return -1;
 }

@@ -16,21 +16,21 @@
 #include "proto/msgbuf.h"
 #include "proto/proc.h"
 
-#define PROC_CONFIG_TIMEOUT_MS	30000
+#define PROC_CONFIG_TIMEOUT_MS 30000
 
-_Static_assert(sizeof(struct conf) <= MSG_MAX_PAYLOAD,
-    "struct conf must fit one message");
+_Static_assert(
+    sizeof(struct conf) <= MSG_MAX_PAYLOAD, "struct conf must fit one message");
 _Static_assert(sizeof(struct conf_model) <= MSG_MAX_PAYLOAD,
     "struct conf_model must fit one message");
 
 static struct msgbuf proc_mb;
 static struct proc_handlers proc_h;
 static volatile sig_atomic_t proc_sigterm;
-static int proc_stopping;		/* shutdown seen and handled */
+static int proc_stopping; /* shutdown seen and handled */
 
-static struct conf proc_cf;		/* the configuration in force */
+static struct conf proc_cf; /* the configuration in force */
 static struct conf_models proc_cms;
-static struct conf proc_cf_new;		/* one being received */
+static struct conf proc_cf_new; /* one being received */
 static struct conf_models proc_cms_new;
 static int proc_cf_have_main;
 
@@ -56,7 +56,7 @@ proc_signals(void)
 
 	memset(&sa, 0, sizeof(sa));
 	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = proc_sig_term;	/* no SA_RESTART: poll sees EINTR */
+	sa.sa_handler = proc_sig_term; /* no SA_RESTART: poll sees EINTR */
 	if (sigaction(SIGTERM, &sa, NULL) == -1 ||
 	    sigaction(SIGINT, &sa, NULL) == -1)
 		return -1;
@@ -99,8 +99,7 @@ proc_cfg_model(const struct msg *m)
 		log_warnx("protocol error: model config out of sequence");
 		return -1;
 	}
-	cm = reallocarray(proc_cms_new.models, proc_cms_new.n + 1,
-	    sizeof(*cm));
+	cm = reallocarray(proc_cms_new.models, proc_cms_new.n + 1, sizeof(*cm));
 	if (cm == NULL) {
 		log_warn("model configs");
 		return -1;
@@ -123,8 +122,8 @@ proc_cfg_done(const struct msg *m)
 	if (!proc_cf_have_main || done.n_models != proc_cms_new.n ||
 	    done.generation != proc_cf_new.generation) {
 		log_warnx("protocol error: configuration %u incomplete "
-		    "(%u of %u models)", done.generation, proc_cms_new.n,
-		    done.n_models);
+		          "(%u of %u models)",
+		    done.generation, proc_cms_new.n, done.n_models);
 		return -1;
 	}
 	proc_models_clear(&proc_cms);
@@ -195,7 +194,8 @@ proc_init(const char *name)
 		return -1;
 	}
 	while (!done) {
-		if ((r = msgbuf_recv(&proc_mb, &m, PROC_CONFIG_TIMEOUT_MS)) <= 0) {
+		if ((r = msgbuf_recv(&proc_mb, &m, PROC_CONFIG_TIMEOUT_MS)) <=
+		    0) {
 			if (r == 0)
 				errno = ETIMEDOUT;
 			log_warn("waiting for the configuration");
@@ -206,7 +206,8 @@ proc_init(const char *name)
 			done = 1;
 		} else if ((r = proc_handle_common(&m)) == 1) {
 			log_warnx("protocol error: message %u before the "
-			    "configuration", m.hdr.type);
+			          "configuration",
+			    m.hdr.type);
 			r = -1;
 		}
 		msg_free(&m);
@@ -247,7 +248,7 @@ proc_peer(struct msg *m)
 	memcpy(&peer, m->data, sizeof(peer));
 	if (proc_h.peer_fd == NULL) {
 		log_warnx("peer socket (kind %u) not wanted here", peer.kind);
-		return 0;	/* msg_free() closes it */
+		return 0; /* msg_free() closes it */
 	}
 	proc_h.peer_fd(m->fd, &peer, proc_h.arg);
 	m->fd = -1;
@@ -277,7 +278,8 @@ proc_handle(struct msg *m)
 		if (proc_h.message != NULL)
 			return proc_h.message(m, proc_h.arg);
 		log_warnx("protocol error: unexpected message %u from the "
-		    "supervisor", m->hdr.type);
+		          "supervisor",
+		    m->hdr.type);
 		return -1;
 	}
 }
@@ -338,8 +340,7 @@ proc_fd(void)
 }
 
 int
-proc_send(uint32_t type, uint32_t peerid, int fd, const void *data,
-    size_t len)
+proc_send(uint32_t type, uint32_t peerid, int fd, const void *data, size_t len)
 {
 	if (msgbuf_send(&proc_mb, type, peerid, fd, data, len) == -1) {
 		log_warn("control socket: send message %u", type);

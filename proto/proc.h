@@ -71,24 +71,24 @@
 #include "proto/msgbuf.h"
 #include "supervisor/config.h"
 
-#define PROC_CTL_FD	3	/* control socket to the supervisor */
-#define PROC_LISTEN_FD	4	/* api: the shared listening socket */
+#define PROC_CTL_FD 3 /* control socket to the supervisor */
+#define PROC_LISTEN_FD 4 /* api: the shared listening socket */
 
 struct proc_handlers {
 	/* A socket to a peer process; the handler owns fd. */
-	void	(*peer_fd)(int fd, const struct msg_peer *peer, void *arg);
+	void (*peer_fd)(int fd, const struct msg_peer *peer, void *arg);
 	/* The supervisor asked us to finish (message or signal), once. */
-	void	(*shutdown)(void *arg);
+	void (*shutdown)(void *arg);
 	/* A reloaded configuration is now in proc_conf()/proc_models(). */
-	void	(*reload)(void *arg);
+	void (*reload)(void *arg);
 	/*
 	 * Any other message (the worker agent: MSG_BE_STATE).  Return 0, or
 	 * -1 for a message the process does not accept (protocol error).
 	 * m->fd, if any, is closed after the call unless the handler sets
 	 * m->fd to -1 to keep it.
 	 */
-	int	(*message)(struct msg *m, void *arg);
-	void	*arg;
+	int (*message)(struct msg *m, void *arg);
+	void *arg;
 };
 
 /*
@@ -96,29 +96,29 @@ struct proc_handlers {
  * configuration the supervisor sends (30 s at most).  0, or -1 (logged):
  * the process should exit 1.
  */
-int	proc_init(const char *name);
+int proc_init(const char *name);
 /* Handlers for what arrives after proc_init(); NULL members are allowed. */
-void	proc_set_handlers(const struct proc_handlers *h);
+void proc_set_handlers(const struct proc_handlers *h);
 /*
  * Tell the supervisor we are ready (MSG_CTL_READY), then handle what is
  * already buffered (a peer fd may have come with the configuration).
  */
-int	proc_ready(void);
+int proc_ready(void);
 /* The control socket, to poll for POLLIN. */
-int	proc_fd(void);
+int proc_fd(void);
 /*
  * Handle what the supervisor sent: answer pings, apply configurations,
  * hand over peer fds.  0, or -1 (logged) when the supervisor is gone or
  * sent something malformed: the process should exit.
  */
-int	proc_dispatch(void);
+int proc_dispatch(void);
 /* Send one message to the supervisor (blocking until written); 0 or -1. */
-int	proc_send(uint32_t type, uint32_t peerid, int fd, const void *data,
-	    size_t len);
+int proc_send(
+    uint32_t type, uint32_t peerid, int fd, const void *data, size_t len);
 /* One line for systemd's STATUS= (MSG_CTL_STATUS); 0 or -1. */
-int	proc_status(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int proc_status(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* SIGTERM/SIGINT or MSG_CTL_SHUTDOWN arrived. */
-int	proc_shutting_down(void);
+int proc_shutting_down(void);
 
 const struct conf *proc_conf(void);
 const struct conf_models *proc_models(void);
@@ -129,8 +129,8 @@ const struct conf_models *proc_models(void);
  * role is the side the process serves: ROLE_FRONTEND or ROLE_WORKER (the
  * agent serves either; in standalone mode one agent runs for each).
  */
-int	api_main(enum conf_role role);
-int	router_main(enum conf_role role);
-int	agent_main(enum conf_role role);
+int api_main(enum conf_role role);
+int router_main(enum conf_role role);
+int agent_main(enum conf_role role);
 
 #endif

@@ -22,3 +22,16 @@ $(eval $(call unit_test,test_view,tests/unit/test_view.c $(ROUTER_PURE),))
 $(eval $(call unit_test,test_place,tests/unit/test_place.c $(ROUTER_PURE),))
 $(eval $(call unit_test,test_admit,tests/unit/test_admit.c router/admit.c router/map.c,))
 $(eval $(call program,tests/bench/bench_place,tests/bench/bench_place.c $(ROUTER_PURE),))
+
+# The router's figures (make bench-router): the PLACE round trip over the
+# api socket, pipelined PLACE+DONE throughput, with 1 and 100 replicas.
+$(eval $(call program,tests/bench/bench_router,tests/bench/bench_router.c \
+    supervisor/config.c supervisor/conf_apply.c supervisor/conf_model.c \
+    supervisor/conf_parse.c supervisor/conf_print.c proto/msgbuf.c \
+    proto/log.c $(BUILD)/tests/harness/libharness.a, \
+    $(call libs,libpq libcurl libconfig libcrypto libsystemd)))
+.PHONY: bench-router
+bench: bench-router
+bench-router: $(BUILD)/tests/bench/bench_router $(BUILD)/bin/localai
+	$(BUILD)/tests/bench/bench_router $(BUILD)
+	python3 tests/bench/bench_cluster.py

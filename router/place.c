@@ -132,7 +132,7 @@ struct cand {
 	const struct rt_node *n;
 	enum rt_mem mem;
 	uint64_t est;
-	int64_t avail; /* free minus reservations */
+	int64_t avail; /* rt_node_available() */
 	int installed;
 	int cached;
 };
@@ -197,7 +197,7 @@ candidate(const struct rt_view *v, const struct rt_model *m, uint32_t slot,
 	c->n = n;
 	c->mem = rt_view_model_mem(n, m);
 	c->est = m->estimate[c->mem];
-	c->avail = (int64_t)n->free[c->mem] - (int64_t)n->reserved[c->mem];
+	c->avail = rt_node_available(n, c->mem);
 	c->cached =
 	    m->file_tag != RT_NONE && rt_slots_has(&n->files, m->file_tag);
 	if (rt_nodestate_suspect(s, &v->health, now))
@@ -291,7 +291,7 @@ scan_fit(struct rt_view *v, const struct rt_model *m,
 		    !rt_nodestate_routable(&n->state, &v->health, now))
 			continue;
 		mem = rt_view_model_mem(n, m);
-		avail = (int64_t)n->free[mem] - (int64_t)n->reserved[mem];
+		avail = rt_node_available(n, mem);
 		if (avail < 0 || (uint64_t)avail < m->estimate[mem])
 			continue;
 		if (have && cheap_worse(v, n, best->n))
@@ -363,8 +363,32 @@ evictable(const struct rt_view *v, const struct rt_replica *r, enum rt_mem mem)
 }
 
 /*
+ * Drop from a plan's first k victims (all but the last, which made it
+ * enough) those it does not need: evicting a replica that frees nothing
+ * useful only costs its users a cold load.
+ */
+static uint32_t
+plan_prune(const struct rt_view *v, const struct cand *c, uint32_t *victims,
+    uint32_t k, int64_t freed)
+{
+	uint32_t i, n = 0;
+	int64_t b;
+
+	for (i = 0; i < k; i++) {
+		b = (int64_t)REPLICA(v, victims[i])->mem_bytes;
+		if (i + 1 < k && c->avail + freed - b >= (int64_t)c->est) {
+			freed -= b;
+			continue;
+		}
+		victims[n++] = victims[i];
+	}
+	return n;
+}
+
+/*
  * Plan an eviction on candidate c: its idle replicas, least recently used
- * first, until enough is free.  Returns 1 with *p filled, or 0.
+ * first, until enough is free; then only those the plan needs.  Returns 1
+ * with *p filled, or 0.
  */
 static int
 plan_node(const struct rt_view *v, const struct cand *c, struct plan *p)
@@ -375,7 +399,7 @@ plan_node(const struct rt_view *v, const struct cand *c, struct plan *p)
 
 	for (i = 0; i < c->n->replicas.n && n < EVICT_SCAN_MAX; i++) {
 		r = REPLICA(v, c->n->replicas.v[i]);
-		if (!evictable(v, r, c->mem))
+		if (!evictable(v, r, c->mem) || r->mem_bytes == 0)
 			continue;
 		/* Insertion sort by last_used, oldest first. */
 		for (j = n;
@@ -392,7 +416,7 @@ plan_node(const struct rt_view *v, const struct cand *c, struct plan *p)
 		if (c->avail + freed >= 0 &&
 		    (uint64_t)(c->avail + freed) >= c->est) {
 			p->node = c->slot;
-			p->n = k + 1;
+			p->n = plan_prune(v, c, p->victims, k + 1, freed);
 			p->newest = r->last_used;
 			p->cached = c->cached;
 			return 1;
@@ -523,7 +547,8 @@ rt_place_cold_commit(
 		    v, c->victims[i], RT_REPLICA_EV_STOP, now);
 	slot = rt_view_replica_find(v, model, c->node);
 	if (slot != RT_NONE) {
-		/* A replica that failed here earlier: try it again. */
+		/* A replica that failed here earlier (it holds no memory, so
+		 * its kind may change): try it again. */
 		r = REPLICA(v, slot);
 		r->mem = c->mem;
 		r->revision = m->revision;
@@ -533,7 +558,7 @@ rt_place_cold_commit(
 	           RT_NONE) {
 		return RT_NONE;
 	}
-	REPLICA(v, slot)->mem = c->mem;
+	/* rt_view_replica_add() chose the same kind as the candidate. */
 	if (rt_view_replica_reserve(v, slot, c->bytes) == -1) {
 		rt_view_replica_remove(v, slot);
 		errno = ENOMEM;

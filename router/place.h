@@ -77,9 +77,11 @@ struct rt_cold {
  * other than exclude_node, with the model's backend installed or
  * installable, and with no replica of the model already (a replica that
  * failed less than failed_backoff_ms ago keeps its node out, so the
- * next attempt tries another node).  A candidate *fits* when its free
- * memory minus reservations covers the estimate, in VRAM on GPU nodes
- * and RAM otherwise: never overcommit.  Among fitting candidates:
+ * next attempt tries another node).  A candidate *fits* when what it has
+ * available covers the estimate (rt_node_available(): its reported free
+ * memory minus reservations, bounded by its capacity minus the estimates
+ * of the replicas it holds), in VRAM on GPU nodes and RAM otherwise:
+ * never overcommit.  Among fitting candidates:
  *	1. the model's files cached on the node;
  *	2. idle nodes (no in-flight);
  *	3. nodes with no model loaded;
@@ -87,7 +89,8 @@ struct rt_cold {
  *	5. backend already installed; more memory left; lowest slot.
  * Nothing fits: EVICT on the node where the least recently used replicas
  * with zero in-flight (READY, other models, never below their model's
- * replicas_min) free enough, preferring the plan whose newest victim is
+ * replicas_min, holding some memory) free enough, keeping only the
+ * victims the plan needs, preferring the plan whose newest victim is
  * oldest, then fewer victims.  Else WAIT when some candidate (or a
  * suspect node that may recover) could hold the model, NONE otherwise.
  * Cached nodes are looked at first through the file index; only if none

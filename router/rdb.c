@@ -18,13 +18,13 @@ static pthread_mutex_t rdb_mtx = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t rdb_cv = PTHREAD_COND_INITIALIZER;
 static struct rdb_job *rdb_todo, **rdb_todo_tail = &rdb_todo;
 static struct rdb_job *rdb_done, **rdb_done_tail = &rdb_done;
-static int rdb_pipe[2] = { -1, -1 };
+static int rdb_pipe[2] = {-1, -1};
 static int rdb_quit;
 static volatile int rdb_is_up;
 static char rdb_url[1024];
-static PGconn *rdb_conn;	/* statements */
-static PGconn *rdb_lockconn;	/* advisory locks */
-static int rdb_lock_epoch;	/* bumped when the lock connection is new */
+static PGconn *rdb_conn; /* statements */
+static PGconn *rdb_lockconn; /* advisory locks */
+static int rdb_lock_epoch; /* bumped when the lock connection is new */
 static uint64_t rdb_next_try;
 static uint32_t rdb_backoff_ms = 250;
 
@@ -89,7 +89,7 @@ rdb_ensure(void)
 	    (rdb_lockconn == NULL || PQstatus(rdb_lockconn) != CONNECTION_OK)) {
 		PQfinish(rdb_lockconn);
 		rdb_lockconn = rdb_open();
-		rdb_lock_epoch++;	/* every lock held before is gone */
+		rdb_lock_epoch++; /* every lock held before is gone */
 	}
 	if (rdb_conn == NULL || rdb_lockconn == NULL) {
 		rdb_next_try = rdb_now_ms() + rdb_backoff_ms;
@@ -238,10 +238,12 @@ rdb_exec(PGconn *c, struct rdb_job *j, int *st, const char *sql, int n,
 		return r;
 	if (PQstatus(c) != CONNECTION_OK) {
 		*st = RDB_UNAVAILABLE;
-		snprintf(j->error, sizeof(j->error), "the database is unavailable");
+		snprintf(
+		    j->error, sizeof(j->error), "the database is unavailable");
 	} else {
 		*st = RDB_ERROR;
-		rdb_message(j->error, sizeof(j->error), PQresultErrorMessage(r));
+		rdb_message(
+		    j->error, sizeof(j->error), PQresultErrorMessage(r));
 		log_warnx("postgresql: %s", j->error);
 	}
 	PQclear(r);
@@ -261,10 +263,12 @@ rdb_simple(PGconn *c, struct rdb_job *j, int *st, const char *sql)
 	}
 	if (PQstatus(c) != CONNECTION_OK) {
 		*st = RDB_UNAVAILABLE;
-		snprintf(j->error, sizeof(j->error), "the database is unavailable");
+		snprintf(
+		    j->error, sizeof(j->error), "the database is unavailable");
 	} else {
 		*st = RDB_ERROR;
-		rdb_message(j->error, sizeof(j->error), PQresultErrorMessage(r));
+		rdb_message(
+		    j->error, sizeof(j->error), PQresultErrorMessage(r));
 		log_warnx("postgresql: %s", j->error);
 	}
 	PQclear(r);
@@ -275,7 +279,7 @@ static int
 rdb_lock_call(const char *fn, int64_t key)
 {
 	char sql[96], k[32];
-	const char *p[1] = { k };
+	const char *p[1] = {k};
 	PGresult *r;
 	int rc = -1;
 

@@ -24,9 +24,9 @@
 
 enum rdb_status {
 	RDB_OK = 0,
-	RDB_UNAVAILABLE,	/* no connection (or it broke during the job) */
-	RDB_ERROR,		/* the statement failed (constraint, …) */
-	RDB_CONFLICT,		/* the job's own "not possible" answer */
+	RDB_UNAVAILABLE, /* no connection (or it broke during the job) */
+	RDB_ERROR, /* the statement failed (constraint, …) */
+	RDB_CONFLICT, /* the job's own "not possible" answer */
 	RDB_NOTFOUND,
 };
 
@@ -37,25 +37,25 @@ typedef int (*rdb_run_fn)(PGconn *c, struct rdb_job *j);
 typedef void (*rdb_done_fn)(struct rdb_job *j);
 
 struct rdb_job {
-	rdb_run_fn	 run;
-	rdb_done_fn	 done;
-	void		*arg;
-	int		 status;	/* enum rdb_status, set by rdb */
-	char		 error[256];
-	struct rdb_job	*next;
+	rdb_run_fn run;
+	rdb_done_fn done;
+	void *arg;
+	int status; /* enum rdb_status, set by rdb */
+	char error[256];
+	struct rdb_job *next;
 };
 
 /* Start the database thread; `url` is a libpq conninfo or URI. */
-int	rdb_start(const char *url);
-void	rdb_stop(void);
+int rdb_start(const char *url);
+void rdb_stop(void);
 /* The fd that becomes readable when completed jobs wait. */
-int	rdb_fd(void);
+int rdb_fd(void);
 /* Queue a job (never blocks). */
-void	rdb_submit(struct rdb_job *j);
+void rdb_submit(struct rdb_job *j);
 /* Call done for every completed job. */
-void	rdb_collect(void);
+void rdb_collect(void);
 /* Is the connection up (as far as the last job knows)? */
-int	rdb_up(void);
+int rdb_up(void);
 
 /*
  * Helpers for run functions (database thread only).  Parameters are
@@ -64,22 +64,22 @@ int	rdb_up(void);
  * return in *st (RDB_UNAVAILABLE when the connection broke).
  */
 PGresult *rdb_exec(PGconn *c, struct rdb_job *j, int *st, const char *sql,
-	    int n, const char *const *params);
+    int n, const char *const *params);
 /* Run a statement list (BEGIN; …; COMMIT) as one; 0 or -1. */
-int	rdb_simple(PGconn *c, struct rdb_job *j, int *st, const char *sql);
+int rdb_simple(PGconn *c, struct rdb_job *j, int *st, const char *sql);
 
 /* Session advisory locks on the lock connection: 1 got it, 0 busy, -1 err. */
-int	rdb_lock_try(int64_t key);
-int	rdb_lock_release(int64_t key);
+int rdb_lock_try(int64_t key);
+int rdb_lock_release(int64_t key);
 /*
  * Locks live as long as the lock connection: rdb_lock_epoch_get() names
  * the current one, and rdb_lock_alive(epoch) answers 1 while the locks
  * taken under that epoch are still held, -1 once they are gone.
  */
-int	rdb_lock_epoch_get(void);
-int	rdb_lock_alive(int epoch);
+int rdb_lock_epoch_get(void);
+int rdb_lock_alive(int epoch);
 
 /* Stable 63-bit lock key for a name (FNV-1a), in a namespace. */
-int64_t	rdb_lock_key(const char *ns, const char *name);
+int64_t rdb_lock_key(const char *ns, const char *name);
 
 #endif

@@ -55,7 +55,8 @@ rh_reply_json(uint32_t owner, uint32_t peerid, unsigned status, json_t *o)
 	if (s == NULL) {
 		rh_reply(owner, peerid, 500, "application/json", "{}", 2);
 	} else {
-		rh_reply(owner, peerid, status, "application/json", s, strlen(s));
+		rh_reply(
+		    owner, peerid, status, "application/json", s, strlen(s));
 		free(s);
 	}
 	json_decref(o);
@@ -65,8 +66,9 @@ void
 rh_error(uint32_t owner, uint32_t peerid, unsigned status, const char *code,
     const char *msg)
 {
-	rh_reply_json(owner, peerid, status, json_pack("{s:{s:s,s:s,s:s}}",
-	    "error", "code", code, "message", msg, "type", "node_error"));
+	rh_reply_json(owner, peerid, status,
+	    json_pack("{s:{s:s,s:s,s:s}}", "error", "code", code, "message",
+	        msg, "type", "node_error"));
 }
 
 /* SHA-256 of s as hex. */
@@ -117,7 +119,7 @@ rh_is_registrar(const struct msg_http_req *h)
 	const char *want = R.cf.frontend.registration_token;
 
 	if (want[0] == '\0')
-		return R.cf.insecure;	/* refused at start otherwise */
+		return R.cf.insecure; /* refused at start otherwise */
 	return t != NULL && rh_ct_equal(t, want);
 }
 
@@ -149,17 +151,18 @@ rh_readyz(uint32_t owner, uint32_t peerid)
 	for (i = 0; i < R.view->nodes.n; i++) {
 		struct rt_node *nd = rt_view_node(R.view, i);
 
-		if (nd != NULL && rt_nodestate_routable(&nd->state,
-		    &R.view->health, now))
+		if (nd != NULL &&
+		    rt_nodestate_routable(&nd->state, &R.view->health, now))
 			n++;
 	}
 	if (n > 0)
-		rh_reply_json(owner, peerid, 200, json_pack("{s:s,s:i,s:b}",
-		    "status", "ready", "healthy_nodes", (int)n, "database",
-		    rdb_up()));
+		rh_reply_json(owner, peerid, 200,
+		    json_pack("{s:s,s:i,s:b}", "status", "ready",
+		        "healthy_nodes", (int)n, "database", rdb_up()));
 	else
-		rh_reply_json(owner, peerid, 503, json_pack("{s:s,s:s}",
-		    "status", "not ready", "reason", "no healthy node"));
+		rh_reply_json(owner, peerid, 503,
+		    json_pack("{s:s,s:s}", "status", "not ready", "reason",
+		        "no healthy node"));
 }
 
 /* Does the bearer token belong to any node (file and gallery fetches)? */
@@ -176,8 +179,8 @@ rh_any_node(const struct msg_http_req *h)
 		return 0;
 	rh_sha256_hex(t, hex);
 	for (i = 0; i < R.view->nodes.n; i++)
-		if (rt_view_node(R.view, i) != NULL && (rn = rn_get(i)) != NULL &&
-		    rn->token_hash[0] != '\0')
+		if (rt_view_node(R.view, i) != NULL &&
+		    (rn = rn_get(i)) != NULL && rn->token_hash[0] != '\0')
 			found |= rh_ct_equal(hex, rn->token_hash);
 	return found;
 }
@@ -231,8 +234,11 @@ rh_request(uint32_t owner, uint32_t peerid, const struct msg_http_req *h,
 		rh_readyz(owner, peerid);
 		return;
 	}
-	if (strncmp(path, "/api/nodes", 10) == 0 || strcmp(path, "/api/events") == 0 ||
-	    strcmp(path, "/api/models") == 0 || strcmp(path, "/api/cluster") == 0) {
+	if (strncmp(path, "/api/nodes", 10) == 0 ||
+	    strcmp(path, "/api/events") == 0 ||
+	    strcmp(path, "/api/models") == 0 ||
+	    strncmp(path, "/api/models/", 12) == 0 ||
+	    strcmp(path, "/api/cluster") == 0) {
 		if (!rh_is_admin(h)) {
 			rh_error(owner, peerid, 401, "unauthorized",
 			    "an admin key is required");

@@ -16,17 +16,17 @@
 #include "router/rsql.h"
 #include "router/router.h"
 
-#define ADMIN_BUS_TIMEOUT_MS	30000
+#define ADMIN_BUS_TIMEOUT_MS 30000
 #define ADMIN_INSTALL_TIMEOUT_MS (15 * 60 * 1000)
 
 struct status_job {
-	struct rdb_job	 j;
-	uint32_t	 owner, peerid;
-	char		 id[64];
-	char		 name[RT_NAME_MAX];
-	char		 action[16];
-	char		 status[16];
-	char		 actor[16];	/* "admin" or "node" */
+	struct rdb_job j;
+	uint32_t owner, peerid;
+	char id[64];
+	char name[RT_NAME_MAX];
+	char action[16];
+	char status[16];
+	char actor[16]; /* "admin" or "node" */
 };
 
 static const char *
@@ -47,7 +47,7 @@ static int
 status_run(PGconn *c, struct rdb_job *j)
 {
 	struct status_job *s = (struct status_job *)j;
-	const char *p[1] = { s->id };
+	const char *p[1] = {s->id};
 	PGresult *r;
 	int st = RDB_OK;
 
@@ -63,7 +63,8 @@ status_run(PGconn *c, struct rdb_job *j)
 	snprintf(s->status, sizeof(s->status), "%s", PQgetvalue(r, 0, 0));
 	PQclear(r);
 	if (strcmp(s->action, "deregister") == 0) {
-		if ((r = rdb_exec(c, j, &st, RSQL_REPLICA_DELETE_NODE, 1, p)) == NULL)
+		if ((r = rdb_exec(c, j, &st, RSQL_REPLICA_DELETE_NODE, 1, p)) ==
+		    NULL)
 			goto fail;
 		PQclear(r);
 	}
@@ -84,10 +85,13 @@ status_done(struct rdb_job *j)
 	struct rt_nodestate *ns;
 
 	if (j->status != RDB_OK) {
-		rh_error(s->owner, s->peerid, j->status == RDB_NOTFOUND ? 404 :
-		    503, j->status == RDB_NOTFOUND ? "not_found" :
-		    "database_unavailable", j->status == RDB_NOTFOUND ?
-		    "node not found" : "the database is unavailable; retry");
+		rh_error(s->owner, s->peerid,
+		    j->status == RDB_NOTFOUND ? 404 : 503,
+		    j->status == RDB_NOTFOUND ? "not_found"
+		                              : "database_unavailable",
+		    j->status == RDB_NOTFOUND
+		        ? "node not found"
+		        : "the database is unavailable; retry");
 		free(s);
 		return;
 	}
@@ -108,16 +112,18 @@ status_done(struct rdb_job *j)
 			rt_view_node_remove(R.view, slot);
 		}
 	}
-	rn_event(strcmp(s->action, "delete") == 0 ? EVENT_NODE_REMOVED :
-	    strcmp(s->action, "approve") == 0 ? EVENT_NODE_APPROVED :
-	    strcmp(s->action, "drain") == 0 ? EVENT_NODE_DRAINING :
-	    strcmp(s->action, "resume") == 0 ? EVENT_NODE_RESUMED :
-	    EVENT_NODE_OFFLINE, s->id, NULL, s->actor,
+	rn_event(strcmp(s->action, "delete") == 0    ? EVENT_NODE_REMOVED
+	         : strcmp(s->action, "approve") == 0 ? EVENT_NODE_APPROVED
+	         : strcmp(s->action, "drain") == 0   ? EVENT_NODE_DRAINING
+	         : strcmp(s->action, "resume") == 0  ? EVENT_NODE_RESUMED
+	                                             : EVENT_NODE_OFFLINE,
+	    s->id, NULL, s->actor,
 	    json_pack("{s:s,s:s}", "name", s->name, "action", s->action));
 	rn_publish_node(s->id, s->action);
-	rh_reply_json(s->owner, s->peerid, 200, json_pack("{s:s,s:s,s:b}", "id",
-	    s->id, "status", strcmp(s->action, "delete") == 0 ? "removed" :
-	    s->status, "success", 1));
+	rh_reply_json(s->owner, s->peerid, 200,
+	    json_pack("{s:s,s:s,s:b}", "id", s->id, "status",
+	        strcmp(s->action, "delete") == 0 ? "removed" : s->status,
+	        "success", 1));
 	free(s);
 }
 
@@ -131,10 +137,11 @@ rh_node_status(struct rh_req *q, uint32_t slot, const char *action)
 	s->owner = q->owner;
 	s->peerid = q->peerid;
 	snprintf(s->id, sizeof(s->id), "%s", rt_view_node(R.view, slot)->id);
-	snprintf(s->name, sizeof(s->name), "%s", rt_view_node(R.view, slot)->name);
+	snprintf(
+	    s->name, sizeof(s->name), "%s", rt_view_node(R.view, slot)->name);
 	snprintf(s->action, sizeof(s->action), "%s", action);
-	snprintf(s->actor, sizeof(s->actor), "%s", rh_is_admin(q->h) ? "admin" :
-	    "node");
+	snprintf(s->actor, sizeof(s->actor), "%s",
+	    rh_is_admin(q->h) ? "admin" : "node");
 	s->j.run = status_run;
 	s->j.done = status_done;
 	rdb_submit(&s->j);
@@ -151,28 +158,26 @@ rh_node_json(uint32_t slot)
 
 	status = rt_node_status_name(rt_nodestate_status(&n->state));
 	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:O,s:I,s:I,s:I,s:I,"
-	    "s:I,s:I,s:i,s:i,s:i,s:I,s:O,s:s,s:s}",
-	    "id", n->id, "name", n->name,
-	    "node_type", rn ? rn->node_type : "backend",
-	    "address", rn ? rn->address : "",
-	    "http_address", rn ? rn->http_address : "",
-	    "status", status,
+	                 "s:I,s:I,s:i,s:i,s:i,s:I,s:O,s:s,s:s}",
+	    "id", n->id, "name", n->name, "node_type",
+	    rn ? rn->node_type : "backend", "address", rn ? rn->address : "",
+	    "http_address", rn ? rn->http_address : "", "status", status,
 	    "suspect", rt_nodestate_suspect(&n->state, &R.view->health, now),
 	    "labels", rn && rn->labels ? rn->labels : json_object(),
-	    "total_ram", (json_int_t)n->total[RT_MEM_RAM],
-	    "available_ram", (json_int_t)n->free[RT_MEM_RAM],
-	    "reserved_ram", (json_int_t)n->reserved[RT_MEM_RAM],
-	    "total_vram", (json_int_t)n->total[RT_MEM_VRAM],
-	    "available_vram", (json_int_t)n->free[RT_MEM_VRAM],
-	    "reserved_vram", (json_int_t)n->reserved[RT_MEM_VRAM],
-	    "in_flight", (int)n->inflight,
-	    "max_concurrency", (int)n->max_concurrency,
-	    "models_loaded", (int)n->n_loaded,
-	    "last_heartbeat_ms_ago", (json_int_t)(n->state.last_heartbeat ?
-	    (int64_t)(now - n->state.last_heartbeat) : -1),
+	    "total_ram", (json_int_t)n->total[RT_MEM_RAM], "available_ram",
+	    (json_int_t)n->free[RT_MEM_RAM], "reserved_ram",
+	    (json_int_t)n->reserved[RT_MEM_RAM], "total_vram",
+	    (json_int_t)n->total[RT_MEM_VRAM], "available_vram",
+	    (json_int_t)n->free[RT_MEM_VRAM], "reserved_vram",
+	    (json_int_t)n->reserved[RT_MEM_VRAM], "in_flight", (int)n->inflight,
+	    "max_concurrency", (int)n->max_concurrency, "models_loaded",
+	    (int)n->n_loaded, "last_heartbeat_ms_ago",
+	    (json_int_t)(n->state.last_heartbeat
+	                     ? (int64_t)(now - n->state.last_heartbeat)
+	                     : -1),
 	    "backends", rn && rn->backends ? rn->backends : json_array(),
-	    "gpu_vendor", rn ? rn->gpu_vendor : "",
-	    "created_at", rn ? rn->created_at : "");
+	    "gpu_vendor", rn ? rn->gpu_vendor : "", "created_at",
+	    rn ? rn->created_at : "");
 }
 
 static void
@@ -189,10 +194,10 @@ admin_list(struct rh_req *q)
 
 /* A request to a worker on NATS whose reply answers the HTTP request. */
 struct relay {
-	uint32_t	owner, peerid;
-	char		node_id[64];
-	char		model[CONF_NAME_MAX];
-	int		unload;
+	uint32_t owner, peerid;
+	char node_id[64];
+	char model[CONF_NAME_MAX];
+	int unload;
 };
 
 static void
@@ -252,17 +257,17 @@ admin_relay(struct rh_req *q, uint32_t slot, const char *verb, json_t *body,
 }
 
 struct labels_job {
-	struct rdb_job	 j;
-	uint32_t	 owner, peerid;
-	char		 id[64];
-	char		*labels;
+	struct rdb_job j;
+	uint32_t owner, peerid;
+	char id[64];
+	char *labels;
 };
 
 static int
 labels_run(PGconn *c, struct rdb_job *j)
 {
 	struct labels_job *l = (struct labels_job *)j;
-	const char *p[2] = { l->id, l->labels };
+	const char *p[2] = {l->id, l->labels};
 	PGresult *r;
 	int st = RDB_OK, n;
 
@@ -279,16 +284,19 @@ labels_done(struct rdb_job *j)
 	struct labels_job *l = (struct labels_job *)j;
 
 	if (j->status == RDB_OK) {
-		rn_node_event(l->id, "labels");	/* reload our copy */
+		rn_node_event(l->id, "labels"); /* reload our copy */
 		rn_publish_node(l->id, "labels");
 		rn_event(EVENT_NODE_LABELS, l->id, NULL, "admin", NULL);
-		rh_reply_json(l->owner, l->peerid, 200,
-		    json_pack("{s:b}", "success", 1));
+		rh_reply_json(
+		    l->owner, l->peerid, 200, json_pack("{s:b}", "success", 1));
 	} else {
-		rh_error(l->owner, l->peerid, j->status == RDB_NOTFOUND ? 404 :
-		    503, j->status == RDB_NOTFOUND ? "not_found" :
-		    "database_unavailable", j->status == RDB_NOTFOUND ?
-		    "node not found" : "the database is unavailable; retry");
+		rh_error(l->owner, l->peerid,
+		    j->status == RDB_NOTFOUND ? 404 : 503,
+		    j->status == RDB_NOTFOUND ? "not_found"
+		                              : "database_unavailable",
+		    j->status == RDB_NOTFOUND
+		        ? "node not found"
+		        : "the database is unavailable; retry");
 	}
 	free(l->labels);
 	free(l);
@@ -300,8 +308,8 @@ labels_done(struct rdb_job *j)
  * removes one (mode 'r', 'm', 'd').
  */
 static void
-admin_labels(struct rh_req *q, uint32_t slot, json_t *body, int mode,
-    const char *key)
+admin_labels(
+    struct rh_req *q, uint32_t slot, json_t *body, int mode, const char *key)
 {
 	struct rnode *rn = rn_get(slot);
 	json_t *labels = json_object_get(body, "labels"), *v, *merged;
@@ -310,8 +318,8 @@ admin_labels(struct rh_req *q, uint32_t slot, json_t *body, int mode,
 
 	if (labels == NULL)
 		labels = body;
-	merged = json_deep_copy(rn && rn->labels && mode != 'r' ? rn->labels :
-	    json_object());
+	merged = rn && rn->labels && mode != 'r' ? json_deep_copy(rn->labels)
+	                                         : json_object();
 	if (mode == 'd') {
 		if (json_object_del(merged, key) == -1) {
 			json_decref(merged);
@@ -323,14 +331,15 @@ admin_labels(struct rh_req *q, uint32_t slot, json_t *body, int mode,
 		(void)json_object_update(merged, labels);
 	}
 	labels = merged;
-	json_object_foreach(labels, k, v)
-		if (!json_is_string(v) || strlen(k) >= CONF_NAME_MAX ||
-		    json_string_length(v) >= CONF_NAME_MAX) {
-			rh_error(q->owner, q->peerid, 400, "invalid_request",
-			    "labels must be an object of short strings");
-			json_decref(merged);
-			return;
-		}
+	json_object_foreach(labels, k,
+	    v) if (!json_is_string(v) || strlen(k) >= CONF_NAME_MAX ||
+	           json_string_length(v) >= CONF_NAME_MAX)
+	{
+		rh_error(q->owner, q->peerid, 400, "invalid_request",
+		    "labels must be an object of short strings");
+		json_decref(merged);
+		return;
+	}
 	if (json_object_size(labels) > CONF_MAX_LABELS) {
 		rh_error(q->owner, q->peerid, 400, "invalid_request",
 		    "too many labels");
@@ -350,17 +359,17 @@ admin_labels(struct rh_req *q, uint32_t slot, json_t *body, int mode,
 }
 
 struct events_job {
-	struct rdb_job	 j;
-	uint32_t	 owner, peerid;
-	char		 limit[16];
-	PGresult	*res;
+	struct rdb_job j;
+	uint32_t owner, peerid;
+	char limit[16];
+	PGresult *res;
 };
 
 static int
 events_run(PGconn *c, struct rdb_job *j)
 {
 	struct events_job *e = (struct events_job *)j;
-	const char *p[1] = { e->limit };
+	const char *p[1] = {e->limit};
 	int st = RDB_OK;
 
 	e->res = rdb_exec(c, j, &st, RSQL_EVENTS_LATEST, 1, p);
@@ -385,14 +394,15 @@ events_done(struct rdb_job *j)
 	for (i = 0; i < PQntuples(e->res); i++) {
 		json_t *detail = json_loads(PQgetvalue(e->res, i, 6), 0, &je);
 
-		json_array_append_new(list, json_pack(
-		    "{s:I,s:s,s:s,s:s,s:s,s:s,s:o}",
-		    "id", (json_int_t)strtoll(PQgetvalue(e->res, i, 0), NULL, 10),
-		    "at", PQgetvalue(e->res, i, 1), "kind", PQgetvalue(e->res, i, 2),
-		    "node_id", PQgetvalue(e->res, i, 3),
-		    "model", PQgetvalue(e->res, i, 4),
-		    "actor", PQgetvalue(e->res, i, 5),
-		    "detail", detail ? detail : json_object()));
+		json_array_append_new(list,
+		    json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:o}", "id",
+		        (json_int_t)strtoll(PQgetvalue(e->res, i, 0), NULL, 10),
+		        "at", PQgetvalue(e->res, i, 1), "kind",
+		        PQgetvalue(e->res, i, 2), "node_id",
+		        PQgetvalue(e->res, i, 3), "model",
+		        PQgetvalue(e->res, i, 4), "actor",
+		        PQgetvalue(e->res, i, 5), "detail",
+		        detail ? detail : json_object()));
 	}
 	PQclear(e->res);
 	rh_reply_json(e->owner, e->peerid, 200, list);
@@ -437,18 +447,20 @@ admin_models(struct rh_req *q)
 			uint32_t rs = m->replicas.v[k];
 			struct rt_replica *r = rt_view_replica(R.view, rs);
 
-			json_array_append_new(reps, json_pack("{s:s,s:s,s:s,s:s,s:i}",
-			    "node_id", rt_view_node(R.view, r->node)->id,
-			    "node_name", rt_view_node(R.view, r->node)->name,
-			    "address", r->address, "state",
-			    rt_replica_state_name(r->state), "in_flight",
-			    (int)rt_view_replica_inflight(R.view, rs)));
+			json_array_append_new(reps,
+			    json_pack("{s:s,s:s,s:s,s:s,s:i}", "node_id",
+			        rt_view_node(R.view, r->node)->id, "node_name",
+			        rt_view_node(R.view, r->node)->name, "address",
+			        r->address, "state",
+			        rt_replica_state_name(r->state), "in_flight",
+			        (int)rt_view_replica_inflight(R.view, rs)));
 		}
-		json_array_append_new(list, json_pack("{s:s,s:s,s:o,s:i,s:i,s:i}",
-		    "name", m->name, "backend", m->backend, "replicas", reps,
-		    "queue_length", (int)rt_admit_length(R.admit, i),
-		    "replicas_min", (int)m->replicas_min,
-		    "replicas_max", (int)m->replicas_max));
+		json_array_append_new(
+		    list, json_pack("{s:s,s:s,s:o,s:i,s:i,s:i}", "name",
+		              m->name, "backend", m->backend, "replicas", reps,
+		              "queue_length", (int)rt_admit_length(R.admit, i),
+		              "replicas_min", (int)m->replicas_min,
+		              "replicas_max", (int)m->replicas_max));
 	}
 	rh_reply_json(q->owner, q->peerid, 200, list);
 }
@@ -462,23 +474,26 @@ admin_model_load(struct rh_req *q)
 	uint32_t model;
 	json_t *o;
 
-	if (rh_split(q->path, "/api/models/", name, sizeof(name), &rest) == -1 ||
+	if (rh_split(q->path, "/api/models/", name, sizeof(name), &rest) ==
+	        -1 ||
 	    strcmp(rest, "/load") != 0) {
-		rh_error(q->owner, q->peerid, 404, "not_found", "no such route");
+		rh_error(
+		    q->owner, q->peerid, 404, "not_found", "no such route");
 		return;
 	}
 	if (strcmp(q->h->method, "POST") != 0) {
-		rh_error(q->owner, q->peerid, 405, "method_not_allowed",
-		    "use POST");
+		rh_error(
+		    q->owner, q->peerid, 405, "method_not_allowed", "use POST");
 		return;
 	}
 	if ((model = rt_view_model_find(R.view, name)) == RT_NONE) {
-		rh_error(q->owner, q->peerid, 404, "not_found", "no such model");
+		rh_error(
+		    q->owner, q->peerid, 404, "not_found", "no such model");
 		return;
 	}
 	o = rp_prewarm(model);
-	rh_reply_json(q->owner, q->peerid, json_is_true(json_object_get(o,
-	    "success")) ? 202 : 503, o);
+	rh_reply_json(q->owner, q->peerid,
+	    json_is_true(json_object_get(o, "success")) ? 202 : 503, o);
 }
 
 static json_t *
@@ -510,38 +525,46 @@ admin_node(struct rh_req *q, uint32_t slot, const char *rest)
 		rh_node_status(q, slot, "delete");
 	else if (strcmp(rest, "/models") == 0 && strcmp(m, "GET") == 0)
 		rh_reply_json(q->owner, q->peerid, 200, rh_node_models(slot));
-	else if ((strcmp(rest, "/approve") == 0 || strcmp(rest, "/drain") == 0 ||
-	    strcmp(rest, "/resume") == 0) && strcmp(m, "POST") == 0)
+	else if ((strcmp(rest, "/approve") == 0 ||
+	             strcmp(rest, "/drain") == 0 ||
+	             strcmp(rest, "/resume") == 0) &&
+	         strcmp(m, "POST") == 0)
 		rh_node_status(q, slot, rest + 1);
 	else if (strcmp(rest, "/backends") == 0 && strcmp(m, "GET") == 0) {
 		b = json_object();
 		admin_relay(q, slot, "backend.list", b, ADMIN_BUS_TIMEOUT_MS);
 		json_decref(b);
-	} else if (strcmp(m, "POST") == 0 && (strcmp(rest, "/backends/install") == 0 ||
-	    strcmp(rest, "/backends/delete") == 0 ||
-	    strcmp(rest, "/models/unload") == 0 ||
-	    strcmp(rest, "/models/delete") == 0)) {
+	} else if (strcmp(m, "POST") == 0 &&
+	           (strcmp(rest, "/backends/install") == 0 ||
+	               strcmp(rest, "/backends/delete") == 0 ||
+	               strcmp(rest, "/models/unload") == 0 ||
+	               strcmp(rest, "/models/delete") == 0)) {
 		if ((b = admin_body(q)) == NULL)
 			return;
-		admin_relay(q, slot, strcmp(rest, "/backends/install") == 0 ?
-		    "backend.install" : strcmp(rest, "/backends/delete") == 0 ?
-		    "backend.delete" : strcmp(rest, "/models/unload") == 0 ?
-		    "model.unload" : "model.delete", b,
-		    strcmp(rest, "/backends/install") == 0 ?
-		    ADMIN_INSTALL_TIMEOUT_MS : ADMIN_BUS_TIMEOUT_MS);
+		admin_relay(q, slot,
+		    strcmp(rest, "/backends/install") == 0  ? "backend.install"
+		    : strcmp(rest, "/backends/delete") == 0 ? "backend.delete"
+		    : strcmp(rest, "/models/unload") == 0   ? "model.unload"
+		                                            : "model.delete",
+		    b,
+		    strcmp(rest, "/backends/install") == 0
+		        ? ADMIN_INSTALL_TIMEOUT_MS
+		        : ADMIN_BUS_TIMEOUT_MS);
 		json_decref(b);
-	} else if (strcmp(rest, "/labels") == 0 && (strcmp(m, "PUT") == 0 ||
-	    strcmp(m, "PATCH") == 0)) {
+	} else if (strcmp(rest, "/labels") == 0 &&
+	           (strcmp(m, "PUT") == 0 || strcmp(m, "PATCH") == 0)) {
 		if ((b = admin_body(q)) == NULL)
 			return;
 		admin_labels(q, slot, b, m[1] == 'U' ? 'r' : 'm', NULL);
 		json_decref(b);
-	} else if (strncmp(rest, "/labels/", 8) == 0 && strcmp(m, "DELETE") == 0) {
+	} else if (strncmp(rest, "/labels/", 8) == 0 &&
+	           strcmp(m, "DELETE") == 0) {
 		b = json_object();
 		admin_labels(q, slot, b, 'd', rest + 8);
 		json_decref(b);
 	} else {
-		rh_error(q->owner, q->peerid, 404, "not_found", "no such route");
+		rh_error(
+		    q->owner, q->peerid, 404, "not_found", "no such route");
 	}
 }
 
@@ -552,7 +575,8 @@ rh_admin(struct rh_req *q)
 	char id[64];
 	uint32_t slot;
 
-	if (strcmp(q->path, "/api/nodes") == 0 && strcmp(q->h->method, "GET") == 0) {
+	if (strcmp(q->path, "/api/nodes") == 0 &&
+	    strcmp(q->h->method, "GET") == 0) {
 		admin_list(q);
 		return;
 	}
@@ -569,11 +593,13 @@ rh_admin(struct rh_req *q)
 		return;
 	}
 	if (rh_split(q->path, "/api/nodes/", id, sizeof(id), &rest) == -1) {
-		rh_error(q->owner, q->peerid, 404, "not_found", "no such route");
+		rh_error(
+		    q->owner, q->peerid, 404, "not_found", "no such route");
 		return;
 	}
 	if ((slot = rt_view_node_find(R.view, id)) == RT_NONE) {
-		rh_error(q->owner, q->peerid, 404, "not_found", "node not found");
+		rh_error(
+		    q->owner, q->peerid, 404, "not_found", "node not found");
 		return;
 	}
 	admin_node(q, slot, rest);

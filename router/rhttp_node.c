@@ -12,6 +12,7 @@
 
 #include <libpq-fe.h>
 
+#include "agent/bus.h"
 #include "proto/event_catalog.h"
 #include "proto/log.h"
 #include "router/rdb.h"
@@ -19,17 +20,18 @@
 #include "router/rsql.h"
 #include "router/router.h"
 
-#define SENDFILE_TYPE	"application/x-localai-sendfile"
+#define SENDFILE_TYPE "application/x-localai-sendfile"
+#define HB_DB_MS 10000
 
 struct reg_job {
-	struct rdb_job	 j;
-	uint32_t	 owner, peerid;
-	char		 id[40];
-	char		 token[65];	/* plaintext, returned once */
-	char		*params[17];
-	json_t		*backends;
-	PGresult	*row;
-	int		 existed;
+	struct rdb_job j;
+	uint32_t owner, peerid;
+	char id[40];
+	char token[65]; /* plaintext, returned once */
+	char *params[17];
+	json_t *backends;
+	PGresult *row;
+	int existed;
 };
 
 static void
@@ -82,7 +84,7 @@ reg_run(PGconn *c, struct rdb_job *j)
 	if (rdb_simple(c, j, &st, "BEGIN") == -1)
 		return st;
 	if ((res = rdb_exec(c, j, &st, RSQL_NODE_REGISTER, 16,
-	    (const char *const *)r->params)) == NULL)
+	         (const char *const *)r->params)) == NULL)
 		goto fail;
 	snprintf(r->id, sizeof(r->id), "%s", PQgetvalue(res, 0, 0));
 	r->existed = PQgetvalue(res, 0, 1)[0] == 't';
@@ -91,16 +93,19 @@ reg_run(PGconn *c, struct rdb_job *j)
 	if ((res = rdb_exec(c, j, &st, RSQL_BACKENDS_CLEAR, 1, p1)) == NULL)
 		goto fail;
 	PQclear(res);
-	json_array_foreach(r->backends, i, b) {
+	json_array_foreach(r->backends, i, b)
+	{
 		p2[0] = r->id;
 		p2[1] = json_string_value(b);
 		if (p2[1] == NULL)
 			continue;
-		if ((res = rdb_exec(c, j, &st, RSQL_BACKEND_ADD, 2, p2)) == NULL)
+		if ((res = rdb_exec(c, j, &st, RSQL_BACKEND_ADD, 2, p2)) ==
+		    NULL)
 			goto fail;
 		PQclear(res);
 	}
-	if ((res = rdb_exec(c, j, &st, RSQL_REPLICA_DELETE_NODE, 1, p1)) == NULL)
+	if ((res = rdb_exec(c, j, &st, RSQL_REPLICA_DELETE_NODE, 1, p1)) ==
+	    NULL)
 		goto fail;
 	PQclear(res);
 	if (rdb_simple(c, j, &st, "COMMIT") == -1)
@@ -116,28 +121,26 @@ static void
 reg_done(struct rdb_job *j)
 {
 	struct reg_job *r = (struct reg_job *)j;
-	uint32_t slot;
 	int i;
 
 	if (j->status != RDB_OK || r->row == NULL || PQntuples(r->row) != 1) {
 		rh_error(r->owner, r->peerid, 503, "database_unavailable",
-		    j->status == RDB_UNAVAILABLE ? "the database is unavailable; "
-		    "retry" : j->error);
+		    j->status == RDB_UNAVAILABLE
+		        ? "the database is unavailable; "
+		          "retry"
+		        : j->error);
 		goto out;
 	}
-	slot = rn_apply_row(r->row, 0);
-	if (slot != RT_NONE) {
-		rt_view_node_clear_replicas(R.view, slot);
-		(void)rt_nodestate_register(&rt_view_node(R.view, slot)->state,
-		    &R.view->health, 0, r_now());
-	}
-	rn_event(EVENT_NODE_REGISTERED, r->id, NULL, "node", json_pack(
-	    "{s:s,s:b}", "name", r->params[1], "again", r->existed));
+	if (rn_apply_row(r->row, 0) != RT_NONE)
+		rn_registered(r->id);
+	rn_event(EVENT_NODE_REGISTERED, r->id, NULL, "node",
+	    json_pack("{s:s,s:b}", "name", r->params[1], "again", r->existed));
 	rn_publish_node(r->id, "registered");
-	rh_reply_json(r->owner, r->peerid, 201, json_pack(
-	    "{s:s,s:s,s:s,s:s,s:s,s:s}", "id", r->id, "name", r->params[1],
-	    "node_type", r->params[2], "status", PQgetvalue(r->row, 0, 5),
-	    "created_at", PQgetvalue(r->row, 0, 17), "node_token", r->token));
+	rh_reply_json(r->owner, r->peerid, 201,
+	    json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "id", r->id, "name",
+	        r->params[1], "node_type", r->params[2], "status",
+	        PQgetvalue(r->row, 0, 5), "created_at",
+	        PQgetvalue(r->row, 0, 17), "node_token", r->token));
 out:
 	PQclear(r->row);
 	for (i = 0; i < 17; i++)
@@ -151,8 +154,8 @@ dup_num(json_t *v)
 {
 	char buf[32];
 
-	snprintf(buf, sizeof(buf), "%lld", json_is_integer(v) ?
-	    (long long)json_integer_value(v) : 0LL);
+	snprintf(buf, sizeof(buf), "%lld",
+	    json_is_integer(v) ? (long long)json_integer_value(v) : 0LL);
 	return strdup(buf);
 }
 
@@ -172,8 +175,10 @@ str_field(json_t *o, const char *key, size_t max, int required,
 		snprintf(err, errlen, "%s must be a string", key);
 		return -1;
 	}
-	if (json_string_length(v) > max || (required && json_string_length(v) == 0)) {
-		snprintf(err, errlen, "%s must be 1 to %zu characters", key, max);
+	if (json_string_length(v) > max ||
+	    (required && json_string_length(v) == 0)) {
+		snprintf(
+		    err, errlen, "%s must be 1 to %zu characters", key, max);
 		return -1;
 	}
 	*out = json_string_value(v);
@@ -214,13 +219,16 @@ node_register(struct rh_req *q)
 	if (str_field(o, "name", 255, 1, &name, err, sizeof(err)) == -1 ||
 	    str_field(o, "node_type", 16, 0, &type, err, sizeof(err)) == -1 ||
 	    str_field(o, "address", 512, strcmp(type, "agent") != 0, &addr, err,
-	    sizeof(err)) == -1 ||
-	    str_field(o, "http_address", 512, 0, &http, err, sizeof(err)) == -1 ||
-	    str_field(o, "gpu_vendor", 15, 0, &vendor, err, sizeof(err)) == -1 ||
-	    str_field(o, "backend_token", 79, 0, &btok, err, sizeof(err)) == -1 ||
+	        sizeof(err)) == -1 ||
+	    str_field(o, "http_address", 512, 0, &http, err, sizeof(err)) ==
+	        -1 ||
+	    str_field(o, "gpu_vendor", 15, 0, &vendor, err, sizeof(err)) ==
+	        -1 ||
+	    str_field(o, "backend_token", 79, 0, &btok, err, sizeof(err)) ==
+	        -1 ||
 	    !node_name_ok(name) ||
 	    ((labels = json_object_get(o, "labels")) != NULL &&
-	    !json_is_object(labels))) {
+	        !json_is_object(labels))) {
 		rh_error(q->owner, q->peerid, 400, "invalid_request",
 		    err[0] ? err : "invalid name or labels");
 		json_decref(o);
@@ -246,8 +254,8 @@ node_register(struct rh_req *q)
 	r->params[10] = dup_num(json_object_get(o, "max_concurrency"));
 	r->params[11] = strdup(hash);
 	r->params[12] = strdup(vendor);
-	r->params[13] = strdup(R.cf.frontend.auto_approve_nodes ? "true" :
-	    "false");
+	r->params[13] =
+	    strdup(R.cf.frontend.auto_approve_nodes ? "true" : "false");
 	r->params[14] = strdup(btok);
 	r->params[15] = dup_num(json_object_get(o, "heartbeat_interval_ms"));
 	r->params[16] = NULL;
@@ -270,7 +278,8 @@ node_auth(struct rh_req *q, const char **rest, int admin_ok)
 	uint32_t slot;
 
 	if (rh_split(q->path, "/api/node/", id, sizeof(id), rest) == -1) {
-		rh_error(q->owner, q->peerid, 404, "not_found", "no such route");
+		rh_error(
+		    q->owner, q->peerid, 404, "not_found", "no such route");
 		return RT_NONE;
 	}
 	slot = rt_view_node_find(R.view, id);
@@ -279,24 +288,24 @@ node_auth(struct rh_req *q, const char **rest, int admin_ok)
 		 * is no longer valid: either way it registers again. */
 		rh_error(q->owner, q->peerid, slot == RT_NONE ? 404 : 401,
 		    slot == RT_NONE ? "not_found" : "unauthorized",
-		    slot == RT_NONE ? "node not found" :
-		    "missing or wrong node token");
+		    slot == RT_NONE ? "node not found"
+		                    : "missing or wrong node token");
 		return RT_NONE;
 	}
 	return slot;
 }
 
 struct hb_job {
-	struct rdb_job	j;
-	char		id[64];
-	char		ram[24], vram[24];
+	struct rdb_job j;
+	char id[64];
+	char ram[24], vram[24];
 };
 
 static int
 hb_run(PGconn *c, struct rdb_job *j)
 {
 	struct hb_job *h = (struct hb_job *)j;
-	const char *p[3] = { h->id, h->ram, h->vram };
+	const char *p[3] = {h->id, h->ram, h->vram};
 	PGresult *r;
 	int st = RDB_OK;
 
@@ -314,7 +323,8 @@ free_job(struct rdb_job *j)
 /*
  * HTTP heartbeat: LocalAI sends {available_vram} or {available_ram}; our
  * workers send the same body as on NATS.  It counts like a NATS heartbeat
- * and is also written to the database (every 10 s per node).
+ * and is also written to the database, at most every HB_DB_MS per node
+ * (LocalAI's workers send every heartbeat over HTTP).
  */
 static void
 node_heartbeat(struct rh_req *q, uint32_t slot)
@@ -322,6 +332,7 @@ node_heartbeat(struct rh_req *q, uint32_t slot)
 	struct rt_node *n = rt_view_node(R.view, slot);
 	json_error_t je;
 	struct hb_job *h;
+	struct rnode *rn;
 	json_t *o;
 
 	o = q->len ? json_loadb(q->body, q->len, 0, &je) : json_object();
@@ -338,19 +349,35 @@ node_heartbeat(struct rh_req *q, uint32_t slot)
 	if (json_object_get(o, "available_vram") == NULL)
 		json_object_set_new(o, "available_vram",
 		    json_integer((json_int_t)n->free[RT_MEM_VRAM]));
-	rn_apply_heartbeat(o);
-	if ((h = calloc(1, sizeof(*h))) != NULL) {
+	if (rn_apply_heartbeat(o) == 1 && R.bus_up) {
+		/* News to us, so the worker could not publish it on NATS:
+		 * relay it, so that every frontend hears it. */
+		char subj[128], tok[80];
+
+		bus_token(tok, sizeof(tok), n->id);
+		snprintf(subj, sizeof(subj), "localai.heartbeat.%s", tok);
+		rb_publish_json(subj, o);
+	}
+	rn = rn_get(slot);
+	if ((rn == NULL || rn->hb_db_at == 0 ||
+	        r_now() - rn->hb_db_at >= HB_DB_MS) &&
+	    (h = calloc(1, sizeof(*h))) != NULL) {
+		if (rn != NULL)
+			rn->hb_db_at = r_now();
 		snprintf(h->id, sizeof(h->id), "%s", n->id);
-		snprintf(h->ram, sizeof(h->ram), "%lld", (long long)
-		    json_integer_value(json_object_get(o, "available_ram")));
-		snprintf(h->vram, sizeof(h->vram), "%lld", (long long)
-		    json_integer_value(json_object_get(o, "available_vram")));
+		snprintf(h->ram, sizeof(h->ram), "%lld",
+		    (long long)json_integer_value(
+		        json_object_get(o, "available_ram")));
+		snprintf(h->vram, sizeof(h->vram), "%lld",
+		    (long long)json_integer_value(
+		        json_object_get(o, "available_vram")));
 		h->j.run = hb_run;
 		h->j.done = free_job;
 		rdb_submit(&h->j);
 	}
 	json_decref(o);
-	rh_reply_json(q->owner, q->peerid, 200, json_pack("{s:b}", "success", 1));
+	rh_reply_json(
+	    q->owner, q->peerid, 200, json_pack("{s:b}", "success", 1));
 }
 
 /* A node's replicas as LocalAI's /api/node/:id/models lists them. */
@@ -365,15 +392,17 @@ rh_node_models(uint32_t slot)
 		uint32_t rs = n->replicas.v[i];
 		struct rt_replica *r = rt_view_replica(R.view, rs);
 
-		json_array_append_new(list, json_pack(
-		    "{s:I,s:s,s:s,s:s,s:s,s:i,s:I}", "id",
-		    (json_int_t)(((uint64_t)r->gen << 32) | rs), "node_id", n->id,
-		    "model_name", rt_view_model(R.view, r->model)->name,
-		    "address", r->address, "state",
-		    rt_replica_state_name(r->state), "in_flight",
-		    (int)rt_view_replica_inflight(R.view, rs), "last_used_ms_ago",
-		    (json_int_t)(r->last_used ? (int64_t)(r_now() - r->last_used) :
-		    -1)));
+		json_array_append_new(list,
+		    json_pack("{s:I,s:s,s:s,s:s,s:s,s:i,s:I}", "id",
+		        (json_int_t)(((uint64_t)r->gen << 32) | rs), "node_id",
+		        n->id, "model_name",
+		        rt_view_model(R.view, r->model)->name, "address",
+		        r->address, "state", rt_replica_state_name(r->state),
+		        "in_flight", (int)rt_view_replica_inflight(R.view, rs),
+		        "last_used_ms_ago",
+		        (json_int_t)(r->last_used
+		                         ? (int64_t)(r_now() - r->last_used)
+		                         : -1)));
 	}
 	return list;
 }
@@ -391,9 +420,11 @@ node_files(struct rh_req *q)
 		return;
 	}
 	if (rh_split(q->path, "/api/node/files/", model, sizeof(model),
-	    &rest) == -1 || rest[0] != '/' ||
+	        &rest) == -1 ||
+	    rest[0] != '/' ||
 	    (cm = conf_model_find(&R.models, model)) == NULL ||
-	    strcmp(rest + 1, cm->model) != 0 || strchr(cm->model, '/') != NULL) {
+	    strcmp(rest + 1, cm->model) != 0 ||
+	    strchr(cm->model, '/') != NULL) {
 		rh_error(q->owner, q->peerid, 404, "not_found", "no such file");
 		return;
 	}
@@ -414,7 +445,8 @@ node_gallery(struct rh_req *q)
 	}
 	if (*name == '\0' || strchr(name, '/') != NULL || name[0] == '.' ||
 	    strstr(name, "..") != NULL) {
-		rh_error(q->owner, q->peerid, 404, "not_found", "no such package");
+		rh_error(
+		    q->owner, q->peerid, 404, "not_found", "no such package");
 		return;
 	}
 	snprintf(path, sizeof(path), "%s/%s", R.cf.frontend.gallery_dir, name);
@@ -454,5 +486,6 @@ rh_node(struct rh_req *q)
 	else if (strcmp(rest, "/models") == 0 && strcmp(m, "GET") == 0)
 		rh_reply_json(q->owner, q->peerid, 200, rh_node_models(slot));
 	else
-		rh_error(q->owner, q->peerid, 404, "not_found", "no such route");
+		rh_error(
+		    q->owner, q->peerid, 404, "not_found", "no such route");
 }

@@ -18,8 +18,8 @@ rm_init(void)
 	    (R.retired = metrics_new()) == NULL ||
 	    (R.scrape = metrics_new()) == NULL)
 		fatalx("out of memory");
-	(void)metrics_set(R.metrics, MET_BUILD_INFO, METRICS_L("0.1.0",
-	    "frontend"), 1);
+	(void)metrics_set(
+	    R.metrics, MET_BUILD_INFO, METRICS_L("0.1.0", "frontend"), 1);
 }
 
 void
@@ -31,7 +31,8 @@ rm_api_snapshot(struct rlink *l, const void *data, size_t len)
 		return;
 	memcpy(l->snap, data, len);
 	if (!metrics_snap_valid(l->snap)) {
-		log_warnx("api %u sent an invalid metrics snapshot", l->instance);
+		log_warnx(
+		    "api %u sent an invalid metrics snapshot", l->instance);
 		free(l->snap);
 		l->snap = NULL;
 	}
@@ -41,7 +42,8 @@ void
 rm_link_gone(struct rlink *l)
 {
 	if (l->snap != NULL)
-		(void)metrics_merge(R.retired, l->snap, METRICS_MERGE_NO_GAUGES);
+		(void)metrics_merge(
+		    R.retired, l->snap, METRICS_MERGE_NO_GAUGES);
 	free(l->snap);
 	l->snap = NULL;
 }
@@ -49,8 +51,8 @@ rm_link_gone(struct rlink *l)
 static void
 rm_nodes(struct metrics *m, uint64_t now)
 {
-	static const char *kinds[RT_MEM_KINDS] = { "ram", "vram" };
-	double by_status[4] = { 0 };
+	static const char *kinds[RT_MEM_KINDS] = {"ram", "vram"};
+	double by_status[4] = {0};
 	double suspect = 0;
 	uint32_t i, k;
 
@@ -60,26 +62,31 @@ rm_nodes(struct metrics *m, uint64_t now)
 		if (n == NULL)
 			continue;
 		by_status[rt_nodestate_status(&n->state)]++;
-		suspect += rt_nodestate_suspect(&n->state, &R.view->health, now);
-		(void)metrics_set(m, MET_NODE_IN_FLIGHT, METRICS_L(n->name),
-		    n->inflight);
+		suspect +=
+		    rt_nodestate_suspect(&n->state, &R.view->health, now);
+		(void)metrics_set(
+		    m, MET_NODE_IN_FLIGHT, METRICS_L(n->name), n->inflight);
 		(void)metrics_set(m, MET_HEARTBEAT_AGE, METRICS_L(n->name),
-		    n->state.last_heartbeat ? (now - n->state.last_heartbeat) /
-		    1000.0 : -1);
+		    n->state.last_heartbeat
+		        ? (now - n->state.last_heartbeat) / 1000.0
+		        : -1);
 		for (k = 0; k < RT_MEM_KINDS; k++) {
 			if (n->total[k] == 0)
 				continue;
-			(void)metrics_set(m, MET_NODE_MEMORY, METRICS_L(n->name,
-			    kinds[k], "total"), (double)n->total[k]);
-			(void)metrics_set(m, MET_NODE_MEMORY, METRICS_L(n->name,
-			    kinds[k], "free"), (double)n->free[k]);
-			(void)metrics_set(m, MET_NODE_MEMORY, METRICS_L(n->name,
-			    kinds[k], "reserved"), (double)n->reserved[k]);
+			(void)metrics_set(m, MET_NODE_MEMORY,
+			    METRICS_L(n->name, kinds[k], "total"),
+			    (double)n->total[k]);
+			(void)metrics_set(m, MET_NODE_MEMORY,
+			    METRICS_L(n->name, kinds[k], "free"),
+			    (double)n->free[k]);
+			(void)metrics_set(m, MET_NODE_MEMORY,
+			    METRICS_L(n->name, kinds[k], "reserved"),
+			    (double)n->reserved[k]);
 		}
 	}
 	for (k = 0; k < 4; k++)
-		(void)metrics_set(m, MET_NODES, METRICS_L(rt_node_status_name(k)),
-		    by_status[k]);
+		(void)metrics_set(m, MET_NODES,
+		    METRICS_L(rt_node_status_name(k)), by_status[k]);
 	(void)metrics_set(m, MET_NODES, METRICS_L("suspect"), suspect);
 }
 
@@ -90,15 +97,16 @@ rm_models(struct metrics *m)
 
 	for (i = 0; i < R.view->models.n; i++) {
 		struct rt_model *md = rt_view_model(R.view, i);
-		double st[4] = { 0 };
+		double st[4] = {0};
 
 		if (md == NULL)
 			continue;
 		for (k = 0; k < md->replicas.n; k++)
 			st[rt_view_replica(R.view, md->replicas.v[k])->state]++;
 		for (k = 0; k < 4; k++)
-			(void)metrics_set(m, MET_REPLICAS, METRICS_L(md->name,
-			    rt_replica_state_name(k)), st[k]);
+			(void)metrics_set(m, MET_REPLICAS,
+			    METRICS_L(md->name, rt_replica_state_name(k)),
+			    st[k]);
 		(void)metrics_set(m, MET_QUEUE_LENGTH, METRICS_L(md->name),
 		    rt_admit_length(R.admit, i));
 	}

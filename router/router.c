@@ -62,7 +62,7 @@ r_send(uint32_t owner, uint32_t type, uint32_t peerid, const void *data,
 	struct msgbuf *mb = r_mb(owner);
 
 	if (mb == NULL)
-		return;	/* the peer went away: nothing to answer */
+		return; /* the peer went away: nothing to answer */
 	if (msgbuf_compose(mb, type, peerid, -1, data, len) == -1)
 		log_warn("message %u to peer %u", type, owner);
 	else
@@ -115,9 +115,11 @@ r_peer(int fd, const struct msg_peer *p, void *arg)
 	log_debug("api %u linked as owner %u", p->instance, R.links[i].owner);
 }
 
-#define CHECK_LEN(m, T) \
-	do { if (msg_check_len((m), sizeof(T)) == -1) \
-		fatalx("bad message %u from api", (m)->hdr.type); } while (0)
+#define CHECK_LEN(m, T)                                                        \
+	do {                                                                   \
+		if (msg_check_len((m), sizeof(T)) == -1)                       \
+			fatalx("bad message %u from api", (m)->hdr.type);      \
+	} while (0)
 
 static void
 r_api_msg(struct rlink *l, struct msg *m)
@@ -221,13 +223,14 @@ r_agent_cb(void *arg, struct msg *m)
 			fatalx("bad MSG_BUS_STATE");
 		memcpy(&st, m->data, sizeof(st));
 		if (R.bus_up != st.connected)
-			log_info("NATS %s", st.connected ? "connected" :
-			    "disconnected");
+			log_info("NATS %s",
+			    st.connected ? "connected" : "disconnected");
 		R.bus_up = st.connected;
 		return;
 	}
 	if (m->hdr.type != MSG_BUS_MSG && m->hdr.type != MSG_BUS_REPLY)
-		fatalx("unexpected message type %u from the agent", m->hdr.type);
+		fatalx(
+		    "unexpected message type %u from the agent", m->hdr.type);
 	if (m->hdr.len < sizeof(h))
 		fatalx("short bus message");
 	memcpy(&h, m->data, sizeof(h));
@@ -252,16 +255,16 @@ r_pollset(struct pollfd *pfd, struct rlink **who)
 	pfd[n++].events = POLLIN;
 	who[n] = NULL;
 	pfd[n].fd = R.have_agent ? R.agent.fd : -1;
-	pfd[n].events = POLLIN | (R.have_agent &&
-	    msgbuf_pending(&R.agent) ? POLLOUT : 0);
+	pfd[n].events =
+	    POLLIN | (R.have_agent && msgbuf_pending(&R.agent) ? POLLOUT : 0);
 	n++;
 	for (i = 0; i < RT_MAX_LINKS; i++) {
 		if (!R.links[i].used)
 			continue;
 		who[n] = &R.links[i];
 		pfd[n].fd = R.links[i].mb.fd;
-		pfd[n++].events = POLLIN | (msgbuf_pending(&R.links[i].mb) ?
-		    POLLOUT : 0);
+		pfd[n++].events =
+		    POLLIN | (msgbuf_pending(&R.links[i].mb) ? POLLOUT : 0);
 	}
 	return n;
 }
@@ -321,7 +324,7 @@ r_setup(void)
 int
 router_main(enum conf_role role)
 {
-	static const struct proc_handlers h = { .peer_fd = r_peer };
+	static const struct proc_handlers h = {.peer_fd = r_peer};
 	struct pollfd pfd[RT_MAX_LINKS + 4];
 	struct rlink *who[RT_MAX_LINKS + 4];
 	uint64_t last_tick = 0;
@@ -331,7 +334,7 @@ router_main(enum conf_role role)
 		return 1;
 	proc_set_handlers(&h);
 	if (r_setup() == -1)
-		return 75;	/* PostgreSQL unreachable: retry later */
+		return 75; /* PostgreSQL unreachable: retry later */
 	if (proc_ready() == -1)
 		return 1;
 	while (!proc_shutting_down()) {
@@ -347,6 +350,6 @@ router_main(enum conf_role role)
 		}
 	}
 	rdb_stop();
-	(void)proc_dispatch();	/* the shutdown message, if unread */
+	(void)proc_dispatch(); /* the shutdown message, if unread */
 	return 0;
 }

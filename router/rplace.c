@@ -30,36 +30,38 @@
 #include "router/rsql.h"
 #include "router/router.h"
 
-#define INSTALL_TIMEOUT_MS	(15 * 60 * 1000)
-#define UNLOAD_TIMEOUT_MS	30000
-#define COLD_ATTEMPTS		3
-#define REMOTE_RECHECK_MS	2000
+#define INSTALL_TIMEOUT_MS (15 * 60 * 1000)
+#define UNLOAD_TIMEOUT_MS 30000
+#define COLD_ATTEMPTS 3
+#define REMOTE_RECHECK_MS 2000
+#define MIN_CHECK_MS 1000
 
 /* A cold load in progress (one per model). */
 enum cold_phase {
-	COLD_WAITING,	/* nothing fits now: retried on every tick */
-	COLD_LOCKING,	/* taking the model lock, writing the job row */
-	COLD_REMOTE,	/* another frontend holds the lock and loads */
-	COLD_EVICTING,	/* unloading victims first */
-	COLD_INSTALLING,	/* the worker is fetching and loading */
+	COLD_WAITING, /* nothing fits now: retried on every tick */
+	COLD_LOCKING, /* taking the model lock, writing the job row */
+	COLD_REMOTE, /* another frontend holds the lock and loads */
+	COLD_EVICTING, /* unloading victims first */
+	COLD_INSTALLING, /* the worker is fetching and loading */
 };
 
 struct cold {
-	uint32_t	 model;
-	uint32_t	 node;
-	uint32_t	 replica;
-	enum cold_phase	 phase;
-	int		 attempts;
-	int		 have_lock;
-	int		 victims_left;
-	uint32_t	 exclude;	/* node that failed last */
-	uint64_t	 since;
-	uint32_t	 progress;
-	int64_t		 job_id;	/* load_jobs row */
-	char		 node_id[64];
-	char		 error[256];
-	struct rt_cold	 plan;
-	struct cold	*next;
+	uint32_t model;
+	uint32_t node;
+	uint32_t replica;
+	enum cold_phase phase;
+	int attempts;
+	int have_lock;
+	int victims_left;
+	int evict_failed; /* a victim's unload failed */
+	uint32_t exclude; /* node that failed last */
+	uint64_t since;
+	uint32_t progress;
+	int64_t job_id; /* load_jobs row */
+	char node_id[64];
+	char error[256];
+	struct rt_cold plan;
+	struct cold *next;
 };
 
 static struct cold *colds;
@@ -93,9 +95,8 @@ cold_free(struct cold *x)
 	free(x);
 }
 
-static void
-reject(uint32_t owner, uint32_t peerid, const char *rid, unsigned status,
-    unsigned retry, const char *code, const char *fmt, ...)
+static void reject(uint32_t owner, uint32_t peerid, const char *rid,
+    unsigned status, unsigned retry, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 7, 8)));
 
 static void
@@ -156,8 +157,8 @@ cookie_make(uint32_t peerid, uint32_t exclude)
 }
 
 static void
-queue_wait_msg(uint32_t owner, uint32_t peerid, const char *rid,
-    uint32_t pos, uint32_t model)
+queue_wait_msg(uint32_t owner, uint32_t peerid, const char *rid, uint32_t pos,
+    uint32_t model)
 {
 	struct cold *c = cold_find(model);
 	struct msg_place_wait w;
@@ -166,8 +167,10 @@ queue_wait_msg(uint32_t owner, uint32_t peerid, const char *rid,
 	snprintf(w.request_id, sizeof(w.request_id), "%s", rid);
 	w.queue_position = pos;
 	w.progress_pct = c ? c->progress : 0;
-	snprintf(w.state, sizeof(w.state), "%s", c == NULL ? "queued" :
-	    c->phase == COLD_WAITING ? "waiting-for-memory" : "loading");
+	snprintf(w.state, sizeof(w.state), "%s",
+	    c == NULL                  ? "queued"
+	    : c->phase == COLD_WAITING ? "waiting-for-memory"
+	                               : "loading");
 	r_send(owner, MSG_PLACE_WAIT, peerid, &w, sizeof(w));
 }
 
@@ -180,16 +183,19 @@ enqueue(uint32_t owner, uint32_t peerid, const struct msg_place *p,
 	uint32_t wait_ms, pos, retry;
 	uint64_t now = r_now();
 
-	wait_ms = w->status == RT_WARM_BUSY ? f->queue_wait_ms : f->load_wait_ms;
+	wait_ms =
+	    w->status == RT_WARM_BUSY ? f->queue_wait_ms : f->load_wait_ms;
 	if (p->wait_ms != 0 && p->wait_ms < wait_ms)
 		wait_ms = p->wait_ms;
 	if (rt_admit_push(R.admit, model, owner, p->request_id,
-	    cookie_make(peerid, exclude), now, now + wait_ms, w->capacity, &pos,
-	    &retry) == -1) {
+	        cookie_make(peerid, exclude), now, now + wait_ms, w->capacity,
+	        &pos, &retry) == -1) {
 		if (errno == EBUSY)
 			reject(owner, peerid, p->request_id, 429, retry,
-			    "rate_limit_exceeded", "too many requests queued for "
-			    "model %s; retry in %u s", p->model, retry);
+			    "rate_limit_exceeded",
+			    "too many requests queued for "
+			    "model %s; retry in %u s",
+			    p->model, retry);
 		else
 			reject(owner, peerid, p->request_id, 500, 0,
 			    "internal_error", "cannot queue the request");
@@ -207,8 +213,8 @@ mono_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static void rp_place_decide(uint32_t owner, uint32_t peerid,
-    const struct msg_place *p);
+static void rp_place_decide(
+    uint32_t owner, uint32_t peerid, const struct msg_place *p);
 
 /* A PLACE, timed for localai_placement_duration_seconds. */
 void
@@ -217,8 +223,8 @@ rp_place(uint32_t owner, uint32_t peerid, const struct msg_place *p)
 	double t0 = mono_s();
 
 	rp_place_decide(owner, peerid, p);
-	(void)metrics_observe(R.metrics, MET_PLACEMENT_DURATION, NULL,
-	    mono_s() - t0);
+	(void)metrics_observe(
+	    R.metrics, MET_PLACEMENT_DURATION, NULL, mono_s() - t0);
 }
 
 static void
@@ -239,14 +245,42 @@ rp_place_decide(uint32_t owner, uint32_t peerid, const struct msg_place *p)
 	    rt_place_warm(R.view, model, exclude, r_now(), &w) == RT_WARM_OK) {
 		(void)grant(owner, peerid, p->request_id, w.replica);
 		if (w.cold)
-			cold_start(model, RT_NONE);	/* scale out */
+			cold_start(model, RT_NONE); /* scale out */
 		return;
 	}
 	if (rt_admit_length(R.admit, model) != 0)
 		(void)rt_place_warm(R.view, model, exclude, r_now(), &w);
 	if (w.cold)
 		cold_start(model, RT_NONE);
+	/* Nothing can serve it, nor will: say so now, not after load_wait. */
+	if (w.status == RT_WARM_NONE && w.loading == 0 &&
+	    cold_find(model) == NULL) {
+		reject(owner, peerid, p->request_id, 503, 30,
+		    "service_unavailable",
+		    "no node can run model %s now "
+		    "(none is healthy, approved, matches its selector and has "
+		    "memory)",
+		    p->model);
+		return;
+	}
 	enqueue(owner, peerid, p, model, exclude, &w);
+}
+
+/*
+ * Serve every model's queue as far as capacity allows.  Our own DONEs
+ * and replicas turning ready serve a model's queue at once; capacity also
+ * frees when another frontend's snapshot shows its requests ended (or
+ * expires), which this catches: after each snapshot, and on every tick.
+ */
+void
+rp_serve_queues(void)
+{
+	uint32_t m;
+
+	for (m = 0; m < R.view->models.n; m++)
+		if (rt_view_model(R.view, m) != NULL &&
+		    rt_admit_length(R.admit, m) > 0)
+			rp_capacity_changed(m);
 }
 
 /* Serve queued requests of a model while placement succeeds. */
@@ -270,16 +304,24 @@ rp_capacity_changed(uint32_t model)
 	}
 }
 
-/* Every waiter of the model gets the same rejection. */
+/*
+ * Every waiter of the model gets the same rejection, unless ready
+ * replicas can still serve them: a scale-out (or a replicas_min load)
+ * that cannot happen is no reason to fail requests that existing
+ * replicas will serve; they keep their place and their deadline.
+ */
 static void
 fail_waiters(uint32_t model, unsigned status, unsigned retry, const char *msg)
 {
 	struct rt_waiter_info wi;
+	struct rt_warm w;
 
+	if (rt_place_warm(R.view, model, RT_NONE, r_now(), &w) != RT_WARM_NONE)
+		return;
 	while (rt_admit_pop(R.admit, model, &wi) == 1)
 		reject(wi.owner, (uint32_t)wi.cookie, wi.id, status, retry,
-		    status == 503 ? "service_unavailable" : "model_error",
-		    "%s", msg);
+		    status == 503 ? "service_unavailable" : "model_error", "%s",
+		    msg);
 }
 
 void
@@ -288,17 +330,18 @@ rp_done(uint32_t owner, const struct msg_done *d)
 	uint32_t replica;
 	struct rt_replica *r;
 
-	if (rt_view_inflight_done(R.view, owner, d->request_id, r_now(),
-	    &replica) == -1) {
+	if (rt_view_inflight_done(
+	        R.view, owner, d->request_id, r_now(), &replica) == -1) {
 		log_warnx("DONE for unknown request %s", d->request_id);
 		return;
 	}
-	if (replica == RT_NONE || (r = rt_view_replica(R.view, replica)) == NULL)
+	if (replica == RT_NONE ||
+	    (r = rt_view_replica(R.view, replica)) == NULL)
 		return;
 	r->last_used = r_now();
 	if (d->outcome == OUTCOME_OK)
-		rt_admit_observe(R.admit, r->model,
-		    (uint32_t)(d->duration_us / 1000));
+		rt_admit_observe(
+		    R.admit, r->model, (uint32_t)(d->duration_us / 1000));
 	rp_capacity_changed(r->model);
 }
 
@@ -312,11 +355,14 @@ rp_replica_fail(uint32_t owner, const struct msg_replica_fail *f)
 		return;
 	n = rt_view_node(R.view, node);
 	if (rt_nodestate_conn_failure(&n->state, &R.view->health, r_now()) ==
-	    RT_HEALTH_SUSPECT)
-	{
-		rn_event(EVENT_NODE_SUSPECT, n->id, NULL, "api", json_pack(
-		    "{s:s,s:i,s:s}", "reason", f->reason, "grpc_status",
-		    f->grpc_status, "request_id", f->request_id));
+	    RT_HEALTH_SUSPECT) {
+		rn_event(EVENT_NODE_SUSPECT, n->id, NULL, "api",
+		    json_pack("{s:s,s:i,s:s}", "reason", f->reason,
+		        "grpc_status", f->grpc_status, "request_id",
+		        f->request_id));
+		/* Tell the other frontends, so that none of them sends a
+		 * request there before its own first failure. */
+		rn_publish_node(n->id, "suspect");
 	}
 }
 
@@ -329,7 +375,8 @@ rp_owner_gone(uint32_t owner)
 
 	if (n > 0 || q > 0)
 		log_info("api link %u closed: released %u request(s) in flight "
-		    "and %u queued", owner, n, q);
+		         "and %u queued",
+		    owner, n, q);
 	for (m = 0; m < R.view->models.n; m++)
 		if (rt_view_model(R.view, m) != NULL)
 			rp_capacity_changed(m);
@@ -339,9 +386,9 @@ rp_owner_gone(uint32_t owner)
 
 /* The files a model's replica needs: its model file when it is one. */
 struct model_file {
-	char		name[256];
-	uint64_t	size;
-	char		sha256[65];
+	char name[256];
+	uint64_t size;
+	char sha256[65];
 };
 
 static int
@@ -352,7 +399,7 @@ model_file(const struct conf_model *cm, struct model_file *f)
 
 	snprintf(path, sizeof(path), "%s/%s", R.cf.models_path, cm->model);
 	if (stat(path, &st) == -1 || !S_ISREG(st.st_mode))
-		return 0;	/* not a file: a voice name, a built-in model */
+		return 0; /* not a file: a voice name, a built-in model */
 	snprintf(f->name, sizeof(f->name), "%s", cm->model);
 	f->size = (uint64_t)st.st_size;
 	return 1;
@@ -365,17 +412,18 @@ conf_of(uint32_t model)
 }
 
 struct cold_job {
-	struct rdb_job	j;
-	struct cold	*c;
-	char		model[CONF_NAME_MAX];
-	char		node_id[64];
-	char		file_path[600];	/* to hash, "" when no file */
-	char		sha256[65];
-	int		want_lock;	/* 1 take, 0 release */
-	int		got_lock;
-	char		state[16];	/* replica row state to write */
-	char		error[256];
-	int64_t		job_id;
+	struct rdb_job j;
+	struct cold *c;
+	char model[CONF_NAME_MAX];
+	char node_id[64];
+	char file_path[600]; /* to hash, "" when no file */
+	char sha256[65];
+	int want_lock; /* 1 take, 0 release */
+	int got_lock;
+	char state[16]; /* replica row state to write */
+	char address[RT_ADDR_MAX]; /* the replica's, once ready */
+	char error[256];
+	int64_t job_id;
 };
 
 /* Database thread: hash the file (cached by the caller), take the model
@@ -384,7 +432,7 @@ static int
 cold_lock_run(PGconn *c, struct rdb_job *j)
 {
 	struct cold_job *cj = (struct cold_job *)j;
-	const char *p[3] = { cj->model, cj->node_id, R.cf.instance_id };
+	const char *p[3] = {cj->model, cj->node_id, R.cf.instance_id};
 	PGresult *r;
 	int st = RDB_OK;
 
@@ -406,7 +454,8 @@ cold_lock_run(PGconn *c, struct rdb_job *j)
 		goto fail;
 	cj->job_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
 	PQclear(r);
-	if ((r = rdb_exec(c, j, &st, RSQL_REPLICA_UPSERT_LOADING, 2, p)) == NULL)
+	if ((r = rdb_exec(c, j, &st, RSQL_REPLICA_UPSERT_LOADING, 2, p)) ==
+	    NULL)
 		goto fail;
 	PQclear(r);
 	return RDB_OK;
@@ -422,13 +471,14 @@ cold_finish_run(PGconn *c, struct rdb_job *j)
 {
 	struct cold_job *cj = (struct cold_job *)j;
 	char id[32];
-	const char *p[4] = { cj->model, cj->node_id, cj->state, cj->error };
-	const char *pj[3] = { id, cj->state, cj->error };
+	const char *p[5] = {
+	    cj->model, cj->node_id, cj->state, cj->error, cj->address};
+	const char *pj[3] = {id, cj->state, cj->error};
 	PGresult *r;
 	int st = RDB_OK;
 
 	snprintf(id, sizeof(id), "%lld", (long long)cj->job_id);
-	if ((r = rdb_exec(c, j, &st, RSQL_REPLICA_SET_STATE, 4, p)) != NULL)
+	if ((r = rdb_exec(c, j, &st, RSQL_REPLICA_SET_STATE, 5, p)) != NULL)
 		PQclear(r);
 	if (cj->job_id > 0 &&
 	    (r = rdb_exec(c, j, &st, RSQL_LOADJOB_FINISH, 3, pj)) != NULL)
@@ -457,6 +507,9 @@ cold_record(struct cold *c, const char *state, const char *error)
 	snprintf(cj->node_id, sizeof(cj->node_id), "%s", c->node_id);
 	snprintf(cj->state, sizeof(cj->state), "%s", state);
 	snprintf(cj->error, sizeof(cj->error), "%s", error ? error : "");
+	if (c->replica != RT_NONE && rt_view_replica(R.view, c->replica))
+		snprintf(cj->address, sizeof(cj->address), "%s",
+		    rt_view_replica(R.view, c->replica)->address);
 	cj->job_id = c->job_id;
 	cj->j.run = cold_finish_run;
 	cj->j.done = cold_finish_done;
@@ -472,14 +525,14 @@ cold_failed(struct cold *c, const char *why)
 	int attempts = c->attempts;
 	char msg[400];
 
-	(void)metrics_inc(R.metrics, MET_COLD_LOADS, METRICS_L(
-	    rt_view_model(R.view, model)->name, "failed"));
+	(void)metrics_inc(R.metrics, MET_COLD_LOADS,
+	    METRICS_L(rt_view_model(R.view, model)->name, METRICS_LOAD_FAILED));
 	rn_event(EVENT_REPLICA_FAILED, c->node_id,
-	    rt_view_model(R.view, model)->name, "router", json_pack("{s:s}",
-	    "error", why));
+	    rt_view_model(R.view, model)->name, "router",
+	    json_pack("{s:s}", "error", why));
 	if (c->replica != RT_NONE)
-		(void)rt_view_replica_event(R.view, c->replica,
-		    RT_REPLICA_EV_FAILED, r_now());
+		(void)rt_view_replica_event(
+		    R.view, c->replica, RT_REPLICA_EV_FAILED, r_now());
 	cold_record(c, "failed", why);
 	snprintf(msg, sizeof(msg), "model %s could not be loaded: %s",
 	    rt_view_model(R.view, model)->name, why);
@@ -519,16 +572,16 @@ cold_install_reply(void *arg, int status, const char *data, size_t len)
 	}
 	rt_view_replica_set_address(R.view, c->replica, addr,
 	    rt_view_model(R.view, c->model)->revision);
-	(void)rt_view_replica_event(R.view, c->replica, RT_REPLICA_EV_READY,
-	    r_now());
-	(void)metrics_inc(R.metrics, MET_COLD_LOADS, METRICS_L(
-	    rt_view_model(R.view, c->model)->name, "ready"));
-	(void)metrics_observe(R.metrics, MET_LOAD_DURATION, NULL,
-	    (r_now() - c->since) / 1000.0);
+	(void)rt_view_replica_event(
+	    R.view, c->replica, RT_REPLICA_EV_READY, r_now());
+	(void)metrics_inc(R.metrics, MET_COLD_LOADS,
+	    METRICS_L(rt_view_model(R.view, c->model)->name, METRICS_LOAD_OK));
+	(void)metrics_observe(
+	    R.metrics, MET_LOAD_DURATION, NULL, (r_now() - c->since) / 1000.0);
 	rn_event(EVENT_REPLICA_READY, c->node_id,
 	    rt_view_model(R.view, c->model)->name, "router",
 	    json_pack("{s:s,s:I}", "address", addr, "load_ms",
-	    (json_int_t)(r_now() - c->since)));
+	        (json_int_t)(r_now() - c->since)));
 	cold_record(c, "ready", NULL);
 	json_decref(o);
 	{
@@ -550,8 +603,8 @@ cold_install(struct cold *c, const char *sha256)
 
 	opts = json_pack("{s:s}", "Model", cm->model);
 	if (cm->context_size)
-		json_object_set_new(opts, "ContextSize",
-		    json_integer(cm->context_size));
+		json_object_set_new(
+		    opts, "ContextSize", json_integer(cm->context_size));
 	if (cm->threads)
 		json_object_set_new(opts, "Threads", json_integer(cm->threads));
 	if (cm->n_options > 0) {
@@ -563,10 +616,11 @@ cold_install(struct cold *c, const char *sha256)
 		json_object_set_new(opts, "Options", o);
 	}
 	if (model_file(cm, &f))
-		json_array_append_new(files, json_pack("{s:s,s:I,s:s}", "name",
-		    f.name, "size", (json_int_t)f.size, "sha256", sha256));
-	req = json_pack("{s:s,s:s,s:o,s:o}", "backend", cm->backend,
-	    "model_id", cm->name, "files", files, "options", opts);
+		json_array_append_new(
+		    files, json_pack("{s:s,s:I,s:s}", "name", f.name, "size",
+		               (json_int_t)f.size, "sha256", sha256));
+	req = json_pack("{s:s,s:s,s:o,s:o}", "backend", cm->backend, "model_id",
+	    cm->name, "files", files, "options", opts);
 	c->phase = COLD_INSTALLING;
 	bus_token(tok, sizeof(tok), c->node_id);
 	snprintf(subj, sizeof(subj), "nodes.%s.backend.install", tok);
@@ -575,26 +629,45 @@ cold_install(struct cold *c, const char *sha256)
 }
 
 struct unload_ctx {
-	struct cold	*c;
-	uint32_t	 victim;
-	char		 sha256[65];
+	struct cold *c;
+	uint32_t victim;
+	char sha256[65];
 };
 
+/*
+ * A victim's unload answered.  The victim leaves the view either way (if
+ * its backend still runs, the worker's heartbeats bring it back).  The
+ * load goes on once every node answered (an answer "nothing running" is
+ * fine: the memory is free); a node that did not answer may still hold
+ * the memory, so the load fails here (the next request may try
+ * elsewhere).
+ */
 static void
 cold_unload_reply(void *arg, int status, const char *data, size_t len)
 {
 	struct unload_ctx *u = arg;
 	struct cold *c = u->c;
 	struct rt_replica *r = rt_view_replica(R.view, u->victim);
+	int ok = status == 0;
 
 	if (r != NULL && r->state == RT_REPLICA_STOPPING) {
-		(void)metrics_inc(R.metrics, MET_EVICTIONS, NULL);
-		rn_event(EVENT_REPLICA_EVICTED, rt_view_node(R.view, r->node)->id,
-		    rt_view_model(R.view, r->model)->name, "router", NULL);
+		if (ok) {
+			(void)metrics_inc(R.metrics, MET_EVICTIONS, NULL);
+			rn_event(EVENT_REPLICA_EVICTED,
+			    rt_view_node(R.view, r->node)->id,
+			    rt_view_model(R.view, r->model)->name, "router",
+			    NULL);
+		}
 		rt_view_replica_remove(R.view, u->victim);
 	}
-	if (--c->victims_left == 0)
-		cold_install(c, u->sha256);
+	if (!ok)
+		c->evict_failed = 1;
+	if (--c->victims_left == 0) {
+		if (c->evict_failed)
+			cold_failed(c, "the node did not answer the eviction");
+		else
+			cold_install(c, u->sha256);
+	}
 	free(u);
 }
 
@@ -609,7 +682,8 @@ cold_evict(struct cold *c, const char *sha256)
 	c->phase = COLD_EVICTING;
 	c->victims_left = (int)c->plan.n_victims;
 	for (i = 0; i < c->plan.n_victims; i++) {
-		struct rt_replica *r = rt_view_replica(R.view, c->plan.victims[i]);
+		struct rt_replica *r =
+		    rt_view_replica(R.view, c->plan.victims[i]);
 
 		if ((u = calloc(1, sizeof(*u))) == NULL)
 			fatal("calloc");
@@ -617,7 +691,8 @@ cold_evict(struct cold *c, const char *sha256)
 		u->victim = c->plan.victims[i];
 		snprintf(u->sha256, sizeof(u->sha256), "%s", sha256);
 		req = json_pack("{s:s,s:s}", "model_name",
-		    rt_view_model(R.view, r->model)->name, "address", r->address);
+		    rt_view_model(R.view, r->model)->name, "address",
+		    r->address);
 		bus_token(tok, sizeof(tok), c->node_id);
 		snprintf(subj, sizeof(subj), "nodes.%s.model.unload", tok);
 		rb_request(subj, req, UNLOAD_TIMEOUT_MS, cold_unload_reply, u);
@@ -641,15 +716,26 @@ cold_lock_done(struct rdb_job *j)
 	} else if (j->status != RDB_OK) {
 		char why[300];
 
-		snprintf(why, sizeof(why), "%s", j->status == RDB_UNAVAILABLE ?
-		    "the database is unavailable (cold loads need PostgreSQL)" :
-		    j->error);
+		snprintf(why, sizeof(why), "%s",
+		    j->status == RDB_UNAVAILABLE
+		        ? "the database is unavailable (cold loads need "
+		          "PostgreSQL)"
+		        : j->error);
 		if (c->replica != RT_NONE)
 			rt_view_replica_remove(R.view, c->replica);
 		c->replica = RT_NONE;
-		c->attempts = COLD_ATTEMPTS;	/* not the node's fault */
+		c->attempts = COLD_ATTEMPTS; /* not the node's fault */
 		cold_failed(c, why);
 	} else {
+		uint32_t ns = rt_view_node_find(R.view, c->node_id);
+
+		/* Only the frontend that holds the model's lock loads it (and
+		 * says so): the others wait for its replica. */
+		rn_event(EVENT_REPLICA_LOADING, c->node_id, cj->model, "router",
+		    json_pack("{s:s,s:b,s:I}", "node_name",
+		        ns == RT_NONE ? "" : rt_view_node(R.view, ns)->name,
+		        "evict", c->plan.status == RT_COLD_EVICT, "job_id",
+		        (json_int_t)cj->job_id));
 		c->have_lock = 1;
 		c->job_id = cj->job_id;
 		if (c->plan.status == RT_COLD_EVICT && c->plan.n_victims > 0)
@@ -684,7 +770,8 @@ cold_start(uint32_t model, uint32_t exclude)
 	switch (rt_place_cold(R.view, model, exclude, r_now(), &c->plan)) {
 	case RT_COLD_NONE:
 		cold_free(c);
-		fail_waiters(model, 503, 30, "no node can run this model now "
+		fail_waiters(model, 503, 30,
+		    "no node can run this model now "
 		    "(none is healthy, matches its selector and has memory)");
 		return;
 	case RT_COLD_WAIT:
@@ -705,10 +792,6 @@ cold_start(uint32_t model, uint32_t exclude)
 	    rt_view_node(R.view, c->node)->id);
 	c->phase = COLD_LOCKING;
 	cm = conf_of(model);
-	rn_event(EVENT_REPLICA_LOADING, c->node_id, cm->name, "router",
-	    json_pack("{s:s,s:b}", "node_name",
-	    rt_view_node(R.view, c->node)->name, "evict",
-	    c->plan.status == RT_COLD_EVICT));
 	if ((cj = calloc(1, sizeof(*cj))) == NULL)
 		fatal("calloc");
 	cj->c = c;
@@ -738,8 +821,8 @@ rp_prewarm(uint32_t model)
 		return json_pack("{s:b,s:s,s:s}", "success", 0, "model", name,
 		    "error", "no node can load this model now");
 	return json_pack("{s:b,s:s,s:s,s:s}", "success", 1, "model", name,
-	    "node_id", c->node_id, "state", c->phase == COLD_WAITING ?
-	    "waiting-for-memory" : "loading");
+	    "node_id", c->node_id, "state",
+	    c->phase == COLD_WAITING ? "waiting-for-memory" : "loading");
 }
 
 /*
@@ -779,6 +862,7 @@ rp_replica_update(const char *node_id, const char *model, const char *address,
 			return;
 		if ((c = cold_find(m)) != NULL && c->phase == COLD_REMOTE)
 			cold_free(c);
+		rb_snapshots_reapply();
 		rp_capacity_changed(m);
 		return;
 	}
@@ -791,14 +875,43 @@ rp_replica_update(const char *node_id, const char *model, const char *address,
 		rt_view_replica_set_address(R.view, slot, address, r->revision);
 	if (rt_view_replica_event(R.view, slot, ev, r_now()) == 1) {
 		log_fields(ev == RT_REPLICA_EV_FAILED ? 4 : 6,
-		    &(struct log_fields){ .node_id = node_id, .model = model,
-		    .event = "replica_state" }, "replica of %s on %s: %s%s%s",
-		    model, node_id, state, error && *error ? ": " : "",
-		    error ? error : "");
+		    &(struct log_fields){.node_id = node_id,
+		        .model = model,
+		        .event = "replica_state"},
+		    "replica of %s on %s: %s%s%s", model, node_id, state,
+		    error && *error ? ": " : "", error ? error : "");
 		if (ev == RT_REPLICA_EV_STOP)
 			rt_view_replica_remove(R.view, slot);
 		if (ev == RT_REPLICA_EV_READY)
 			rp_capacity_changed(m);
+	}
+}
+
+/*
+ * replicas_min is kept, not only reached when requests come: the health
+ * leader (one frontend, so that N frontends do not race for the same
+ * loads; the model lock would serialise them anyway) starts a load for
+ * every model below its minimum that has none in progress, once a
+ * second.  Nothing else is done for a model that cannot get one now.
+ */
+static void
+rp_keep_min(uint64_t now)
+{
+	static uint64_t last;
+	struct rt_model *m;
+	struct rt_warm w;
+	uint32_t i;
+
+	if (!R.leader || now - last < MIN_CHECK_MS)
+		return;
+	last = now;
+	for (i = 0; i < R.view->models.n; i++) {
+		if ((m = rt_view_model(R.view, i)) == NULL ||
+		    m->replicas_min == 0 || cold_find(i) != NULL)
+			continue;
+		(void)rt_place_warm(R.view, i, RT_NONE, now, &w);
+		if (w.cold && w.live < m->replicas_min)
+			cold_start(i, RT_NONE);
 	}
 }
 
@@ -814,27 +927,31 @@ rp_tick(void)
 		c = cold_find(wi.model);
 		if (c != NULL)
 			reject(wi.owner, (uint32_t)wi.cookie, wi.id, 503, 10,
-			    "model_loading", "model %s is still loading (%u%%); "
-			    "retry later", rt_view_model(R.view, wi.model)->name,
-			    c->progress);
+			    "model_loading",
+			    "model %s is still loading (%u%%); "
+			    "retry later",
+			    rt_view_model(R.view, wi.model)->name, c->progress);
 		else
 			reject(wi.owner, (uint32_t)wi.cookie, wi.id, 503,
 			    rt_admit_retry_after(R.admit, wi.model, 1),
-			    "service_unavailable", "all replicas of %s are busy",
+			    "service_unavailable",
+			    "all replicas of %s are busy",
 			    rt_view_model(R.view, wi.model)->name);
 	}
 	for (c = colds; c != NULL; c = next) {
 		next = c->next;
-		if (c->phase == COLD_WAITING && rt_admit_length(R.admit,
-		    c->model) > 0)
+		if (c->phase == COLD_WAITING &&
+		    rt_admit_length(R.admit, c->model) > 0)
 			cold_start(c->model, RT_NONE);
 		else if (c->phase == COLD_WAITING)
 			cold_free(c);
 		else if (c->phase == COLD_REMOTE &&
-		    now - c->since > REMOTE_RECHECK_MS) {
+		         now - c->since > REMOTE_RECHECK_MS) {
 			/* The other frontend may have died: try the lock. */
 			c->phase = COLD_WAITING;
 			cold_start(c->model, RT_NONE);
 		}
 	}
+	rp_keep_min(now);
+	rp_serve_queues();
 }

@@ -37,11 +37,11 @@ rsql_migrate(const char *url, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot connect to the database");
 		return -1;
 	}
-	n = db_migrate_embedded(db, rsql_migration_files, rsql_migration_sqls,
-	    rsql_n_migrations);
+	n = db_migrate_embedded(
+	    db, rsql_migration_files, rsql_migration_sqls, rsql_n_migrations);
 	if (n == -1)
-		snprintf(err, errlen, "migration failed: %s",
-		    db_error(db)->message);
+		snprintf(
+		    err, errlen, "migration failed: %s", db_error(db)->message);
 	db_close(db);
 	return n == -1 ? -1 : 0;
 }
@@ -92,11 +92,11 @@ rsql_sha256_file(const char *path, char hex[65])
 /* Hashes of model files by (path, size, mtime): hashing a multi-GB file
  * takes seconds, so it is done once per file version. */
 struct hcache {
-	char		 path[600];
-	off_t		 size;
-	time_t		 mtime;
-	char		 hex[65];
-	struct hcache	*next;
+	char path[600];
+	off_t size;
+	time_t mtime;
+	char hex[65];
+	struct hcache *next;
 };
 
 static struct hcache *hcache;

@@ -497,9 +497,7 @@ rt_view_health_check(struct rt_view *v, uint64_t now,
 int64_t
 rt_view_node_available(const struct rt_view *v, uint32_t slot, enum rt_mem mem)
 {
-	const struct rt_node *n = NODE(v, slot);
-
-	return (int64_t)n->free[mem] - (int64_t)n->reserved[mem];
+	return rt_node_available(NODE(v, slot), mem);
 }
 
 /* ---- backends and models ---------------------------------------------- */
@@ -655,7 +653,28 @@ loaded_state(enum rt_replica_state st)
 	return st == RT_REPLICA_LOADING || st == RT_REPLICA_READY;
 }
 
-/* Change state and keep the node's "models loaded" count in step. */
+/*
+ * Count (sign 1) or uncount (-1) a replica's estimate in its node's
+ * committed memory.  Every state but FAILED holds memory: LOADING and
+ * READY obviously, STOPPING until the worker confirms the unload.
+ */
+static void
+replica_commit(struct rt_view *v, const struct rt_replica *r, int sign)
+{
+	uint64_t *c = &NODE(v, r->node)->committed[r->mem];
+
+	if (r->state == RT_REPLICA_FAILED)
+		return;
+	if (sign > 0)
+		*c += r->mem_bytes;
+	else
+		*c -= *c < r->mem_bytes ? *c : r->mem_bytes;
+}
+
+/*
+ * Change state and keep the node's "models loaded" count and committed
+ * memory in step.
+ */
 static void
 replica_set_state(struct rt_view *v, struct rt_replica *r,
     enum rt_replica_state st, uint64_t now)
@@ -666,8 +685,10 @@ replica_set_state(struct rt_view *v, struct rt_replica *r,
 		n->n_loaded--;
 	else if (!loaded_state(r->state) && loaded_state(st))
 		n->n_loaded++;
+	replica_commit(v, r, -1);
 	r->state = st;
 	r->state_since = now;
+	replica_commit(v, r, 1);
 }
 
 uint32_t
@@ -763,7 +784,9 @@ rt_view_replica_reserve(struct rt_view *v, uint32_t slot, uint64_t bytes)
 	if ((h = rt_view_reserve(v, r->node, r->mem, bytes)) == 0)
 		return -1;
 	r->reservation = h;
+	replica_commit(v, r, -1);
 	r->mem_bytes = bytes;
+	replica_commit(v, r, 1);
 	return 0;
 }
 
@@ -828,6 +851,7 @@ rt_view_replica_remove(struct rt_view *v, uint32_t slot)
 	replica_set_state(v, r, RT_REPLICA_STOPPING, r->state_since);
 	if (r->reservation != 0)
 		rt_view_release(v, r->reservation);
+	replica_commit(v, r, -1);
 	if (r->id != 0)
 		rt_map_del(&v->replica_ids, &r->id, sizeof(r->id));
 	replica_unlink(v, &MODEL(v, r->model)->replicas, r->model_pos, 1);

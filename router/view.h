@@ -64,6 +64,8 @@ struct rt_node {
 	uint32_t max_concurrency;
 	uint32_t n_settled; /* settled reservations awaiting heartbeats */
 	uint64_t total[RT_MEM_KINDS]; /* capacity (registration) */
+	/* Estimates of the replicas that hold memory here (not failed). */
+	uint64_t committed[RT_MEM_KINDS];
 	struct rt_slots replicas;
 	/* Tag ids, sorted: labels, installed backends, cached files. */
 	struct rt_slots labels;
@@ -245,7 +247,23 @@ void rt_view_node_clear_replicas(struct rt_view *v, uint32_t slot);
  */
 void rt_view_health_check(struct rt_view *v, uint64_t now,
     void (*cb)(void *arg, uint32_t node, enum rt_health_change ch), void *arg);
-/* Free memory minus reservations, in the kind placement uses. */
+/*
+ * What a new replica may take on a node, in the kind placement uses: the
+ * free memory the node last reported minus reservations, but never more
+ * than its capacity minus the estimates of the replicas it holds.  The
+ * second bound matters because a node's report does not always show its
+ * models: MemAvailable counts the page cache, and a model a backend
+ * mmap()ed lives there; trusting the report alone would stack models on
+ * one node and overcommit it.  Inline: placement asks it of every node.
+ */
+static inline int64_t
+rt_node_available(const struct rt_node *n, enum rt_mem mem)
+{
+	int64_t a = (int64_t)n->free[mem] - (int64_t)n->reserved[mem];
+	int64_t b = (int64_t)n->total[mem] - (int64_t)n->committed[mem];
+
+	return n->total[mem] > 0 && b < a ? b : a;
+}
 int64_t rt_view_node_available(
     const struct rt_view *v, uint32_t slot, enum rt_mem mem);
 /*

@@ -28,12 +28,12 @@
 #pragma weak agent_main
 
 static const struct {
-	const char	*name;
-	int		(*main)(enum conf_role);
+	const char *name;
+	int (*main)(enum conf_role);
 } main_procs[] = {
-	{ "api", api_main },
-	{ "router", router_main },
-	{ "agent", agent_main },
+    {"api", api_main},
+    {"router", router_main},
+    {"agent", agent_main},
 };
 
 static noreturn void
@@ -58,14 +58,15 @@ main_placeholder_peer(int fd, const struct msg_peer *peer, void *arg)
 static int
 main_placeholder(const char *name)
 {
-	struct proc_handlers h = { .peer_fd = main_placeholder_peer };
+	struct proc_handlers h = {.peer_fd = main_placeholder_peer};
 	struct pollfd pfd;
 
 	if (proc_init(name) == -1)
 		return 1;
 	proc_set_handlers(&h);
 	log_warnx("%s is not built into this binary yet; this placeholder "
-	    "only answers the supervisor", name);
+	          "only answers the supervisor",
+	    name);
 	if (proc_ready() == -1)
 		return 1;
 	while (!proc_shutting_down()) {
@@ -167,8 +168,8 @@ main(int argc, char *argv[])
 	if (proc != NULL)
 		return main_proc(proc, side);
 	if (check)
-		return conf_check_command(path_given ? path : NULL, path_given,
-		    verbose > 0);
+		return conf_check_command(
+		    path_given ? path : NULL, path_given, verbose > 0);
 	if (argc != 1)
 		usage();
 	return sup_main(main_role(argv[0]), path, path_given, verbose, argv0);

@@ -19,6 +19,7 @@ filter=${TESTS:-.}
 pass=0
 fail=0
 failed=""
+retried=""
 : "${TEST_TIMEOUT:=600}"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:halt_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
@@ -33,6 +34,13 @@ run_one() {	# build name command...
 	if BUILD="$b" TOP="$top" timeout -k 10 "$TEST_TIMEOUT" "$@" >"$log" 2>&1; then
 		pass=$((pass + 1))
 		echo "PASS $name ($(( $(date +%s) - start ))s)"
+	elif [ "${TEST_RETRY:-1}" = 1 ] && mv "$log" "$log.first" &&
+	    BUILD="$b" TOP="$top" timeout -k 10 "$TEST_TIMEOUT" "$@" >"$log" 2>&1; then
+		# A failure that does not repeat is reported, never hidden: the
+		# first run's log stays beside the second (TEST_RETRY=0: none).
+		pass=$((pass + 1))
+		retried="$retried $name"
+		echo "PASS $name after a failed first run ($(( $(date +%s) - start ))s) — first log: $log.first"
 	else
 		rc=$?
 		fail=$((fail + 1))
@@ -62,6 +70,7 @@ for t in tests/e2e/*.test; do
 done
 
 echo
+[ -n "$retried" ] && echo "passed only on a second run (flaky, investigate):$retried"
 [ -n "$failed" ] && echo "failed:$failed"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -37,6 +37,18 @@
  * Exit status of be_main(): 0 after a clean shutdown (SIGTERM or SIGINT),
  * 1 when serving fails (address in use, ...), 78 on a usage error.
  *
+ * Shutdown (SIGTERM or SIGINT).  Calls in progress may finish within the
+ * grace period (--grace-ms); those still running then are cancelled.
+ * Meanwhile the listener and the connections stay open and every new call
+ * fails at once with UNAVAILABLE "backend shutting down", which clients
+ * retry on another replica.  When the last call has ended, its client gets
+ * 500 ms more to read the rest of the answer, then every connection closes
+ * at once; a backend that was idle closes at once.  (gRPC's own graceful
+ * shutdown is not used: it closes a connection as soon as its last stream
+ * ends on the server side, and a client that had not read the stream's
+ * tail yet lost it; docs/DESIGN.md has the details.)  A second signal cuts
+ * the waits short.
+ *
  * RPCs and ops.  Health and Status are answered by the runtime itself
  * (through the optional health/status ops).  LoadModel, Free, Predict,
  * PredictStream, Embedding, TokenizeString, TTS and AudioTranscription call

@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,7 @@ struct bc_stream {
 	const char *error_string;
 	grpc_byte_buffer *send_bb;
 	int start_pending, status_pending;
+	atomic_int cancelled; /* we cancelled the call ourselves */
 	int done; /* status received (or failed locally) */
 	struct bc_error result; /* the outcome once done */
 	char tag_start, tag_msg, tag_status; /* addresses used as tags */
@@ -300,6 +302,8 @@ bc_strerror(enum bc_err kind)
  * Classify a gRPC status.  A failed connection attempt is UNAVAILABLE
  * like a broken one; only its message tells them apart, and the router
  * needs to know (nothing was sent: retry at once, mark the replica dead).
+ * CANCELLED means we cancelled; bc_outcome() turns a CANCELLED we did not
+ * ask for into UNAVAILABLE.
  */
 static enum bc_err
 bc_classify(grpc_status_code st, const char *msg)
@@ -485,6 +489,7 @@ bc_begin(const char *addr, const char *method, grpc_byte_buffer *bb,
 		return NULL;
 	}
 	s->send_bb = bb;
+	atomic_init(&s->cancelled, 0);
 	s->details = grpc_empty_slice();
 	grpc_metadata_array_init(&s->md_in);
 	grpc_metadata_array_init(&s->md_trail);
@@ -547,7 +552,30 @@ bc_status_op(struct bc_stream *s, grpc_op *op)
 	op->data.recv_status_on_client.error_string = &s->error_string;
 }
 
-/* Record the call's final status in s->result; 0 if it was OK. */
+/* Did we cancel the call (bc_stream_cancel, a fired handle, an error)? */
+static int
+bc_cancelled_here(struct bc_stream *s)
+{
+	int fired = 0;
+
+	if (atomic_load(&s->cancelled))
+		return 1;
+	if (s->cancel != NULL) {
+		pthread_mutex_lock(&s->cancel->mu);
+		fired = s->cancel->fired;
+		pthread_mutex_unlock(&s->cancel->mu);
+	}
+	return fired;
+}
+
+/*
+ * Record the call's final status in s->result; 0 if it was OK.  A
+ * CANCELLED we did not cause comes from the backend: gRPC answers so a
+ * call that reaches a server in the middle of its shutdown, and the
+ * runtime so the calls still running when the shutdown grace ran out.
+ * Either way the backend is going away and another replica may serve the
+ * call, so it is UNAVAILABLE, like a connection lost mid-call.
+ */
 static int
 bc_outcome(struct bc_stream *s)
 {
@@ -559,6 +587,13 @@ bc_outcome(struct bc_stream *s)
 	s->result.grpc_status = (int)s->status;
 	snprintf(s->result.msg, sizeof(s->result.msg), "%s",
 	    msg[0] != '\0' ? msg : bc_strerror(s->result.kind));
+	if (s->result.kind == BC_ECANCELLED && !bc_cancelled_here(s)) {
+		/* The backend dropped the call: shutting down. */
+		s->result.kind = BC_EUNAVAILABLE;
+		snprintf(s->result.msg, sizeof(s->result.msg),
+		    "cancelled by the backend (%s)",
+		    msg[0] != '\0' ? msg : "no message");
+	}
 	gpr_free(msg);
 	return s->result.kind == BC_OK ? 0 : -1;
 }
@@ -726,6 +761,7 @@ bc_stream_next(
 	op.data.recv_message.recv_message = &bb;
 	if (grpc_call_start_batch(s->call, &op, 1, &s->tag_msg, NULL) !=
 	    GRPC_CALL_OK) {
+		atomic_store(&s->cancelled, 1);
 		grpc_call_cancel(s->call, NULL);
 		return bc_stream_end(s, err) == 0 ? 0 : -1;
 	}
@@ -735,6 +771,7 @@ bc_stream_next(
 	*out = bc_unpack(s->out_desc, bb);
 	grpc_byte_buffer_destroy(bb);
 	if (*out == NULL) {
+		atomic_store(&s->cancelled, 1);
 		grpc_call_cancel(s->call, NULL);
 		(void)bc_pluck(s, &s->tag_status);
 		s->status_pending = 0;
@@ -750,6 +787,7 @@ bc_stream_next(
 void
 bc_stream_cancel(struct bc_stream *s)
 {
+	atomic_store(&s->cancelled, 1);
 	grpc_call_cancel(s->call, NULL);
 }
 

@@ -39,12 +39,13 @@ enum bc_err {
 				   socket, unreachable): the request never
 				   reached a backend */
 	BC_EUNAVAILABLE, /* connection lost mid-call, backend shutting
-				   down, or other transport failure */
+				   down (also when it cancelled the call
+				   itself), or other transport failure */
 	BC_EBUSY, /* the backend refused the call: too many in
 				   progress */
 	BC_EDEADLINE, /* the deadline passed */
 	BC_ECANCELLED, /* cancelled on our side (bc_cancel_fire,
-				   bc_stream_cancel) or by the server */
+				   bc_stream_cancel) */
 	BC_EUNAUTH, /* missing or wrong bearer token */
 	BC_EINVAL, /* the backend rejected the request
 				   (INVALID_ARGUMENT) */

@@ -25,10 +25,12 @@
 
 /* Calls given a further chance to stop after shutdown cancelled them. */
 #define BE_CANCEL_WAIT_MS 3000
-/* After the last call: time for the transports to flush final statuses. */
-#define BE_FLUSH_WAIT_MS 1000
-/* And after the last call completed, before the transports close. */
-#define BE_LINGER_MS 200
+/*
+ * After the last call of a graceful shutdown ended: time its client has
+ * to read the last messages and the status before the connections close
+ * (see srv_stop).
+ */
+#define BE_SETTLE_MS 500
 /* request_call operations kept posted, so bursts do not wait. */
 #define BE_PENDING_REQUESTS 8
 
@@ -37,7 +39,7 @@ static grpc_server *gsrv;
 static grpc_completion_queue *gcq;
 static pthread_t poller;
 static struct be_tag shutdown_tag = {BE_TAG_SHUTDOWN, NULL};
-static atomic_int stopping;
+static atomic_int closing; /* grpc_server_shutdown_and_notify called */
 
 /*
  * The call threads.  Every admitted call is on the `active` list until its
@@ -55,7 +57,9 @@ static struct {
 	int nactive;
 	int nidle, nthreads, max;
 	int stop;
+	int stopping; /* SIGTERM: new calls are refused */
 	int server_down; /* the shutdown tag completed */
+	struct timespec last_end; /* when the last call ended (monotonic) */
 	pthread_t *threads;
 } pool;
 
@@ -106,6 +110,7 @@ srv_worker(void *arg)
 		if (c->next != NULL)
 			c->next->prev = c->prev;
 		pool.nactive--;
+		clock_gettime(CLOCK_MONOTONIC, &pool.last_end);
 		pthread_cond_broadcast(&pool.done);
 		pthread_mutex_unlock(&pool.mu);
 		be_ctx_free(c);
@@ -115,20 +120,21 @@ srv_worker(void *arg)
 	return NULL;
 }
 
-/* Turn a call away at once (too many calls): answered by the poller. */
+/*
+ * Turn a call away at once, answered by the poller (no call thread): too
+ * many calls in progress, or shutting down.  why is a static string.
+ */
 static void
-srv_reject(struct be_ctx *c)
+srv_reject(struct be_ctx *c, grpc_status_code code, const char *why)
 {
 	grpc_slice details;
 	grpc_op ops[3];
 
-	log_warnx("too many calls in progress (%d): rejecting one", pool.max);
 	memset(ops, 0, sizeof(ops));
-	details = grpc_slice_from_static_string("too many calls in progress");
+	details = grpc_slice_from_static_string(why);
 	ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
 	ops[1].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
-	ops[1].data.send_status_from_server.status =
-	    GRPC_STATUS_RESOURCE_EXHAUSTED;
+	ops[1].data.send_status_from_server.status = code;
 	ops[1].data.send_status_from_server.status_details = &details;
 	ops[2].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
 	ops[2].data.recv_close_on_server.cancelled = &c->close_cancelled;
@@ -138,14 +144,26 @@ srv_reject(struct be_ctx *c)
 		be_ctx_free(c);
 }
 
-/* A call arrived: admit it to the pool (creating a thread if needed). */
+/*
+ * A call arrived: admit it to the pool (creating a thread if needed), or
+ * turn it away when shutting down or full.  Deciding under pool.mu means
+ * a call is either counted before srv_drain() looks or refused.
+ */
 static void
 srv_admit(struct be_ctx *c)
 {
 	pthread_mutex_lock(&pool.mu);
+	if (pool.stopping) {
+		pthread_mutex_unlock(&pool.mu);
+		srv_reject(c, GRPC_STATUS_UNAVAILABLE, "backend shutting down");
+		return;
+	}
 	if (pool.nactive >= pool.max) {
 		pthread_mutex_unlock(&pool.mu);
-		srv_reject(c);
+		log_warnx(
+		    "too many calls in progress (%d): rejecting one", pool.max);
+		srv_reject(c, GRPC_STATUS_RESOURCE_EXHAUSTED,
+		    "too many calls in progress");
 		return;
 	}
 	pool.nactive++;
@@ -193,14 +211,20 @@ srv_request(void)
 	return 0;
 }
 
+/*
+ * A call arrived.  Until the server closes, it keeps accepting calls, so
+ * that one arriving during a graceful shutdown gets a retryable
+ * UNAVAILABLE from us rather than the CANCELLED gRPC answers to calls
+ * arriving after grpc_server_shutdown_and_notify (see srv_stop).
+ */
 static void
 srv_new_call(struct be_ctx *c, int ok)
 {
-	if (!ok) { /* the server is shutting down */
+	if (!ok) { /* the server shut down */
 		be_ctx_free(c);
 		return;
 	}
-	if (!atomic_load(&stopping))
+	if (!atomic_load(&closing))
 		(void)srv_request();
 	srv_admit(c);
 }
@@ -416,27 +440,13 @@ srv_drain(long ms, const sigset_t *sigs)
 	return left > 0 ? -1 : 0;
 }
 
-/* Wait until the server's shutdown tag came (ms < 0: for ever). */
+/* Wait until the server's shutdown tag came. */
 static void
-srv_wait_down(long ms)
+srv_wait_down(void)
 {
-	struct timespec end;
-
-	clock_gettime(CLOCK_MONOTONIC, &end);
-	end.tv_sec += ms / 1000;
-	end.tv_nsec += (ms % 1000) * 1000000;
-	if (end.tv_nsec >= 1000000000) {
-		end.tv_sec++;
-		end.tv_nsec -= 1000000000;
-	}
 	pthread_mutex_lock(&pool.mu);
-	while (!pool.server_down) {
-		if (ms < 0)
-			pthread_cond_wait(&pool.done, &pool.mu);
-		else if (pthread_cond_timedwait(&pool.done, &pool.mu, &end) ==
-		    ETIMEDOUT)
-			break;
-	}
+	while (!pool.server_down)
+		pthread_cond_wait(&pool.done, &pool.mu);
 	pthread_mutex_unlock(&pool.mu);
 }
 
@@ -468,45 +478,96 @@ srv_nactive(void)
 }
 
 /*
- * Graceful shutdown: stop accepting calls, give those in progress the
- * grace period, cancel what is left, and tear everything down in the
- * order gRPC requires.  A backend op that ignores cancellation cannot be
- * joined; the process then exits at once (status 0: the shutdown was asked
- * for and no further call will be answered).
+ * Wait until BE_SETTLE_MS after the last call ended (at once if it ended
+ * longer ago, or no call ever came).  A second SIGTERM/SIGINT cuts the
+ * wait short.
+ */
+static void
+srv_settle(const sigset_t *sigs)
+{
+	struct timespec end, now, left;
+
+	pthread_mutex_lock(&pool.mu);
+	end = pool.last_end;
+	pthread_mutex_unlock(&pool.mu);
+	if (end.tv_sec == 0 && end.tv_nsec == 0)
+		return;
+	end.tv_sec += BE_SETTLE_MS / 1000;
+	end.tv_nsec += (BE_SETTLE_MS % 1000) * 1000000L;
+	if (end.tv_nsec >= 1000000000) {
+		end.tv_sec++;
+		end.tv_nsec -= 1000000000;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	left.tv_sec = end.tv_sec - now.tv_sec;
+	left.tv_nsec = end.tv_nsec - now.tv_nsec;
+	if (left.tv_nsec < 0) {
+		left.tv_sec--;
+		left.tv_nsec += 1000000000;
+	}
+	if (left.tv_sec < 0)
+		return;
+	if (sigtimedwait(sigs, NULL, &left) > 0)
+		log_info("second signal: not waiting any longer");
+}
+
+/*
+ * Close the listeners and every connection at once, cancelling whatever
+ * call is left.  grpc_server_cancel_all_calls() right after the shutdown
+ * leaves gRPC no time to turn away calls itself.
+ */
+static void
+srv_close(void)
+{
+	atomic_store(&closing, 1);
+	grpc_server_shutdown_and_notify(gsrv, gcq, &shutdown_tag);
+	srv_cancel_all();
+}
+
+/*
+ * Graceful shutdown: refuse new calls, give those in progress the grace
+ * period, cancel what is left, and tear everything down in the order gRPC
+ * requires.  A backend op that ignores cancellation cannot be joined; the
+ * process then exits at once (status 0: the shutdown was asked for and no
+ * further call will be answered).
+ *
+ * The listeners and connections stay open, and new calls get UNAVAILABLE
+ * "backend shutting down" from us, until the last call has ended and its
+ * client has had BE_SETTLE_MS to read the answer; then everything closes
+ * at once.  gRPC's own graceful shutdown (GOAWAY at SIGTERM) loses final
+ * statuses: once a connection got a GOAWAY, gRPC closes it as soon as its
+ * last stream has ended on our side, and a client that writes anything
+ * (the flow-control update of its next read) before it has read that
+ * stream's last message and status gets EPIPE, fails the stream with
+ * UNAVAILABLE and never reads what was already in its socket.  And calls
+ * that arrive on a connection after the shutdown began, before the client
+ * processed the GOAWAY (an idle client processes it only at its next call),
+ * are answered CANCELLED, which a client cannot tell from a real
+ * cancellation.
  */
 static void
 srv_stop(const struct be_conf *conf, const sigset_t *sigs)
 {
-	atomic_store(&stopping, 1);
-	grpc_server_shutdown_and_notify(gsrv, gcq, &shutdown_tag);
+	pthread_mutex_lock(&pool.mu);
+	pool.stopping = 1;
+	pthread_mutex_unlock(&pool.mu);
 	log_info("shutting down: %d call(s) in progress, grace %ld ms",
 	    srv_nactive(), conf->grace_ms);
 	if (srv_drain(conf->grace_ms, sigs) == -1) {
 		log_warnx(
 		    "cancelling %d call(s) still in progress", srv_nactive());
-		srv_cancel_all();
+		srv_close();
 		if (srv_drain(BE_CANCEL_WAIT_MS, sigs) == -1) {
 			log_warnx("%d call(s) ignore cancellation; exiting "
 			          "without waiting for them",
 			    srv_nactive());
 			_exit(0);
 		}
+	} else {
+		srv_settle(sigs);
+		srv_close();
 	}
-	/*
-	 * The shutdown tag waits until every client closed its connection;
-	 * idle clients keep theirs (a cached channel) for seconds.  Give the
-	 * transports a moment first: the last calls' statuses may still be
-	 * queued for writing, and cancelling now would lose them (the client
-	 * would see its complete stream end in UNAVAILABLE).  Then, with no
-	 * call left, dropping the connections loses nothing.
-	 */
-	srv_wait_down(BE_FLUSH_WAIT_MS);
-	/* The shutdown tag only says every call completed on our side; the
-	 * last status frames may still sit in the transport's write buffer,
-	 * which grpc_server_destroy() would drop. */
-	usleep(BE_LINGER_MS * 1000);
-	grpc_server_cancel_all_calls(gsrv);
-	srv_wait_down(-1);
+	srv_wait_down();
 	grpc_server_destroy(gsrv);
 	grpc_completion_queue_shutdown(gcq);
 	pthread_join(poller, NULL);

@@ -16,7 +16,7 @@
 #include "proto/log.h"
 #include "proto/msgbuf.h"
 
-int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Take every complete message; 0 to continue, -1 after a protocol error. */
 static int

@@ -417,13 +417,15 @@ tl_on_http(int link, uint32_t peerid, const struct msg *m)
 	if (strcmp(req->path, "/readyz") == 0) {
 		memset(&h, 0, sizeof(h));
 		h.status = 200;
-		snprintf(h.content_type, sizeof(h.content_type), "application/json");
+		snprintf(
+		    h.content_type, sizeof(h.content_type), "application/json");
 		h.body_len = sizeof(ready) - 1;
 		if ((buf = malloc(sizeof(h) + h.body_len)) == NULL)
 			exit(2);
 		memcpy(buf, &h, sizeof(h));
 		memcpy(buf + sizeof(h), ready, h.body_len);
-		tl_send(link, MSG_HTTP_RESP, peerid, buf, sizeof(h) + h.body_len);
+		tl_send(
+		    link, MSG_HTTP_RESP, peerid, buf, sizeof(h) + h.body_len);
 		free(buf);
 		return;
 	}
@@ -471,7 +473,8 @@ tl_dispatch(int link, struct msg *m)
 		break;
 	case MSG_METRICS_SNAP:
 		/* The api's metrics, once a second: only the size matters here. */
-		CHECK(m->hdr.len == sizeof(struct metrics_snap), "snapshot size");
+		CHECK(
+		    m->hdr.len == sizeof(struct metrics_snap), "snapshot size");
 		break;
 	default:
 		CHECK(0, "router got message type %u", m->hdr.type);

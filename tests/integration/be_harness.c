@@ -218,6 +218,29 @@ srv_event(const struct srv *s, const char *what, int wait_ms)
 	return -1;
 }
 
+/* Does the backend's log contain text, within wait_ms?  1 or 0. */
+int
+srv_logged(const struct srv *s, const char *text, int wait_ms)
+{
+	char line[512];
+	int64_t end = now_ms() + wait_ms;
+	int found;
+	FILE *f;
+
+	do {
+		found = 0;
+		if ((f = fopen(s->log, "r")) != NULL) {
+			while (!found && fgets(line, sizeof(line), f) != NULL)
+				found = strstr(line, text) != NULL;
+			fclose(f);
+		}
+		if (found)
+			return 1;
+		sleep_ms(5);
+	} while (now_ms() < end);
+	return 0;
+}
+
 int
 load(const char *addr, const char **options, size_t n, struct bc_error *err)
 {

@@ -52,6 +52,8 @@ int srv_wait(struct srv *s, int ms);
 void srv_stop(struct srv *s, int ms);
 /* N of the last "stream WHAT N" event within wait_ms, or -1. */
 int srv_event(const struct srv *s, const char *what, int wait_ms);
+/* Does the child's log contain text, within wait_ms?  1 or 0. */
+int srv_logged(const struct srv *s, const char *text, int wait_ms);
 /* Sockets the child holds (listener + connections). */
 int srv_sockets(const struct srv *s);
 /* LoadModel "fake-model" with these Options strings. */

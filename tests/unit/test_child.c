@@ -13,14 +13,14 @@
 
 #include "supervisor/child.h"
 
-#define RND_MID		0x80000000u	/* jitter factor exactly 1.0 */
-#define CRASH		(SIGSEGV)	/* wait status: killed by SIGSEGV */
-#define EXITED(code)	((code) << 8)	/* wait status: exit(code) */
+#define RND_MID 0x80000000u /* jitter factor exactly 1.0 */
+#define CRASH (SIGSEGV) /* wait status: killed by SIGSEGV */
+#define EXITED(code) ((code) << 8) /* wait status: exit(code) */
 
 /* Spawn, become ready at once, crash `ran` ms later. */
 static struct child_verdict
-run_and_crash(struct child_sm *sm, int64_t *now, int64_t ran, int status,
-    uint32_t rnd)
+run_and_crash(
+    struct child_sm *sm, int64_t *now, int64_t ran, int status, uint32_t rnd)
 {
 	child_sm_spawned(sm, *now);
 	child_sm_ready(sm, *now);
@@ -71,8 +71,8 @@ test_jitter_bounds(void **state)
 static void
 test_delays_double(void **state)
 {
-	static const int64_t want[] = { 1000, 2000, 4000, 8000, 16000, 32000,
-	    60000, 60000, 60000 };
+	static const int64_t want[] = {
+	    1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000, 60000};
 	struct child_sm sm;
 	struct child_verdict v;
 	int64_t now = 5000;
@@ -105,7 +105,7 @@ test_spawn_gap_floor(void **state)
 	(void)state;
 	child_sm_init(&sm);
 	spawned = now;
-	v = run_and_crash(&sm, &now, 10, EXITED(75), 0);	/* 800 ms */
+	v = run_and_crash(&sm, &now, 10, EXITED(75), 0); /* 800 ms */
 	assert_int_equal(v.wait_ms, 990);
 	assert_int_equal(sm.next_at - spawned, CHILD_SPAWN_GAP_MS);
 	/* A long run: the jittered delay counts from the exit. */
@@ -234,8 +234,8 @@ test_config_exit(void **state)
 	(void)state;
 	child_sm_init(&sm);
 	child_sm_spawned(&sm, now);
-	v = child_sm_exited(&sm, now + 10, EXITED(78), RND_MID,
-	    CHILD_RETRY_FAILED_MS);
+	v = child_sm_exited(
+	    &sm, now + 10, EXITED(78), RND_MID, CHILD_RETRY_FAILED_MS);
 	assert_int_equal(v.kind, CHILD_EXIT_CONF);
 	assert_true(v.early);
 	assert_false(v.loop);
@@ -279,8 +279,8 @@ test_failed_retry(void **state)
 		child_sm_spawned(&sm, now);
 		child_sm_ready(&sm, now);
 		now += 100;
-		v = child_sm_exited(&sm, now, CRASH, RND_MID,
-		    CHILD_RETRY_FAILED_MS);
+		v = child_sm_exited(
+		    &sm, now, CRASH, RND_MID, CHILD_RETRY_FAILED_MS);
 		if (i < 4)
 			now = sm.next_at;
 	}
@@ -292,15 +292,15 @@ test_failed_retry(void **state)
 	child_sm_spawned(&sm, now);
 	assert_int_equal(sm.state, CHILD_STARTING);
 	child_sm_ready(&sm, now);
-	v = child_sm_exited(&sm, now + 5000, CRASH, RND_MID,
-	    CHILD_RETRY_FAILED_MS);
+	v = child_sm_exited(
+	    &sm, now + 5000, CRASH, RND_MID, CHILD_RETRY_FAILED_MS);
 	assert_true(v.loop);
 	assert_int_equal(sm.state, CHILD_FAILED);
 	now = sm.next_at;
 	child_sm_spawned(&sm, now);
 	child_sm_ready(&sm, now);
-	v = child_sm_exited(&sm, now + CHILD_RESET_MS, CRASH, RND_MID,
-	    CHILD_RETRY_FAILED_MS);
+	v = child_sm_exited(
+	    &sm, now + CHILD_RESET_MS, CRASH, RND_MID, CHILD_RETRY_FAILED_MS);
 	assert_false(v.loop);
 	assert_int_equal(sm.state, CHILD_BACKOFF);
 	assert_int_equal(v.wait_ms, CHILD_DELAY_MIN_MS);
@@ -327,18 +327,18 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_classify),
-		cmocka_unit_test(test_jitter_bounds),
-		cmocka_unit_test(test_delays_double),
-		cmocka_unit_test(test_spawn_gap_floor),
-		cmocka_unit_test(test_reset_after_healthy_run),
-		cmocka_unit_test(test_crash_loop),
-		cmocka_unit_test(test_slow_crashes_no_loop),
-		cmocka_unit_test(test_tempfail_not_counted),
-		cmocka_unit_test(test_config_exit),
-		cmocka_unit_test(test_early_death),
-		cmocka_unit_test(test_failed_retry),
-		cmocka_unit_test(test_stopped),
+	    cmocka_unit_test(test_classify),
+	    cmocka_unit_test(test_jitter_bounds),
+	    cmocka_unit_test(test_delays_double),
+	    cmocka_unit_test(test_spawn_gap_floor),
+	    cmocka_unit_test(test_reset_after_healthy_run),
+	    cmocka_unit_test(test_crash_loop),
+	    cmocka_unit_test(test_slow_crashes_no_loop),
+	    cmocka_unit_test(test_tempfail_not_counted),
+	    cmocka_unit_test(test_config_exit),
+	    cmocka_unit_test(test_early_death),
+	    cmocka_unit_test(test_failed_retry),
+	    cmocka_unit_test(test_stopped),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

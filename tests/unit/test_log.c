@@ -60,8 +60,8 @@ test_info_line(void **state)
 static void
 emit_fields(void)
 {
-	struct log_fields f = { .model = "voice", .request_id = "req-1",
-	    .event = "replica_ready" };
+	struct log_fields f = {
+	    .model = "voice", .request_id = "req-1", .event = "replica_ready"};
 
 	log_fields(LOG_WARNING, &f, "loaded");
 }
@@ -99,9 +99,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_info_line),
-		cmocka_unit_test(test_fields),
-		cmocka_unit_test(test_debug_only_when_verbose),
+	    cmocka_unit_test(test_info_line),
+	    cmocka_unit_test(test_fields),
+	    cmocka_unit_test(test_debug_only_when_verbose),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -24,9 +24,9 @@
 #include "proto/msgbuf.h"
 
 struct pair {
-	int		 fd[2];
-	struct msgbuf	 a;	/* sender */
-	struct msgbuf	 b;	/* receiver */
+	int fd[2];
+	struct msgbuf a; /* sender */
+	struct msgbuf b; /* receiver */
 };
 
 static int
@@ -35,8 +35,8 @@ setup(void **state)
 	struct pair *p = calloc(1, sizeof(*p));
 
 	assert_non_null(p);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
-	    p->fd), 0);
+	assert_int_equal(
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p->fd), 0);
 	msgbuf_init(&p->a, p->fd[0]);
 	msgbuf_init(&p->b, p->fd[1]);
 	*state = p;
@@ -84,7 +84,7 @@ static void
 test_round_trip(void **state)
 {
 	struct pair *p = *state;
-	struct msg_ctl_ping ping = { .seq = 42 };
+	struct msg_ctl_ping ping = {.seq = 42};
 	struct msg_ctl_status st;
 	uint8_t big[MSG_MAX_PAYLOAD];
 	struct msg m;
@@ -92,14 +92,14 @@ test_round_trip(void **state)
 	memset(&st, 0, sizeof(st));
 	snprintf(st.text, sizeof(st.text), "serving");
 	fill_pattern(big, sizeof(big), 3);
-	assert_int_equal(msgbuf_compose(&p->a, MSG_CTL_PING, 7, -1, &ping,
-	    sizeof(ping)), 0);
-	assert_int_equal(msgbuf_compose(&p->a, MSG_CTL_READY, 0, -1, NULL, 0),
-	    0);
-	assert_int_equal(msgbuf_compose(&p->a, MSG_CTL_STATUS, 9, -1, &st,
-	    sizeof(st)), 0);
-	assert_int_equal(msgbuf_compose(&p->a, MSG_CFG_MODEL, 1, -1, big,
-	    sizeof(big)), 0);
+	assert_int_equal(
+	    msgbuf_compose(&p->a, MSG_CTL_PING, 7, -1, &ping, sizeof(ping)), 0);
+	assert_int_equal(
+	    msgbuf_compose(&p->a, MSG_CTL_READY, 0, -1, NULL, 0), 0);
+	assert_int_equal(
+	    msgbuf_compose(&p->a, MSG_CTL_STATUS, 9, -1, &st, sizeof(st)), 0);
+	assert_int_equal(
+	    msgbuf_compose(&p->a, MSG_CFG_MODEL, 1, -1, big, sizeof(big)), 0);
 	assert_true(msgbuf_pending(&p->a) > sizeof(big));
 	assert_int_equal(msgbuf_flush(&p->a), 0);
 	assert_int_equal(msgbuf_pending(&p->a), 0);
@@ -121,8 +121,7 @@ test_round_trip(void **state)
 
 	assert_int_equal(get_one(&p->b, &m), 1);
 	assert_int_equal(m.hdr.type, MSG_CTL_STATUS);
-	assert_string_equal(((struct msg_ctl_status *)m.data)->text,
-	    "serving");
+	assert_string_equal(((struct msg_ctl_status *)m.data)->text, "serving");
 	assert_int_equal(msg_check_len(&m, sizeof(st) + 1), -1);
 	assert_int_equal(errno, EBADMSG);
 	msg_free(&m);
@@ -148,11 +147,14 @@ test_partial_writes(void **state)
 	struct msg m;
 
 	assert_int_equal(setsockopt(p->fd[0], SOL_SOCKET, SO_SNDBUF, &sndbuf,
-	    sizeof(sndbuf)), 0);
+	                     sizeof(sndbuf)),
+	    0);
 	for (i = 0; i < queued; i++) {
 		fill_pattern(buf, sizeof(buf), (unsigned)i);
-		assert_int_equal(msgbuf_compose(&p->a, MSG_CFG_MODEL,
-		    (uint32_t)i, -1, buf, sizeof(buf) - (size_t)i), 0);
+		assert_int_equal(
+		    msgbuf_compose(&p->a, MSG_CFG_MODEL, (uint32_t)i, -1, buf,
+		        sizeof(buf) - (size_t)i),
+		    0);
 	}
 	while (got < queued) {
 		r = msgbuf_flush(&p->a);
@@ -171,7 +173,7 @@ test_partial_writes(void **state)
 		}
 		assert_int_equal(r, 0);
 	}
-	assert_true(partial > 0);	/* the buffer really was full */
+	assert_true(partial > 0); /* the buffer really was full */
 	assert_int_equal(msgbuf_pending(&p->a), 0);
 }
 
@@ -180,9 +182,9 @@ static void
 test_partial_reads(void **state)
 {
 	struct pair *p = *state;
-	struct msg_cfg_done done = { .generation = 3, .n_models = 2 };
+	struct msg_cfg_done done = {.generation = 3, .n_models = 2};
 	uint8_t wire[MSG_HDR_LEN + sizeof(done)];
-	struct msg_hdr hdr = { MSG_CFG_DONE, sizeof(done), 5, 99 };
+	struct msg_hdr hdr = {MSG_CFG_DONE, sizeof(done), 5, 99};
 	struct msg m;
 	size_t i;
 
@@ -202,8 +204,8 @@ test_partial_reads(void **state)
 	for (i = 0; i < sizeof(wire); i++) {
 		assert_int_equal(write(p->fd[0], wire + i, 1), 1);
 		assert_int_equal(msgbuf_read(&p->b), 1);
-		assert_int_equal(msgbuf_get(&p->b, &m),
-		    i == sizeof(wire) - 1 ? 1 : 0);
+		assert_int_equal(
+		    msgbuf_get(&p->b, &m), i == sizeof(wire) - 1 ? 1 : 0);
 	}
 	msg_free(&m);
 }
@@ -226,7 +228,7 @@ static void
 test_fd_passing(void **state)
 {
 	struct pair *p = *state;
-	struct msg_peer peer = { PEER_ROUTER, 0 };
+	struct msg_peer peer = {PEER_ROUTER, 0};
 	int pipes[3][2], i, flags;
 	struct msg m;
 
@@ -234,15 +236,16 @@ test_fd_passing(void **state)
 		assert_int_equal(pipe(pipes[i]), 0);
 		assert_int_equal(write(pipes[i][1], "ABC" + i, 1), 1);
 	}
-	assert_int_equal(msgbuf_compose(&p->a, MSG_CTL_READY, 0, -1, NULL, 0),
-	    0);
+	assert_int_equal(
+	    msgbuf_compose(&p->a, MSG_CTL_READY, 0, -1, NULL, 0), 0);
 	for (i = 0; i < 3; i++) {
 		peer.instance = (uint32_t)i;
 		assert_int_equal(msgbuf_compose(&p->a, MSG_PEER_FD, 0,
-		    pipes[i][0], &peer, sizeof(peer)), 0);
-		close(pipes[i][0]);	/* msgbuf holds its own copy */
-		assert_int_equal(msgbuf_compose(&p->a, MSG_CTL_READY, 0, -1,
-		    NULL, 0), 0);
+		                     pipes[i][0], &peer, sizeof(peer)),
+		    0);
+		close(pipes[i][0]); /* msgbuf holds its own copy */
+		assert_int_equal(
+		    msgbuf_compose(&p->a, MSG_CTL_READY, 0, -1, NULL, 0), 0);
 	}
 	assert_int_equal(msgbuf_flush(&p->a), 0);
 	assert_int_equal(get_one(&p->b, &m), 1);
@@ -271,13 +274,13 @@ static void
 test_oversized(void **state)
 {
 	struct pair *p = *state;
-	struct msg_hdr hdr = { MSG_CTL_STATUS, MSG_MAX_PAYLOAD + 1, 0, 1 };
+	struct msg_hdr hdr = {MSG_CTL_STATUS, MSG_MAX_PAYLOAD + 1, 0, 1};
 	static uint8_t big[MSG_MAX_PAYLOAD + 1];
 	struct msg m;
 
 	assert_int_equal(msg_max_len(MSG_CTL_STATUS), MSG_MAX_PAYLOAD);
-	assert_int_equal(msgbuf_compose(&p->a, MSG_CTL_STATUS, 0, -1, big,
-	    sizeof(big)), -1);
+	assert_int_equal(
+	    msgbuf_compose(&p->a, MSG_CTL_STATUS, 0, -1, big, sizeof(big)), -1);
 	assert_int_equal(errno, EMSGSIZE);
 	assert_int_equal(msgbuf_pending(&p->a), 0);
 	assert_int_equal(msgbuf_feed(&p->b, &hdr, sizeof(hdr)), 0);
@@ -290,11 +293,9 @@ test_bad_headers(void **state)
 {
 	struct pair *p = *state;
 	struct msg_hdr bad[] = {
-		{ MSG_NONE, 0, 0, 1 },
-		{ MSG_TYPE_MAX, 0, 0, 1 },
-		{ 0x7fffffff, 0, 0, 1 },
-		{ MSG_CTL_READY | 0x40000000u, 0, 0, 1 },
-		{ MSG_CTL_READY | MSG_FLAG_FD, 0, 0, 1 },	/* no fd came */
+	    {MSG_NONE, 0, 0, 1}, {MSG_TYPE_MAX, 0, 0, 1}, {0x7fffffff, 0, 0, 1},
+	    {MSG_CTL_READY | 0x40000000u, 0, 0, 1},
+	    {MSG_CTL_READY | MSG_FLAG_FD, 0, 0, 1}, /* no fd came */
 	};
 	struct msgbuf mb;
 	struct msg m;
@@ -309,8 +310,8 @@ test_bad_headers(void **state)
 	}
 	assert_int_equal(msgbuf_compose(&p->a, MSG_NONE, 0, -1, NULL, 0), -1);
 	assert_int_equal(errno, EINVAL);
-	assert_int_equal(msgbuf_compose(&p->a, MSG_TYPE_MAX, 0, -1, NULL, 0),
-	    -1);
+	assert_int_equal(
+	    msgbuf_compose(&p->a, MSG_TYPE_MAX, 0, -1, NULL, 0), -1);
 }
 
 /* An fd sent with a frame that does not claim it is a protocol error. */
@@ -318,11 +319,11 @@ static void
 test_stray_fd(void **state)
 {
 	struct pair *p = *state;
-	struct msg_hdr hdr = { MSG_CTL_READY, 0, 0, 1 };
+	struct msg_hdr hdr = {MSG_CTL_READY, 0, 0, 1};
 	char cbuf[CMSG_SPACE(sizeof(int))];
 	struct msghdr msg;
 	struct cmsghdr *cmsg;
-	struct iovec iov = { &hdr, sizeof(hdr) };
+	struct iovec iov = {&hdr, sizeof(hdr)};
 	struct msg m;
 	int fd = STDIN_FILENO;
 
@@ -350,8 +351,8 @@ static void
 test_truncated_eof(void **state)
 {
 	struct pair *p = *state;
-	struct msg_hdr hdr = { MSG_CTL_STATUS, 100, 0, 1 };
-	uint8_t half[50] = { 0 };
+	struct msg_hdr hdr = {MSG_CTL_STATUS, 100, 0, 1};
+	uint8_t half[50] = {0};
 	struct msg m;
 
 	assert_int_equal(write(p->fd[0], &hdr, sizeof(hdr)), sizeof(hdr));
@@ -360,7 +361,7 @@ test_truncated_eof(void **state)
 	p->fd[0] = -1;
 	assert_int_equal(msgbuf_read(&p->b), sizeof(hdr) + sizeof(half));
 	assert_int_equal(msgbuf_get(&p->b, &m), 0);
-	assert_int_equal(msgbuf_read(&p->b), 0);	/* end of file */
+	assert_int_equal(msgbuf_read(&p->b), 0); /* end of file */
 	assert_int_equal(msgbuf_get(&p->b, &m), 0);
 	assert_int_equal(msgbuf_recv(&p->b, &m, 1000), -1);
 	assert_int_equal(errno, ECONNRESET);
@@ -370,22 +371,22 @@ static void
 test_blocking_send_recv(void **state)
 {
 	struct pair *p = *state;
-	struct msg_ctl_ping ping = { .seq = 1 };
+	struct msg_ctl_ping ping = {.seq = 1};
 	struct msg m;
 
 	assert_int_equal(msgbuf_read(&p->b), -1);
 	assert_int_equal(errno, EAGAIN);
-	assert_int_equal(msgbuf_recv(&p->b, &m, 20), 0);	/* timeout */
-	assert_int_equal(msgbuf_send(&p->a, MSG_CTL_PONG, 0, -1, &ping,
-	    sizeof(ping)), 0);
+	assert_int_equal(msgbuf_recv(&p->b, &m, 20), 0); /* timeout */
+	assert_int_equal(
+	    msgbuf_send(&p->a, MSG_CTL_PONG, 0, -1, &ping, sizeof(ping)), 0);
 	assert_int_equal(msgbuf_recv(&p->b, &m, 1000), 1);
 	assert_int_equal(m.hdr.type, MSG_CTL_PONG);
 	msg_free(&m);
 	/* A send to a closed peer fails without SIGPIPE. */
 	close(p->fd[1]);
 	p->fd[1] = -1;
-	assert_int_equal(msgbuf_send(&p->a, MSG_CTL_PONG, 0, -1, &ping,
-	    sizeof(ping)), -1);
+	assert_int_equal(
+	    msgbuf_send(&p->a, MSG_CTL_PONG, 0, -1, &ping, sizeof(ping)), -1);
 	assert_int_equal(errno, EPIPE);
 }
 
@@ -394,13 +395,14 @@ static void
 test_clear_releases(void **state)
 {
 	struct pair *p = *state;
-	struct msg_peer peer = { PEER_API, 1 };
+	struct msg_peer peer = {PEER_API, 1};
 	struct stat st;
 	int fds[2];
 
 	assert_int_equal(pipe(fds), 0);
-	assert_int_equal(msgbuf_compose(&p->a, MSG_PEER_FD, 0, fds[0], &peer,
-	    sizeof(peer)), 0);
+	assert_int_equal(
+	    msgbuf_compose(&p->a, MSG_PEER_FD, 0, fds[0], &peer, sizeof(peer)),
+	    0);
 	close(fds[0]);
 	msgbuf_clear(&p->a);
 	assert_int_equal(msgbuf_pending(&p->a), 0);
@@ -416,26 +418,21 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_round_trip, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_partial_writes, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_partial_reads, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_fd_passing, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_oversized, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_bad_headers, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_stray_fd, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_truncated_eof, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_blocking_send_recv,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_clear_releases, setup,
-		    teardown),
+	    cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_partial_writes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_partial_reads, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_fd_passing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_oversized, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_headers, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stray_fd, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_truncated_eof, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_blocking_send_recv, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_clear_releases, setup, teardown),
 	};
 
 	log_init(0);

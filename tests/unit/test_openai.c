@@ -817,7 +817,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_bad_inputs),
 	    cmocka_unit_test(test_empty_body),
-cmocka_unit_test(test_chat_full),
+	    cmocka_unit_test(test_chat_full),
 	    cmocka_unit_test(test_chat_minimal),
 	    cmocka_unit_test(test_completion),
 	    cmocka_unit_test(test_embeddings),

@@ -635,6 +635,56 @@ test_cold_reservations(void **state)
 	rt_view_free(v);
 }
 
+/*
+ * A node whose report does not show its models (MemAvailable counts the
+ * page cache a mmap()ed model lives in): once the reservation retires,
+ * capacity minus the estimates of what it holds still bounds it.
+ */
+static void
+test_cold_capacity_bound(void **state)
+{
+	struct rt_view *v = rt_view_new();
+	uint32_t x = model(v, "x", 10 * GiB), y = model(v, "y", 10 * GiB);
+	uint32_t z = model(v, "z", 10 * GiB), a, b, rx, ry;
+	struct rt_cold c;
+
+	a = node(v, "a", 16 * GiB);
+	b = node(v, "b", 16 * GiB);
+	rt_place_cold(v, x, RT_NONE, NOW, &c);
+	rx = rt_place_cold_commit(v, x, &c, NOW);
+	assert_int_equal(c.node, a);
+	rt_view_replica_event(v, rx, RT_REPLICA_EV_READY, NOW);
+	/* The node still reports 16 GiB free: the reservation retires. */
+	rt_view_node_heartbeat(v, a, 16 * GiB, 0, NOW + 1);
+	rt_view_node_heartbeat(v, a, 16 * GiB, 0, NOW + 2);
+	assert_int_equal(rt_view_node(v, a)->reserved[RT_MEM_RAM], 0);
+	assert_int_equal(
+	    rt_view_node_available(v, a, RT_MEM_RAM), (int64_t)(6 * GiB));
+	/* y cannot join x on a. */
+	assert_int_equal(rt_place_cold(v, y, RT_NONE, NOW, &c), RT_COLD_PLACE);
+	assert_int_equal(c.node, b);
+	ry = rt_place_cold_commit(v, y, &c, NOW);
+	rt_view_replica_event(v, ry, RT_REPLICA_EV_READY, NOW);
+	rt_view_replica(v, rx)->last_used = NOW - 100;
+	rt_view_replica(v, ry)->last_used = NOW - 50;
+	/* z: both full; evict the least recently used, x on a. */
+	assert_int_equal(rt_place_cold(v, z, RT_NONE, NOW, &c), RT_COLD_EVICT);
+	assert_int_equal(c.node, a);
+	assert_int_equal(c.n_victims, 1);
+	assert_int_equal(c.victims[0], rx);
+	/* A failed replica holds nothing; removing one gives it back. */
+	rt_view_node_heartbeat(v, b, 16 * GiB, 0, NOW + 1);
+	rt_view_node_heartbeat(v, b, 16 * GiB, 0, NOW + 2);
+	assert_int_equal(
+	    rt_view_node_available(v, b, RT_MEM_RAM), (int64_t)(6 * GiB));
+	rt_view_replica_event(v, ry, RT_REPLICA_EV_FAILED, NOW);
+	assert_int_equal(
+	    rt_view_node_available(v, b, RT_MEM_RAM), (int64_t)(16 * GiB));
+	rt_view_replica_remove(v, rx);
+	assert_int_equal(rt_view_node(v, a)->committed[RT_MEM_RAM], 0);
+	rt_view_free(v);
+}
+
 static void
 test_cold_evict_lru(void **state)
 {
@@ -677,6 +727,35 @@ test_cold_evict_lru(void **state)
 		assert_int_equal(
 		    rt_place_cold(v, big2, RT_NONE, NOW, &c), RT_COLD_WAIT);
 	}
+	rt_view_free(v);
+}
+
+/* An eviction names only the victims it needs, never a 0-byte one. */
+static void
+test_cold_evict_minimal(void **state)
+{
+	struct rt_view *v = rt_view_new();
+	uint32_t want = model(v, "want", 6 * GiB), zero = model(v, "zero", 0);
+	uint32_t tiny = model(v, "tiny", GiB), huge = model(v, "huge", 8 * GiB);
+	uint32_t n, rz, rt, rh;
+	struct rt_cold c;
+
+	n = node(v, "n", 10 * GiB);
+	rz = ready(v, zero, n, 10); /* oldest: frees nothing */
+	rt = ready(v, tiny, n, 20); /* next: not needed once huge goes */
+	rh = ready(v, huge, n, 30);
+	rt_view_node_heartbeat(v, n, 1 * GiB, 0, T0);
+	assert_int_equal(
+	    rt_place_cold(v, want, RT_NONE, NOW, &c), RT_COLD_EVICT);
+	assert_int_equal(c.n_victims, 1);
+	assert_int_equal(c.victims[0], rh);
+	rt_view_replica(v, rt)->last_used = 40; /* tiny first, then huge */
+	rt_view_replica(v, rh)->last_used = 50;
+	assert_int_equal(
+	    rt_place_cold(v, want, RT_NONE, NOW, &c), RT_COLD_EVICT);
+	assert_int_equal(c.n_victims, 1);
+	assert_int_equal(c.victims[0], rh);
+	assert_int_equal(rt_view_replica(v, rz)->state, RT_REPLICA_READY);
 	rt_view_free(v);
 }
 
@@ -786,6 +865,26 @@ test_cold_failed_backoff(void **state)
 /* ---- against a plain reference ---------------------------------------- */
 
 /* place.h's cold rules written the obvious way: filter, then rank. */
+/* Free minus reserved, bounded by capacity minus what replicas hold. */
+static int64_t
+ref_available(struct rt_view *v, uint32_t slot, enum rt_mem mem)
+{
+	const struct rt_node *n = rt_view_node(v, slot);
+	const struct rt_replica *r;
+	int64_t a, held = 0;
+	uint32_t i;
+
+	a = (int64_t)n->free[mem] - (int64_t)n->reserved[mem];
+	for (i = 0; i < n->replicas.n; i++) {
+		r = rt_view_replica(v, n->replicas.v[i]);
+		if (r->state != RT_REPLICA_FAILED && r->mem == mem)
+			held += (int64_t)r->mem_bytes;
+	}
+	if (n->total[mem] > 0 && (int64_t)n->total[mem] - held < a)
+		a = (int64_t)n->total[mem] - held;
+	return a;
+}
+
 static int
 ref_candidate(struct rt_view *v, uint32_t model, uint32_t slot)
 {
@@ -806,8 +905,7 @@ ref_candidate(struct rt_view *v, uint32_t model, uint32_t slot)
 	if ((r = rt_view_replica_find(v, model, slot)) != RT_NONE)
 		return 0;
 	mem = rt_view_model_mem(n, m);
-	return (int64_t)n->free[mem] - (int64_t)n->reserved[mem] >=
-	       (int64_t)m->estimate[mem];
+	return ref_available(v, slot, mem) >= (int64_t)m->estimate[mem];
 }
 
 static int
@@ -954,6 +1052,8 @@ test_ten_thousand_nodes(void **state)
 	assert_int_equal(c.scanned, 1);
 	/* Files cached on one node: found through the index. */
 	rt_view_node_set_files(v, rt_view_node_find(v, "n00007"), files, 1);
+	rt_view_node_set_capacity(
+	    v, rt_view_node_find(v, "n00007"), 0, 16 * GiB, 0, 4);
 	rt_view_node_heartbeat(
 	    v, rt_view_node_find(v, "n00007"), 16 * GiB, 0, T0);
 	rt_place_cold(v, m, RT_NONE, NOW, &c);
@@ -994,7 +1094,9 @@ main(void)
 	    cmocka_unit_test(test_cold_selector),
 	    cmocka_unit_test(test_cold_skips_unroutable),
 	    cmocka_unit_test(test_cold_reservations),
+	    cmocka_unit_test(test_cold_capacity_bound),
 	    cmocka_unit_test(test_cold_evict_lru),
+	    cmocka_unit_test(test_cold_evict_minimal),
 	    cmocka_unit_test(test_cold_evict_rules),
 	    cmocka_unit_test(test_cold_evict_kind_and_health),
 	    cmocka_unit_test(test_cold_failed_backoff),
