@@ -18,15 +18,8 @@
 #include "supervisor/config.h"
 #include "supervisor/sup.h"
 
-/*
- * The core processes.  Each folder (api/, router/, agent/) defines its
- * <proc>_main(); until it does, the weak reference is NULL and a
- * placeholder runs in its place, so that every role starts.
- */
-#pragma weak api_main
-#pragma weak router_main
-#pragma weak agent_main
-
+/* The core processes; each folder (api/, router/, agent/) defines its
+ * <proc>_main(). */
 static const struct {
 	const char *name;
 	int (*main)(enum conf_role);
@@ -43,45 +36,6 @@ usage(void)
 	    "usage: localai [-dnv] [-f file] frontend | worker | standalone\n"
 	    "       localai --version\n");
 	exit(64);
-}
-
-static void
-main_placeholder_peer(int fd, const struct msg_peer *peer, void *arg)
-{
-	close(fd);
-}
-
-/*
- * Stands in for a core process that is not built into this binary yet:
- * it answers the supervisor (config, pings, shutdown) and nothing else.
- */
-static int
-main_placeholder(const char *name)
-{
-	struct proc_handlers h = {.peer_fd = main_placeholder_peer};
-	struct pollfd pfd;
-
-	if (proc_init(name) == -1)
-		return 1;
-	proc_set_handlers(&h);
-	log_warnx("%s is not built into this binary yet; this placeholder "
-	          "only answers the supervisor",
-	    name);
-	if (proc_ready() == -1)
-		return 1;
-	while (!proc_shutting_down()) {
-		pfd.fd = proc_fd();
-		pfd.events = POLLIN;
-		if (poll(&pfd, 1, -1) == -1) {
-			if (errno == EINTR)
-				continue;
-			log_warn("poll");
-			return 1;
-		}
-		if (proc_dispatch() == -1)
-			return 1;
-	}
-	return 0;
 }
 
 /* `-P <proc> -R frontend|worker`: run one core process. */
@@ -101,8 +55,6 @@ main_proc(const char *name, const char *side)
 		if (strcmp(main_procs[i].name, name) != 0)
 			continue;
 		log_procinit(name);
-		if (main_procs[i].main == NULL)
-			return main_placeholder(name);
 		return main_procs[i].main(role);
 	}
 	fprintf(stderr, "localai: unknown process \"%s\"\n", name);
