@@ -741,18 +741,18 @@ test_cold_evict_minimal(void **state)
 	struct rt_cold c;
 
 	n = node(v, "n", 10 * GiB);
-	rz = ready(v, zero, n, 10);	/* oldest: frees nothing */
-	rt = ready(v, tiny, n, 20);	/* next: not needed once huge goes */
+	rz = ready(v, zero, n, 10); /* oldest: frees nothing */
+	rt = ready(v, tiny, n, 20); /* next: not needed once huge goes */
 	rh = ready(v, huge, n, 30);
 	rt_view_node_heartbeat(v, n, 1 * GiB, 0, T0);
-	assert_int_equal(rt_place_cold(v, want, RT_NONE, NOW, &c),
-	    RT_COLD_EVICT);
+	assert_int_equal(
+	    rt_place_cold(v, want, RT_NONE, NOW, &c), RT_COLD_EVICT);
 	assert_int_equal(c.n_victims, 1);
 	assert_int_equal(c.victims[0], rh);
-	rt_view_replica(v, rt)->last_used = 40;	/* tiny first, then huge */
+	rt_view_replica(v, rt)->last_used = 40; /* tiny first, then huge */
 	rt_view_replica(v, rh)->last_used = 50;
-	assert_int_equal(rt_place_cold(v, want, RT_NONE, NOW, &c),
-	    RT_COLD_EVICT);
+	assert_int_equal(
+	    rt_place_cold(v, want, RT_NONE, NOW, &c), RT_COLD_EVICT);
 	assert_int_equal(c.n_victims, 1);
 	assert_int_equal(c.victims[0], rh);
 	assert_int_equal(rt_view_replica(v, rz)->state, RT_REPLICA_READY);
