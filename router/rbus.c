@@ -264,7 +264,9 @@ rb_message(const struct msg_bus *h, const char *payload)
 		return;
 	}
 	if (strncmp(h->subject, "localai.heartbeat.", 18) == 0) {
-		rn_apply_heartbeat(o);
+		s = json_string_value(json_object_get(o, "relayed_by"));
+		if (s == NULL || strcmp(s, R.cf.instance_id) != 0)
+			(void)rn_apply_heartbeat(o);	/* not our own relay */
 	} else if (strcmp(h->subject, "localai.events.replica") == 0) {
 		rb_replica_event(o);
 		rp_replica_update(
