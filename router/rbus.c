@@ -266,7 +266,7 @@ rb_message(const struct msg_bus *h, const char *payload)
 	if (strncmp(h->subject, "localai.heartbeat.", 18) == 0) {
 		s = json_string_value(json_object_get(o, "relayed_by"));
 		if (s == NULL || strcmp(s, R.cf.instance_id) != 0)
-			(void)rn_apply_heartbeat(o);	/* not our own relay */
+			(void)rn_apply_heartbeat(o); /* not our own relay */
 	} else if (strcmp(h->subject, "localai.events.replica") == 0) {
 		rb_replica_event(o);
 		rp_replica_update(

@@ -356,8 +356,8 @@ node_heartbeat(struct rh_req *q, uint32_t slot)
 
 		bus_token(tok, sizeof(tok), n->id);
 		snprintf(subj, sizeof(subj), "localai.heartbeat.%s", tok);
-		json_object_set_new(o, "relayed_by",
-		    json_string(R.cf.instance_id));
+		json_object_set_new(
+		    o, "relayed_by", json_string(R.cf.instance_id));
 		rb_publish_json(subj, o);
 	}
 	rn = rn_get(slot);
