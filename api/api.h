@@ -171,6 +171,8 @@ void api_req_stop(struct api_req *r, enum api_stop why);
 
 /* Replies (from start() or a worker thread before it finishes). */
 void api_reply_error(struct api_req *r, const struct openai_error *e);
+/* The configured model named by a request, or NULL after replying 404. */
+const struct conf_model *api_req_model(struct api_req *r, const char *model);
 void api_reply_buf(struct api_req *r, int status, const char *ctype,
     struct openai_buf *body); /* takes body's memory */
 void api_reply_data(struct api_req *r, int status, const char *ctype,

@@ -302,12 +302,8 @@ api_h_speech(struct api_req *r)
 		api_reply_error(r, &e);
 		return;
 	}
-	snprintf(r->model, sizeof(r->model), "%s", w->req.model);
-	if ((cm = api_cfg_model(r->cfg, w->req.model)) == NULL) {
-		openai_error_model_not_found(&e, w->req.model);
-		api_reply_error(r, &e);
+	if ((cm = api_req_model(r, w->req.model)) == NULL)
 		return;
-	}
 	snprintf(w->model_file, sizeof(w->model_file), "%s", cm->model);
 	(void)api_async(r, tts_work);
 }
@@ -538,12 +534,8 @@ api_h_transcriptions(struct api_req *r)
 		api_reply_error(r, &e);
 		return;
 	}
-	snprintf(r->model, sizeof(r->model), "%s", w->tr.model);
-	if ((cm = api_cfg_model(r->cfg, w->tr.model)) == NULL) {
-		openai_error_model_not_found(&e, w->tr.model);
-		api_reply_error(r, &e);
+	if ((cm = api_req_model(r, w->tr.model)) == NULL)
 		return;
-	}
 	w->threads = cm->threads;
 	(void)api_async(r, stt_work);
 }

@@ -67,12 +67,8 @@ api_h_chat(struct api_req *r)
 		api_reply_error(r, &e);
 		return;
 	}
-	snprintf(r->model, sizeof(r->model), "%s", w->chat.model);
-	if ((cm = api_cfg_model(r->cfg, w->chat.model)) == NULL) {
-		openai_error_model_not_found(&e, w->chat.model);
-		api_reply_error(r, &e);
+	if ((cm = api_req_model(r, w->chat.model)) == NULL)
 		return;
-	}
 	own = openai_template_for_model(cm, &t);
 	if (own ? chat_messages(w) == -1
 	        : openai_template_render(t, w->chat.messages,

@@ -21,12 +21,8 @@ api_h_completions(struct api_req *r)
 		api_reply_error(r, &e);
 		return;
 	}
-	snprintf(r->model, sizeof(r->model), "%s", w->comp.model);
-	if ((cm = api_cfg_model(r->cfg, w->comp.model)) == NULL) {
-		openai_error_model_not_found(&e, w->comp.model);
-		api_reply_error(r, &e);
+	if ((cm = api_req_model(r, w->comp.model)) == NULL)
 		return;
-	}
 	if (openai_buf_append(&w->prompt, w->comp.prompt, w->comp.prompt_len) ==
 	        -1 ||
 	    openai_new_id(w->g.id, sizeof(w->g.id), "cmpl-") == -1) {

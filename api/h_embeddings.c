@@ -145,12 +145,8 @@ api_h_embeddings(struct api_req *r)
 		api_reply_error(r, &e);
 		return;
 	}
-	snprintf(r->model, sizeof(r->model), "%s", w->req.model);
-	if ((cm = api_cfg_model(r->cfg, w->req.model)) == NULL) {
-		openai_error_model_not_found(&e, w->req.model);
-		api_reply_error(r, &e);
+	if ((cm = api_req_model(r, w->req.model)) == NULL)
 		return;
-	}
 	snprintf(w->model, sizeof(w->model), "%s", cm->name);
 	if ((w->res = calloc(w->req.n_inputs + 1, sizeof(*w->res))) == NULL) {
 		api_error(r, 500, "server_error", "internal_error", NULL,

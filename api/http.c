@@ -214,6 +214,24 @@ api_reply_error(struct api_req *r, const struct openai_error *e)
 		r->reply.status = 500;
 }
 
+/*
+ * The configured model a request names, recorded as the request's model (for
+ * logs and metrics) whether or not it exists; NULL after a 404 reply.
+ */
+const struct conf_model *
+api_req_model(struct api_req *r, const char *model)
+{
+	const struct conf_model *cm;
+	struct openai_error e;
+
+	snprintf(r->model, sizeof(r->model), "%s", model);
+	if ((cm = api_cfg_model(r->cfg, model)) == NULL) {
+		openai_error_model_not_found(&e, model);
+		api_reply_error(r, &e);
+	}
+	return cm;
+}
+
 void
 api_error(struct api_req *r, int status, const char *type, const char *code,
     const char *param, const char *fmt, ...)
