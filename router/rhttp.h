@@ -35,5 +35,6 @@ json_t *rh_node_models(uint32_t slot);
 
 void rh_node(struct rh_req *q); /* rhttp_node.c */
 void rh_admin(struct rh_req *q); /* rhttp_admin.c */
+const char *rh_labels_invalid(json_t *labels);
 
 #endif

@@ -302,6 +302,26 @@ labels_done(struct rdb_job *j)
 	free(l);
 }
 
+/* Why labels (a JSON value) cannot be a node's labels, or NULL. */
+const char *
+rh_labels_invalid(json_t *labels)
+{
+	const char *k;
+	json_t *v;
+
+	if (!json_is_object(labels))
+		return "labels must be an object";
+	json_object_foreach(labels, k, v)
+	{
+		if (!json_is_string(v) || strlen(k) >= CONF_NAME_MAX ||
+		    json_string_length(v) >= CONF_NAME_MAX)
+			return "labels must be an object of short strings";
+	}
+	if (json_object_size(labels) > CONF_MAX_LABELS)
+		return "too many labels";
+	return NULL;
+}
+
 /*
  * PUT /api/nodes/:id/labels {"labels":{k:v}} (or the object itself)
  * replaces the labels; PATCH merges into them; DELETE …/labels/:key
@@ -312,12 +332,16 @@ admin_labels(
     struct rh_req *q, uint32_t slot, json_t *body, int mode, const char *key)
 {
 	struct rnode *rn = rn_get(slot);
-	json_t *labels = json_object_get(body, "labels"), *v, *merged;
+	json_t *labels = json_object_get(body, "labels"), *merged;
 	struct labels_job *l;
-	const char *k;
+	const char *why;
 
 	if (labels == NULL)
 		labels = body;
+	if (mode != 'd' && (why = rh_labels_invalid(labels)) != NULL) {
+		rh_error(q->owner, q->peerid, 400, "invalid_request", why);
+		return;
+	}
 	merged = rn && rn->labels && mode != 'r' ? json_deep_copy(rn->labels)
 	                                         : json_object();
 	if (mode == 'd') {
@@ -331,18 +355,8 @@ admin_labels(
 		(void)json_object_update(merged, labels);
 	}
 	labels = merged;
-	json_object_foreach(labels, k,
-	    v) if (!json_is_string(v) || strlen(k) >= CONF_NAME_MAX ||
-	           json_string_length(v) >= CONF_NAME_MAX)
-	{
-		rh_error(q->owner, q->peerid, 400, "invalid_request",
-		    "labels must be an object of short strings");
-		json_decref(merged);
-		return;
-	}
-	if (json_object_size(labels) > CONF_MAX_LABELS) {
-		rh_error(q->owner, q->peerid, 400, "invalid_request",
-		    "too many labels");
+	if ((why = rh_labels_invalid(labels)) != NULL) {
+		rh_error(q->owner, q->peerid, 400, "invalid_request", why);
 		json_decref(merged);
 		return;
 	}

@@ -6,6 +6,7 @@
 #include <sys/random.h>
 
 #include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,8 @@
 
 #define SENDFILE_TYPE "application/x-localai-sendfile"
 #define HB_DB_MS 10000
+/* The largest memory size a node may declare: 1 EiB, well inside bigint. */
+#define REG_BYTES_MAX ((json_int_t)1 << 60)
 
 struct reg_job {
 	struct rdb_job j;
@@ -123,12 +126,17 @@ reg_done(struct rdb_job *j)
 	struct reg_job *r = (struct reg_job *)j;
 	int i;
 
-	if (j->status != RDB_OK || r->row == NULL || PQntuples(r->row) != 1) {
+	if (j->status == RDB_UNAVAILABLE) {
 		rh_error(r->owner, r->peerid, 503, "database_unavailable",
-		    j->status == RDB_UNAVAILABLE
-		        ? "the database is unavailable; "
-		          "retry"
-		        : j->error);
+		    "the database is unavailable; retry");
+		goto out;
+	}
+	if (j->status != RDB_OK || r->row == NULL || PQntuples(r->row) != 1) {
+		/* Input is checked before the statement: this is our bug. */
+		log_warnx(
+		    "registration of %s failed: %s", r->params[1], j->error);
+		rh_error(r->owner, r->peerid, 500, "internal_error",
+		    "the registration could not be stored");
 		goto out;
 	}
 	if (rn_apply_row(r->row, 0) != RT_NONE)
@@ -149,14 +157,33 @@ out:
 	free(r);
 }
 
-static char *
-dup_num(json_t *v)
+/*
+ * An optional integer field in [0, max] as a decimal string for a
+ * statement parameter (absent or null: "0"); -1 with err set otherwise, so
+ * that a value the column cannot hold is the client's 400, not a failed
+ * statement.
+ */
+static int
+num_field(json_t *o, const char *key, json_int_t max, char **out, char *err,
+    size_t errlen)
 {
+	json_t *v = json_object_get(o, key);
+	json_int_t n = 0;
 	char buf[32];
 
-	snprintf(buf, sizeof(buf), "%lld",
-	    json_is_integer(v) ? (long long)json_integer_value(v) : 0LL);
-	return strdup(buf);
+	if (v != NULL && !json_is_null(v)) {
+		n = json_integer_value(v);
+		if (!json_is_integer(v) || n < 0 || n > max) {
+			snprintf(err, errlen,
+			    "%s must be an integer from 0 to %lld", key,
+			    (long long)max);
+			return -1;
+		}
+	}
+	snprintf(buf, sizeof(buf), "%lld", (long long)n);
+	if ((*out = strdup(buf)) == NULL)
+		fatal("strdup");
+	return 0;
 }
 
 static int
@@ -195,14 +222,26 @@ node_name_ok(const char *s)
 	return 1;
 }
 
+/* The node types the nodes table allows ("" is the default, backend). */
+static int
+node_type_ok(const char *type, char *err, size_t errlen)
+{
+	if (type[0] == '\0' || strcmp(type, "backend") == 0 ||
+	    strcmp(type, "agent") == 0)
+		return 1;
+	snprintf(err, errlen, "node_type must be \"backend\" or \"agent\"");
+	return 0;
+}
+
 static void
 node_register(struct rh_req *q)
 {
-	const char *name, *addr, *http, *vendor, *type, *btok;
+	const char *name, *addr, *http, *vendor, *type, *btok, *why = NULL;
 	struct reg_job *r;
 	json_error_t je;
 	json_t *o, *labels;
 	char err[200] = "", hash[65];
+	int i;
 
 	if (!rh_is_registrar(q->h)) {
 		rh_error(q->owner, q->peerid, 401, "unauthorized",
@@ -226,16 +265,37 @@ node_register(struct rh_req *q)
 	        -1 ||
 	    str_field(o, "backend_token", 79, 0, &btok, err, sizeof(err)) ==
 	        -1 ||
-	    !node_name_ok(name) ||
+	    !node_name_ok(name) || !node_type_ok(type, err, sizeof(err)) ||
 	    ((labels = json_object_get(o, "labels")) != NULL &&
-	        !json_is_object(labels))) {
+	        (why = rh_labels_invalid(labels)) != NULL)) {
 		rh_error(q->owner, q->peerid, 400, "invalid_request",
-		    err[0] ? err : "invalid name or labels");
+		    err[0]        ? err
+		    : why != NULL ? why
+		                  : "invalid node name");
 		json_decref(o);
 		return;
 	}
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		fatal("calloc");
+	if (num_field(o, "total_ram", REG_BYTES_MAX, &r->params[6], err,
+	        sizeof(err)) == -1 ||
+	    num_field(o, "available_ram", REG_BYTES_MAX, &r->params[7], err,
+	        sizeof(err)) == -1 ||
+	    num_field(o, "total_vram", REG_BYTES_MAX, &r->params[8], err,
+	        sizeof(err)) == -1 ||
+	    num_field(o, "available_vram", REG_BYTES_MAX, &r->params[9], err,
+	        sizeof(err)) == -1 ||
+	    num_field(o, "max_concurrency", INT32_MAX, &r->params[10], err,
+	        sizeof(err)) == -1 ||
+	    num_field(o, "heartbeat_interval_ms", INT32_MAX, &r->params[15],
+	        err, sizeof(err)) == -1) {
+		rh_error(q->owner, q->peerid, 400, "invalid_request", err);
+		for (i = 0; i < 16; i++)
+			free(r->params[i]);
+		free(r);
+		json_decref(o);
+		return;
+	}
 	r->owner = q->owner;
 	r->peerid = q->peerid;
 	uuid4(r->id);
@@ -247,17 +307,11 @@ node_register(struct rh_req *q)
 	r->params[3] = strdup(addr);
 	r->params[4] = strdup(http);
 	r->params[5] = labels ? json_dumps(labels, JSON_COMPACT) : strdup("{}");
-	r->params[6] = dup_num(json_object_get(o, "total_ram"));
-	r->params[7] = dup_num(json_object_get(o, "available_ram"));
-	r->params[8] = dup_num(json_object_get(o, "total_vram"));
-	r->params[9] = dup_num(json_object_get(o, "available_vram"));
-	r->params[10] = dup_num(json_object_get(o, "max_concurrency"));
 	r->params[11] = strdup(hash);
 	r->params[12] = strdup(vendor);
 	r->params[13] =
 	    strdup(R.cf.frontend.auto_approve_nodes ? "true" : "false");
 	r->params[14] = strdup(btok);
-	r->params[15] = dup_num(json_object_get(o, "heartbeat_interval_ms"));
 	r->params[16] = NULL;
 	r->backends = json_incref(json_object_get(o, "backends"));
 	if (!json_is_array(r->backends)) {

@@ -386,12 +386,18 @@ rn_gallery_load(void)
 	log_info("backend gallery %s: %d installable backend(s)", path, n);
 }
 
-/* Another frontend (or we) changed a node: reload its row. */
+/*
+ * Another frontend (or we) changed a node: reload its row.  An empty id
+ * would mean "every node" to rn_load_run (a full reload, which only
+ * rn_load_all may ask for), so a message without one is ignored.
+ */
 void
 rn_node_event(const char *node_id, const char *what)
 {
 	struct load_job *lj;
 
+	if (node_id[0] == '\0' || strlen(node_id) >= sizeof(lj->node_id))
+		return;
 	if ((lj = calloc(1, sizeof(*lj))) == NULL)
 		return;
 	snprintf(lj->node_id, sizeof(lj->node_id), "%s", node_id);
@@ -494,6 +500,15 @@ rn_event(const char *kind, const char *node_id, const char *model,
  * A heartbeat from NATS (or relayed from HTTP).  Returns 1 when it was
  * news, 0 when ignored (unknown node, a beat already counted).
  */
+/* A byte count from a worker's JSON: an integer >= 0, else 0. */
+static uint64_t
+rn_json_bytes(json_t *v)
+{
+	json_int_t n = json_integer_value(v);
+
+	return n > 0 ? (uint64_t)n : 0;
+}
+
 int
 rn_apply_heartbeat(json_t *hb)
 {
@@ -517,9 +532,8 @@ rn_apply_heartbeat(json_t *hb)
 		rn->last_heartbeat_wall = r_wall_ms();
 	}
 	ch = rt_view_node_heartbeat(R.view, slot,
-	    (uint64_t)json_integer_value(json_object_get(hb, "available_ram")),
-	    (uint64_t)json_integer_value(json_object_get(hb, "available_vram")),
-	    r_now());
+	    rn_json_bytes(json_object_get(hb, "available_ram")),
+	    rn_json_bytes(json_object_get(hb, "available_vram")), r_now());
 	if (ch == RT_HEALTH_CLEARED)
 		log_info("node %s healthy again", id);
 	else if (ch == RT_HEALTH_ONLINE)
