@@ -351,18 +351,26 @@ start_replica(const char *id, const char *backend, const char *run, char *err,
 }
 
 /*
- * Wait (wk_lock held) until replica `id` has left the table: a stopped
- * replica stays there, in WR_STOPPING, until the supervisor reports its
- * process gone (BE_STOPPED), so that neither its id nor its port is
- * reused while the old process still runs.  0 when gone, -1 on timeout.
+ * Wait (wk_lock held) until the replica entry numbered `serial` has left
+ * the table: a stopped replica stays there, in WR_STOPPING, until the
+ * supervisor reports its process gone (BE_STOPPED), so that neither its id
+ * nor its port is reused while the old process still runs.  The entry,
+ * not the id: a concurrent install may add a new entry for the same id,
+ * which an unload that stopped the old one must not wait for.  0 when
+ * gone, -1 at the deadline (ms, now_ms()).
  */
 static int
-wait_gone(const char *id, uint64_t timeout_ms)
+wait_gone(uint64_t serial, uint64_t deadline)
 {
-	uint64_t deadline = now_ms() + timeout_ms;
+	struct wk_replica *r;
 	struct timespec ts;
 
-	while (wk_replica_find(id) != NULL) {
+	for (;;) {
+		for (r = wk_replicas; r != NULL; r = r->next)
+			if (r->serial == serial)
+				break;
+		if (r == NULL)
+			return 0;
 		if (now_ms() >= deadline)
 			return -1;
 		clock_gettime(CLOCK_REALTIME, &ts);
@@ -373,7 +381,6 @@ wait_gone(const char *id, uint64_t timeout_ms)
 		}
 		pthread_cond_timedwait(&wk_cond, &wk_lock, &ts);
 	}
-	return 0;
 }
 
 /* Mark a replica stopping and ask the supervisor to stop its process; the
@@ -453,6 +460,33 @@ failed:
 	return fail("%s", err);
 }
 
+/*
+ * The replica of id, started unless one runs: a running (or starting)
+ * replica answers (idempotent); a failed one is replaced and a stopping
+ * one first goes.  Another install may start one while we wait, so the
+ * wait is for that entry and the choice is made again.  wk_lock held.
+ */
+static json_t *
+install_locked(const char *id, const char *backend, const char *run,
+    json_t *files, json_t *o)
+{
+	uint64_t deadline = now_ms() + STOP_TIMEOUT_MS;
+	struct wk_replica *r;
+
+	for (;;) {
+		if ((r = wk_replica_find(id)) == NULL)
+			return bring_up(id, backend, run, files, o);
+		if (r->state != WR_FAILED && r->state != WR_STOPPING)
+			return join_pending(r, id);
+		if (r->state == WR_FAILED)
+			stop_locked(r);
+		if (wait_gone(r->serial, deadline) == -1)
+			return fail("the previous process of %s is still "
+			            "stopping",
+			    id);
+	}
+}
+
 json_t *
 wk_install(json_t *req)
 {
@@ -460,7 +494,6 @@ wk_install(json_t *req)
 	const char *backend, *id;
 	json_t *files, *opts, *ans, *o = NULL;
 	char run[600], err[512], gallery[700];
-	struct wk_replica *r;
 
 	backend = json_string_value(json_object_get(req, "backend"));
 	id = json_string_value(json_object_get(req, "model_id"));
@@ -491,21 +524,7 @@ wk_install(json_t *req)
 	if (opts != NULL)
 		o = json_deep_copy(opts);
 	pthread_mutex_lock(&wk_lock);
-	if ((r = wk_replica_find(id)) != NULL && r->state != WR_FAILED &&
-	    r->state != WR_STOPPING) {
-		/* Idempotent: the running (or starting) replica answers. */
-		ans = join_pending(r, id);
-	} else {
-		/* A failed replica is replaced, a stopping one first goes. */
-		if (r != NULL && r->state == WR_FAILED)
-			stop_locked(r);
-		if (wait_gone(id, STOP_TIMEOUT_MS) == -1)
-			ans = fail("the previous process of %s is still "
-			           "stopping",
-			    id);
-		else
-			ans = bring_up(id, backend, run, files, o);
-	}
+	ans = install_locked(id, backend, run, files, o);
 	pthread_mutex_unlock(&wk_lock);
 	json_decref(o);
 	return ans;
@@ -522,6 +541,7 @@ wk_stop_replica(
     const char *id, int free_first, int wait, char *err, size_t errlen)
 {
 	struct wk_replica *r;
+	uint64_t serial;
 	char addr[64];
 	int rc = 0;
 
@@ -531,6 +551,8 @@ wk_stop_replica(
 		snprintf(err, errlen, "model %s is not loaded here", id);
 		return -1;
 	}
+	/* The entry we stop; an install may add a new one for id meanwhile. */
+	serial = r->serial;
 	if (r->state != WR_STOPPING) {
 		loopback_addr(r, addr, sizeof(addr));
 		free_first = free_first && r->state == WR_READY;
@@ -550,7 +572,8 @@ wk_stop_replica(
 			rc = -1;
 		}
 	}
-	if (rc == 0 && wait && wait_gone(id, STOP_TIMEOUT_MS) == -1) {
+	if (rc == 0 && wait &&
+	    wait_gone(serial, now_ms() + STOP_TIMEOUT_MS) == -1) {
 		snprintf(err, errlen,
 		    "%s: the process did not stop within "
 		    "%d s",

@@ -65,10 +65,12 @@ wk_replica_find(const char *id)
 struct wk_replica *
 wk_replica_new(const char *id, const char *backend)
 {
+	static uint64_t serial;
 	struct wk_replica *r;
 
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return NULL;
+	r->serial = ++serial;
 	snprintf(r->id, sizeof(r->id), "%s", id);
 	snprintf(r->backend, sizeof(r->backend), "%s", backend);
 	r->next = wk_replicas;

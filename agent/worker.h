@@ -46,6 +46,7 @@ struct wk_replica {
 	int pid;
 	uint32_t restarts;
 	uint32_t generation; /* bumped on every (re)spawn */
+	uint64_t serial; /* this entry's own number, never reused */
 	json_t *load; /* load options to replay, or NULL */
 	char error[256];
 	uint32_t progress; /* 0-100 while loading */
