@@ -14,6 +14,7 @@
 #include "agent/fetch.h"
 #include "agent/hclient.h"
 #include "agent/util.h"
+#include "agent/wmetrics.h"
 #include "proto/log.h"
 
 /* Downloads in progress, by hash, so a second request waits for the first
@@ -47,6 +48,7 @@ fetch_cached(const char *models_path, const char *sha256)
 }
 
 struct progress {
+	const char *model; /* for localai_file_fetch_bytes_total */
 	fetch_progress_fn fn;
 	void *arg;
 	uint64_t done;
@@ -60,6 +62,7 @@ fetch_progress(void *arg, const void *data, size_t len)
 	struct progress *p = arg;
 
 	p->done += len;
+	wk_metrics_fetched(p->model, len);
 	/* Report every 4 MiB, not every block. */
 	if (p->fn != NULL && p->done - p->last >= 4u << 20) {
 		p->last = p->done;
@@ -239,7 +242,7 @@ fetch_ensure(const char *models_path, const char *base_url, const char *bearer,
     const struct fetch_file *f, fetch_progress_fn fn, void *arg, char *path,
     size_t pathlen, char *err, size_t errlen)
 {
-	struct progress pr = {fn, arg, 0, f->size, 0};
+	struct progress pr = {f->model, fn, arg, 0, f->size, 0};
 	int attempt;
 
 	err[0] = '\0';

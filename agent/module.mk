@@ -3,7 +3,7 @@
 # the frontend agent (the frontend's NATS link).
 AGENT_SRCS := agent/sysinfo.c agent/hclient.c agent/util.c \
               agent/install.c agent/fetch.c agent/pbjson.c agent/wcmd.c \
-              agent/wregister.c agent/whttp.c agent/wload.c agent/fagent.c agent/agent.c agent/worker.c agent/wgrpc.c
+              agent/wregister.c agent/whttp.c agent/wmetrics.c agent/wpoll.c agent/wload.c agent/fagent.c agent/agent.c agent/worker.c agent/wgrpc.c
 LOCALAI_SRCS += $(AGENT_SRCS) backends/common/bclient.c gen/backend.pb-c.c
 LOCALAI_LIBS += $(call libs,libnats jansson libcrypto libcurl libarchive \
     libmicrohttpd grpc libprotobuf-c)

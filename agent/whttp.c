@@ -3,7 +3,7 @@
  * port - 1, as LocalAI's):
  *   GET  /healthz            the agent process is alive
  *   GET  /readyz             registered, NATS connected, no failed replica
- *   GET  /metrics            Prometheus text: replicas, restarts, installs
+ *   GET  /metrics            Prometheus text (agent/wmetrics.c)
  *   POST /v1/files/temp      reserve a per-request output file → local_path
  *   PUT  /v1/files/<key>     store a per-request input file → local_path
  *   GET  /v1/files/<key>     fetch a per-request file (a TTS result)
@@ -30,8 +30,10 @@
 
 #include "agent/bus.h"
 #include "agent/util.h"
+#include "agent/wmetrics.h"
 #include "agent/worker.h"
 #include "proto/log.h"
+#include "proto/metrics.h"
 
 struct upload {
 	int marker; /* first call seen (two-pass responses) */
@@ -125,48 +127,25 @@ serve_readyz(struct MHD_Connection *c)
 	return reply(c, ok ? 200 : 503, "application/json", body);
 }
 
+/* The catalogue's worker metrics (agent/wmetrics.c). */
 static enum MHD_Result
 serve_metrics(struct MHD_Connection *c)
 {
-	static const char *states[] = {
-	    "starting", "loading", "ready", "failed", "stopping"};
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *fp = open_memstream(&buf, &len);
-	struct wk_replica *r;
-	int count[5] = {0};
+	struct MHD_Response *r;
 	enum MHD_Result ret;
-	int i;
+	size_t len = 0;
+	char *text;
 
-	if (fp == NULL)
+	if ((text = wk_metrics_render(&len)) == NULL)
+		return reply_json_error(c, 500, "out of memory");
+	r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+	if (r == NULL) {
+		free(text);
 		return MHD_NO;
-	pthread_mutex_lock(&wk_lock);
-	fprintf(fp, "# HELP localai_worker_backend_restarts_total Backend "
-	            "process restarts after a crash.\n"
-	            "# TYPE localai_worker_backend_restarts_total counter\n");
-	for (r = wk_replicas; r != NULL; r = r->next) {
-		fprintf(fp,
-		    "localai_worker_backend_restarts_total{model=\"%s\","
-		    "backend=\"%s\"} %u\n",
-		    r->id, r->backend, r->restarts);
-		count[r->state]++;
 	}
-	fprintf(fp, "# HELP localai_worker_replica_in_flight Requests in "
-	            "flight per replica.\n# TYPE "
-	            "localai_worker_replica_in_flight gauge\n");
-	for (r = wk_replicas; r != NULL; r = r->next)
-		fprintf(fp,
-		    "localai_worker_replica_in_flight{model=\"%s\"} %u\n",
-		    r->id, r->in_flight);
-	fprintf(fp, "# HELP localai_worker_replicas Replicas by state.\n"
-	            "# TYPE localai_worker_replicas gauge\n");
-	for (i = 0; i < 5; i++)
-		fprintf(fp, "localai_worker_replicas{state=\"%s\"} %d\n",
-		    states[i], count[i]);
-	pthread_mutex_unlock(&wk_lock);
-	fclose(fp);
-	ret = reply(c, 200, "text/plain; version=0.0.4", buf);
-	free(buf);
+	MHD_add_response_header(r, "Content-Type", METRICS_CONTENT_TYPE);
+	ret = MHD_queue_response(c, 200, r);
+	MHD_destroy_response(r);
 	return ret;
 }
 

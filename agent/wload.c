@@ -26,10 +26,10 @@
 #include "agent/pbjson.h"
 #include "agent/util.h"
 #include "agent/wgrpc.h"
+#include "agent/wmetrics.h"
 #include "agent/worker.h"
 #include "proto/log.h"
 
-#define READY_TIMEOUT_MS 30000 /* process start to Health OK */
 #define LOAD_TIMEOUT_MS (10 * 60 * 1000)
 /* Stop to BE_STOPPED: the supervisor kills a process 5 s after SIGTERM. */
 #define STOP_TIMEOUT_MS 15000
@@ -171,20 +171,32 @@ set_state(struct wk_replica *r, enum wk_rstate s, const char *err)
 	wk_publish_replica(r);
 }
 
+/* "30 s", or "1500 ms" when not whole seconds. */
+static void
+fmt_ms(char *buf, size_t len, uint32_t ms)
+{
+	if (ms % 1000 == 0)
+		snprintf(buf, len, "%u s", ms / 1000);
+	else
+		snprintf(buf, len, "%u ms", ms);
+}
+
 /*
  * Wait (wk_lock held) until replica id's process answers Health, it dies,
- * the replica is being stopped, or the timeout passes.  The lock is let
+ * the replica is being stopped, or worker.ready_timeout passes (the
+ * caller then stops the process).  The lock is let
  * go meanwhile, so the replica is looked up again each time (a stopped
  * one leaves the table).  Returns it when healthy, else NULL with err.
  */
 static struct wk_replica *
 wait_healthy(const char *id, uint32_t gen, char *err, size_t errlen)
 {
-	uint64_t deadline = now_ms() + READY_TIMEOUT_MS;
+	uint32_t limit = wk_conf()->worker.ready_timeout_ms;
+	uint64_t deadline = now_ms() + limit;
 	useconds_t probe_us = 2000; /* 2 ms doubling to 64 ms */
 	struct wk_replica *r;
 	struct timespec ts;
-	char addr[64];
+	char addr[64], dur[32];
 
 	while (now_ms() < deadline) {
 		if ((r = wk_replica_find(id)) == NULL ||
@@ -235,8 +247,11 @@ wait_healthy(const char *id, uint32_t gen, char *err, size_t errlen)
 		}
 		pthread_cond_timedwait(&wk_cond, &wk_lock, &ts);
 	}
-	snprintf(err, errlen, "backend did not answer Health within %d s",
-	    READY_TIMEOUT_MS / 1000);
+	fmt_ms(dur, sizeof(dur), limit);
+	snprintf(err, errlen,
+	    "backend did not become ready (no gRPC Health answer) "
+	    "within %s",
+	    dur);
 	return NULL;
 }
 
@@ -464,18 +479,21 @@ failed:
  * The replica of id, started unless one runs: a running (or starting)
  * replica answers (idempotent); a failed one is replaced and a stopping
  * one first goes.  Another install may start one while we wait, so the
- * wait is for that entry and the choice is made again.  wk_lock held.
+ * wait is for that entry and the choice is made again.  *started: a new
+ * replica was brought up.  wk_lock held.
  */
 static json_t *
 install_locked(const char *id, const char *backend, const char *run,
-    json_t *files, json_t *o)
+    json_t *files, json_t *o, int *started)
 {
 	uint64_t deadline = now_ms() + STOP_TIMEOUT_MS;
 	struct wk_replica *r;
 
 	for (;;) {
-		if ((r = wk_replica_find(id)) == NULL)
+		if ((r = wk_replica_find(id)) == NULL) {
+			*started = 1;
 			return bring_up(id, backend, run, files, o);
+		}
 		if (r->state != WR_FAILED && r->state != WR_STOPPING)
 			return join_pending(r, id);
 		if (r->state == WR_FAILED)
@@ -494,6 +512,8 @@ wk_install(json_t *req)
 	const char *backend, *id;
 	json_t *files, *opts, *ans, *o = NULL;
 	char run[600], err[512], gallery[700];
+	uint64_t t0 = now_ms();
+	int started = 0;
 
 	backend = json_string_value(json_object_get(req, "backend"));
 	id = json_string_value(json_object_get(req, "model_id"));
@@ -524,7 +544,10 @@ wk_install(json_t *req)
 	if (opts != NULL)
 		o = json_deep_copy(opts);
 	pthread_mutex_lock(&wk_lock);
-	ans = install_locked(id, backend, run, files, o);
+	ans = install_locked(id, backend, run, files, o, &started);
+	/* The install histogram times new replicas that came up. */
+	if (started && json_is_true(json_object_get(ans, "success")))
+		wk_metrics_install((double)(now_ms() - t0) / 1000.0);
 	pthread_mutex_unlock(&wk_lock);
 	json_decref(o);
 	return ans;

@@ -17,6 +17,7 @@
 #include "agent/bus.h"
 #include "agent/hclient.h"
 #include "agent/util.h"
+#include "agent/wmetrics.h"
 #include "agent/worker.h"
 #include "proto/event_catalog.h"
 #include "backends/common/bclient.h"
@@ -246,7 +247,7 @@ wk_be_state(const struct msg_be_state *st)
 {
 	struct wk_replica *r;
 	uint32_t gen = 0;
-	int reload = 0;
+	int reload = 0, was;
 
 	pthread_mutex_lock(&wk_lock);
 	if ((r = wk_replica_find(st->id)) == NULL) {
@@ -263,6 +264,12 @@ wk_be_state(const struct msg_be_state *st)
 		}
 		return;
 	}
+	was = r->phase;
+	if (st->restarts > r->restarts)
+		wk_metrics_restarts(
+		    r->id, r->backend, st->restarts - r->restarts);
+	if (st->phase == BE_FAILED && was != BE_FAILED)
+		wk_metrics_crash_loop(r->id, r->backend);
 	r->phase = st->phase;
 	r->pid = st->pid;
 	r->restarts = st->restarts;
@@ -444,7 +451,8 @@ worker_agent_main(void)
 	proc_set_handlers(&ph);
 	if (pipe2(wk_wake, O_CLOEXEC | O_NONBLOCK) == -1)
 		fatal("pipe2");
-	if (hclient_init() == -1 || bc_init() == -1 || wk_identity_load() == -1)
+	if (hclient_init() == -1 || bc_init() == -1 ||
+	    wk_metrics_init() == -1 || wk_identity_load() == -1)
 		fatalx("cannot initialise the worker state in %s",
 		    wk_cf.state_dir);
 	/* Backend processes run in models_path; installs go to backends_path. */
@@ -458,6 +466,7 @@ worker_agent_main(void)
 	if ((wk_bus = bus_open(wk_cf.nats_url, name, &h, NULL)) == NULL)
 		fatalx("bad NATS url %s", wk_cf.nats_url);
 	wk_register_start();
+	wk_poll_start();
 	if (proc_ready() == -1)
 		return 1;
 	while (!wk_stopping && !proc_shutting_down()) {
@@ -482,6 +491,7 @@ worker_agent_main(void)
 	/* Graceful: drain, wait for in-flight work, deregister, stop all. */
 	wk_drain();
 	wk_register_stop();
+	wk_poll_stop();
 	(void)wk_deregister();
 	wk_stop_all();
 	(void)wk_sup_flush();
@@ -490,6 +500,7 @@ worker_agent_main(void)
 	 * install that outlived the drain) may publish; it then fails. */
 	bus_disconnect(wk_bus);
 	bc_shutdown();
+	wk_metrics_free();
 	(void)proc_dispatch(); /* the shutdown message, if unread */
 	return 0;
 }

@@ -111,6 +111,11 @@ int wk_deregister(void); /* after wk_register_stop() */
 /* The frontend base URL ("http://host:8080"), no trailing slash. */
 const char *wk_frontend(void);
 
+/* wpoll.c: the thread that polls each ready backend's in-flight count
+ * (Status) once per heartbeat interval into wk_replica.in_flight. */
+void wk_poll_start(void);
+void wk_poll_stop(void);
+
 /* wcmd.c: NATS subjects nodes.<id>.* */
 int wk_cmd_subscribe(void);
 void wk_cmd_dispatch(

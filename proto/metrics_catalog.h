@@ -10,7 +10,8 @@
  *	router	  queue length, placement, cold loads, evictions and the
  *		  cluster gauges (nodes, memory, replicas, heartbeats)
  *	worker	  backend restarts, crash loops, installs, file fetches,
- *		  per-replica in-flight (the worker's own /metrics)
+ *		  per-replica in-flight, replicas by state (the worker's own
+ *		  /metrics; gauges read from its replica table at scrape)
  *
  * Label values come from bounded sets: configured model names, node
  * names, and the fixed values below (METRICS_ENDPOINT_*, …).  Never a
@@ -62,6 +63,7 @@ enum metric_id {
 	MET_BACKEND_INSTALL_DURATION,
 	MET_FILE_FETCH_BYTES,
 	MET_REPLICA_IN_FLIGHT,
+	MET_WORKER_REPLICAS,
 	/* Every process. */
 	MET_BUILD_INFO,
 	METRIC_COUNT
@@ -305,9 +307,10 @@ static const struct metric_def metric_defs[METRIC_COUNT] = {
         {
             .name = "localai_backend_restarts_total",
             .type = METRIC_COUNTER,
-            .help = "Backend processes restarted after they exited, by model.",
-            .nlabels = 1,
-            .labels = {"model"},
+            .help = "Backend processes restarted after they exited, by model "
+                    "and backend.",
+            .nlabels = 2,
+            .labels = {"model", "backend"},
             .max_series = 256,
         },
     [MET_BACKEND_CRASH_LOOPS] =
@@ -315,16 +318,18 @@ static const struct metric_def metric_defs[METRIC_COUNT] = {
             .name = "localai_backend_crash_loops_total",
             .type = METRIC_COUNTER,
             .help = "Backends marked failed for crashing 5 times in 120 s, by "
-                    "model.",
-            .nlabels = 1,
-            .labels = {"model"},
+                    "model and backend.",
+            .nlabels = 2,
+            .labels = {"model", "backend"},
             .max_series = 256,
         },
     [MET_BACKEND_INSTALL_DURATION] =
         {
             .name = "localai_backend_install_duration_seconds",
             .type = METRIC_HISTOGRAM,
-            .help = "Time to fetch, verify and unpack a backend package.",
+            .help = "Time from a backend.install request to a new ready "
+                    "replica: backend package, process start, model files "
+                    "and LoadModel.",
             .nbounds = METRICS_COUNT_OF(metrics_bounds_load),
             .bounds = metrics_bounds_load,
             .max_series = 1,
@@ -348,6 +353,16 @@ static const struct metric_def metric_defs[METRIC_COUNT] = {
             .nlabels = 1,
             .labels = {"model"},
             .max_series = 256,
+        },
+    [MET_WORKER_REPLICAS] =
+        {
+            .name = "localai_worker_replicas",
+            .type = METRIC_GAUGE,
+            .help = "Replicas on this worker by state (starting, loading, "
+                    "ready, failed, stopping).",
+            .nlabels = 1,
+            .labels = {"state"},
+            .max_series = 8,
         },
     [MET_BUILD_INFO] =
         {

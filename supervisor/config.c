@@ -152,6 +152,8 @@ const struct conf_key conf_main_keys[] = {
         1, 10000),
     NUM("worker.drain_timeout", "LOCALAI_DRAIN_TIMEOUT", CK_DURATION,
         worker.drain_timeout_ms, 0, 24 * HOUR),
+    NUM("worker.ready_timeout", "LOCALAI_READY_TIMEOUT", CK_DURATION,
+        worker.ready_timeout_ms, SEC, HOUR),
     NUM("worker.file_ttl", "LOCALAI_FILE_TTL", CK_DURATION, worker.file_ttl_ms,
         SEC, 24 * HOUR),
     NUM("worker.file_max", "LOCALAI_FILE_MAX", CK_SIZE, worker.file_max, KiB,
@@ -338,6 +340,7 @@ conf_defaults(struct conf *c)
 	w->max_concurrency = 64;
 	w->port_count = 100;
 	w->drain_timeout_ms = 30 * SEC;
+	w->ready_timeout_ms = 30 * SEC;
 	w->file_ttl_ms = 10 * MIN;
 	w->file_max = 100 * MiB;
 	derive(c, NULL);

@@ -97,6 +97,7 @@ struct conf_worker {
 	uint32_t max_concurrency; /* requests in flight on the node */
 	uint32_t port_count; /* ports from serve_addr's port up */
 	uint32_t drain_timeout_ms;
+	uint32_t ready_timeout_ms; /* backend start to gRPC Health, 30 s */
 	uint32_t file_ttl_ms; /* per-request staged files */
 	uint64_t file_max; /* per-request staged file size */
 	char gallery_url[512]; /* default <register_to>/api/gallery */

@@ -469,28 +469,40 @@ be_memory(uint64_t *rss, uint64_t *vsz)
 	return 0;
 }
 
+/*
+ * Status's memory: total is the RSS; the breakdown has "rss", "virtual"
+ * and "in_flight", the gated calls running or queued now.  The in-flight
+ * count rides in the breakdown map because LocalAI's backend.proto has no
+ * field for it and we keep that file unchanged (a LocalAI client ignores
+ * the extra key); the worker agent polls it for its heartbeats.
+ */
 static int
-be_fill_memory(struct be_ctx *c, Backend__MemoryUsageData *mem)
+be_fill_memory(
+    struct be_server *srv, struct be_ctx *c, Backend__MemoryUsageData *mem)
 {
+	static const char *keys[] = {"rss", "virtual", "in_flight"};
 	Backend__MemoryUsageData__BreakdownEntry *e, **v;
-	uint64_t rss = 0, vsz = 0;
+	uint64_t rss = 0, vsz = 0, vals[3];
+	int i;
 
 	if (be_memory(&rss, &vsz) == -1)
 		log_warn("Status: /proc/self/statm");
-	e = be_alloc(c, 2 * sizeof(*e));
-	v = be_alloc(c, 2 * sizeof(*v));
+	vals[0] = rss;
+	vals[1] = vsz;
+	vals[2] = (uint64_t)gate_running(&srv->gate) +
+	          (uint64_t)gate_waiting(&srv->gate);
+	e = be_alloc(c, 3 * sizeof(*e));
+	v = be_alloc(c, 3 * sizeof(*v));
 	if (e == NULL || v == NULL)
 		return -1;
-	backend__memory_usage_data__breakdown_entry__init(&e[0]);
-	backend__memory_usage_data__breakdown_entry__init(&e[1]);
-	e[0].key = (char *)(uintptr_t) "rss";
-	e[0].value = rss;
-	e[1].key = (char *)(uintptr_t) "virtual";
-	e[1].value = vsz;
-	v[0] = &e[0];
-	v[1] = &e[1];
+	for (i = 0; i < 3; i++) {
+		backend__memory_usage_data__breakdown_entry__init(&e[i]);
+		e[i].key = (char *)(uintptr_t)keys[i];
+		e[i].value = vals[i];
+		v[i] = &e[i];
+	}
 	mem->total = rss;
-	mem->n_breakdown = 2;
+	mem->n_breakdown = 3;
 	mem->breakdown = v;
 	return 0;
 }
@@ -508,7 +520,7 @@ h_status(struct be_server *srv, struct be_ctx *c, const ProtobufCMessage *req,
 	if (state == BE_STATE_READY && gate_running(&srv->gate) > 0)
 		state = BE_STATE_BUSY;
 	r->state = (Backend__StatusResponse__State)state;
-	if (be_fill_memory(c, mem) == -1)
+	if (be_fill_memory(srv, c, mem) == -1)
 		return be_error(c, BE_RESOURCE_EXHAUSTED, "out of memory");
 	r->memory = mem;
 	if (srv->ops->status != NULL && srv->ops->status(c, r) == -1)

@@ -76,7 +76,8 @@ check_status(const char *addr, int want)
 	CHECK(st->memory != NULL && st->memory->total > 1024 * 1024,
 	    "memory %llu",
 	    st->memory != NULL ? (unsigned long long)st->memory->total : 0ULL);
-	CHECK(st->memory != NULL && st->memory->n_breakdown == 2, "breakdown");
+	CHECK(st->memory != NULL && st->memory->n_breakdown == 3,
+	    "breakdown: rss, virtual, in_flight");
 	bc_free(st);
 }
 
