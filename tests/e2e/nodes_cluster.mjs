@@ -54,10 +54,14 @@ async function main() {
     viewport: { width: 1440, height: 900 },
   });
   const offsite = [];
+  const polls = []; // times of the page's GET /api/nodes
   try {
     const page = context.pages()[0] || await context.newPage();
     // Nothing may come from anywhere but the frontend (no CDN).
-    page.on('request', (r) => { if (!r.url().startsWith(base)) offsite.push(r.url()); });
+    page.on('request', (r) => {
+      if (!r.url().startsWith(base)) offsite.push(r.url());
+      if (r.url() === base + '/api/nodes' && r.method() === 'GET') polls.push(Date.now());
+    });
     step('the page loads from the frontend and asks for the key');
     const resp = await page.goto(base + '/app/nodes');
     assert.equal(resp.status(), 200);
@@ -132,6 +136,22 @@ async function main() {
     await page.click('a.tab[data-view=events]');
     await page.waitForFunction(() => document.querySelector('#events-body tr')?.dataset.kind === 'replica_unloaded',
       null, { timeout: T });
+    step('a change made elsewhere shows within one poll (2 s), no reload');
+    await page.click('a.tab[data-view=nodes]');
+    const res = await fetch(base + `/api/nodes/${w1.id}/resume`,
+      { method: 'POST', headers: { Authorization: 'Bearer ' + adminKey } });
+    assert.equal(res.status, 200);
+    const t0 = Date.now();
+    await page.waitForSelector(`${row('w1')}[data-status="healthy"]`, { timeout: T });
+    const took = Date.now() - t0;
+    console.log(`   shown after ${took} ms`);
+    assert.ok(took <= 4000, `the page showed the change after ${took} ms`);
+    // Actions refresh at once; between them the page polls every 2 s, so
+    // no gap may be much longer (2 s plus the time a poll takes).
+    const gaps = polls.slice(1).map((t, i) => t - polls[i]);
+    console.log(`   ${polls.length} polls, longest gap ${Math.max(...gaps)} ms`);
+    assert.ok(gaps.length >= 3 && Math.max(...gaps) <= 3000, `poll gaps ${gaps.join(' ')} ms`);
+
     step('requests per second come from the real /metrics');
     await page.waitForFunction(() => /^[0-9.]+$/.test(document.getElementById('card-rps').textContent),
       null, { timeout: T });
