@@ -49,21 +49,39 @@ api_h_ui(struct api_req *r)
 	r->reply.etag = f->etag;
 }
 
-/* A request ended (any route): requests and their duration. */
+/*
+ * The model label of a request: its name when the model is configured,
+ * else METRICS_MODEL_UNKNOWN.  Clients choose the name they send, and one
+ * series per made-up name would fill the registry (and the fixed-size
+ * snapshot to the router, crowding out the real models' series).
+ */
+static const char *
+ops_model_label(const struct api_req *r)
+{
+	if (r->model[0] == '\0')
+		return "";
+	if (r->cfg != NULL && api_cfg_model(r->cfg, r->model) != NULL)
+		return r->model;
+	return METRICS_MODEL_UNKNOWN;
+}
+
+/* A request ended (any /v1 route): requests and their duration. */
 void
 api_metrics_request(const struct api_req *r, uint64_t us)
 {
+	const char *model;
 	char code[8];
 
 	if (ops_metrics == NULL || r->route == NULL ||
 	    strncmp(r->route->path, "/v1/", 4) != 0)
 		return;
+	model = ops_model_label(r);
 	snprintf(code, sizeof(code), "%d", r->reply.status);
 	pthread_mutex_lock(&ops_mu);
 	(void)metrics_inc(ops_metrics, MET_REQUESTS_TOTAL,
-	    METRICS_L(r->model, r->route->path, code));
+	    METRICS_L(model, r->route->path, code));
 	(void)metrics_observe(
-	    ops_metrics, MET_REQUEST_DURATION, METRICS_L(r->model), us / 1e6);
+	    ops_metrics, MET_REQUEST_DURATION, METRICS_L(model), us / 1e6);
 	pthread_mutex_unlock(&ops_mu);
 }
 

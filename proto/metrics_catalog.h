@@ -29,6 +29,8 @@
 #define METRICS_MAX_LABELS 3 /* label keys per metric */
 #define METRICS_MAX_BOUNDS 16 /* histogram bounds, +Inf not counted */
 #define METRICS_OVERFLOW "_other"
+/* The model label of requests for a model that is not configured. */
+#define METRICS_MODEL_UNKNOWN "_unknown"
 
 enum metric_type {
 	METRIC_COUNTER = 1,

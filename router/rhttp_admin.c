@@ -220,11 +220,13 @@ relay_reply(void *arg, int status, const char *data, size_t len)
 		free(r);
 		return;
 	}
-	if (r->unload && json_is_true(json_object_get(o, "success")) &&
-	    (n = rt_view_node_find(R.view, r->node_id)) != RT_NONE &&
-	    (m = rt_view_model_find(R.view, r->model)) != RT_NONE &&
-	    (slot = rt_view_replica_find(R.view, m, n)) != RT_NONE) {
-		rt_view_replica_remove(R.view, slot);
+	/* The event whether or not the view still holds the replica: the
+	 * worker's own status message may have removed it first. */
+	if (r->unload && json_is_true(json_object_get(o, "success"))) {
+		if ((n = rt_view_node_find(R.view, r->node_id)) != RT_NONE &&
+		    (m = rt_view_model_find(R.view, r->model)) != RT_NONE &&
+		    (slot = rt_view_replica_find(R.view, m, n)) != RT_NONE)
+			rt_view_replica_remove(R.view, slot);
 		rn_event(EVENT_REPLICA_UNLOADED, r->node_id, r->model, "admin",
 		    NULL);
 	}
@@ -282,8 +284,19 @@ static void
 labels_done(struct rdb_job *j)
 {
 	struct labels_job *l = (struct labels_job *)j;
+	struct rnode *rn;
+	uint32_t slot;
+	json_t *now;
 
 	if (j->status == RDB_OK) {
+		/* Our copy at once, so a GET right after this reply (the CLI
+		 * prints the labels it set) sees them; the reload confirms. */
+		if ((slot = rt_view_node_find(R.view, l->id)) != RT_NONE &&
+		    (rn = rn_get(slot)) != NULL &&
+		    (now = json_loads(l->labels, 0, NULL)) != NULL) {
+			json_decref(rn->labels);
+			rn->labels = now;
+		}
 		rn_node_event(l->id, "labels"); /* reload our copy */
 		rn_publish_node(l->id, "labels");
 		rn_event(EVENT_NODE_LABELS, l->id, NULL, "admin", NULL);

@@ -48,10 +48,43 @@ rm_link_gone(struct rlink *l)
 	l->snap = NULL;
 }
 
+/*
+ * One node's memory as three states that add up to its total, the way the
+ * Nodes page draws its bars: used (total - free), reserved (loads under
+ * way, still inside free) and free (the rest).
+ */
+static void
+rm_node_memory(struct metrics *m, const struct rt_node *n)
+{
+	static const char *kinds[RT_MEM_KINDS] = {"ram", "vram"};
+	uint64_t total, avail, res;
+	uint32_t k;
+
+	for (k = 0; k < RT_MEM_KINDS; k++) {
+		if ((total = n->total[k]) == 0)
+			continue;
+		avail = n->free[k] < total ? n->free[k] : total;
+		res = n->reserved[k] < avail ? n->reserved[k] : avail;
+		(void)metrics_set(m, MET_NODE_MEMORY,
+		    METRICS_L(n->name, kinds[k], METRICS_MEM_USED),
+		    (double)(total - avail));
+		(void)metrics_set(m, MET_NODE_MEMORY,
+		    METRICS_L(n->name, kinds[k], METRICS_MEM_RESERVED),
+		    (double)res);
+		(void)metrics_set(m, MET_NODE_MEMORY,
+		    METRICS_L(n->name, kinds[k], METRICS_MEM_FREE),
+		    (double)(avail - res));
+	}
+}
+
+/*
+ * The node gauges.  A healthy node that is suspect counts as suspect only
+ * (the catalogue's promise: the statuses add up to the nodes known).
+ */
 static void
 rm_nodes(struct metrics *m, uint64_t now)
 {
-	static const char *kinds[RT_MEM_KINDS] = {"ram", "vram"};
+	enum rt_node_status st;
 	double by_status[4] = {0};
 	double suspect = 0;
 	uint32_t i, k;
@@ -61,33 +94,25 @@ rm_nodes(struct metrics *m, uint64_t now)
 
 		if (n == NULL)
 			continue;
-		by_status[rt_nodestate_status(&n->state)]++;
-		suspect +=
-		    rt_nodestate_suspect(&n->state, &R.view->health, now);
+		st = rt_nodestate_status(&n->state);
+		if (st == RT_NODE_HEALTHY &&
+		    rt_nodestate_suspect(&n->state, &R.view->health, now))
+			suspect++;
+		else
+			by_status[st]++;
 		(void)metrics_set(
 		    m, MET_NODE_IN_FLIGHT, METRICS_L(n->name), n->inflight);
 		(void)metrics_set(m, MET_HEARTBEAT_AGE, METRICS_L(n->name),
 		    n->state.last_heartbeat
 		        ? (now - n->state.last_heartbeat) / 1000.0
 		        : -1);
-		for (k = 0; k < RT_MEM_KINDS; k++) {
-			if (n->total[k] == 0)
-				continue;
-			(void)metrics_set(m, MET_NODE_MEMORY,
-			    METRICS_L(n->name, kinds[k], "total"),
-			    (double)n->total[k]);
-			(void)metrics_set(m, MET_NODE_MEMORY,
-			    METRICS_L(n->name, kinds[k], "free"),
-			    (double)n->free[k]);
-			(void)metrics_set(m, MET_NODE_MEMORY,
-			    METRICS_L(n->name, kinds[k], "reserved"),
-			    (double)n->reserved[k]);
-		}
+		rm_node_memory(m, n);
 	}
 	for (k = 0; k < 4; k++)
 		(void)metrics_set(m, MET_NODES,
 		    METRICS_L(rt_node_status_name(k)), by_status[k]);
-	(void)metrics_set(m, MET_NODES, METRICS_L("suspect"), suspect);
+	(void)metrics_set(
+	    m, MET_NODES, METRICS_L(METRICS_NODE_SUSPECT), suspect);
 }
 
 static void
