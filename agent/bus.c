@@ -126,9 +126,30 @@ bus_sub_done(void *closure)
  * thread (request/reply latency drops from ~1 ms to ~0.2 ms); one shared
  * delivery thread for all subscriptions.
  */
+/*
+ * The connection name, for `nats-server` monitoring: only [A-Za-z0-9._-],
+ * anything else '_'.  It travels inside the JSON of CONNECT, and a node
+ * name with a quote or a backslash made the server close the connection
+ * again and again.
+ */
+static const char *
+bus_conn_name(const char *name, char out[128])
+{
+	size_t i;
+
+	for (i = 0; name[i] != '\0' && i < 127; i++)
+		out[i] = isalnum((unsigned char)name[i]) ||
+		                 strchr("._-", name[i]) != NULL
+		             ? name[i]
+		             : '_';
+	out[i] = '\0';
+	return out;
+}
+
 static int
 bus_options(struct bus *b, const char *url, const char *name)
 {
+	char cname[128];
 	natsOptions *o;
 	natsStatus s;
 
@@ -137,7 +158,7 @@ bus_options(struct bus *b, const char *url, const char *name)
 	b->opts = o;
 	s = natsOptions_SetURL(o, url);
 	if (s == NATS_OK)
-		s = natsOptions_SetName(o, name);
+		s = natsOptions_SetName(o, bus_conn_name(name, cname));
 	if (s == NATS_OK)
 		s = natsOptions_SetMaxReconnect(o, -1);
 	if (s == NATS_OK)
