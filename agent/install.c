@@ -275,11 +275,12 @@ out:
 
 int
 install_ensure(const char *backends_path, const char *gallery_url,
-    const char *bearer, const char *name, char *run, size_t runlen, char *err,
-    size_t errlen)
+    const char *bearer, const char *name, char *run, size_t runlen,
+    int *fetched, char *err, size_t errlen)
 {
 	int rc;
 
+	*fetched = 0;
 	if (!name_ok(name)) {
 		snprintf(err, errlen, "invalid backend name \"%s\"", name);
 		return -1;
@@ -293,8 +294,12 @@ install_ensure(const char *backends_path, const char *gallery_url,
 			    "no gallery is configured",
 			    name);
 		else if (install_fetch(backends_path, gallery_url, bearer, name,
-		             err, errlen) == 0)
-			rc = install_find(backends_path, name, run, runlen);
+		             err, errlen) == 0 &&
+		         (rc = install_find(
+		              backends_path, name, run, runlen)) == 0)
+			*fetched = 1;
+		else
+			*fetched = -1;
 	}
 	pthread_mutex_unlock(&install_lock);
 	return rc;

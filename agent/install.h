@@ -20,11 +20,12 @@ int install_find(
  * Make sure backend `name` is installed, fetching it from gallery_url when
  * it is not.  bearer authenticates to the gallery (the node token).
  * Returns 0, or -1 with err set.  Concurrent calls for one name share one
- * download.
+ * download.  *fetched: 1 when this call installed it from the gallery, -1
+ * when it tried and failed, 0 when no download was tried.
  */
 int install_ensure(const char *backends_path, const char *gallery_url,
-    const char *bearer, const char *name, char *run, size_t runlen, char *err,
-    size_t errlen);
+    const char *bearer, const char *name, char *run, size_t runlen,
+    int *fetched, char *err, size_t errlen);
 /* Install from a local package file whose SHA-256 must be sha256. */
 int install_package(const char *backends_path, const char *name,
     const char *tarball, const char *sha256, char *err, size_t errlen);

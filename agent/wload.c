@@ -28,6 +28,7 @@
 #include "agent/wgrpc.h"
 #include "agent/wmetrics.h"
 #include "agent/worker.h"
+#include "proto/event_catalog.h"
 #include "proto/log.h"
 
 #define LOAD_TIMEOUT_MS (10 * 60 * 1000)
@@ -513,7 +514,7 @@ wk_install(json_t *req)
 	json_t *files, *opts, *ans, *o = NULL;
 	char run[600], err[512], gallery[700];
 	uint64_t t0 = now_ms();
-	int started = 0;
+	int started = 0, fetched, rc;
 
 	backend = json_string_value(json_object_get(req, "backend"));
 	id = json_string_value(json_object_get(req, "model_id"));
@@ -538,8 +539,13 @@ wk_install(json_t *req)
 	if (gallery[0] == '\0')
 		snprintf(
 		    gallery, sizeof(gallery), "%s/api/gallery", wk_frontend());
-	if (install_ensure(c->backends_path, gallery, wk_node.token, backend,
-	        run, sizeof(run), err, sizeof(err)) == -1)
+	rc = install_ensure(c->backends_path, gallery, wk_node.token, backend,
+	    run, sizeof(run), &fetched, err, sizeof(err));
+	if (fetched != 0)
+		wk_backend_event(fetched > 0 ? EVENT_BACKEND_INSTALLED
+		                             : EVENT_BACKEND_INSTALL_FAILED,
+		    backend, id, fetched > 0 ? "" : err);
+	if (rc == -1)
 		return fail("%s", err);
 	if (opts != NULL)
 		o = json_deep_copy(opts);

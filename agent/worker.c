@@ -196,6 +196,34 @@ wk_publish_replica(const struct wk_replica *r)
 	json_decref(o);
 }
 
+/*
+ * A backend package was installed from the gallery, or could not be: a
+ * journal record here, and an event the frontends' health leader records
+ * in the events table (localai.events.replica, like crashes).
+ */
+void
+wk_backend_event(const char *event, const char *backend, const char *model,
+    const char *error)
+{
+	char *s;
+	json_t *o;
+
+	log_fields(error[0] ? 4 : 6,
+	    &(struct log_fields){
+	        .node_id = wk_node.id, .model = model, .event = event},
+	    "backend %s: %s%s%s", backend, event, error[0] ? ": " : "", error);
+	if (wk_bus == NULL || wk_node.id[0] == '\0')
+		return;
+	o = json_pack("{s:s,s:s,s:s,s:s,s:s}", "node_id", wk_node.id, "event",
+	    event, "backend", backend, "model", model, "error", error);
+	if (o != NULL && (s = json_dumps(o, JSON_COMPACT)) != NULL) {
+		(void)bus_publish(
+		    wk_bus, "localai.events.replica", s, strlen(s));
+		free(s);
+	}
+	json_decref(o);
+}
+
 /* Tell the frontends a replica we do not track is going away. */
 void
 wk_publish_gone(const char *id)

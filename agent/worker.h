@@ -85,6 +85,9 @@ int wk_sup_start(struct wk_replica *r);
 int wk_sup_stop(const char *id);
 /* Publish a replica's state on localai.events.replica (any thread). */
 void wk_publish_replica(const struct wk_replica *r);
+/* A backend package event (EVENT_BACKEND_*): journal and NATS. */
+void wk_backend_event(const char *event, const char *backend, const char *model,
+    const char *error);
 void wk_publish_gone(const char *id);
 /* Begin a graceful shutdown of this agent (any thread). */
 void wk_shutdown(const char *why);

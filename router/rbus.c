@@ -121,7 +121,8 @@ rb_fail_all(void)
 }
 
 /*
- * A worker announced a replica event (a crash, a crash loop): the health
+ * A worker announced an event (a crash, a crash loop, a backend package
+ * installed or refused): the health
  * leader records it, so that N frontends do not write N rows.
  */
 static void
@@ -131,16 +132,23 @@ rb_replica_event(json_t *o)
 	const char *node = json_string_value(json_object_get(o, "node_id"));
 	char actor[96];
 
-	if (!R.leader || ev == NULL || *ev == '\0' || node == NULL ||
-	    (strcmp(ev, EVENT_REPLICA_CRASHED) != 0 &&
-	        strcmp(ev, EVENT_REPLICA_CRASH_LOOP) != 0))
+	if (!R.leader || ev == NULL || *ev == '\0' || node == NULL)
 		return;
 	snprintf(actor, sizeof(actor), "node:%s", node);
-	rn_event(ev, node, json_string_value(json_object_get(o, "model")),
-	    actor,
-	    json_pack("{s:O,s:O}", "error",
-	        json_object_get(o, "error") ?: json_null(), "restarts",
-	        json_object_get(o, "restarts") ?: json_null()));
+	if (strcmp(ev, EVENT_REPLICA_CRASHED) == 0 ||
+	    strcmp(ev, EVENT_REPLICA_CRASH_LOOP) == 0)
+		rn_event(ev, node,
+		    json_string_value(json_object_get(o, "model")), actor,
+		    json_pack("{s:O,s:O}", "error",
+		        json_object_get(o, "error") ?: json_null(), "restarts",
+		        json_object_get(o, "restarts") ?: json_null()));
+	else if (strcmp(ev, EVENT_BACKEND_INSTALLED) == 0 ||
+	         strcmp(ev, EVENT_BACKEND_INSTALL_FAILED) == 0)
+		rn_event(ev, node,
+		    json_string_value(json_object_get(o, "model")), actor,
+		    json_pack("{s:O,s:O}", "backend",
+		        json_object_get(o, "backend") ?: json_null(), "error",
+		        json_object_get(o, "error") ?: json_null()));
 }
 
 /*
