@@ -664,10 +664,15 @@ conf_check_id(const char *s)
 const char *
 conf_check_node_name(const char *s)
 {
+	const char *p;
+
 	if (*s == '\0')
 		return "must not be empty";
-	if (has_control(s) || strchr(s, '/') != NULL)
-		return "must not contain '/' or control characters";
+	/* The frontend accepts printable names without white space. */
+	for (p = s; *p != '\0'; p++)
+		if (!isgraph((unsigned char)*p) || *p == '/')
+			return "must be printable characters without spaces or "
+			       "'/'";
 	return NULL;
 }
 
