@@ -127,7 +127,8 @@ poll_main(void *arg)
 	while (!poll_sleep(every)) {
 		if ((t = poll_targets(&n)) == NULL)
 			continue;
-		for (i = 0; i < n && !wk_stopping; i++)
+		/* On through the drain: it waits on these numbers. */
+		for (i = 0; i < n; i++)
 			poll_one(&t[i], timeout);
 		free(t);
 	}

@@ -466,26 +466,60 @@ node_post(const char *verb)
 }
 
 /*
+ * Requests in flight on this node's backends, as their Status last said
+ * (agent/wpoll.c, at most one heartbeat interval old).  Unlike the
+ * frontend's count it covers every frontend and needs none to answer.
+ */
+static int
+local_in_flight(void)
+{
+	struct wk_replica *r;
+	int n = 0;
+
+	pthread_mutex_lock(&wk_lock);
+	for (r = wk_replicas; r != NULL; r = r->next)
+		n += (int)r->in_flight;
+	pthread_mutex_unlock(&wk_lock);
+	return n;
+}
+
+/*
+ * In flight by the frontend's count (when it took our drain) or our
+ * backends', whichever is more.
+ */
+static int
+drain_in_flight(int ask_frontend)
+{
+	int fe = ask_frontend ? node_in_flight() : 0;
+	int local = local_in_flight();
+
+	return fe > local ? fe : local;
+}
+
+/*
  * LocalAI's shutdown sequence, first half: drain (no new work), then wait
- * until the frontend reports no request in flight (bounded by
- * drain_timeout).  Heartbeats go on meanwhile: the node is alive.
+ * until no request is in flight (bounded by drain_timeout) -- by the
+ * frontend's count and by our backends' own, so that requests of other
+ * frontends count and a frontend that does not answer does not cut the
+ * wait short.  Heartbeats go on meanwhile: the node is alive.
  */
 void
 wk_drain(void)
 {
 	uint64_t deadline = now_ms() + wk_conf()->worker.drain_timeout_ms;
-	int n;
+	int n, fe_ok;
 
 	if (!wk_node.registered)
 		return;
 	wk_node.draining = 1;
-	if (node_post("drain") == -1)
-		return;
-	if ((n = node_in_flight()) > 0)
+	if (!(fe_ok = node_post("drain") == 0))
+		log_warnx("drain: the frontend did not take it; waiting for "
+		          "our backends' requests only");
+	if ((n = drain_in_flight(fe_ok)) > 0)
 		log_info("draining: waiting for %d request(s) in flight", n);
 	while (n > 0 && now_ms() < deadline) {
 		usleep(200 * 1000);
-		n = node_in_flight();
+		n = drain_in_flight(fe_ok);
 	}
 	if (n > 0)
 		log_warnx("drain: %d request(s) still in flight after %u ms", n,
