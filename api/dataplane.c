@@ -16,13 +16,17 @@
  * Stale channels: bclient caches one gRPC channel per address.  After a
  * backend process restarts (same port, or the router learns a new one),
  * the cached channel may still be in its reconnect backoff and fail a
- * call at once with "failed to connect" although the backend is back.
- * So the first BC_ECONNREFUSED of a request (nothing reached a backend)
- * drops that channel (bc_forget), reports the attempt DONE (UNAVAILABLE)
- * without REPLICA_FAIL and places again, not excluding the node, at once
- * and outside the retry budget; the router answers with the replica's
- * current address.  Only a second failure, on a fresh channel, is the
- * replica's fault.  A channel gRPC could not even create (a lame channel:
+ * call at once with "failed to connect", or still hold the dead
+ * process's connection and fail the first write ("Broken pipe"),
+ * although the backend is back.  So the first connection failure of a
+ * request before any output (BC_ECONNREFUSED, or BC_EUNAVAILABLE before
+ * the first token) drops that channel (bc_forget), reports the attempt
+ * DONE (UNAVAILABLE) without REPLICA_FAIL and places again, not
+ * excluding the node, at once and outside the retry budget; the router
+ * answers with the replica's current address.  Only a second failure, on
+ * a fresh channel, is the replica's fault.  The price when the backend
+ * really is gone: one more quick attempt (refused at once, unless its
+ * host vanished from the network: then gRPC's connect timeout).  A channel gRPC could not even create (a lame channel:
  * "Failed to create ... channel", an unusable address) is a connection
  * failure like a refused one, but never worth the fresh-channel try.
  *
@@ -489,13 +493,16 @@ dp_channel_failed(struct bc_error *e)
 	return 1;
 }
 
-/* May this failure be a cached channel still backing off?  (See top.) */
+/* May this failure be a stale cached channel?  (See the top.) */
 static int
 dp_stale_channel(
     const struct api_call *c, const struct dp_try *t, const struct bc_error *e)
 {
-	return e->kind == BC_ECONNREFUSED && !t->refreshed &&
-	       !api_req_stopped(c->r) && (!c->started || c->can_continue);
+	if (t->refreshed || api_req_stopped(c->r))
+		return 0;
+	if (e->kind == BC_ECONNREFUSED)
+		return !c->started || c->can_continue;
+	return e->kind == BC_EUNAVAILABLE && !c->started;
 }
 
 static int

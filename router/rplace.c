@@ -915,6 +915,21 @@ rp_prewarm(uint32_t model)
 }
 
 /*
+ * A replica of node n is ready again (its backend restarted and reloaded):
+ * the connection failures that made the node suspect are over, and
+ * requests need not wait for its next heartbeats (nodestate.h).
+ */
+static void
+replica_back(uint32_t n)
+{
+	struct rt_node *node = rt_view_node(R.view, n);
+
+	if (rt_nodestate_replica_ready(
+	        &node->state, &R.view->health, r_now()) == RT_HEALTH_CLEARED)
+		log_info("node %s healthy again: a replica is ready", node->id);
+}
+
+/*
  * A replica changed state, as a worker reported it (event or heartbeat).
  * Cheap when nothing changed: heartbeats repeat every replica every second.
  */
@@ -974,6 +989,7 @@ rp_replica_update(const char *node_id, const char *model, const char *address,
 			rt_view_replica_remove(R.view, slot);
 		if (ev == RT_REPLICA_EV_READY) {
 			load_err_clear(model);
+			replica_back(n);
 			rp_capacity_changed(m);
 		}
 	}
