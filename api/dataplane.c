@@ -62,6 +62,13 @@
 
 #define DP_TICK_MS 100
 #define DP_PLACE_SLACK_MS 10000
+/*
+ * A busy replica's request waits this long before it is placed again:
+ * two of the routers' 100 ms in-flight snapshot periods, so that the
+ * router's view then includes the other frontends' requests that filled
+ * the replica (the cross-frontend last-slot race, docs/DESIGN.md §10).
+ */
+#define DP_BUSY_BACKOFF_MS 200
 
 static pthread_mutex_t dp_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t dp_cv;
@@ -473,6 +480,7 @@ dp_finish_attempt(struct api_call *c, const struct api_grant *g, int rc,
 struct dp_try {
 	char exclude[64]; /* node to avoid on the next PLACE */
 	int refreshed; /* a possibly stale channel was dropped already */
+	int busy; /* the last attempt's backend was full */
 };
 
 /*
@@ -515,13 +523,15 @@ dp_retryable(const struct api_call *c, const struct bc_error *e)
 
 /* Pause before the next attempt; 0, or -1 when the request was stopped. */
 static int
-dp_backoff(struct api_call *c)
+dp_backoff(struct api_call *c, const struct dp_try *t)
 {
 	uint32_t rnd, ms;
 	uint64_t until;
 
 	api_random(&rnd, sizeof(rnd));
 	ms = api_backoff_ms(c->attempt + 1, rnd);
+	if (t->busy && ms < DP_BUSY_BACKOFF_MS)
+		ms = DP_BUSY_BACKOFF_MS;
 	until = api_now_us() + (uint64_t)ms * 1000;
 	while (api_now_us() < until) {
 		if (api_req_stopped(c->r))
@@ -590,7 +600,15 @@ dp_attempt(struct api_call *c, int slot, struct dp_try *t, int *rc)
 		api_dp_error(r, &e, &c->err, &c->retry_after);
 		return -1;
 	}
-	snprintf(t->exclude, sizeof(t->exclude), "%s", g.ok.node_id);
+	/*
+	 * A failed replica's node is avoided.  A busy one's is not: it is
+	 * healthy, and may hold the model's only replica; the router, whose
+	 * view includes the other frontends' load by the time we ask again,
+	 * places elsewhere or queues the request until a slot frees.
+	 */
+	t->busy = e.kind == BC_EBUSY;
+	snprintf(
+	    t->exclude, sizeof(t->exclude), "%s", t->busy ? "" : g.ok.node_id);
 	api_metrics_retry(e.kind == BC_EDEADLINE ? "timeout"
 	                  : e.kind == BC_EBUSY   ? "busy"
 	                                         : "unavailable",
@@ -620,7 +638,7 @@ api_dp_call(struct api_call *c)
 		}
 		if (more != 1)
 			break;
-		if (dp_backoff(c) == -1) {
+		if (dp_backoff(c, &t) == -1) {
 			(void)dp_stop_error(c->r, &c->err, &c->retry_after);
 			break;
 		}
