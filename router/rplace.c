@@ -68,13 +68,16 @@ static struct cold *colds;
 
 /*
  * The last failed cold load of each model, until one of its replicas is
- * ready: a request that finds no node to try is told why the model
- * failed to load (the backend's words), not only that no node can run
- * it.  Few entries (models that fail), so a list.
+ * ready or LOAD_ERR_KEEP_MS passed: a request that finds no node to try
+ * is told why the model failed to load (the backend's words), not only
+ * that no node can run it.  Few entries (models that fail), so a list.
  */
+#define LOAD_ERR_KEEP_MS (5 * 60 * 1000)
+
 struct load_err {
 	char model[CONF_NAME_MAX];
 	char msg[256];
+	uint64_t at; /* r_now() */
 	struct load_err *next;
 };
 
@@ -104,6 +107,7 @@ load_err_set(const char *model, const char *msg)
 		load_errs = e;
 	}
 	snprintf(e->msg, sizeof(e->msg), "%s", msg);
+	e->at = r_now();
 }
 
 static void
@@ -119,13 +123,13 @@ load_err_clear(const char *model)
 		}
 }
 
-/* The model's last load failure, or NULL. */
+/* The model's last load failure, or NULL when none is recent. */
 static const char *
 load_err_msg(uint32_t model)
 {
 	struct load_err *e = load_err_find(rt_view_model(R.view, model)->name);
 
-	return e != NULL ? e->msg : NULL;
+	return e != NULL && r_now() - e->at < LOAD_ERR_KEEP_MS ? e->msg : NULL;
 }
 
 void
