@@ -13,6 +13,23 @@
  * A busy backend (BC_EBUSY) is retried without REPLICA_FAIL: the replica
  * is healthy, only full.
  *
+ * Stale channels: bclient caches one gRPC channel per address.  After a
+ * backend process restarts (same port, or the router learns a new one),
+ * the cached channel may still be in its reconnect backoff and fail a
+ * call at once with "failed to connect", or still hold the dead
+ * process's connection and fail the first write ("Broken pipe"),
+ * although the backend is back.  So the first connection failure of a
+ * request before any output (BC_ECONNREFUSED, or BC_EUNAVAILABLE before
+ * the first token) drops that channel (bc_forget), reports the attempt
+ * DONE (UNAVAILABLE) without REPLICA_FAIL and places again, not
+ * excluding the node, at once and outside the retry budget; the router
+ * answers with the replica's current address.  Only a second failure, on
+ * a fresh channel, is the replica's fault.  The price when the backend
+ * really is gone: one more quick attempt (refused at once, unless its
+ * host vanished from the network: then gRPC's connect timeout).  A channel gRPC could not even create (a lame channel:
+ * "Failed to create ... channel", an unusable address) is a connection
+ * failure like a refused one, but never worth the fresh-channel try.
+ *
  * Text generation (api_dp_generate) streams tokens as SSE.  Before the
  * first token nothing has been sent, so a failure is an ordinary HTTP
  * error.  After it, a broken stream is continued on another replica by
@@ -45,6 +62,13 @@
 
 #define DP_TICK_MS 100
 #define DP_PLACE_SLACK_MS 10000
+/*
+ * A busy replica's request waits this long before it is placed again:
+ * two of the routers' 100 ms in-flight snapshot periods, so that the
+ * router's view then includes the other frontends' requests that filled
+ * the replica (the cross-frontend last-slot race, docs/DESIGN.md §10).
+ */
+#define DP_BUSY_BACKOFF_MS 200
 
 static pthread_mutex_t dp_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t dp_cv;
@@ -242,6 +266,11 @@ api_dp_error(struct api_req *r, const struct bc_error *e,
 		return;
 	switch (e->kind) {
 	case BC_ECONNREFUSED:
+		openai_error_set(out, 503, "server_error",
+		    "service_unavailable", NULL,
+		    "cannot connect to any replica of the model: %s", e->msg);
+		*retry_after = 1;
+		break;
 	case BC_EUNAVAILABLE:
 	case BC_EBUSY:
 		openai_error_set(out, 503, "server_error",
@@ -404,16 +433,19 @@ dp_replica_failed(const struct api_req *r, int rc, const struct bc_error *e)
 	       (e->kind == BC_ECONNREFUSED || e->kind == BC_EUNAVAILABLE);
 }
 
-/* REPLICA_FAIL when the replica failed, then the attempt's DONE. */
+/*
+ * REPLICA_FAIL when the replica failed (not for a stale channel: see the
+ * top of the file), then the attempt's DONE.
+ */
 static void
 dp_finish_attempt(struct api_call *c, const struct api_grant *g, int rc,
-    const struct bc_error *e, uint64_t t0)
+    const struct bc_error *e, uint64_t t0, int stale)
 {
 	struct api_req *r = c->r;
 	struct msg_replica_fail f;
 	struct msg_done d;
 
-	if (dp_replica_failed(r, rc, e)) {
+	if (!stale && dp_replica_failed(r, rc, e)) {
 		memset(&f, 0, sizeof(f));
 		snprintf(f.request_id, sizeof(f.request_id), "%s", r->place_id);
 		f.replica_id = g->ok.replica_id;
@@ -444,6 +476,43 @@ dp_finish_attempt(struct api_call *c, const struct api_grant *g, int rc,
 	api_metrics_attempt(r->model, &d);
 }
 
+/* What the attempts of one request share (api_dp_call). */
+struct dp_try {
+	char exclude[64]; /* node to avoid on the next PLACE */
+	int refreshed; /* a possibly stale channel was dropped already */
+	int busy; /* the last attempt's backend was full */
+};
+
+/*
+ * gRPC turns a channel it cannot create (an address it cannot use) into
+ * a "lame" channel whose calls fail with UNKNOWN "Failed to create secure
+ * client channel", even with insecure credentials.  Nothing reached a
+ * backend: it is a connection failure (retryable elsewhere, the node
+ * suspect), not a backend error (HTTP 500).  1 when e was one.
+ */
+static int
+dp_channel_failed(struct bc_error *e)
+{
+	if (e->kind != BC_EBACKEND ||
+	    strstr(e->msg, "Failed to create") == NULL ||
+	    strstr(e->msg, "channel") == NULL)
+		return 0;
+	e->kind = BC_ECONNREFUSED;
+	return 1;
+}
+
+/* May this failure be a stale cached channel?  (See the top.) */
+static int
+dp_stale_channel(
+    const struct api_call *c, const struct dp_try *t, const struct bc_error *e)
+{
+	if (t->refreshed || api_req_stopped(c->r))
+		return 0;
+	if (e->kind == BC_ECONNREFUSED)
+		return !c->started || c->can_continue;
+	return e->kind == BC_EUNAVAILABLE && !c->started;
+}
+
 static int
 dp_retryable(const struct api_call *c, const struct bc_error *e)
 {
@@ -454,13 +523,15 @@ dp_retryable(const struct api_call *c, const struct bc_error *e)
 
 /* Pause before the next attempt; 0, or -1 when the request was stopped. */
 static int
-dp_backoff(struct api_call *c)
+dp_backoff(struct api_call *c, const struct dp_try *t)
 {
 	uint32_t rnd, ms;
 	uint64_t until;
 
 	api_random(&rnd, sizeof(rnd));
 	ms = api_backoff_ms(c->attempt + 1, rnd);
+	if (t->busy && ms < DP_BUSY_BACKOFF_MS)
+		ms = DP_BUSY_BACKOFF_MS;
 	until = api_now_us() + (uint64_t)ms * 1000;
 	while (api_now_us() < until) {
 		if (api_req_stopped(c->r))
@@ -478,9 +549,12 @@ dp_attempt_reset(struct api_call *c)
 	c->ttft_us = 0;
 }
 
-/* One placement and one call: -1 stop, 0 done, 1 try again. */
+/*
+ * One placement and one call: -1 stop, 0 done, 1 try again, 2 try again
+ * at once (a stale channel was dropped).
+ */
 static int
-dp_attempt(struct api_call *c, int slot, char *exclude, size_t exlen, int *rc)
+dp_attempt(struct api_call *c, int slot, struct dp_try *t, int *rc)
 {
 	struct api_req *r = c->r;
 	struct api_grant g;
@@ -488,8 +562,9 @@ dp_attempt(struct api_call *c, int slot, char *exclude, size_t exlen, int *rc)
 	struct msg_place p;
 	enum api_place_rc prc;
 	uint64_t t0;
+	int lame, stale;
 
-	dp_place_msg(c, &p, exclude);
+	dp_place_msg(c, &p, t->exclude);
 	memset(&g, 0, sizeof(g));
 	prc = api_rlink_place(slot, &p, dp_place_deadline(r), &r->abort, &g);
 	if (prc != API_PLACE_OK) {
@@ -501,15 +576,39 @@ dp_attempt(struct api_call *c, int slot, char *exclude, size_t exlen, int *rc)
 	memset(&e, 0, sizeof(e));
 	t0 = api_now_us();
 	*rc = c->run(c, &g.ok, &e);
-	dp_finish_attempt(c, &g, *rc, &e, t0);
+	lame = *rc != 0 && dp_channel_failed(&e);
+	stale = *rc != 0 && !lame && dp_stale_channel(c, t, &e);
+	if (lame || stale)
+		bc_forget(g.ok.address);
+	dp_finish_attempt(c, &g, *rc, &e, t0, stale);
 	if (*rc == 0)
 		return 0;
+	if (stale) {
+		t->refreshed = 1;
+		t->exclude[0] = '\0';
+		log_fields(LOG_INFO,
+		    &(struct log_fields){.request_id = r->request_id,
+		        .model = r->model,
+		        .node_id = g.ok.node_id},
+		    "replica %s on %s: %s; placing again on a fresh channel",
+		    g.ok.address, g.ok.node_name, e.msg);
+		api_metrics_retry("stale_channel", c->started);
+		return 2;
+	}
 	if (!dp_retryable(c, &e) ||
 	    c->attempt >= r->cfg->conf.frontend.retries) {
 		api_dp_error(r, &e, &c->err, &c->retry_after);
 		return -1;
 	}
-	snprintf(exclude, exlen, "%s", g.ok.node_id);
+	/*
+	 * A failed replica's node is avoided.  A busy one's is not: it is
+	 * healthy, and may hold the model's only replica; the router, whose
+	 * view includes the other frontends' load by the time we ask again,
+	 * places elsewhere or queues the request until a slot frees.
+	 */
+	t->busy = e.kind == BC_EBUSY;
+	snprintf(
+	    t->exclude, sizeof(t->exclude), "%s", t->busy ? "" : g.ok.node_id);
 	api_metrics_retry(e.kind == BC_EDEADLINE ? "timeout"
 	                  : e.kind == BC_EBUSY   ? "busy"
 	                                         : "unavailable",
@@ -520,7 +619,7 @@ dp_attempt(struct api_call *c, int slot, char *exclude, size_t exlen, int *rc)
 int
 api_dp_call(struct api_call *c)
 {
-	char exclude[64] = "";
+	struct dp_try t;
 	int slot, rc = -1, more;
 
 	if ((slot = api_rlink_slot_new()) == -1) {
@@ -529,12 +628,17 @@ api_dp_call(struct api_call *c)
 		c->retry_after = 1;
 		return -1;
 	}
+	memset(&t, 0, sizeof(t));
 	for (c->attempt = 0;; c->attempt++) {
-		more = dp_attempt(c, slot, exclude, sizeof(exclude), &rc);
+		more = dp_attempt(c, slot, &t, &rc);
+		rc = more == 0 ? rc : -1;
+		if (more == 2) {
+			c->attempt--; /* outside the retry budget */
+			continue;
+		}
 		if (more != 1)
 			break;
-		rc = -1;
-		if (dp_backoff(c) == -1) {
+		if (dp_backoff(c, &t) == -1) {
 			(void)dp_stop_error(c->r, &c->err, &c->retry_after);
 			break;
 		}

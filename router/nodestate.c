@@ -77,7 +77,30 @@ rt_nodestate_register(struct rt_nodestate *s, const struct rt_health_conf *c,
 	s->conn_suspect = 0;
 	s->beats_since_failure = 0;
 	s->offline = 0;
+	s->hb_seq = 0;
 	return was_offline && s->approved ? RT_HEALTH_ONLINE : RT_HEALTH_SAME;
+}
+
+int
+rt_nodestate_seq_accept(struct rt_nodestate *s, uint64_t seq)
+{
+	if (seq != 0 && seq <= s->hb_seq && s->hb_seq - seq < RT_HB_REORDER_MAX)
+		return 0;
+	s->hb_seq = seq;
+	return 1;
+}
+
+enum rt_health_change
+rt_nodestate_replica_ready(
+    struct rt_nodestate *s, const struct rt_health_conf *c, uint64_t now)
+{
+	int was_suspect = rt_nodestate_suspect(s, c, now);
+
+	s->conn_suspect = 0;
+	s->beats_since_failure = 0;
+	if (was_suspect && !rt_nodestate_suspect(s, c, now))
+		return RT_HEALTH_CLEARED;
+	return RT_HEALTH_SAME;
 }
 
 enum rt_health_change

@@ -63,6 +63,7 @@ struct rt_nodestate {
 	uint32_t beats_since_failure;
 	uint64_t last_heartbeat; /* receipt time, router monotonic ms */
 	uint64_t failed_at;
+	uint64_t hb_seq; /* last heartbeat sequence counted, 0 none */
 };
 
 /* What a call changed, for the caller to log, write or broadcast. */
@@ -98,8 +99,28 @@ void rt_nodestate_restore(struct rt_nodestate *s,
  */
 enum rt_health_change rt_nodestate_register(struct rt_nodestate *s,
     const struct rt_health_conf *c, uint32_t interval_ms, uint64_t now);
+/*
+ * Does a heartbeat numbered seq count?  Not one already counted (the same
+ * beat by NATS, then relayed over HTTP) nor one overtaken by a later one,
+ * up to RT_HB_REORDER_MAX behind; one further behind means the worker
+ * restarted unseen and starts over.  Registration (rt_nodestate_register,
+ * _init, _restore) forgets the sequence, so a worker that restarts and
+ * counts from 1 again is heard at once, whatever its numbers were; the
+ * router assumes nothing about where a worker starts counting.  seq 0
+ * (unnumbered) always counts.  Records seq when it counts; 1 or 0.
+ */
+#define RT_HB_REORDER_MAX 3
+int rt_nodestate_seq_accept(struct rt_nodestate *s, uint64_t seq);
 /* A heartbeat arrived.  May clear suspicion or bring a node online. */
 enum rt_health_change rt_nodestate_heartbeat(
+    struct rt_nodestate *s, const struct rt_health_conf *c, uint64_t now);
+/*
+ * One of the node's replicas became ready (again): the worker restarted a
+ * backend and loaded its model, so the connection failures reported
+ * before are explained and over.  Clears that suspicion (not staleness);
+ * RT_HEALTH_CLEARED when the node is routable again because of it.
+ */
+enum rt_health_change rt_nodestate_replica_ready(
     struct rt_nodestate *s, const struct rt_health_conf *c, uint64_t now);
 /* The api could not reach one of the node's backends. */
 enum rt_health_change rt_nodestate_conn_failure(

@@ -34,7 +34,6 @@
 #define LEADER_LOCK_NS "localai"
 #define LEADER_LOCK "health-leader"
 /* Heartbeats this far behind the last one mean a restarted worker. */
-#define HB_REORDER_MAX 3
 
 static uint64_t rn_last_health, rn_last_leader;
 static int rn_leader_job;
@@ -124,6 +123,7 @@ rn_restore_known(struct rt_nodestate *s, int approved, int draining,
 	s->beats_since_failure = keep.beats_since_failure;
 	s->failed_at = keep.failed_at;
 	s->stale_seen = keep.stale_seen;
+	s->hb_seq = keep.hb_seq;
 }
 
 /*
@@ -189,7 +189,7 @@ rn_apply_row(PGresult *r, int row)
 	rn_set_backends(slot, rn->backends);
 	/* Until its first heartbeat, assume the registered free memory
 	 * (a known node's last heartbeat is fresher than the row). */
-	if (fresh || rn->hb_seq == 0) {
+	if (fresh || n->state.hb_seq == 0) {
 		n->free[RT_MEM_RAM] = (uint64_t)col_i64(r, row, 8);
 		n->free[RT_MEM_VRAM] = (uint64_t)col_i64(r, row, 19);
 	}
@@ -269,15 +269,13 @@ void
 rn_registered(const char *node_id)
 {
 	uint32_t slot = rt_view_node_find(R.view, node_id);
-	struct rnode *rn;
 
 	if (slot == RT_NONE)
 		return;
 	rt_view_node_clear_replicas(R.view, slot);
+	/* This also starts its heartbeat sequence over. */
 	(void)rt_nodestate_register(
 	    &rt_view_node(R.view, slot)->state, &R.view->health, 0, r_now());
-	if ((rn = rn_get(slot)) != NULL)
-		rn->hb_seq = 0;
 }
 
 static void
@@ -522,15 +520,12 @@ rn_apply_heartbeat(json_t *hb)
 
 	if (id == NULL || (slot = rt_view_node_find(R.view, id)) == RT_NONE)
 		return 0;
-	if ((rn = rn_get(slot)) != NULL) {
-		/* The same beat twice (NATS, then HTTP) or one overtaken by
-		 * the next: ignore.  Far behind: the worker restarted. */
-		if (seq != 0 && seq <= rn->hb_seq &&
-		    rn->hb_seq - seq < HB_REORDER_MAX)
-			return 0;
-		rn->hb_seq = seq;
+	/* The same beat twice (NATS, then HTTP) or one overtaken by the
+	 * next: ignore (nodestate.h). */
+	if (!rt_nodestate_seq_accept(&rt_view_node(R.view, slot)->state, seq))
+		return 0;
+	if ((rn = rn_get(slot)) != NULL)
 		rn->last_heartbeat_wall = r_wall_ms();
-	}
 	ch = rt_view_node_heartbeat(R.view, slot,
 	    rn_json_bytes(json_object_get(hb, "available_ram")),
 	    rn_json_bytes(json_object_get(hb, "available_vram")), r_now());

@@ -39,7 +39,6 @@ struct rnode {
 	json_t *labels;
 	json_t *backends; /* installed backend names */
 	int64_t last_heartbeat_wall; /* unix ms of the last beat */
-	uint64_t hb_seq;
 	uint64_t hb_db_at; /* last heartbeat written (r_now) */
 };
 

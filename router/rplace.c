@@ -66,6 +66,72 @@ struct cold {
 
 static struct cold *colds;
 
+/*
+ * The last failed cold load of each model, until one of its replicas is
+ * ready or LOAD_ERR_KEEP_MS passed: a request that finds no node to try
+ * is told why the model failed to load (the backend's words), not only
+ * that no node can run it.  Few entries (models that fail), so a list.
+ */
+#define LOAD_ERR_KEEP_MS (5 * 60 * 1000)
+
+struct load_err {
+	char model[CONF_NAME_MAX];
+	char msg[256];
+	uint64_t at; /* r_now() */
+	struct load_err *next;
+};
+
+static struct load_err *load_errs;
+
+static struct load_err *
+load_err_find(const char *model)
+{
+	struct load_err *e;
+
+	for (e = load_errs; e != NULL; e = e->next)
+		if (strcmp(e->model, model) == 0)
+			return e;
+	return NULL;
+}
+
+static void
+load_err_set(const char *model, const char *msg)
+{
+	struct load_err *e = load_err_find(model);
+
+	if (e == NULL) {
+		if ((e = calloc(1, sizeof(*e))) == NULL)
+			return;
+		snprintf(e->model, sizeof(e->model), "%s", model);
+		e->next = load_errs;
+		load_errs = e;
+	}
+	snprintf(e->msg, sizeof(e->msg), "%s", msg);
+	e->at = r_now();
+}
+
+static void
+load_err_clear(const char *model)
+{
+	struct load_err **pp, *e;
+
+	for (pp = &load_errs; (e = *pp) != NULL; pp = &e->next)
+		if (strcmp(e->model, model) == 0) {
+			*pp = e->next;
+			free(e);
+			return;
+		}
+}
+
+/* The model's last load failure, or NULL when none is recent. */
+static const char *
+load_err_msg(uint32_t model)
+{
+	struct load_err *e = load_err_find(rt_view_model(R.view, model)->name);
+
+	return e != NULL && r_now() - e->at < LOAD_ERR_KEEP_MS ? e->msg : NULL;
+}
+
 void
 rp_init(void)
 {
@@ -148,6 +214,7 @@ grant(uint32_t owner, uint32_t peerid, const char *rid, uint32_t slot)
 }
 
 static void cold_start(uint32_t model, uint32_t exclude);
+static void cold_start_why(uint32_t model, uint32_t exclude, const char *why);
 
 /* cookie = peerid | exclude node << 32, for queued requests. */
 static uint64_t
@@ -255,12 +322,15 @@ rp_place_decide(uint32_t owner, uint32_t peerid, const struct msg_place *p)
 	/* Nothing can serve it, nor will: say so now, not after load_wait. */
 	if (w.status == RT_WARM_NONE && w.loading == 0 &&
 	    cold_find(model) == NULL) {
-		reject(owner, peerid, p->request_id, 503, 30,
-		    "service_unavailable",
-		    "no node can run model %s now "
-		    "(none is healthy, approved, matches its selector and has "
-		    "memory)",
-		    p->model);
+		if (load_err_msg(model) != NULL)
+			reject(owner, peerid, p->request_id, 503, 30,
+			    "service_unavailable", "%s", load_err_msg(model));
+		else
+			reject(owner, peerid, p->request_id, 503, 30,
+			    "service_unavailable",
+			    "no node can run model %s now (none is healthy, "
+			    "approved, matches its selector and has memory)",
+			    p->model);
 		return;
 	}
 	enqueue(owner, peerid, p, model, exclude, &w);
@@ -517,11 +587,16 @@ cold_record(struct cold *c, const char *state, const char *error)
 	c->have_lock = 0;
 }
 
-/* The load failed on that node: try another (bounded), else give up. */
+/*
+ * The load failed on that node: try another (bounded), else give up.
+ * Either way the waiters that get no replica learn why it failed, in
+ * the words of the backend (or worker) that failed it.
+ */
 static void
 cold_failed(struct cold *c, const char *why)
 {
-	uint32_t model = c->model, node = c->node;
+	uint32_t model = c->model, node = c->node,
+	         ns = rt_view_node_find(R.view, c->node_id);
 	int attempts = c->attempts;
 	char msg[400];
 
@@ -534,11 +609,13 @@ cold_failed(struct cold *c, const char *why)
 		(void)rt_view_replica_event(
 		    R.view, c->replica, RT_REPLICA_EV_FAILED, r_now());
 	cold_record(c, "failed", why);
-	snprintf(msg, sizeof(msg), "model %s could not be loaded: %s",
-	    rt_view_model(R.view, model)->name, why);
+	snprintf(msg, sizeof(msg), "model '%s' failed to load on node '%s': %s",
+	    rt_view_model(R.view, model)->name,
+	    ns != RT_NONE ? rt_view_node(R.view, ns)->name : c->node_id, why);
+	load_err_set(rt_view_model(R.view, model)->name, msg);
 	cold_free(c);
 	if (attempts < COLD_ATTEMPTS && rt_admit_length(R.admit, model) > 0) {
-		cold_start(model, node);
+		cold_start_why(model, node, msg);
 		if ((c = cold_find(model)) != NULL)
 			c->attempts = attempts + 1;
 		return;
@@ -583,6 +660,7 @@ cold_install_reply(void *arg, int status, const char *data, size_t len)
 	    json_pack("{s:s,s:I}", "address", addr, "load_ms",
 	        (json_int_t)(r_now() - c->since)));
 	cold_record(c, "ready", NULL);
+	load_err_clear(rt_view_model(R.view, c->model)->name);
 	json_decref(o);
 	{
 		uint32_t model = c->model;
@@ -750,6 +828,17 @@ cold_lock_done(struct rdb_job *j)
 static void
 cold_start(uint32_t model, uint32_t exclude)
 {
+	cold_start_why(model, exclude, NULL);
+}
+
+/*
+ * The same; why (or NULL) is what the waiters are told when no node can
+ * be tried: the previous attempt's failure, which says more than "no
+ * node can run this model".
+ */
+static void
+cold_start_why(uint32_t model, uint32_t exclude, const char *why)
+{
 	const struct conf_model *cm;
 	struct model_file f;
 	struct cold_job *cj;
@@ -770,9 +859,13 @@ cold_start(uint32_t model, uint32_t exclude)
 	switch (rt_place_cold(R.view, model, exclude, r_now(), &c->plan)) {
 	case RT_COLD_NONE:
 		cold_free(c);
+		if (why == NULL)
+			why = load_err_msg(model);
 		fail_waiters(model, 503, 30,
-		    "no node can run this model now "
-		    "(none is healthy, matches its selector and has memory)");
+		    why != NULL ? why
+		                : "no node can run this model now (none is "
+		                  "healthy, matches its selector and has "
+		                  "memory)");
 		return;
 	case RT_COLD_WAIT:
 		c->phase = COLD_WAITING;
@@ -826,6 +919,21 @@ rp_prewarm(uint32_t model)
 }
 
 /*
+ * A replica of node n is ready again (its backend restarted and reloaded):
+ * the connection failures that made the node suspect are over, and
+ * requests need not wait for its next heartbeats (nodestate.h).
+ */
+static void
+replica_back(uint32_t n)
+{
+	struct rt_node *node = rt_view_node(R.view, n);
+
+	if (rt_nodestate_replica_ready(
+	        &node->state, &R.view->health, r_now()) == RT_HEALTH_CLEARED)
+		log_info("node %s healthy again: a replica is ready", node->id);
+}
+
+/*
  * A replica changed state, as a worker reported it (event or heartbeat).
  * Cheap when nothing changed: heartbeats repeat every replica every second.
  */
@@ -862,6 +970,7 @@ rp_replica_update(const char *node_id, const char *model, const char *address,
 			return;
 		if ((c = cold_find(m)) != NULL && c->phase == COLD_REMOTE)
 			cold_free(c);
+		load_err_clear(model);
 		rb_snapshots_reapply();
 		rp_capacity_changed(m);
 		return;
@@ -882,8 +991,11 @@ rp_replica_update(const char *node_id, const char *model, const char *address,
 		    error && *error ? ": " : "", error ? error : "");
 		if (ev == RT_REPLICA_EV_STOP)
 			rt_view_replica_remove(R.view, slot);
-		if (ev == RT_REPLICA_EV_READY)
+		if (ev == RT_REPLICA_EV_READY) {
+			load_err_clear(model);
+			replica_back(n);
 			rp_capacity_changed(m);
+		}
 	}
 }
 

@@ -537,26 +537,35 @@ case_retry(void)
 	    r.status, r.body);
 	tl_resp_free(&r);
 	check_done();
-	CHECK(TR.n_place == 2 && TR.places[1].attempt == 1 &&
-	          strcmp(TR.places[1].exclude_node, "node-0") == 0,
-	    "second PLACE attempt %u exclude %s", TR.places[1].attempt,
-	    TR.places[1].exclude_node);
-	CHECK(strcmp(TR.places[0].request_id, TR.places[1].request_id) == 0,
+	/* Refused: first placed again on a fresh channel (the cached one
+	 * may be stale), with no REPLICA_FAIL; refused again, the replica
+	 * failed: the next attempt avoids its node. */
+	CHECK(TR.n_place == 3 && TR.places[1].attempt == 0 &&
+	          TR.places[1].exclude_node[0] == '\0' &&
+	          TR.places[2].attempt == 1 &&
+	          strcmp(TR.places[2].exclude_node, "node-0") == 0,
+	    "PLACEs %d, attempts %u %u exclude %s", TR.n_place,
+	    TR.places[1].attempt, TR.places[2].attempt,
+	    TR.places[2].exclude_node);
+	CHECK(strcmp(TR.places[0].request_id, TR.places[2].request_id) == 0,
 	    "same request id");
 	CHECK(TR.n_fail == 1 && strcmp(TR.fails[0].node_id, "node-0") == 0 &&
 	          TR.fails[0].grpc_status == 14,
 	    "REPLICA_FAIL %d", TR.n_fail);
-	CHECK(TR.n_done == 2 && TR.dones[0].outcome == OUTCOME_UNAVAILABLE &&
-	          TR.dones[1].outcome == OUTCOME_OK,
-	    "DONEs %u %u", TR.dones[0].outcome, TR.dones[1].outcome);
-	/* Every replica dead: bounded attempts (1 + retries), then 503. */
+	CHECK(TR.n_done == 3 && TR.dones[0].outcome == OUTCOME_UNAVAILABLE &&
+	          TR.dones[1].outcome == OUTCOME_UNAVAILABLE &&
+	          TR.dones[2].outcome == OUTCOME_OK,
+	    "DONEs %u %u %u", TR.dones[0].outcome, TR.dones[1].outcome,
+	    TR.dones[2].outcome);
+	/* Every replica dead: bounded attempts (1 + one fresh channel +
+	 * retries), then 503. */
 	tl_router_reset(F.addr);
 	tl_dead_addr(TR.addrs[0], sizeof(TR.addrs[0]));
 	tl_post(&A, "/v1/chat/completions", CHAT("fake", "false"), &r);
 	check_error(&r, 503, "service_unavailable");
 	tl_resp_free(&r);
 	check_done();
-	CHECK(TR.n_place == 3 && TR.n_done == 3 && TR.n_fail == 3,
+	CHECK(TR.n_place == 4 && TR.n_done == 4 && TR.n_fail == 3,
 	    "places %d dones %d fails %d", TR.n_place, TR.n_done, TR.n_fail);
 }
 
@@ -930,6 +939,146 @@ case_router_restart(void)
 	tl_sleep_ms(100);
 }
 
+/*
+ * A backend killed (-9) and restarted on the same port: calls made while
+ * it was down left the api's cached channel to that address in its
+ * reconnect backoff (growing to 2 s).  Every request after the restart
+ * succeeds (non-streaming and streaming), and none of them reports the
+ * replica failed (that would make the node suspect).
+ */
+static void
+case_stale(void)
+{
+	char *env[] = {"FAKE_BACKEND_OPTIONS=tokens=3", NULL};
+	char addr[64], text[256];
+	struct tl_proc b;
+	struct tl_resp r;
+	int i, ok = 0, events, done;
+
+	CHECK(tl_backend(&b, fakebin, env) == 0, "backend");
+	snprintf(addr, sizeof(addr), "%s", b.addr);
+	tl_router_reset(addr);
+	tl_post(&A, "/v1/chat/completions", CHAT("fake", "false"), &r);
+	CHECK(r.status == 200, "before the kill: %ld %s", r.status, r.body);
+	tl_resp_free(&r);
+	tl_proc_kill(&b);
+	for (i = 0; i < 12; i++) {
+		tl_post(&A, "/v1/chat/completions", CHAT("fake", "false"), &r);
+		CHECK(r.status == 503, "while down: %ld %s", r.status, r.body);
+		tl_resp_free(&r);
+		tl_sleep_ms(200);
+	}
+	check_done();
+	CHECK(tl_backend_opt(&b, fakebin, env, addr, NULL) == 0,
+	    "restart on %s", addr);
+	tl_router_reset(addr);
+	for (i = 0; i < 6; i++) {
+		tl_post(&A, "/v1/chat/completions",
+		    i % 2 ? CHAT("fake", "true") : CHAT("fake", "false"), &r);
+		if (i % 2) {
+			tl_sse_text(r.body, text, sizeof(text), &events, &done);
+			ok += r.status == 200 && done &&
+			      strcmp(text, "t0 t1 t2 ") == 0;
+		} else
+			ok += r.status == 200 &&
+			      strstr(r.body, "t0 t1 t2 ") != NULL;
+		if (r.status != 200)
+			fprintf(stderr, "after the restart: %ld %s\n", r.status,
+			    r.body);
+		tl_resp_free(&r);
+	}
+	CHECK(ok == 6, "%d of 6 requests succeeded after the restart", ok);
+	CHECK(TR.n_fail == 0, "%d REPLICA_FAIL after the restart", TR.n_fail);
+	check_done();
+	tl_proc_stop(&b);
+}
+
+/*
+ * An address gRPC cannot make a channel for ("Failed to create secure
+ * client channel"): a connection failure, never a 500.  The node is
+ * reported (REPLICA_FAIL) and the request served by another replica;
+ * with none, 503 with Retry-After and a message that says so.
+ */
+static void
+case_lame(void)
+{
+	struct tl_resp r;
+	char buf[32];
+
+	tl_router_reset(F.addr);
+	snprintf(TR.addrs[0], sizeof(TR.addrs[0]), "ipv4:999.1.1.1:5");
+	snprintf(TR.addrs[1], sizeof(TR.addrs[1]), "%s", F.addr);
+	TR.naddr = 2;
+	tl_post(&A, "/v1/chat/completions", CHAT("fake", "false"), &r);
+	CHECK(r.status == 200, "served elsewhere: %ld %s", r.status, r.body);
+	tl_resp_free(&r);
+	check_done();
+	CHECK(TR.n_fail == 1 && strcmp(TR.fails[0].node_id, "node-0") == 0,
+	    "REPLICA_FAIL %d", TR.n_fail);
+	CHECK(
+	    TR.n_place == 2 && strcmp(TR.places[1].exclude_node, "node-0") == 0,
+	    "PLACE %d, exclude %s", TR.n_place, TR.places[1].exclude_node);
+	tl_router_reset("ipv4:999.1.1.1:5");
+	tl_post(&A, "/v1/chat/completions", CHAT("fake", "true"), &r);
+	check_error(&r, 503, "service_unavailable");
+	CHECK(strstr(r.body, "cannot connect") != NULL &&
+	          strstr(r.body, "channel") != NULL,
+	    "message: %s", r.body);
+	CHECK(tl_header(&r, "Retry-After", buf, sizeof(buf)) != NULL,
+	    "Retry-After");
+	tl_resp_free(&r);
+	check_done();
+	CHECK(TR.n_fail == 3, "REPLICA_FAIL %d", TR.n_fail);
+}
+
+/*
+ * A replica whose backend is at its call limit (the cross-frontend
+ * last-slot race, docs/DESIGN.md §10): RESOURCE_EXHAUSTED is placed
+ * again (here: granted another replica), is no REPLICA_FAIL, and every
+ * client succeeds.
+ */
+static void
+case_busy(void)
+{
+	char *env[] = {"FAKE_BACKEND_OPTIONS=tokens=3,delay_ms=400", NULL};
+	const char *args[] = {"--max-calls", "1", NULL};
+	struct bg bgs[3];
+	pthread_t t[3];
+	struct tl_proc b;
+	int i, busy = 0;
+
+	CHECK(tl_backend_opt(&b, fakebin, env, "127.0.0.1:0", args) == 0,
+	    "backend");
+	tl_router_reset(b.addr);
+	snprintf(TR.addrs[1], sizeof(TR.addrs[1]), "%s", F.addr);
+	TR.naddr = 2;
+	for (i = 0; i < 3; i++) {
+		memset(&bgs[i], 0, sizeof(bgs[i]));
+		bgs[i].body = CHAT("fake", "false");
+		pthread_create(&t[i], NULL, bg_post, &bgs[i]);
+	}
+	for (i = 0; i < 3; i++) {
+		pthread_join(t[i], NULL);
+		CHECK(bgs[i].r.status == 200 &&
+		          strstr(bgs[i].r.body, "t0 t1 t2") != NULL,
+		    "request %d: %ld %s", i, bgs[i].r.status, bgs[i].r.body);
+		tl_resp_free(&bgs[i].r);
+	}
+	check_done();
+	/* Placed again, not avoiding the busy node: it is healthy and may
+	 * hold the only replica (the router places elsewhere or queues). */
+	for (i = 0; i < TR.n_place; i++)
+		if (TR.places[i].attempt == 1) {
+			busy++;
+			CHECK(TR.places[i].exclude_node[0] == '\0',
+			    "busy node excluded: %s",
+			    TR.places[i].exclude_node);
+		}
+	CHECK(busy >= 1, "no request was retried: %d PLACE", TR.n_place);
+	CHECK(TR.n_fail == 0, "busy is no failure: %d REPLICA_FAIL", TR.n_fail);
+	tl_proc_stop(&b);
+}
+
 /* A reload (SIGHUP at the supervisor) changes models and keys at once. */
 static void
 case_reload(void)
@@ -1164,6 +1313,9 @@ static const struct {
     {"transcription", case_transcription},
     {"relay", case_relay},
     {"router_restart", case_router_restart},
+    {"stale", case_stale},
+    {"lame", case_lame},
+    {"busy", case_busy},
     {"reload", case_reload},
     {"mixed", case_mixed},
     {"limits", case_limits},

@@ -140,7 +140,14 @@ tl_spawn(char *const argv[], char *const extra_env[], const char *log,
 int
 tl_backend(struct tl_proc *p, const char *bin, char *const env[])
 {
-	char pf[600], buf[32], *argv[8], tok[64], *extra[16];
+	return tl_backend_opt(p, bin, env, "127.0.0.1:0", NULL);
+}
+
+int
+tl_backend_opt(struct tl_proc *p, const char *bin, char *const env[],
+    const char *addr, const char *const *args)
+{
+	char pf[600], buf[32], *argv[16], tok[64], *extra[16];
 	int64_t t0 = tl_now_ms();
 	size_t i, n = 0;
 	FILE *f;
@@ -156,12 +163,14 @@ tl_backend(struct tl_proc *p, const char *bin, char *const env[])
 	extra[n] = NULL;
 	argv[0] = (char *)(uintptr_t)bin;
 	argv[1] = "--addr";
-	argv[2] = "127.0.0.1:0";
+	argv[2] = (char *)(uintptr_t)addr;
 	argv[3] = "--port-file";
 	argv[4] = pf;
 	argv[5] = "--grace-ms";
 	argv[6] = "500";
-	argv[7] = NULL;
+	for (i = 0, n = 7; args != NULL && args[i] != NULL && n < 15; i++)
+		argv[n++] = (char *)(uintptr_t)args[i];
+	argv[n] = NULL;
 	p->pid = tl_spawn(argv, extra, p->log, NULL, 0);
 	while (tl_now_ms() - t0 < 10000) {
 		if ((f = fopen(pf, "r")) != NULL) {

@@ -60,6 +60,10 @@ struct tl_proc {
  * It listens on an ephemeral port and requires TL_TOKEN.
  */
 int tl_backend(struct tl_proc *p, const char *bin, char *const env[]);
+/* The same on addr ("127.0.0.1:PORT" to restart one), with more
+ * arguments (NULL-ended, may be NULL). */
+int tl_backend_opt(struct tl_proc *p, const char *bin, char *const env[],
+    const char *addr, const char *const *args);
 int tl_proc_stop(struct tl_proc *p); /* exit code, 128+sig */
 void tl_proc_kill(struct tl_proc *p);
 /* An address nothing listens on (bound then closed). */

@@ -254,6 +254,70 @@ test_draining(void **state)
 	assert_true(rt_nodestate_routable(&s, &conf, 8000));
 }
 
+/*
+ * Heartbeat sequence numbers: duplicates and overtaken beats are ignored;
+ * a (re-)registration starts the sequence over, so a worker that restarts
+ * and counts from 1 again is heard, however high it had counted before
+ * (the router must not rely on workers starting at the wall clock).
+ */
+static void
+test_heartbeat_seq(void **state)
+{
+	struct rt_nodestate s;
+
+	healthy(&s);
+	assert_int_equal(s.hb_seq, 0);
+	assert_true(rt_nodestate_seq_accept(&s, 1));
+	assert_true(rt_nodestate_seq_accept(&s, 2));
+	assert_false(rt_nodestate_seq_accept(&s, 2)); /* NATS, then HTTP */
+	assert_true(rt_nodestate_seq_accept(&s, 3));
+	assert_false(rt_nodestate_seq_accept(&s, 2)); /* overtaken */
+	/* A worker that restarted unseen, far behind: counts. */
+	assert_true(rt_nodestate_seq_accept(&s, 10));
+	assert_true(rt_nodestate_seq_accept(&s, 1));
+	assert_true(rt_nodestate_seq_accept(&s, 2));
+	assert_false(rt_nodestate_seq_accept(&s, 1));
+	/* It registers again before its first beat: the sequence starts
+	 * over, so 1 and 2 count although they are not above what we saw. */
+	rt_nodestate_register(&s, &conf, 1000, 3000);
+	assert_int_equal(s.hb_seq, 0);
+	assert_true(rt_nodestate_seq_accept(&s, 1));
+	assert_true(rt_nodestate_seq_accept(&s, 2));
+	/* From a high (wall clock) number down to 1 on registration. */
+	assert_true(rt_nodestate_seq_accept(&s, 1700000000000ull));
+	rt_nodestate_register(&s, &conf, 1000, 4000);
+	assert_true(rt_nodestate_seq_accept(&s, 1));
+	/* Fresh and restored nodes have no sequence yet. */
+	rt_nodestate_restore(&s, &conf, 1, 0, 0, 1000, 5000);
+	assert_true(rt_nodestate_seq_accept(&s, 1));
+	assert_true(rt_nodestate_seq_accept(&s, 0)); /* unnumbered */
+}
+
+/*
+ * A replica of a suspect node becomes ready again (its backend restarted
+ * and reloaded): the reported connection failure is over at once; a
+ * silent node stays suspect.
+ */
+static void
+test_replica_ready_clears_failure(void **state)
+{
+	struct rt_nodestate s;
+
+	healthy(&s);
+	rt_nodestate_conn_failure(&s, &conf, 1100);
+	assert_false(rt_nodestate_routable(&s, &conf, 1200));
+	assert_int_equal(
+	    rt_nodestate_replica_ready(&s, &conf, 1200), RT_HEALTH_CLEARED);
+	assert_true(rt_nodestate_routable(&s, &conf, 1200));
+	assert_int_equal(
+	    rt_nodestate_replica_ready(&s, &conf, 1300), RT_HEALTH_SAME);
+	/* Silent too long: still suspect (only heartbeats fix that). */
+	rt_nodestate_conn_failure(&s, &conf, 3500);
+	assert_int_equal(
+	    rt_nodestate_replica_ready(&s, &conf, 3600), RT_HEALTH_SAME);
+	assert_false(rt_nodestate_routable(&s, &conf, 3600));
+}
+
 static void
 test_status_names(void **state)
 {
@@ -329,6 +393,8 @@ main(void)
 	    cmocka_unit_test(test_pending_stays_pending),
 	    cmocka_unit_test(test_restore_from_database),
 	    cmocka_unit_test(test_draining),
+	    cmocka_unit_test(test_heartbeat_seq),
+	    cmocka_unit_test(test_replica_ready_clears_failure),
 	    cmocka_unit_test(test_status_names),
 	    cmocka_unit_test(test_replica_transitions),
 	};
