@@ -14,6 +14,7 @@
 #include "agent/fetch.h"
 #include "agent/hclient.h"
 #include "agent/util.h"
+#include "proto/hash.h"
 #include "agent/wmetrics.h"
 #include "proto/log.h"
 
@@ -112,7 +113,7 @@ fetch_download(const char *models_path, const char *url, const char *bearer,
 			unlink(part);
 		return -1;
 	}
-	if (sha256_file(part, hex) == -1 || !hex_equal(hex, f->sha256)) {
+	if (hash_sha256_file(part, hex) == -1 || !hex_equal(hex, f->sha256)) {
 		snprintf(
 		    err, errlen, "%s/%s: SHA-256 mismatch", f->model, f->name);
 		unlink(part);

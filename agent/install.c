@@ -18,6 +18,7 @@
 #include "agent/hclient.h"
 #include "agent/install.h"
 #include "agent/util.h"
+#include "proto/hash.h"
 #include "proto/log.h"
 
 /* One install at a time per worker: installs are rare and serialising
@@ -149,7 +150,7 @@ install_package(const char *backends_path, const char *name,
 		snprintf(err, errlen, "invalid backend name");
 		return -1;
 	}
-	if (sha256_file(tarball, hex) == -1) {
+	if (hash_sha256_file(tarball, hex) == -1) {
 		snprintf(err, errlen, "package: %s", strerror(errno));
 		return -1;
 	}

@@ -1,7 +1,7 @@
 # The agent processes: the worker agent (registration, heartbeats, NATS
 # commands, backend installs, model files, the node's HTTP endpoint) and
 # the frontend agent (the frontend's NATS link).
-AGENT_SRCS := agent/sysinfo.c agent/hclient.c agent/util.c \
+AGENT_SRCS := agent/sysinfo.c agent/hclient.c agent/util.c proto/hash.c \
               agent/install.c agent/fetch.c agent/pbjson.c agent/wcmd.c \
               agent/wregister.c agent/whttp.c agent/wmetrics.c agent/wpoll.c agent/wload.c agent/fagent.c agent/agent.c agent/worker.c agent/wgrpc.c
 LOCALAI_SRCS += $(AGENT_SRCS) backends/common/bclient.c gen/backend.pb-c.c
@@ -10,7 +10,7 @@ LOCALAI_LIBS += $(call libs,libnats jansson libcrypto libcurl libarchive \
 $(patsubst %.c,$(BUILD)/obj/%.o,$(AGENT_SRCS)): | $(BUILD)/gen/backend.pb-c.h
 
 $(eval $(call unit_test,test_agent,tests/unit/test_agent.c agent/sysinfo.c \
-    agent/util.c agent/bus.c agent/install.c agent/hclient.c agent/pbjson.c \
+    agent/util.c proto/hash.c agent/bus.c agent/install.c agent/hclient.c agent/pbjson.c \
     gen/backend.pb-c.c proto/log.c,$(call libs,libnats jansson libcrypto \
     libcurl libarchive libprotobuf-c libsystemd)))
 $(BUILD)/obj/tests/unit/test_agent.o: | $(BUILD)/gen/backend.pb-c.h

@@ -14,8 +14,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include "agent/util.h"
 
 int
@@ -34,47 +32,6 @@ name_ok(const char *name)
 			return 0;
 	}
 	return strstr(name, "..") == NULL;
-}
-
-void
-sha256_hex(const uint8_t digest[32], char hex[65])
-{
-	static const char d[] = "0123456789abcdef";
-	int i;
-
-	for (i = 0; i < 32; i++) {
-		hex[2 * i] = d[digest[i] >> 4];
-		hex[2 * i + 1] = d[digest[i] & 15];
-	}
-	hex[64] = '\0';
-}
-
-int
-sha256_file(const char *path, char hex[65])
-{
-	unsigned char buf[1 << 16], md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen;
-	EVP_MD_CTX *ctx;
-	ssize_t n;
-	int fd, rc = -1;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return -1;
-	if ((ctx = EVP_MD_CTX_new()) == NULL)
-		goto out;
-	if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
-		goto out;
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		if (EVP_DigestUpdate(ctx, buf, (size_t)n) != 1)
-			goto out;
-	if (n == -1 || EVP_DigestFinal_ex(ctx, md, &mdlen) != 1)
-		goto out;
-	sha256_hex(md, hex);
-	rc = 0;
-out:
-	EVP_MD_CTX_free(ctx);
-	close(fd);
-	return rc;
 }
 
 int

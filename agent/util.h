@@ -12,8 +12,6 @@
  * [A-Za-z0-9._-], 1..127 bytes, not "." or "..", not starting with '.'. */
 int name_ok(const char *name);
 /* SHA-256 of a file as 64 lowercase hex digits; 0 or -1. */
-int sha256_file(const char *path, char hex[65]);
-void sha256_hex(const uint8_t digest[32], char hex[65]);
 int hex_equal(const char *a, const char *b); /* case-insensitive */
 /* rm -rf path (never follows symbolic links); 0 or -1. */
 int remove_tree(const char *path);

@@ -26,9 +26,10 @@
  * answers with the replica's current address.  Only a second failure, on
  * a fresh channel, is the replica's fault.  The price when the backend
  * really is gone: one more quick attempt (refused at once, unless its
- * host vanished from the network: then gRPC's connect timeout).  A channel gRPC could not even create (a lame channel:
- * "Failed to create ... channel", an unusable address) is a connection
- * failure like a refused one, but never worth the fresh-channel try.
+ * host vanished from the network: then gRPC's connect timeout).  A
+ * channel gRPC could not even create (a lame channel: "Failed to create
+ * ... channel", an unusable address) is a connection failure like a
+ * refused one, but never worth the fresh-channel try.
  *
  * Text generation (api_dp_generate) streams tokens as SSE.  Before the
  * first token nothing has been sent, so a failure is an ordinary HTTP

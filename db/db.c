@@ -14,9 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include "db/db.h"
+#include "proto/hash.h"
 #include "proto/log.h"
 
 #define DB_MIGRATION_MAX (1024 * 1024) /* bytes of SQL per file */
@@ -493,19 +492,6 @@ db_read_file(const char *path, size_t *lenp)
 	return buf;
 }
 
-static int
-db_sha256_hex(const char *data, size_t len, char out[65])
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen, i;
-
-	if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1)
-		return -1;
-	for (i = 0; i < mdlen && i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
-	return 0;
-}
-
 /* "init" for "001_init.sql". */
 static void
 db_migration_name(const struct db_migration *m, char *buf, size_t len)
@@ -620,7 +606,7 @@ db_migrate_one(struct db *db, const char *dir, const struct db_migration *m,
 	} else if (snprintf(path, sizeof(path), "%s/%s", dir, m->file) <
 	           (int)sizeof(path))
 		sql = db_read_file(path, &len);
-	if (sql == NULL || db_sha256_hex(sql, len, sum) == -1) {
+	if (sql == NULL || hash_sha256(sql, len, sum) == -1) {
 		free(sql);
 		db_clear_error(db);
 		db->err.kind = DB_EOTHER;

@@ -2,7 +2,7 @@
 # router process.  The router's module.mk adds $(DB_SRCS) to LOCALAI_SRCS
 # and $(DB_LIBS) to LOCALAI_LIBS; migrations are read from db/migrations
 # (installed to the share directory later).
-DB_SRCS := db/db.c db/db_names.c
+DB_SRCS := db/db.c db/db_names.c proto/hash.c
 DB_LIBS := $(call libs,libpq libcrypto)
 
 # Pure helpers: file names and SQLSTATE classes.

@@ -28,6 +28,7 @@
 #include <openssl/evp.h>
 
 #include "agent/bus.h"
+#include "proto/hash.h"
 #include "proto/log.h"
 #include "router/rdb.h"
 #include "router/rhttp.h"
@@ -75,11 +76,8 @@ rh_error(uint32_t owner, uint32_t peerid, unsigned status, const char *code,
 void
 rh_sha256_hex(const char *s, char hex[65])
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int n;
-
-	EVP_Digest(s, strlen(s), md, &n, EVP_sha256(), NULL);
-	rsql_hex(md, hex);
+	if (hash_sha256(s, strlen(s), hex) == -1)
+		hex[0] = '\0'; /* matches no stored hash */
 }
 
 /* The bearer token of an Authorization header, or NULL. */

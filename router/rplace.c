@@ -25,6 +25,7 @@
 
 #include "agent/bus.h"
 #include "proto/event_catalog.h"
+#include "proto/hash.h"
 #include "proto/log.h"
 #include "router/rdb.h"
 #include "router/rsql.h"
@@ -894,7 +895,7 @@ cold_start_why(uint32_t model, uint32_t exclude, const char *why)
 		snprintf(cj->file_path, sizeof(cj->file_path), "%s/%s",
 		    R.cf.models_path, cm->model);
 		if (cm->have_sha256)
-			rsql_hex(cm->sha256, cj->sha256);
+			hash_hex(cm->sha256, 32, cj->sha256);
 		else
 			rsql_sha256_cached(cj->file_path, cj->sha256);
 	}

@@ -14,6 +14,7 @@
 #include <openssl/evp.h>
 
 #include "db/db.h"
+#include "proto/hash.h"
 #include "proto/log.h"
 #include "router/rsql.h"
 
@@ -46,47 +47,13 @@ rsql_migrate(const char *url, char *err, size_t errlen)
 	return n == -1 ? -1 : 0;
 }
 
-void
-rsql_hex(const unsigned char digest[32], char hex[65])
-{
-	static const char *d = "0123456789abcdef";
-	int i;
-
-	for (i = 0; i < 32; i++) {
-		hex[2 * i] = d[digest[i] >> 4];
-		hex[2 * i + 1] = d[digest[i] & 15];
-	}
-	hex[64] = '\0';
-}
-
 int
 rsql_sha256_file(const char *path, char hex[65])
 {
-	unsigned char buf[1 << 16], md[EVP_MAX_MD_SIZE];
-	unsigned int n;
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	ssize_t got;
-	int fd, rc = -1;
-
-	if (ctx == NULL)
+	if (hash_sha256_file(path, hex) == -1)
 		return -1;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		EVP_MD_CTX_free(ctx);
-		return -1;
-	}
-	if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1) {
-		while ((got = read(fd, buf, sizeof(buf))) > 0)
-			EVP_DigestUpdate(ctx, buf, (size_t)got);
-		if (got == 0 && EVP_DigestFinal_ex(ctx, md, &n) == 1) {
-			rsql_hex(md, hex);
-			rc = 0;
-		}
-	}
-	close(fd);
-	EVP_MD_CTX_free(ctx);
-	if (rc == 0)
-		rsql_sha256_remember(path, hex);
-	return rc;
+	rsql_sha256_remember(path, hex);
+	return 0;
 }
 
 /* Hashes of model files by (path, size, mtime): hashing a multi-GB file

@@ -84,7 +84,6 @@ int rsql_migrate(const char *url, char *err, size_t errlen);
 int rsql_sha256_file(const char *path, char hex[65]);
 void rsql_sha256_cached(const char *path, char hex[65]);
 void rsql_sha256_remember(const char *path, const char hex[65]);
-void rsql_hex(const unsigned char digest[32], char hex[65]);
 
 #endif
 

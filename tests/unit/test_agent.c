@@ -21,6 +21,7 @@
 #include "agent/pbjson.h"
 #include "agent/sysinfo.h"
 #include "agent/util.h"
+#include "proto/hash.h"
 #include "backend.pb-c.h"
 
 static void
@@ -126,7 +127,7 @@ test_install_package(void **state)
 	    src, src, src, src);
 	assert_int_equal(system(cmd), 0);
 	make_tarball(src, pkg, "run metadata.json");
-	assert_int_equal(sha256_file(pkg, hex), 0);
+	assert_int_equal(hash_sha256_file(pkg, hex), 0);
 
 	/* A wrong hash is refused and leaves nothing behind. */
 	assert_int_equal(install_package(be, "fake", pkg,
@@ -148,7 +149,7 @@ test_install_package(void **state)
 	    "'s,^,../../,' run",
 	    src, evil);
 	assert_int_equal(system(cmd), 0);
-	assert_int_equal(sha256_file(evil, hex), 0);
+	assert_int_equal(hash_sha256_file(evil, hex), 0);
 	assert_int_equal(
 	    install_package(be, "evil", evil, hex, err, sizeof(err)), -1);
 	assert_int_equal(install_find(be, "evil", run, sizeof(run)), -1);
