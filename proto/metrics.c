@@ -10,6 +10,7 @@
 
 #define METRICS_CATALOG_TABLE
 #include "proto/metrics.h"
+#include "proto/utf8.h"
 
 _Static_assert(sizeof(struct metrics_snap_series) == 16,
     "snapshot series must stay 16 bytes");
@@ -82,40 +83,6 @@ metrics_free(struct metrics *m)
 }
 
 /*
- * Length of the valid UTF-8 sequence at p (at most n bytes), 0 when the
- * bytes there are not one: overlong forms, surrogates and values beyond
- * U+10FFFF are refused, as Prometheus requires valid UTF-8.
- */
-static size_t
-metrics_utf8_len(const unsigned char *p, size_t n)
-{
-	uint32_t c;
-	size_t len, i;
-
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		len = 2, c = p[0] & 0x1f;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		len = 3, c = p[0] & 0x0f;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		len = 4, c = p[0] & 0x07;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		c = (c << 6) | (p[i] & 0x3f);
-	}
-	if ((len == 3 && c < 0x800) || (len == 4 && c < 0x10000) ||
-	    (c >= 0xd800 && c <= 0xdfff) || c > 0x10ffff)
-		return 0;
-	return len;
-}
-
-/*
  * Copy a label value: at most METRICS_LABEL_MAX - 1 bytes, cut at a
  * character boundary, every byte that is not valid UTF-8 replaced by '?'.
  */
@@ -126,7 +93,7 @@ metrics_label_copy(char *dst, const char *src)
 	size_t n = strlen((const char *)p), o = 0, l;
 
 	while (n > 0) {
-		l = metrics_utf8_len(p, n);
+		l = utf8_len(p, n);
 		if (o + (l ? l : 1) > METRICS_LABEL_MAX - 1)
 			break;
 		if (l == 0) {

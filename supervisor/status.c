@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "proto/utf8.h"
 #include "supervisor/status.h"
 
 /* A bounded writer: once full, further output is dropped and err set. */
@@ -50,34 +51,6 @@ status_printf(struct status_out *o, const char *fmt, ...)
 	status_raw(o, tmp, (size_t)n);
 }
 
-/* Length of a valid UTF-8 sequence at p (n bytes left), else 0. */
-static size_t
-status_utf8_len(const unsigned char *p, size_t n)
-{
-	size_t len, i;
-	uint32_t c;
-
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		len = 2, c = p[0] & 0x1f;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		len = 3, c = p[0] & 0x0f;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		len = 4, c = p[0] & 0x07;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		c = (c << 6) | (p[i] & 0x3f);
-	}
-	if ((len == 3 && c < 0x800) || (len == 4 && c < 0x10000) ||
-	    (c >= 0xd800 && c <= 0xdfff) || c > 0x10ffff)
-		return 0;
-	return len;
-}
-
 /* A JSON string, or null for NULL. */
 static void
 status_str(struct status_out *o, const char *s)
@@ -99,7 +72,7 @@ status_str(struct status_out *o, const char *s)
 			status_printf(o, "\\u%04x", *p);
 		} else if (*p < 0x80) {
 			status_raw(o, (const char *)p, 1);
-		} else if ((l = status_utf8_len(p, n)) > 0) {
+		} else if ((l = utf8_len(p, n)) > 0) {
 			status_raw(o, (const char *)p, l);
 			p += l - 1, n -= l - 1;
 		} else {
