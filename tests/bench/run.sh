@@ -18,6 +18,6 @@ run() {	# name command...
 run place "$b/tests/bench/bench_place"
 run openai "$b/tests/bench/bench_openai"
 run metrics "$b/tests/bench/bench_metrics"
-run grpc "$b/tests/bench/bench_grpc"
+run grpc "$b/tests/bench/bench_grpc" "$b/tests/fakes/fakebackend"
 run api "$b/tests/bench/bench_api" "$b"
 run llama "$b/tests/bench/bench_llama"
