@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,9 @@ struct inflight {
 	int waiters;
 	struct inflight *next;
 };
+
+/* fetch_download's "try again" (a dropped connection), apart from -1. */
+#define FETCH_RETRY (-2)
 
 static pthread_mutex_t fetch_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t fetch_cond = PTHREAD_COND_INITIALIZER;
@@ -72,12 +76,78 @@ fetch_progress(void *arg, const void *data, size_t len)
 	return 0;
 }
 
-/* Download into <blob>.partial (resuming), verify, rename to <blob>. */
+/*
+ * The partial file is written through a stdio cookie of ours so that the
+ * errno of a failing write(2) is kept: libcurl reports only "Failed
+ * writing received data", and a full disk must be reported as such.
+ */
+struct fsink {
+	int fd;
+	int err; /* errno of the first failed write or close; 0 if none */
+};
+
+static ssize_t
+fsink_write(void *cookie, const char *buf, size_t len)
+{
+	struct fsink *s = cookie;
+	size_t off = 0;
+	ssize_t n;
+
+	while (off < len) {
+		if ((n = write(s->fd, buf + off, len - off)) == -1) {
+			if (errno == EINTR)
+				continue;
+			if (s->err == 0)
+				s->err = errno;
+			break;
+		}
+		off += (size_t)n;
+	}
+	/* A count short of len puts the stream in error (glibc). */
+	return (ssize_t)off;
+}
+
+static int
+fsink_close(void *cookie)
+{
+	struct fsink *s = cookie;
+
+	if (close(s->fd) == -1 && s->err == 0)
+		s->err = errno;
+	return s->err == 0 ? 0 : -1;
+}
+
+/* Open <part> for writing at offset (appending when resuming). */
+static FILE *
+fsink_open(struct fsink *s, const char *part, uint64_t offset)
+{
+	cookie_io_functions_t io = {NULL, fsink_write, NULL, fsink_close};
+	FILE *fp;
+
+	s->err = 0;
+	s->fd = open(part,
+	    O_WRONLY | O_CREAT | O_CLOEXEC | (offset ? O_APPEND : O_TRUNC),
+	    0644);
+	if (s->fd == -1)
+		return NULL;
+	if ((fp = fopencookie(s, "w", io)) == NULL)
+		(void)close(s->fd);
+	return fp;
+}
+
+/*
+ * Download into <blob>.partial (resuming), verify, rename to <blob>.
+ * Returns 0; FETCH_RETRY when another attempt may succeed (a dropped
+ * connection: the partial file is kept to resume from); -1 when it
+ * cannot (HTTP error, bad hash, local write error such as a full disk:
+ * the partial file is removed).
+ */
 static int
 fetch_download(const char *models_path, const char *url, const char *bearer,
     const struct fetch_file *f, struct progress *pr, char *err, size_t errlen)
 {
 	char blob[1024], part[1100], hex[65];
+	struct fsink sink;
 	struct stat st;
 	uint64_t offset = 0;
 	FILE *fp;
@@ -89,29 +159,40 @@ fetch_download(const char *models_path, const char *url, const char *bearer,
 		offset = (uint64_t)st.st_size;
 	if (f->size != 0 && offset > f->size)
 		offset = 0;
-	if ((fp = fopen(part, offset ? "ae" : "we")) == NULL) {
+	if ((fp = fsink_open(&sink, part, offset)) == NULL) {
 		snprintf(err, errlen, "%s: %s", part, strerror(errno));
 		return -1;
 	}
 	pr->done = offset;
 	status = hclient_download(url, bearer, fp, offset,
 	    f->size ? f->size - offset : 0, fetch_progress, pr, err, errlen);
-	if (fclose(fp) != 0 && status >= 0) {
+	if (fclose(fp) != 0 && sink.err == 0 && status >= 0) {
 		snprintf(err, errlen, "%s: %s", part, strerror(errno));
 		status = -1;
+	}
+	if (sink.err != 0) {
+		snprintf(err, errlen, "%s/%s: %s (writing %s)", f->model,
+		    f->name, strerror(sink.err), part);
+		(void)unlink(part);
+		return -1;
 	}
 	if (status == 200 && offset > 0) {
 		/* The server ignored Range and sent it all: start over. */
 		unlink(part);
 		snprintf(err, errlen, "server does not resume; retry");
-		return -1;
+		return FETCH_RETRY;
 	}
 	if (status < 0) {
-		/* Keep the partial file only if the failure was transient. */
-		if (strstr(err, "HTTP") != NULL ||
-		    strstr(err, "writing") != NULL)
+		/* An HTTP error is final; a body longer than expected (a
+		 * server ignoring Range) starts over; a dropped connection
+		 * resumes from what arrived. */
+		if (strstr(err, "HTTP") != NULL) {
 			unlink(part);
-		return -1;
+			return -1;
+		}
+		if (strstr(err, "writing") != NULL)
+			unlink(part);
+		return FETCH_RETRY;
 	}
 	if (hash_sha256_file(part, hex) == -1 || !hex_equal(hex, f->sha256)) {
 		snprintf(
@@ -208,6 +289,7 @@ fetch_blob(const char *models_path, const char *base_url, const char *bearer,
 	}
 	if ((i = calloc(1, sizeof(*i))) == NULL) {
 		pthread_mutex_unlock(&fetch_lock);
+		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
 	snprintf(i->sha256, sizeof(i->sha256), "%s", f->sha256);
@@ -244,7 +326,7 @@ fetch_ensure(const char *models_path, const char *base_url, const char *bearer,
     size_t pathlen, char *err, size_t errlen)
 {
 	struct progress pr = {f->model, fn, arg, 0, f->size, 0};
-	int attempt;
+	int attempt, rc;
 
 	err[0] = '\0';
 	if (!name_ok(f->model) || !name_ok(f->name)) {
@@ -257,13 +339,13 @@ fetch_ensure(const char *models_path, const char *base_url, const char *bearer,
 		    err, errlen, "%s/%s: invalid sha256", f->model, f->name);
 		return -1;
 	}
-	/* A dropped connection resumes where it stopped, three times. */
+	/* A dropped connection resumes where it stopped, three times;
+	 * other errors (HTTP, bad hash, full disk) are final. */
 	for (attempt = 0; attempt < 3; attempt++) {
-		if (fetch_blob(models_path, base_url, bearer, f, &pr, err,
-		        errlen) == 0)
+		if ((rc = fetch_blob(models_path, base_url, bearer, f, &pr,
+		         err, errlen)) == 0)
 			break;
-		if (strstr(err, "mismatch") != NULL ||
-		    strstr(err, "HTTP") != NULL)
+		if (rc != FETCH_RETRY)
 			return -1;
 		log_warnx("fetch %s/%s: %s (attempt %d)", f->model, f->name,
 		    err, attempt + 1);
