@@ -1032,6 +1032,12 @@ rp_replica_update(const char *node_id, const char *model, const char *address,
 		return;
 	}
 	r = rt_view_replica(R.view, slot);
+	/* A failed replica's process being stopped (the worker cleans up
+	 * after a failed load): the failure stays, with its reason and the
+	 * backoff that keeps placement off this node (place.c); whether a
+	 * heartbeat caught the worker between the two was a race. */
+	if (ev == RT_REPLICA_EV_STOP && r->state == RT_REPLICA_FAILED)
+		return;
 	/* What the page shows: why it failed, until it loads again. */
 	if (ev == RT_REPLICA_EV_FAILED && error != NULL && *error != '\0')
 		snprintf(r->error, sizeof(r->error), "%s", error);
