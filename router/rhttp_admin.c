@@ -457,7 +457,11 @@ admin_events(struct rh_req *q)
 	rdb_submit(&e->j);
 }
 
-/* GET /api/models: every configured model, its replicas and queue. */
+/*
+ * GET /api/models: every configured model, its replicas (with the load
+ * progress and failure reason the workers report), its load jobs
+ * (rp_model_loads()) and its queue.
+ */
 static void
 admin_models(struct rh_req *q)
 {
@@ -475,19 +479,23 @@ admin_models(struct rh_req *q)
 			struct rt_replica *r = rt_view_replica(R.view, rs);
 
 			json_array_append_new(reps,
-			    json_pack("{s:s,s:s,s:s,s:s,s:i}", "node_id",
-			        rt_view_node(R.view, r->node)->id, "node_name",
+			    json_pack("{s:s,s:s,s:s,s:s,s:i,s:i,s:s}",
+			        "node_id", rt_view_node(R.view, r->node)->id,
+			        "node_name",
 			        rt_view_node(R.view, r->node)->name, "address",
 			        r->address, "state",
 			        rt_replica_state_name(r->state), "in_flight",
-			        (int)rt_view_replica_inflight(R.view, rs)));
+			        (int)rt_view_replica_inflight(R.view, rs),
+			        "progress", (int)r->progress, "error",
+			        r->error));
 		}
 		json_array_append_new(
-		    list, json_pack("{s:s,s:s,s:o,s:i,s:i,s:i}", "name",
+		    list, json_pack("{s:s,s:s,s:o,s:o,s:i,s:i,s:i}", "name",
 		              m->name, "backend", m->backend, "replicas", reps,
-		              "queue_length", (int)rt_admit_length(R.admit, i),
-		              "replicas_min", (int)m->replicas_min,
-		              "replicas_max", (int)m->replicas_max));
+		              "load_jobs", rp_model_loads(i), "queue_length",
+		              (int)rt_admit_length(R.admit, i), "replicas_min",
+		              (int)m->replicas_min, "replicas_max",
+		              (int)m->replicas_max));
 	}
 	rh_reply_json(q->owner, q->peerid, 200, list);
 }

@@ -449,7 +449,7 @@ rh_node_models(uint32_t slot)
 		struct rt_replica *r = rt_view_replica(R.view, rs);
 
 		json_array_append_new(list,
-		    json_pack("{s:I,s:s,s:s,s:s,s:s,s:i,s:I}", "id",
+		    json_pack("{s:I,s:s,s:s,s:s,s:s,s:i,s:I,s:i,s:s}", "id",
 		        (json_int_t)(((uint64_t)r->gen << 32) | rs), "node_id",
 		        n->id, "model_name",
 		        rt_view_model(R.view, r->model)->name, "address",
@@ -458,7 +458,8 @@ rh_node_models(uint32_t slot)
 		        "last_used_ms_ago",
 		        (json_int_t)(r->last_used
 		                         ? (int64_t)(r_now() - r->last_used)
-		                         : -1)));
+		                         : -1),
+		        "progress", (int)r->progress, "error", r->error));
 	}
 	return list;
 }

@@ -469,13 +469,30 @@ void
 rn_event(const char *kind, const char *node_id, const char *model,
     const char *actor, json_t *detail)
 {
-	struct log_fields f = {
-	    .node_id = node_id, .model = model, .event = kind};
+	rn_event_rid(kind, node_id, model, actor, NULL, detail);
+}
+
+/*
+ * The same for an event a request caused (a cold load it asked for):
+ * its id is the record's REQUEST_ID and the detail's request_id, so
+ * `journalctl REQUEST_ID=…` finds the load with the request.
+ */
+void
+rn_event_rid(const char *kind, const char *node_id, const char *model,
+    const char *actor, const char *rid, json_t *detail)
+{
+	struct log_fields f = {.node_id = node_id,
+	    .model = model,
+	    .request_id = rid,
+	    .event = kind};
 	struct event_job *e;
 	char *d;
 
 	if (detail == NULL)
 		detail = json_object();
+	if (rid != NULL && *rid != '\0')
+		(void)json_object_set_new(
+		    detail, "request_id", json_string(rid));
 	d = json_dumps(detail, JSON_COMPACT);
 	json_decref(detail);
 	log_fields(
@@ -534,11 +551,24 @@ rn_apply_heartbeat(json_t *hb)
 	else if (ch == RT_HEALTH_ONLINE)
 		rn_leader_online(slot);
 	reps = json_object_get(hb, "replicas");
-	json_array_foreach(reps, i, e) rp_replica_update(id,
-	    json_string_value(json_object_get(e, "model")),
-	    json_string_value(json_object_get(e, "address")),
-	    json_string_value(json_object_get(e, "state")),
-	    json_string_value(json_object_get(e, "error")));
+	json_array_foreach(reps, i, e)
+	{
+		rp_replica_update(id,
+		    json_string_value(json_object_get(e, "model")),
+		    json_string_value(json_object_get(e, "address")),
+		    json_string_value(json_object_get(e, "state")),
+		    json_string_value(json_object_get(e, "error")));
+		if (json_is_integer(json_object_get(e, "progress"))) {
+			json_int_t pr =
+			    json_integer_value(json_object_get(e, "progress"));
+
+			rp_replica_progress(id,
+			    json_string_value(json_object_get(e, "model")),
+			    pr < 0     ? 0
+			    : pr > 100 ? 100
+			               : (int)pr);
+		}
+	}
 	return 1;
 }
 

@@ -93,6 +93,10 @@ json_t *rp_prewarm(uint32_t model);
 /* A replica came up or failed elsewhere (worker or other frontend). */
 void rp_replica_update(const char *node_id, const char *model,
     const char *address, const char *state, const char *error);
+/* A worker's heartbeat: how far the replica's load got (percent). */
+void rp_replica_progress(const char *node_id, const char *model, int progress);
+/* The model's load jobs (in progress, last failed) for the admin API. */
+json_t *rp_model_loads(uint32_t model);
 
 /* rnodes.c */
 int rn_load_all(void); /* at start, synchronous */
@@ -110,6 +114,9 @@ void rn_leader_online(uint32_t node);
 void rn_gallery_load(void);
 void rn_event(const char *kind, const char *node_id, const char *model,
     const char *actor, json_t *detail);
+/* The same, caused by request rid (NULL or "": none). */
+void rn_event_rid(const char *kind, const char *node_id, const char *model,
+    const char *actor, const char *rid, json_t *detail);
 
 /* rhttp.c */
 void rh_request(uint32_t owner, uint32_t peerid, const struct msg_http_req *h,

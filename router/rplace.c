@@ -61,6 +61,7 @@ struct cold {
 	int64_t job_id; /* load_jobs row */
 	char node_id[64];
 	char error[256];
+	char request_id[RT_ID_MAX]; /* the request that caused it, or "" */
 	struct rt_cold plan;
 	struct cold *next;
 };
@@ -77,7 +78,10 @@ static struct cold *colds;
 
 struct load_err {
 	char model[CONF_NAME_MAX];
-	char msg[256];
+	char msg[400]; /* what requests are told */
+	char why[256]; /* the backend's (or worker's) own words */
+	char node_id[RT_ID_MAX];
+	char node_name[RT_NAME_MAX];
 	uint64_t at; /* r_now() */
 	struct load_err *next;
 };
@@ -96,7 +100,8 @@ load_err_find(const char *model)
 }
 
 static void
-load_err_set(const char *model, const char *msg)
+load_err_set(const char *model, const char *msg, const char *node_id,
+    const char *node_name, const char *why)
 {
 	struct load_err *e = load_err_find(model);
 
@@ -108,6 +113,9 @@ load_err_set(const char *model, const char *msg)
 		load_errs = e;
 	}
 	snprintf(e->msg, sizeof(e->msg), "%s", msg);
+	snprintf(e->why, sizeof(e->why), "%s", why);
+	snprintf(e->node_id, sizeof(e->node_id), "%s", node_id);
+	snprintf(e->node_name, sizeof(e->node_name), "%s", node_name);
 	e->at = r_now();
 }
 
@@ -125,17 +133,45 @@ load_err_clear(const char *model)
 }
 
 /* The model's last load failure, or NULL when none is recent. */
-static const char *
-load_err_msg(uint32_t model)
+static struct load_err *
+load_err_recent(uint32_t model)
 {
 	struct load_err *e = load_err_find(rt_view_model(R.view, model)->name);
 
-	return e != NULL && r_now() - e->at < LOAD_ERR_KEEP_MS ? e->msg : NULL;
+	return e != NULL && r_now() - e->at < LOAD_ERR_KEEP_MS ? e : NULL;
+}
+
+static const char *
+load_err_msg(uint32_t model)
+{
+	struct load_err *e = load_err_recent(model);
+
+	return e != NULL ? e->msg : NULL;
 }
 
 void
 rp_init(void)
 {
+}
+
+/*
+ * The request id the client knows, from a PLACE's: the api sends a
+ * client's X-Request-Id with "." and 8 hex digits appended (clients may
+ * reuse ids, the router's must be unique: api/http.c) and the ids it
+ * makes up ("req-" and 32 hex digits) as they are.  Events and journal
+ * records carry the client's, so `journalctl REQUEST_ID=<X-Request-Id>`
+ * finds them.
+ */
+static void
+client_rid(const char *place_id, char *out, size_t len)
+{
+	const char *dot = strrchr(place_id, '.');
+	size_t n = strlen(place_id);
+
+	if (dot != NULL && place_id + n - dot == 9 &&
+	    strspn(dot + 1, "0123456789abcdef") == 8)
+		n = (size_t)(dot - place_id);
+	snprintf(out, len, "%.*s", (int)n, place_id);
 }
 
 static struct cold *
@@ -214,8 +250,9 @@ grant(uint32_t owner, uint32_t peerid, const char *rid, uint32_t slot)
 	return 0;
 }
 
-static void cold_start(uint32_t model, uint32_t exclude);
-static void cold_start_why(uint32_t model, uint32_t exclude, const char *why);
+static void cold_start(uint32_t model, uint32_t exclude, const char *rid);
+static void cold_start_why(
+    uint32_t model, uint32_t exclude, const char *why, const char *rid);
 
 /* cookie = peerid | exclude node << 32, for queued requests. */
 static uint64_t
@@ -312,14 +349,14 @@ rp_place_decide(uint32_t owner, uint32_t peerid, const struct msg_place *p)
 	if (rt_admit_length(R.admit, model) == 0 &&
 	    rt_place_warm(R.view, model, exclude, r_now(), &w) == RT_WARM_OK) {
 		(void)grant(owner, peerid, p->request_id, w.replica);
-		if (w.cold)
-			cold_start(model, RT_NONE); /* scale out */
+		if (w.cold) /* scale out */
+			cold_start(model, RT_NONE, p->request_id);
 		return;
 	}
 	if (rt_admit_length(R.admit, model) != 0)
 		(void)rt_place_warm(R.view, model, exclude, r_now(), &w);
 	if (w.cold)
-		cold_start(model, RT_NONE);
+		cold_start(model, RT_NONE, p->request_id);
 	/* Nothing can serve it, nor will: say so now, not after load_wait. */
 	if (w.status == RT_WARM_NONE && w.loading == 0 &&
 	    cold_find(model) == NULL) {
@@ -367,7 +404,7 @@ rp_capacity_changed(uint32_t model)
 		if (rt_place_warm(R.view, model, exclude, r_now(), &w) !=
 		    RT_WARM_OK) {
 			if (w.cold)
-				cold_start(model, RT_NONE);
+				cold_start(model, RT_NONE, wi.id);
 			return;
 		}
 		(void)rt_admit_pop(R.admit, model, &wi);
@@ -421,16 +458,17 @@ rp_replica_fail(uint32_t owner, const struct msg_replica_fail *f)
 {
 	uint32_t node = rt_view_node_find(R.view, f->node_id);
 	struct rt_node *n;
+	char rid[RT_ID_MAX];
 
 	if (node == RT_NONE)
 		return;
 	n = rt_view_node(R.view, node);
+	client_rid(f->request_id, rid, sizeof(rid));
 	if (rt_nodestate_conn_failure(&n->state, &R.view->health, r_now()) ==
 	    RT_HEALTH_SUSPECT) {
-		rn_event(EVENT_NODE_SUSPECT, n->id, NULL, "api",
-		    json_pack("{s:s,s:i,s:s}", "reason", f->reason,
-		        "grpc_status", f->grpc_status, "request_id",
-		        f->request_id));
+		rn_event_rid(EVENT_NODE_SUSPECT, n->id, NULL, "api", rid,
+		    json_pack("{s:s,s:i}", "reason", f->reason, "grpc_status",
+		        f->grpc_status));
 		/* Tell the other frontends, so that none of them sends a
 		 * request there before its own first failure. */
 		rn_publish_node(n->id, "suspect");
@@ -599,26 +637,36 @@ cold_failed(struct cold *c, const char *why)
 	uint32_t model = c->model, node = c->node,
 	         ns = rt_view_node_find(R.view, c->node_id);
 	int attempts = c->attempts;
-	char msg[400];
+	const char *name;
+	char msg[400], rid[RT_ID_MAX];
 
 	(void)metrics_inc(R.metrics, MET_COLD_LOADS,
 	    METRICS_L(rt_view_model(R.view, model)->name, METRICS_LOAD_FAILED));
-	rn_event(EVENT_REPLICA_FAILED, c->node_id,
-	    rt_view_model(R.view, model)->name, "router",
+	rn_event_rid(EVENT_REPLICA_FAILED, c->node_id,
+	    rt_view_model(R.view, model)->name, "router", c->request_id,
 	    json_pack("{s:s}", "error", why));
-	if (c->replica != RT_NONE)
+	if (c->replica != RT_NONE) {
+		struct rt_replica *r = rt_view_replica(R.view, c->replica);
+
+		snprintf(r->error, sizeof(r->error), "%s", why);
 		(void)rt_view_replica_event(
 		    R.view, c->replica, RT_REPLICA_EV_FAILED, r_now());
+	}
 	cold_record(c, "failed", why);
+	name = ns != RT_NONE ? rt_view_node(R.view, ns)->name : c->node_id;
 	snprintf(msg, sizeof(msg), "model '%s' failed to load on node '%s': %s",
-	    rt_view_model(R.view, model)->name,
-	    ns != RT_NONE ? rt_view_node(R.view, ns)->name : c->node_id, why);
-	load_err_set(rt_view_model(R.view, model)->name, msg);
+	    rt_view_model(R.view, model)->name, name, why);
+	load_err_set(
+	    rt_view_model(R.view, model)->name, msg, c->node_id, name, why);
+	snprintf(rid, sizeof(rid), "%s", c->request_id);
 	cold_free(c);
 	if (attempts < COLD_ATTEMPTS && rt_admit_length(R.admit, model) > 0) {
-		cold_start_why(model, node, msg);
-		if ((c = cold_find(model)) != NULL)
+		cold_start_why(model, node, msg, NULL);
+		if ((c = cold_find(model)) != NULL) {
 			c->attempts = attempts + 1;
+			snprintf(
+			    c->request_id, sizeof(c->request_id), "%s", rid);
+		}
 		return;
 	}
 	fail_waiters(model, 503, 30, msg);
@@ -656,8 +704,8 @@ cold_install_reply(void *arg, int status, const char *data, size_t len)
 	    METRICS_L(rt_view_model(R.view, c->model)->name, METRICS_LOAD_OK));
 	(void)metrics_observe(
 	    R.metrics, MET_LOAD_DURATION, NULL, (r_now() - c->since) / 1000.0);
-	rn_event(EVENT_REPLICA_READY, c->node_id,
-	    rt_view_model(R.view, c->model)->name, "router",
+	rn_event_rid(EVENT_REPLICA_READY, c->node_id,
+	    rt_view_model(R.view, c->model)->name, "router", c->request_id,
 	    json_pack("{s:s,s:I}", "address", addr, "load_ms",
 	        (json_int_t)(r_now() - c->since)));
 	cold_record(c, "ready", NULL);
@@ -810,7 +858,8 @@ cold_lock_done(struct rdb_job *j)
 
 		/* Only the frontend that holds the model's lock loads it (and
 		 * says so): the others wait for its replica. */
-		rn_event(EVENT_REPLICA_LOADING, c->node_id, cj->model, "router",
+		rn_event_rid(EVENT_REPLICA_LOADING, c->node_id, cj->model,
+		    "router", c->request_id,
 		    json_pack("{s:s,s:b,s:I}", "node_name",
 		        ns == RT_NONE ? "" : rt_view_node(R.view, ns)->name,
 		        "evict", c->plan.status == RT_COLD_EVICT, "job_id",
@@ -825,11 +874,14 @@ cold_lock_done(struct rdb_job *j)
 	free(cj);
 }
 
-/* Decide where to load model and start doing it. */
+/*
+ * Decide where to load model and start doing it.  rid (or NULL) is the
+ * request that asked for it: its id goes on the load's events.
+ */
 static void
-cold_start(uint32_t model, uint32_t exclude)
+cold_start(uint32_t model, uint32_t exclude, const char *rid)
 {
-	cold_start_why(model, exclude, NULL);
+	cold_start_why(model, exclude, NULL, rid);
 }
 
 /*
@@ -838,7 +890,8 @@ cold_start(uint32_t model, uint32_t exclude)
  * node can run this model".
  */
 static void
-cold_start_why(uint32_t model, uint32_t exclude, const char *why)
+cold_start_why(
+    uint32_t model, uint32_t exclude, const char *why, const char *rid)
 {
 	const struct conf_model *cm;
 	struct model_file f;
@@ -857,6 +910,9 @@ cold_start_why(uint32_t model, uint32_t exclude, const char *why)
 		c->next = colds;
 		colds = c;
 	}
+	/* A load that waited for memory keeps the request that started it. */
+	if (c->request_id[0] == '\0' && rid != NULL)
+		client_rid(rid, c->request_id, sizeof(c->request_id));
 	switch (rt_place_cold(R.view, model, exclude, r_now(), &c->plan)) {
 	case RT_COLD_NONE:
 		cold_free(c);
@@ -910,7 +966,7 @@ rp_prewarm(uint32_t model)
 	const char *name = rt_view_model(R.view, model)->name;
 	struct cold *c;
 
-	cold_start(model, RT_NONE);
+	cold_start(model, RT_NONE, NULL);
 	if ((c = cold_find(model)) == NULL)
 		return json_pack("{s:b,s:s,s:s}", "success", 0, "model", name,
 		    "error", "no node can load this model now");
@@ -977,6 +1033,17 @@ rp_replica_update(const char *node_id, const char *model, const char *address,
 		return;
 	}
 	r = rt_view_replica(R.view, slot);
+	/* A failed replica's process being stopped (the worker cleans up
+	 * after a failed load): the failure stays, with its reason and the
+	 * backoff that keeps placement off this node (place.c); whether a
+	 * heartbeat caught the worker between the two was a race. */
+	if (ev == RT_REPLICA_EV_STOP && r->state == RT_REPLICA_FAILED)
+		return;
+	/* What the page shows: why it failed, until it loads again. */
+	if (ev == RT_REPLICA_EV_FAILED && error != NULL && *error != '\0')
+		snprintf(r->error, sizeof(r->error), "%s", error);
+	else if (ev != RT_REPLICA_EV_FAILED)
+		r->error[0] = '\0';
 	/* Our own cold load answers through its install reply. */
 	if ((c = cold_find(m)) != NULL && c->replica == slot)
 		return;
@@ -998,6 +1065,93 @@ rp_replica_update(const char *node_id, const char *model, const char *address,
 			rp_capacity_changed(m);
 		}
 	}
+}
+
+/*
+ * A worker's heartbeat says how far a replica's load got (percent): kept
+ * on the replica and on our cold load of it, for the admin API and for
+ * the "loading (N%)" answers to waiting requests.
+ */
+void
+rp_replica_progress(const char *node_id, const char *model, int progress)
+{
+	uint32_t m, n, slot;
+	struct cold *c;
+
+	if (node_id == NULL || model == NULL ||
+	    (m = rt_view_model_find(R.view, model)) == RT_NONE ||
+	    (n = rt_view_node_find(R.view, node_id)) == RT_NONE ||
+	    (slot = rt_view_replica_find(R.view, m, n)) == RT_NONE)
+		return;
+	if (progress < 0)
+		progress = 0;
+	if (progress > 100)
+		progress = 100;
+	rt_view_replica(R.view, slot)->progress = (uint32_t)progress;
+	if ((c = cold_find(m)) != NULL && c->replica == slot)
+		c->progress = (uint32_t)progress;
+}
+
+static const char *
+cold_phase_name(enum cold_phase p)
+{
+	switch (p) {
+	case COLD_WAITING:
+		return "waiting";
+	case COLD_LOCKING:
+		return "locking";
+	case COLD_REMOTE:
+		return "remote";
+	case COLD_EVICTING:
+		return "evicting";
+	default:
+		return "installing";
+	}
+}
+
+/*
+ * The model's load jobs as the admin API shows them, from memory: the
+ * load in progress here (at most one per model: waiting for memory, or
+ * loading with its node, progress and age; "remote" when another
+ * frontend holds the model's lock and loads it), then the last failed
+ * load while it is remembered (until a replica is ready, at most
+ * LOAD_ERR_KEEP_MS).
+ */
+json_t *
+rp_model_loads(uint32_t model)
+{
+	json_t *list = json_array();
+	struct load_err *e = load_err_recent(model);
+	struct cold *c = cold_find(model);
+	uint64_t now = r_now();
+	uint32_t ns;
+
+	if (c != NULL) {
+		ns = c->phase == COLD_WAITING || c->phase == COLD_REMOTE
+		         ? RT_NONE
+		         : rt_view_node_find(R.view, c->node_id);
+		json_array_append_new(list,
+		    json_pack("{s:s,s:s,s:s,s:s,s:i,s:I,s:I,s:I,s:s}", "state",
+		        c->phase == COLD_WAITING ? "waiting-for-memory"
+		                                 : "loading",
+		        "phase", cold_phase_name(c->phase), "node_id",
+		        ns == RT_NONE ? "" : c->node_id, "node_name",
+		        ns == RT_NONE ? "" : rt_view_node(R.view, ns)->name,
+		        "progress", (int)c->progress, "elapsed_ms",
+		        (json_int_t)(now - c->since), "started_at_ms",
+		        (json_int_t)(r_wall_ms() - (int64_t)(now - c->since)),
+		        "job_id", (json_int_t)c->job_id, "request_id",
+		        c->request_id));
+	}
+	if (e != NULL)
+		json_array_append_new(list,
+		    json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:I}", "state",
+		        "failed", "node_id", e->node_id, "node_name",
+		        e->node_name, "error", e->why, "message", e->msg,
+		        "failed_ms_ago", (json_int_t)(now - e->at),
+		        "failed_at_ms",
+		        (json_int_t)(r_wall_ms() - (int64_t)(now - e->at))));
+	return list;
 }
 
 /*
@@ -1024,7 +1178,7 @@ rp_keep_min(uint64_t now)
 			continue;
 		(void)rt_place_warm(R.view, i, RT_NONE, now, &w);
 		if (w.cold && w.live < m->replicas_min)
-			cold_start(i, RT_NONE);
+			cold_start(i, RT_NONE, NULL);
 	}
 }
 
@@ -1055,14 +1209,14 @@ rp_tick(void)
 		next = c->next;
 		if (c->phase == COLD_WAITING &&
 		    rt_admit_length(R.admit, c->model) > 0)
-			cold_start(c->model, RT_NONE);
+			cold_start(c->model, RT_NONE, NULL);
 		else if (c->phase == COLD_WAITING)
 			cold_free(c);
 		else if (c->phase == COLD_REMOTE &&
 		         now - c->since > REMOTE_RECHECK_MS) {
 			/* The other frontend may have died: try the lock. */
 			c->phase = COLD_WAITING;
-			cold_start(c->model, RT_NONE);
+			cold_start(c->model, RT_NONE, NULL);
 		}
 	}
 	rp_keep_min(now);

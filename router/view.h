@@ -35,6 +35,7 @@
 #define RT_NAME_MAX 256 /* node names (LOCALAI_NODE_NAME) */
 #define RT_ADDR_MAX 128 /* backend gRPC host:port */
 #define RT_EVICT_MAX 8 /* victims one eviction decision may name */
+#define RT_ERROR_MAX 256 /* a replica's failure reason (with NUL) */
 
 /* Which memory a placement counts: VRAM on GPU nodes, RAM otherwise. */
 enum rt_mem {
@@ -112,6 +113,10 @@ struct rt_replica {
 	uint64_t state_since;
 	void *udata;
 	char address[RT_ADDR_MAX];
+	/* Shown to operators, not used by placement: the load's progress
+	 * (percent, as the worker last reported it) and why it failed. */
+	uint32_t progress;
+	char error[RT_ERROR_MAX];
 };
 
 /* One tag (label, backend or file) and the nodes that carry it. */

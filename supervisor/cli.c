@@ -381,13 +381,31 @@ node_details(json_t *n)
 	free(backends);
 }
 
+/*
+ * A replica's state as the table shows it: "failed: <reason>" when the
+ * API gives one (the router sends "error": "" for a replica that did not
+ * fail).  Load progress is in `localai models list`'s load jobs.
+ */
+static char *
+replica_state(json_t *r)
+{
+	const char *st = cli_jstr(r, "state") ? cli_jstr(r, "state") : "-";
+	const char *why;
+
+	why = cli_jstr(r, "error") && *cli_jstr(r, "error")
+	          ? cli_jstr(r, "error")
+	          : cli_jstr(r, "reason");
+	if (why != NULL && *why != '\0')
+		return cli_asprintf("%s: %s", st, why);
+	return cli_strdup(st);
+}
+
 static void
 replicas_table(json_t *models)
 {
 	char inflight[24], used[24], *state;
 	struct cli_table t;
 	json_t *r;
-	const char *why;
 	size_t i;
 
 	cli_table_init(&t, 5);
@@ -397,15 +415,7 @@ replicas_table(json_t *models)
 	{
 		snprintf(inflight, sizeof(inflight), "%.0f",
 		    cli_jnum(r, "in_flight"));
-		why = cli_jstr(r, "error") ? cli_jstr(r, "error")
-		                           : cli_jstr(r, "reason");
-		state =
-		    why != NULL
-		        ? cli_asprintf("%s: %s",
-		              cli_jstr(r, "state") ? cli_jstr(r, "state") : "?",
-		              why)
-		        : cli_strdup(cli_jstr(r, "state") ? cli_jstr(r, "state")
-		                                          : "-");
+		state = replica_state(r);
 		cli_table_row(&t, cli_jstr(r, "model_name"), state, inflight,
 		    cli_fmt_ago(json_object_get(r, "last_used_ms_ago"), used,
 		        sizeof(used)),
@@ -625,6 +635,49 @@ cli_nodes(struct cli *c)
 
 /* ---- models ------------------------------------------------------------- */
 
+/*
+ * The load jobs of every model (GET /api/models' load_jobs) under the
+ * models table, when there are any: in progress (waiting-for-memory, or
+ * loading with node, progress and time since it started) and the last
+ * failed one (node, time since, the backend's reason).
+ */
+static void
+loads_table(json_t *models)
+{
+	char progress[16], ago[24];
+	struct cli_table t;
+	json_t *m, *j;
+	size_t i, k;
+	int failed;
+
+	cli_table_init(&t, 6);
+	cli_table_row(
+	    &t, "MODEL", "LOAD", "NODE", "PROGRESS", "SINCE", "ERROR");
+	json_array_foreach(models, i, m)
+	{
+		json_array_foreach(json_object_get(m, "load_jobs"), k, j)
+		{
+			failed = cli_jstr(j, "state") &&
+			         strcmp(cli_jstr(j, "state"), "failed") == 0;
+			snprintf(progress, sizeof(progress), "%.0f%%",
+			    cli_jnum(j, "progress"));
+			cli_table_row(&t, cli_jstr(m, "name"),
+			    cli_jstr(j, "state"), cli_jstr(j, "node_name"),
+			    failed ? "-" : progress,
+			    cli_fmt_ago(
+			        json_object_get(
+			            j, failed ? "failed_ms_ago" : "elapsed_ms"),
+			        ago, sizeof(ago)),
+			    failed ? cli_jstr(j, "error") : "-");
+		}
+	}
+	if (t.nrows > 1) {
+		printf("\n");
+		cli_table_print(&t);
+	}
+	cli_table_free(&t);
+}
+
 static void
 models_table(json_t *models)
 {
@@ -669,6 +722,7 @@ models_table(json_t *models)
 	}
 	cli_table_print(&t);
 	cli_table_free(&t);
+	loads_table(models);
 }
 
 static int

@@ -387,19 +387,24 @@
       el('td', { class: 'actions' }, nodeActions(n)));
   }
 
+  // A load's progress as the API gives it (percent, 0-100), or null.
+  function percent(v) {
+    const p = Number(v);
+    return v === null || v === undefined || v === '' || !Number.isFinite(p) ? null : Math.max(0, Math.min(100, p));
+  }
+
+  // "loading" with a bar and "42%" (indeterminate when unknown).
+  function progressEl(progress) {
+    const p = percent(progress);
+    const pb = el('span', { class: 'progress-bar' + (p === null ? ' indeterminate' : '') }, bar('', p === null ? 35 : p));
+    return el('span', { class: 'progress' }, statusPill('loading'), pb,
+      p === null ? null : el('span', { class: 'num', text: Math.round(p) + '%' }));
+  }
+
   function replicaState(r) {
     const st = ['loading', 'ready', 'failed', 'stopping'].includes(r.state) ? r.state : 'unknown';
     const cell = el('td', {});
-    if (st === 'loading') {
-      let p = Number(r.progress);
-      if (Number.isFinite(p) && p > 1) p /= 100;
-      const known = Number.isFinite(p) && p >= 0;
-      const pb = el('span', { class: 'progress-bar' + (known ? '' : ' indeterminate') }, bar('', known ? p * 100 : 35));
-      cell.append(el('span', { class: 'progress' }, statusPill('loading'), pb,
-        known ? el('span', { class: 'num', text: Math.round(p * 100) + '%' }) : null));
-    } else {
-      cell.append(statusPill(st));
-    }
+    cell.append(st === 'loading' ? progressEl(r.progress) : statusPill(st));
     const reason = r.error || r.reason || r.message;
     if (st === 'failed' && reason) cell.append(el('span', { class: 'reason', text: reason }));
     return cell;
@@ -452,23 +457,50 @@
     $('nodes-empty').hidden = nodes.length > 0;
   }
 
+  // One load job of the models view: in progress (waiting for memory, or
+  // loading on a node with its progress and age) or the last failed one
+  // (node, when, the backend's reason).
+  function loadJob(j) {
+    const on = j.node_name || shortId(j.node_id || '');
+    if (j.state === 'failed')
+      return el('div', { class: 'load-job', dataset: { state: 'failed' } },
+        el('span', { class: 'progress' }, statusPill('failed'),
+          el('span', { class: 'load-where', text: (on ? 'on ' + on + ' · ' : '') + fmtAgo(Number(j.failed_ms_ago)) + ' ago' })),
+        j.error ? el('span', { class: 'reason', text: j.error }) : null);
+    const age = el('span', { class: 'num', text: fmtAgo(Number(j.elapsed_ms)) });
+    if (j.state === 'waiting-for-memory')
+      return el('div', { class: 'load-job', dataset: { state: 'waiting' } },
+        el('span', { class: 'progress' }, el('span', { class: 'pill pill-waiting', text: 'waiting for memory' }), age));
+    return el('div', { class: 'load-job', dataset: { state: 'loading' } }, progressEl(j.progress),
+      el('span', { class: 'load-where', text: (on ? 'on ' + on + ' · ' : '') }), age);
+  }
+
+  function loadJobsCell(m, reps) {
+    if (!Array.isArray(m.load_jobs)) { // a router without load jobs
+      const loading = reps.filter((r) => r.state === 'loading').length;
+      return el('td', { class: 'num', text: loading ? loading + ' loading' : '—' });
+    }
+    if (m.load_jobs.length === 0) return el('td', {}, el('span', { class: 'none', text: '—' }));
+    return el('td', { class: 'load-jobs' }, m.load_jobs.map(loadJob));
+  }
+
   function renderModels() {
     const frag = document.createDocumentFragment();
     const models = state.models.slice().sort((a, b) => String(a.name).localeCompare(String(b.name)));
     for (const m of models) {
       const reps = Array.isArray(m.replicas) ? m.replicas : [];
-      const loading = reps.filter((r) => r.state === 'loading').length;
       const chipsEl = reps.length ? el('div', { class: 'replica-chips' }, reps.map((r) =>
-        el('span', { class: 'rchip rchip-' + r.state, title: (r.address || '') + ' · ' + r.state },
+        el('span', { class: 'rchip rchip-' + r.state, title: (r.address || '') + ' · ' + r.state + (r.error ? ': ' + r.error : '') },
           r.node_name || shortId(r.node_id),
-          el('small', { text: r.state + (Number(r.in_flight) ? ' · ' + r.in_flight + ' in flight' : '') }))))
+          el('small', { text: r.state + (r.state === 'loading' && percent(r.progress) !== null ? ' ' + Math.round(percent(r.progress)) + '%' : '') +
+            (Number(r.in_flight) ? ' · ' + r.in_flight + ' in flight' : '') }))))
         : el('span', { class: 'none', text: 'not loaded' });
       const queue = Number(m.queue_length) || 0;
       frag.append(el('tr', { dataset: { model: m.name } },
         el('td', {}, el('span', { class: 'node-name', text: m.name })),
         el('td', {}, m.backend ? el('span', { class: 'chip chip-backend', text: m.backend }) : el('span', { class: 'none', text: '—' })),
         el('td', {}, chipsEl),
-        el('td', { class: 'num', text: loading ? loading + ' loading' : '—' }),
+        loadJobsCell(m, reps),
         el('td', { class: 'num' + (queue > 0 ? ' stale' : ''), text: String(queue) }),
         el('td', { class: 'num', text: (m.replicas_min ?? '–') + ' / ' + (m.replicas_max ?? '–') })));
     }

@@ -6,7 +6,10 @@
 // Approve turns w2 healthy, Drain changes w1, the models view shows the
 // replica where it runs, the events view shows what happened newest
 // first, Unload (confirmed) removes the replica, and screenshots of each
-// view are saved.
+// view are saved.  Real failures and loads: "broken" failed to load on w1
+// (its reason is in w1's expanded row and in the models view's load
+// jobs), and a request for "slow" shows its load job and replica at
+// "loading 90%" (file fetched, LoadModel running) until it is ready.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -87,6 +90,10 @@ async function main() {
     await page.waitForSelector(`${detail} tr[data-model="fake"]`, { timeout: T });
     assert.equal(await page.locator(`${detail} tr[data-model="fake"] .pill`).textContent(), 'ready');
     assert.ok((await page.locator(`${detail} tr[data-model="fake"]`).innerText()).includes(replica.address));
+    step('w1\'s failed replica shows the backend\'s reason');
+    await page.waitForSelector(`${detail} tr[data-model="broken"][data-state="failed"]`, { timeout: T });
+    assert.match(await page.locator(`${detail} tr[data-model="broken"]`).innerText(),
+      /failed\s+backend error: fake: load failure requested/);
 
     step('Approve turns the pending worker healthy');
     await page.click(`${row('w2')} button[data-action=approve]`);
@@ -107,6 +114,8 @@ async function main() {
     assert.match(fake, /ready/);
     assert.match(fake, /\bfake\b/);
     assert.equal(await page.locator('#models-body tr').count(), (await api('/api/models')).length);
+    const bjob = await page.locator('#models-body tr[data-model="broken"] .load-job[data-state="failed"]').innerText();
+    assert.match(bjob, /failed\s+on w1 · [0-9.]+ (s|min) ago\s+backend error: fake: load failure requested/);
     await page.screenshot({ path: path.join(artifacts, 'nodes_cluster_models.png'), fullPage: true });
 
     step('the events view shows the real events, newest first');
@@ -151,6 +160,33 @@ async function main() {
     const gaps = polls.slice(1).map((t, i) => t - polls[i]);
     console.log(`   ${polls.length} polls, longest gap ${Math.max(...gaps)} ms`);
     assert.ok(gaps.length >= 3 && Math.max(...gaps) <= 3000, `poll gaps ${gaps.join(' ')} ms`);
+
+    step('a load in progress: its job and its replica at 90%');
+    const slow = fetch(base + '/v1/chat/completions', {
+      method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ model: 'slow', messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    let job;
+    for (let i = 0; i < 100 && !job; i++) {
+      job = (await api('/api/models')).find((m) => m.name === 'slow').load_jobs
+        .find((j) => j.state === 'loading' && j.progress === 90);
+      if (!job) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(job, 'no load job of slow at 90%');
+    await page.click('a.tab[data-view=models]');
+    await page.waitForFunction(() => /loading\s+90%\s+on w[12] ·/.test(
+      document.querySelector('#models-body tr[data-model="slow"] .load-job[data-state="loading"]')?.innerText || ''),
+    null, { timeout: T });
+    await page.screenshot({ path: path.join(artifacts, 'nodes_cluster_loading.png'), fullPage: true });
+    await page.click('a.tab[data-view=nodes]');
+    const where = await node(job.node_name);
+    const wdetail = `tr.detail[data-detail-for="${where.id}"]`;
+    if (await page.locator(wdetail).count() === 0) await page.click(`${row(job.node_name)} td.col-expand`);
+    await page.waitForSelector(`${wdetail} tr[data-model="slow"][data-state="loading"]`, { timeout: T });
+    assert.match(await page.locator(`${wdetail} tr[data-model="slow"]`).innerText(), /loading\s+90%/);
+    const answer = await slow;
+    assert.equal(answer.status, 200);
+    await page.waitForSelector(`${wdetail} tr[data-model="slow"][data-state="ready"]`, { timeout: T });
 
     step('requests per second come from the real /metrics');
     await page.waitForFunction(() => /^[0-9.]+$/.test(document.getElementById('card-rps').textContent),

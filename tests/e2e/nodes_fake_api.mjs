@@ -80,9 +80,9 @@ function seed() {
     replicas: [
       { id: 'r1', node_id: id(1), model_name: 'llama-3-8b', address: '10.0.0.1:50061', state: 'ready', in_flight: 2, used_at: now - 1200 },
       { id: 'r2', node_id: id(1), model_name: 'whisper-1', address: '10.0.0.1:50062', state: 'ready', in_flight: 1, used_at: now - 8000 },
-      { id: 'r3', node_id: id(1), model_name: 'qwen-7b', address: '10.0.0.1:50063', state: 'loading', in_flight: 0, used_at: null, progress: 0.42 },
+      { id: 'r3', node_id: id(1), model_name: 'qwen-7b', address: '10.0.0.1:50063', state: 'loading', in_flight: 0, used_at: null, progress: 42, load_started: now - 12000, job_id: 7 },
       { id: 'r4', node_id: id(2), model_name: 'llama-3-8b', address: '10.0.0.2:50061', state: 'ready', in_flight: 1, used_at: now - 3000 },
-      { id: 'r5', node_id: id(2), model_name: 'phi-2', address: '10.0.0.2:50062', state: 'failed', in_flight: 0, used_at: null, error: 'LoadModel: not enough memory (needs 6.1 GiB)' },
+      { id: 'r5', node_id: id(2), model_name: 'phi-2', address: '10.0.0.2:50062', state: 'failed', in_flight: 0, used_at: null, error: 'LoadModel: not enough memory (needs 6.1 GiB)', failed_at: now - 600000 },
       { id: 'r6', node_id: id(4), model_name: 'tts-1', address: '10.0.0.4:50061', state: 'ready', in_flight: 0, used_at: now - 95000 },
     ],
     models: [
@@ -128,17 +128,38 @@ function nodeView(n) {
   });
 }
 
+// As the router gives them: progress in percent, error "" unless failed.
 function replicaView(r) {
-  const { used_at, ...rest } = r;
-  return Object.assign(rest, { last_used_ms_ago: used_at === null ? null : Math.max(0, clock() - used_at) });
+  const { used_at, load_started, failed_at, job_id, ...rest } = r;
+  return Object.assign(rest, {
+    last_used_ms_ago: used_at === null ? null : Math.max(0, clock() - used_at),
+    progress: r.progress || 0, error: r.error || '',
+  });
+}
+
+// The router's load_jobs: the load in progress, then the last failed one.
+function loadJobs(name) {
+  const now = clock();
+  const jobs = [];
+  const nodeName = (id) => (db.nodes.find((x) => x.id === id) || {}).name || '';
+  for (const r of db.replicas.filter((x) => x.model_name === name && x.state === 'loading'))
+    jobs.push({ state: 'loading', phase: 'installing', node_id: r.node_id, node_name: nodeName(r.node_id),
+      progress: r.progress || 0, elapsed_ms: now - (r.load_started || now), started_at_ms: r.load_started || now,
+      job_id: r.job_id || 0, request_id: '' });
+  for (const r of db.replicas.filter((x) => x.model_name === name && x.state === 'failed'))
+    jobs.push({ state: 'failed', node_id: r.node_id, node_name: nodeName(r.node_id), error: r.error,
+      message: `model '${name}' failed to load on node '${nodeName(r.node_id)}': ${r.error}`,
+      failed_ms_ago: now - (r.failed_at || now), failed_at_ms: r.failed_at || now });
+  return jobs;
 }
 
 function modelView(m) {
   const reps = db.replicas.filter((r) => r.model_name === m.name).map((r) => {
     const n = db.nodes.find((x) => x.id === r.node_id);
-    return { node_id: r.node_id, node_name: n ? n.name : '', address: r.address, state: r.state, in_flight: r.in_flight };
+    return { node_id: r.node_id, node_name: n ? n.name : '', address: r.address, state: r.state, in_flight: r.in_flight,
+      progress: r.progress || 0, error: r.error || '' };
   });
-  return Object.assign({}, m, { replicas: reps });
+  return Object.assign({}, m, { replicas: reps, load_jobs: loadJobs(m.name) });
 }
 
 /* The live part: heartbeats arrive, loads progress, in-flight moves. */
@@ -149,7 +170,7 @@ function tick() {
     else if (n.status === 'pending') n.heartbeat_at = now - 200;
   for (const r of db.replicas) {
     if (r.state === 'loading') {
-      r.progress = Math.min(0.95, (r.progress || 0) + 0.03);
+      r.progress = Math.min(95, (r.progress || 0) + 3);
     } else if (r.state === 'ready' && Math.random() < 0.3) {
       r.in_flight = Math.floor(Math.random() * 3);
       if (r.in_flight) r.used_at = now;

@@ -178,8 +178,14 @@ async function main() {
     assert.deepEqual(models, ['embed-small', 'llama-3-8b', 'phi-2', 'qwen-7b', 'tts-1', 'whisper-1']);
     const qwen = await page.locator('#models-body tr[data-model="qwen-7b"]').innerText();
     assert.match(qwen, /gpu-01/);
-    assert.match(qwen, /1 loading/);
     assert.match(qwen, /\b2\b/);
+    // Load jobs: the one in progress with its node, progress and age; the
+    // last failed one with its node, when and the backend's reason.
+    const qjob = await page.locator('#models-body tr[data-model="qwen-7b"] .load-job[data-state="loading"]').innerText();
+    assert.match(qjob, /loading\s+\d+%\s+on gpu-01 ·\s+\d+(\.\d)? s/);
+    const pjob = await page.locator('#models-body tr[data-model="phi-2"] .load-job[data-state="failed"]').innerText();
+    assert.match(pjob, /failed\s+on cpu-02 · 10 min ago\s+LoadModel: not enough memory \(needs 6\.1 GiB\)/);
+    assert.equal(await page.locator('#models-body tr[data-model="llama-3-8b"] .load-job').count(), 0);
     assert.match(await page.locator('#models-body tr[data-model="llama-3-8b"]').innerText(), /cpu-02[\s\S]*gpu-01|gpu-01[\s\S]*cpu-02/);
     assert.match(await page.locator('#models-body tr[data-model="embed-small"]').innerText(), /not loaded/);
     await page.screenshot({ path: path.join(artifacts, 'nodes_page_models.png'), fullPage: true });
