@@ -342,8 +342,8 @@ fetch_ensure(const char *models_path, const char *base_url, const char *bearer,
 	/* A dropped connection resumes where it stopped, three times;
 	 * other errors (HTTP, bad hash, full disk) are final. */
 	for (attempt = 0; attempt < 3; attempt++) {
-		if ((rc = fetch_blob(models_path, base_url, bearer, f, &pr,
-		         err, errlen)) == 0)
+		if ((rc = fetch_blob(models_path, base_url, bearer, f, &pr, err,
+		         errlen)) == 0)
 			break;
 		if (rc != FETCH_RETRY)
 			return -1;
