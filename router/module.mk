@@ -5,6 +5,7 @@
 ROUTER_PURE := router/map.c router/nodestate.c router/view.c \
                router/inflight.c router/place.c
 ROUTER_SRCS := router/router.c router/rdb.c router/rnodes.c router/rplace.c \
+    router/rlerr.c \
     router/rbus.c router/rhttp.c router/rhttp_node.c router/rhttp_admin.c \
     router/rsql.c router/rmetrics.c router/admit.c $(ROUTER_PURE) agent/bus.c gen/migrations.c \
     db/db.c db/db_names.c proto/hash.c

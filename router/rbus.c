@@ -277,12 +277,8 @@ rb_message(const struct msg_bus *h, const char *payload)
 			(void)rn_apply_heartbeat(o); /* not our own relay */
 	} else if (strcmp(h->subject, "localai.events.replica") == 0) {
 		rb_replica_event(o);
-		rp_replica_update(
-		    json_string_value(json_object_get(o, "node_id")),
-		    json_string_value(json_object_get(o, "model")),
-		    json_string_value(json_object_get(o, "address")),
-		    json_string_value(json_object_get(o, "state")),
-		    json_string_value(json_object_get(o, "error")));
+		rp_replica_report(
+		    json_string_value(json_object_get(o, "node_id")), o);
 	} else if (strcmp(h->subject, "localai.events.node") == 0) {
 		s = json_string_value(json_object_get(o, "frontend"));
 		if (s != NULL && strcmp(s, R.cf.instance_id) == 0)

@@ -553,21 +553,7 @@ rn_apply_heartbeat(json_t *hb)
 	reps = json_object_get(hb, "replicas");
 	json_array_foreach(reps, i, e)
 	{
-		rp_replica_update(id,
-		    json_string_value(json_object_get(e, "model")),
-		    json_string_value(json_object_get(e, "address")),
-		    json_string_value(json_object_get(e, "state")),
-		    json_string_value(json_object_get(e, "error")));
-		if (json_is_integer(json_object_get(e, "progress"))) {
-			json_int_t pr =
-			    json_integer_value(json_object_get(e, "progress"));
-
-			rp_replica_progress(id,
-			    json_string_value(json_object_get(e, "model")),
-			    pr < 0     ? 0
-			    : pr > 100 ? 100
-			               : (int)pr);
-		}
+		rp_replica_report(id, e);
 	}
 	return 1;
 }

@@ -94,6 +94,7 @@ json_t *rp_prewarm(uint32_t model);
 void rp_replica_update(const char *node_id, const char *model,
     const char *address, const char *state, const char *error);
 /* A worker's heartbeat: how far the replica's load got (percent). */
+void rp_replica_report(const char *node_id, json_t *e);
 void rp_replica_progress(const char *node_id, const char *model, int progress);
 /* The model's load jobs (in progress, last failed) for the admin API. */
 json_t *rp_model_loads(uint32_t model);

@@ -28,6 +28,7 @@
 #include "proto/hash.h"
 #include "proto/log.h"
 #include "router/rdb.h"
+#include "router/rlerr.h"
 #include "router/rsql.h"
 #include "router/router.h"
 
@@ -67,87 +68,6 @@ struct cold {
 };
 
 static struct cold *colds;
-
-/*
- * The last failed cold load of each model, until one of its replicas is
- * ready or LOAD_ERR_KEEP_MS passed: a request that finds no node to try
- * is told why the model failed to load (the backend's words), not only
- * that no node can run it.  Few entries (models that fail), so a list.
- */
-#define LOAD_ERR_KEEP_MS (5 * 60 * 1000)
-
-struct load_err {
-	char model[CONF_NAME_MAX];
-	char msg[400]; /* what requests are told */
-	char why[256]; /* the backend's (or worker's) own words */
-	char node_id[RT_ID_MAX];
-	char node_name[RT_NAME_MAX];
-	uint64_t at; /* r_now() */
-	struct load_err *next;
-};
-
-static struct load_err *load_errs;
-
-static struct load_err *
-load_err_find(const char *model)
-{
-	struct load_err *e;
-
-	for (e = load_errs; e != NULL; e = e->next)
-		if (strcmp(e->model, model) == 0)
-			return e;
-	return NULL;
-}
-
-static void
-load_err_set(const char *model, const char *msg, const char *node_id,
-    const char *node_name, const char *why)
-{
-	struct load_err *e = load_err_find(model);
-
-	if (e == NULL) {
-		if ((e = calloc(1, sizeof(*e))) == NULL)
-			return;
-		snprintf(e->model, sizeof(e->model), "%s", model);
-		e->next = load_errs;
-		load_errs = e;
-	}
-	snprintf(e->msg, sizeof(e->msg), "%s", msg);
-	snprintf(e->why, sizeof(e->why), "%s", why);
-	snprintf(e->node_id, sizeof(e->node_id), "%s", node_id);
-	snprintf(e->node_name, sizeof(e->node_name), "%s", node_name);
-	e->at = r_now();
-}
-
-static void
-load_err_clear(const char *model)
-{
-	struct load_err **pp, *e;
-
-	for (pp = &load_errs; (e = *pp) != NULL; pp = &e->next)
-		if (strcmp(e->model, model) == 0) {
-			*pp = e->next;
-			free(e);
-			return;
-		}
-}
-
-/* The model's last load failure, or NULL when none is recent. */
-static struct load_err *
-load_err_recent(uint32_t model)
-{
-	struct load_err *e = load_err_find(rt_view_model(R.view, model)->name);
-
-	return e != NULL && r_now() - e->at < LOAD_ERR_KEEP_MS ? e : NULL;
-}
-
-static const char *
-load_err_msg(uint32_t model)
-{
-	struct load_err *e = load_err_recent(model);
-
-	return e != NULL ? e->msg : NULL;
-}
 
 void
 rp_init(void)
@@ -360,9 +280,9 @@ rp_place_decide(uint32_t owner, uint32_t peerid, const struct msg_place *p)
 	/* Nothing can serve it, nor will: say so now, not after load_wait. */
 	if (w.status == RT_WARM_NONE && w.loading == 0 &&
 	    cold_find(model) == NULL) {
-		if (load_err_msg(model) != NULL)
+		if (rp_lerr_msg(model) != NULL)
 			reject(owner, peerid, p->request_id, 503, 30,
-			    "service_unavailable", "%s", load_err_msg(model));
+			    "service_unavailable", "%s", rp_lerr_msg(model));
 		else
 			reject(owner, peerid, p->request_id, 503, 30,
 			    "service_unavailable",
@@ -656,7 +576,7 @@ cold_failed(struct cold *c, const char *why)
 	name = ns != RT_NONE ? rt_view_node(R.view, ns)->name : c->node_id;
 	snprintf(msg, sizeof(msg), "model '%s' failed to load on node '%s': %s",
 	    rt_view_model(R.view, model)->name, name, why);
-	load_err_set(
+	rp_lerr_set(
 	    rt_view_model(R.view, model)->name, msg, c->node_id, name, why);
 	snprintf(rid, sizeof(rid), "%s", c->request_id);
 	cold_free(c);
@@ -709,7 +629,7 @@ cold_install_reply(void *arg, int status, const char *data, size_t len)
 	    json_pack("{s:s,s:I}", "address", addr, "load_ms",
 	        (json_int_t)(r_now() - c->since)));
 	cold_record(c, "ready", NULL);
-	load_err_clear(rt_view_model(R.view, c->model)->name);
+	rp_lerr_clear(rt_view_model(R.view, c->model)->name);
 	json_decref(o);
 	{
 		uint32_t model = c->model;
@@ -917,7 +837,7 @@ cold_start_why(
 	case RT_COLD_NONE:
 		cold_free(c);
 		if (why == NULL)
-			why = load_err_msg(model);
+			why = rp_lerr_msg(model);
 		fail_waiters(model, 503, 30,
 		    why != NULL ? why
 		                : "no node can run this model now (none is "
@@ -1027,7 +947,7 @@ rp_replica_update(const char *node_id, const char *model, const char *address,
 			return;
 		if ((c = cold_find(m)) != NULL && c->phase == COLD_REMOTE)
 			cold_free(c);
-		load_err_clear(model);
+		rp_lerr_clear(model);
 		rb_snapshots_reapply();
 		rp_capacity_changed(m);
 		return;
@@ -1060,7 +980,7 @@ rp_replica_update(const char *node_id, const char *model, const char *address,
 		if (ev == RT_REPLICA_EV_STOP)
 			rt_view_replica_remove(R.view, slot);
 		if (ev == RT_REPLICA_EV_READY) {
-			load_err_clear(model);
+			rp_lerr_clear(model);
 			replica_back(n);
 			rp_capacity_changed(m);
 		}
@@ -1092,6 +1012,31 @@ rp_replica_progress(const char *node_id, const char *model, int progress)
 		c->progress = (uint32_t)progress;
 }
 
+/*
+ * A worker's report of one replica (an entry of a heartbeat's "replicas",
+ * or a localai.events.replica message): its state, and its load progress
+ * when it says.
+ */
+void
+rp_replica_report(const char *node_id, json_t *e)
+{
+	const char *model = json_string_value(json_object_get(e, "model"));
+	json_t *pr = json_object_get(e, "progress");
+	json_int_t v;
+
+	rp_replica_update(node_id, model,
+	    json_string_value(json_object_get(e, "address")),
+	    json_string_value(json_object_get(e, "state")),
+	    json_string_value(json_object_get(e, "error")));
+	if (json_is_integer(pr)) {
+		v = json_integer_value(pr);
+		rp_replica_progress(node_id, model,
+		    v < 0     ? 0
+		    : v > 100 ? 100
+		              : (int)v);
+	}
+}
+
 static const char *
 cold_phase_name(enum cold_phase p)
 {
@@ -1115,13 +1060,13 @@ cold_phase_name(enum cold_phase p)
  * loading with its node, progress and age; "remote" when another
  * frontend holds the model's lock and loads it), then the last failed
  * load while it is remembered (until a replica is ready, at most
- * LOAD_ERR_KEEP_MS).
+ * RP_LERR_KEEP_MS).
  */
 json_t *
 rp_model_loads(uint32_t model)
 {
 	json_t *list = json_array();
-	struct load_err *e = load_err_recent(model);
+	struct rp_lerr *e = rp_lerr_recent(model);
 	struct cold *c = cold_find(model);
 	uint64_t now = r_now();
 	uint32_t ns;
