@@ -550,7 +550,9 @@ http_request_id(struct api_req *r)
 
 	if (h != NULL && api_rid_valid(h) && strlen(h) <= 48) {
 		snprintf(r->request_id, sizeof(r->request_id), "%s", h);
-		/* A client may reuse its ids; the router's must be unique. */
+		/* A client may reuse its ids; the router's must be unique.
+		 * The router strips this ".<8 hex>" again for its events
+		 * (client_rid in router/rplace.c): keep the two in step. */
 		api_random(rnd, 4);
 		snprintf(suffix, sizeof(suffix), "%02x%02x%02x%02x", rnd[0],
 		    rnd[1], rnd[2], rnd[3]);
