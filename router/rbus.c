@@ -122,33 +122,33 @@ rb_fail_all(void)
 
 /*
  * A worker announced an event (a crash, a crash loop, a backend package
- * installed or refused): the health
- * leader records it, so that N frontends do not write N rows.
+ * installed or refused): the health leader records it, so that N
+ * frontends do not write N rows.
  */
 static void
 rb_replica_event(json_t *o)
 {
 	const char *ev = json_string_value(json_object_get(o, "event"));
 	const char *node = json_string_value(json_object_get(o, "node_id"));
+	const char *more; /* the detail's second field */
 	char actor[96];
 
-	if (!R.leader || ev == NULL || *ev == '\0' || node == NULL)
+	if (!R.leader || ev == NULL || node == NULL)
 		return;
-	snprintf(actor, sizeof(actor), "node:%s", node);
 	if (strcmp(ev, EVENT_REPLICA_CRASHED) == 0 ||
 	    strcmp(ev, EVENT_REPLICA_CRASH_LOOP) == 0)
-		rn_event(ev, node,
-		    json_string_value(json_object_get(o, "model")), actor,
-		    json_pack("{s:O,s:O}", "error",
-		        json_object_get(o, "error") ?: json_null(), "restarts",
-		        json_object_get(o, "restarts") ?: json_null()));
+		more = "restarts";
 	else if (strcmp(ev, EVENT_BACKEND_INSTALLED) == 0 ||
 	         strcmp(ev, EVENT_BACKEND_INSTALL_FAILED) == 0)
-		rn_event(ev, node,
-		    json_string_value(json_object_get(o, "model")), actor,
-		    json_pack("{s:O,s:O}", "backend",
-		        json_object_get(o, "backend") ?: json_null(), "error",
-		        json_object_get(o, "error") ?: json_null()));
+		more = "backend";
+	else
+		return;
+	snprintf(actor, sizeof(actor), "node:%s", node);
+	rn_event(ev, node, json_string_value(json_object_get(o, "model")),
+	    actor,
+	    json_pack("{s:O,s:O}", "error",
+	        json_object_get(o, "error") ?: json_null(), more,
+	        json_object_get(o, more) ?: json_null()));
 }
 
 /*
