@@ -40,6 +40,17 @@ free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
+# http_port GPORT: a free port for a worker's HTTP address outside its
+# backend ports (GPORT and the 99 after it, the default port_count), which
+# the worker's configuration rightly refuses.
+http_port() {
+	while :; do
+		_p=$(free_port)
+		{ [ "$_p" -lt "$1" ] || [ "$_p" -ge $(($1 + 100)) ]; } && break
+	done
+	echo "$_p"
+}
+
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 # A models directory with a model config for the fake backend.
@@ -84,7 +95,7 @@ cluster_worker() {
 	    LOCALAI_NATS_URL="$TH_NATS_URL" \
 	    LOCALAI_REGISTRATION_TOKEN="$REG_TOKEN" \
 	    LOCALAI_SERVE_ADDR="127.0.0.1:$gport" \
-	    LOCALAI_HTTP_ADDR="127.0.0.1:$(free_port)" \
+	    LOCALAI_HTTP_ADDR="127.0.0.1:$(http_port "$gport")" \
 	    LOCALAI_NODE_NAME="$name" LOCALAI_STATE_DIR="$CT/$name" \
 	    LOCALAI_BACKENDS_PATH="$CT/$name/backends" \
 	    LOCALAI_MODELS_PATH="$CT/$name/models" "$@" \

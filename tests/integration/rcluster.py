@@ -61,6 +61,15 @@ def free_port():
     return p
 
 
+def http_port(gport, count):
+    """A free port outside a worker's backend ports [gport, gport+count),
+    which its configuration rightly refuses for the HTTP address."""
+    while True:
+        p = free_port()
+        if not gport <= p < gport + count:
+            return p
+
+
 def now():
     return time.monotonic()
 
@@ -463,7 +472,7 @@ class Cluster:
             "LOCALAI_REGISTRATION_TOKEN": self.token,
             "LOCALAI_SERVE_ADDR": "127.0.0.1:%d" % gport,
             "LOCALAI_PORT_COUNT": "20",
-            "LOCALAI_HTTP_ADDR": "127.0.0.1:%d" % free_port(),
+            "LOCALAI_HTTP_ADDR": "127.0.0.1:%d" % http_port(gport, 20),
             "LOCALAI_NODE_NAME": name,
             "LOCALAI_STATE_DIR": d,
             "LOCALAI_BACKENDS_PATH": os.path.join(d, "backends"),

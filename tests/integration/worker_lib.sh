@@ -39,8 +39,8 @@ node_cmd() {
 # (host:port of its HTTP endpoint) and W_GPORT (its first backend port).
 start_worker() {
 	_name=$1; shift
-	W_HTTP=127.0.0.1:$(free_port)
 	W_GPORT=$(free_port)
+	W_HTTP=127.0.0.1:$(http_port "$W_GPORT")
 	cluster_worker "$_name" "$FRONTEND_PORT" "$W_GPORT" \
 	    LOCALAI_HTTP_ADDR="$W_HTTP" "$@" >/dev/null
 	W_PID=$!
