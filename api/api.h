@@ -274,6 +274,8 @@ void api_dp_stop_all(void);
 int api_dp_active(void);
 /* 0 on success, -1 with c->err (and c->retry_after) set. */
 int api_dp_call(struct api_call *c);
+/* Reply a failed call's error, with its Retry-After. */
+void api_dp_reply_error(const struct api_call *c);
 /* The bclient options of a call on a grant (token, deadline, cancel). */
 void api_dp_opts(
     struct api_req *r, const struct msg_place_ok *ok, struct bc_opts *o);

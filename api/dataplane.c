@@ -661,3 +661,10 @@ api_dp_opts(struct api_req *r, const struct msg_place_ok *ok, struct bc_opts *o)
 		o->timeout_ms = 1;
 	o->cancel = r->cancel;
 }
+
+void
+api_dp_reply_error(const struct api_call *c)
+{
+	api_reply_error(c->r, &c->err);
+	c->r->reply.retry_after = c->retry_after;
+}

@@ -267,10 +267,8 @@ api_dp_generate(struct api_req *r, struct api_gen *g)
 		gen_end_stream(&s, rc == 0, &c.err);
 	else if (rc == 0)
 		gen_reply_unary(&s);
-	else {
-		api_reply_error(r, &c.err);
-		r->reply.retry_after = c.retry_after;
-	}
+	else
+		api_dp_reply_error(&c);
 	openai_buf_free(&s.ev);
 	openai_buf_free(&s.text);
 }

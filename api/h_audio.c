@@ -274,8 +274,7 @@ tts_work(struct api_req *r)
 	c.arg = w;
 	c.run = tts_run;
 	if (api_dp_call(&c) == -1) {
-		api_reply_error(r, &c.err);
-		r->reply.retry_after = c.retry_after;
+		api_dp_reply_error(&c);
 		return;
 	}
 	api_reply_buf(r, 200, openai_speech_content_type(), &w->wav);
@@ -516,8 +515,7 @@ stt_work(struct api_req *r)
 	c.arg = w;
 	c.run = stt_run;
 	if (api_dp_call(&c) == -1) {
-		api_reply_error(r, &c.err);
-		r->reply.retry_after = c.retry_after;
+		api_dp_reply_error(&c);
 		return;
 	}
 	stt_reply(r, w);

@@ -119,8 +119,7 @@ emb_work(struct api_req *r)
 		c.prefix_hash =
 		    api_prefix_hash(w->req.inputs[0], w->req.input_lens[0]);
 	if (api_dp_call(&c) == -1) {
-		api_reply_error(r, &c.err);
-		r->reply.retry_after = c.retry_after;
+		api_dp_reply_error(&c);
 		return;
 	}
 	emb_reply(r, w, c.prompt_tokens);
